@@ -1,0 +1,122 @@
+# Postern - build, test, install.  GNU make.
+#
+#   make                  build libpostern, every daemon and the test programs
+#   make check            install missing Debian packages, build with gcc and
+#                         clang, run unit, protocol and end-to-end tests
+#   make check-sanitize   the same tests on an ASan+UBSan build (build-san/)
+#   make install          honours DESTDIR and PREFIX
+#   make demo             private Postfix on 127.0.0.1 with the milters attached
+#
+# Objects go to $(BUILD)/ (default build/), never beside the sources.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+PKGS       := libcrypto libssl json-c libmaxminddb libzstd sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN       := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+CFLAGS     += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) $(CFLAGS) \
+              -MMD -MP -DPOSTERN_VERSION='"$(VERSION)"'
+LIBS       := $(PKG_LIBS) -lmilter -lpthread
+
+# libpostern: the generic layer (common/) and the milter layer (common/milter/)
+COMMON_SRC := $(wildcard common/*.c common/milter/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBPOSTERN := $(BUILD)/libpostern.a
+
+# Each milters/NAME/ with a main.c becomes $(BUILD)/bin/postern-NAME. Its
+# other files (engine, glue) also form $(BUILD)/lib/libNAME.a so unit tests
+# and fuzz targets can call the engine directly.
+MILTERS    := $(patsubst milters/%/main.c,%,$(wildcard milters/*/main.c))
+BINS       := $(MILTERS:%=$(BUILD)/bin/postern-%)
+MILTER_LIBS:= $(MILTERS:%=$(BUILD)/lib/lib%.a)
+
+# Test programs: cmocka unit tests and daemons that exist only for tests.
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+TESTD_SRC  := $(wildcard tests/milter/testd/*.c)
+TESTD_BIN  := $(if $(TESTD_SRC),$(BUILD)/tests/postern-testd)
+TEST_BINS  := $(UNIT_BINS) $(TESTD_BIN)
+
+# Keep objects: make would otherwise delete them as intermediates.
+.SECONDARY:
+
+.PHONY: all tests check check-run check-clang check-sanitize install clean deps demo
+all: $(BINS) $(TEST_BINS)
+tests: $(TEST_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBPOSTERN): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define milter_rules
+$(BUILD)/lib/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out milters/$(1)/main.c,$(wildcard milters/$(1)/*.c)))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(BUILD)/bin/postern-$(1): $(BUILD)/milters/$(1)/main.o $(BUILD)/lib/lib$(1).a $(LIBPOSTERN)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach m,$(MILTERS),$(eval $(call milter_rules,$(m))))
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(MILTER_LIBS) $(LIBPOSTERN)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(TESTD_BIN): $(TESTD_SRC:%.c=$(BUILD)/%.o) $(LIBPOSTERN)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+deps:
+	@sh packaging/deps.sh
+
+# check: the README's test command. Builds with gcc and with clang (both
+# -Werror), then runs every test from the gcc build.
+check: deps
+	$(MAKE) all
+	$(MAKE) check-clang
+	$(MAKE) check-run
+
+check-clang:
+	$(MAKE) BUILD=$(BUILD)-clang CC=clang all
+
+check-run:
+	sh tests/run.sh $(BUILD)
+
+check-sanitize: deps
+	$(MAKE) BUILD=build-san SANITIZE=1 all
+	$(MAKE) BUILD=build-san SANITIZE=1 check-run
+
+demo: deps
+	$(MAKE) all
+	python3 tests/e2e/demo.py $(BUILD)
+
+install: $(BINS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	for b in $(BINS); do install -m 0755 $$b $(DESTDIR)$(SBINDIR)/; done
+	for m in $(wildcard milters/*/*.8 milters/*/*.5); do \
+	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-clang build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,69 @@
+"""tap - a minimal TAP test runner for Postern's Python tests.
+
+Usage:
+    from tap import test, main
+
+    @test
+    def sends_mail():
+        ...assert ...
+
+    if __name__ == "__main__":
+        main()
+
+Each decorated function is one test; it passes when it returns and fails
+when it raises (the traceback is printed as TAP diagnostics). Tests run in
+the order they are defined. `main(setup, teardown)` runs optional fixtures
+around the whole file; a failing setup fails every test.
+"""
+import sys
+import traceback
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def check_eq(got, want, what=""):
+    """Assert got == want with a message that says got X, want Y."""
+    if got != want:
+        raise AssertionError(f"{what}: got {got!r}, want {want!r}")
+
+
+def main(setup=None, teardown=None):
+    failed = 0
+    setup_error = None
+    if setup:
+        try:
+            setup()
+        except Exception:
+            setup_error = traceback.format_exc()
+    try:
+        for i, fn in enumerate(_tests, 1):
+            name = fn.__name__.replace("_", " ")
+            if setup_error:
+                print(f"not ok {i} - {name} (setup failed)")
+                failed += 1
+                continue
+            try:
+                fn()
+                print(f"ok {i} - {name}", flush=True)
+            except Exception:
+                failed += 1
+                print(f"not ok {i} - {name}")
+                for line in traceback.format_exc().rstrip().splitlines():
+                    print("# " + line)
+                sys.stdout.flush()
+    finally:
+        if teardown:
+            try:
+                teardown()
+            except Exception:
+                traceback.print_exc()
+    if setup_error:
+        for line in setup_error.rstrip().splitlines():
+            print("# " + line)
+    print(f"1..{len(_tests)}")
+    sys.exit(1 if failed else 0)
