@@ -1,0 +1,722 @@
+/*
+ * daemon - command line, socket, privileges, supervisor and reload
+ * (see daemon.h for the interface and the reasons for the process split)
+ */
+#include "common/milter/daemon.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/milter/milter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef POSTERN_VERSION
+#define POSTERN_VERSION "unknown"
+#endif
+
+const pn_param pn_daemon_params[] = {
+	{"socket", PN_PARAM_STR, "", 0, 0, NULL,
+	 "milter socket: unix:/path, inet:PORT@HOST or inet6:PORT@HOST"},
+	{"socket_mode", PN_PARAM_STR, "0660", 0, 0, NULL, "permissions of a unix socket (octal)"},
+	{"socket_owner", PN_PARAM_STR, "", 0, 0, NULL,
+	 "user:group that owns a unix socket (empty: leave as created)"},
+	{"user", PN_PARAM_STR, "", 0, 0, NULL,
+	 "user to run as after the socket is open (empty: do not change)"},
+	{"pidfile", PN_PARAM_STR, "", 0, 0, NULL, "file that receives the supervisor's pid"},
+	{"log_level", PN_PARAM_ENUM, "info", 0, 0, "debug|info|warning|error",
+	 "lowest level that is logged"},
+	{"milter_timeout", PN_PARAM_TIME, "300s", 1, 86400, NULL,
+	 "how long to wait for the MTA before giving up on a connection"},
+	{"listen_backlog", PN_PARAM_INT, "128", 1, 65535, NULL,
+	 "connections the socket queues while all workers are busy"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL}
+};
+
+static pn_param *table;		/* daemon + milter + engine parameters */
+static const pn_daemon *self;
+static const char *config_path;
+
+/* count_params - entries before the NULL name */
+static size_t count_params(const pn_param *p)
+{
+	size_t n = 0;
+
+	while (p && p[n].name)
+		n++;
+	return n;
+}
+
+/* pn_daemon_table - the merged parameter table of daemon d (built once) */
+const pn_param *pn_daemon_table(const pn_daemon *d)
+{
+	size_t a, b, c, i;
+
+	if (table)
+		return table;
+	a = count_params(pn_daemon_params);
+	b = count_params(pn_milter_params);
+	c = count_params(d->engine->params);
+	table = pn_calloc(a + b + c + 1, sizeof(pn_param));
+	memcpy(table, pn_daemon_params, a * sizeof(pn_param));
+	memcpy(table + a, pn_milter_params, b * sizeof(pn_param));
+	if (c)
+		memcpy(table + a + b, d->engine->params, c * sizeof(pn_param));
+	for (i = 0; i < a; i++)
+		if (strcmp(table[i].name, "socket") == 0)
+			table[i].default_value = d->default_socket;
+	return table;
+}
+
+/* usage - the --help text */
+static void usage(const pn_daemon *d, FILE *out)
+{
+	const pn_tool *t;
+
+	fprintf(out, "usage: %s [-c FILE] [-f] [-v] [COMMAND [ARGS...]]\n", d->name);
+	fprintf(out, "%s - %s\n\n", d->name, d->summary);
+	fprintf(out, "options:\n"
+		"  -c FILE     configuration file (default %s)\n"
+		"  -f          stay in the foreground and log to stderr\n"
+		"  -v          log debug messages\n"
+		"  --help      this text\n"
+		"  --version   print the version\n\ncommands:\n"
+		"  serve       run the milter (default)\n"
+		"  check       validate the configuration; exit 0 when it is valid\n"
+		"  config [-n] print parameters and values (-n: only those set in the file)\n",
+		d->config_file);
+	for (t = d->tools; t && t->name; t++)
+		fprintf(out, "  %-11s %s%s%s\n", t->name, t->summary,
+			t->args ? "\n              arguments: " : "", t->args ? t->args : "");
+	fprintf(out, "\nSee %s(8).\n", d->name);
+}
+
+/* load_config - parse the file, printing the error for command-line use */
+static pn_config *load_config(const pn_daemon *d, const char *path)
+{
+	char *err = NULL;
+	pn_config *cfg = pn_config_load(path, pn_daemon_table(d), &err);
+
+	if (cfg == NULL) {
+		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		pn_free(err);
+	}
+	return cfg;
+}
+
+/* load_snapshot - configuration plus engine state, or NULL with a message */
+static pn_snapshot *load_snapshot(const pn_daemon *d, const char *path, int to_stderr)
+{
+	char *err = NULL;
+	pn_config *cfg;
+	pn_snapshot *s;
+
+	if (to_stderr) {
+		if ((cfg = load_config(d, path)) == NULL)
+			return NULL;
+	} else if ((cfg = pn_config_load(path, pn_daemon_table(d), &err)) == NULL) {
+		pn_log(PN_LOG_ERROR, "%s", err);
+		pn_free(err);
+		return NULL;
+	}
+	if ((s = pn_snapshot_new(d->engine, cfg, &err)) == NULL) {
+		if (to_stderr)
+			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		else
+			pn_log(PN_LOG_ERROR, "%s", err);
+		pn_free(err);
+	}
+	return s;
+}
+
+/* socket_path - the file of a unix socket spec, or NULL for inet */
+static const char *socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
+/* check_socket_spec - libmilter syntax, checked before libmilter sees it */
+static const char *check_socket_spec(const char *spec)
+{
+	const char *p;
+
+	if (socket_path(spec))
+		return socket_path(spec)[0] == '/' ? NULL : "unix socket path must be absolute";
+	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+		p = strchr(spec, ':') + 1;
+		if (*p < '0' || *p > '9')
+			return "inet socket needs PORT@HOST, e.g. inet:10025@127.0.0.1";
+		return NULL;
+	}
+	return "socket must start with unix:, inet: or inet6:";
+}
+
+/* parse_mode - octal permission string */
+static int parse_mode(const char *s, mode_t *mode)
+{
+	char *end;
+	long v = strtol(s, &end, 8);
+
+	if (*s == '\0' || *end != '\0' || v < 0 || v > 0777)
+		return -1;
+	*mode = (mode_t)v;
+	return 0;
+}
+
+/* resolve_owner - "user[:group]" to uid/gid; -1 keeps that part */
+static int resolve_owner(const char *spec, uid_t *uid, gid_t *gid)
+{
+	char *copy = pn_strdup(spec), *colon = strchr(copy, ':');
+	int rc = 0;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (colon)
+		*colon++ = '\0';
+	if (*copy) {
+		struct passwd *pw = getpwnam(copy);
+		if (pw == NULL)
+			rc = -1;
+		else
+			*uid = pw->pw_uid;
+	}
+	if (rc == 0 && colon && *colon) {
+		struct group *gr = getgrnam(colon);
+		if (gr == NULL)
+			rc = -1;
+		else
+			*gid = gr->gr_gid;
+	}
+	pn_free(copy);
+	return rc;
+}
+
+/* validate_daemon_params - what the parser cannot know: socket, mode, users */
+static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
+{
+	const char *why, *path = pn_config_path(cfg);
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+
+	if ((why = check_socket_spec(pn_config_str(cfg, "socket"))) != NULL) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"socket\" = \"%s\": %s\n", d->name,
+			path, pn_config_str(cfg, "socket"), why);
+		return -1;
+	}
+	if (parse_mode(pn_config_str(cfg, "socket_mode"), &mode) < 0) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"socket_mode\" = \"%s\": "
+			"not an octal mode such as 0660\n", d->name, path,
+			pn_config_str(cfg, "socket_mode"));
+		return -1;
+	}
+	if (resolve_owner(pn_config_str(cfg, "socket_owner"), &uid, &gid) < 0) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"socket_owner\" = \"%s\": "
+			"unknown user or group\n", d->name, path,
+			pn_config_str(cfg, "socket_owner"));
+		return -1;
+	}
+	if (*pn_config_str(cfg, "user") && getpwnam(pn_config_str(cfg, "user")) == NULL) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"user\" = \"%s\": unknown user\n",
+			d->name, path, pn_config_str(cfg, "user"));
+		return -1;
+	}
+	return 0;
+}
+
+/* open_socket - bind the milter socket with the configured mode and owner */
+static int open_socket(const pn_daemon *d, const pn_config *cfg)
+{
+	const char *spec = pn_config_str(cfg, "socket");
+	const char *path = socket_path(spec);
+	mode_t mode = 0660, old_mask;
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
+	if (smfi_setconn(pn_strdup(spec)) != MI_SUCCESS
+	    || smfi_settimeout((int)pn_config_int(cfg, "milter_timeout")) != MI_SUCCESS
+	    || smfi_setbacklog((int)pn_config_int(cfg, "listen_backlog")) != MI_SUCCESS) {
+		fprintf(stderr, "%s: fatal: libmilter refused socket %s\n", d->name, spec);
+		return -1;
+	}
+	if (path) {
+		/* The run directory may not exist yet on a fresh system. */
+		char *dir = pn_strdup(path), *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+				fprintf(stderr, "%s: warning: cannot create %s: %s\n", d->name, dir,
+					strerror(errno));
+		}
+		pn_free(dir);
+	}
+	old_mask = umask(0777 & ~mode);
+	rc = smfi_opensocket(1);	/* 1: remove a stale socket file first */
+	umask(old_mask);
+	if (rc != MI_SUCCESS) {
+		fprintf(stderr, "%s: fatal: cannot open socket %s: %s\n", d->name, spec,
+			errno ? strerror(errno) : "libmilter error (see the mail log)");
+		return -1;
+	}
+	if (path) {
+		if (chmod(path, mode) < 0)
+			fprintf(stderr, "%s: warning: chmod %s: %s\n", d->name, path, strerror(errno));
+		if (resolve_owner(pn_config_str(cfg, "socket_owner"), &uid, &gid) == 0
+		    && (uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+			fprintf(stderr, "%s: fatal: chown %s: %s\n", d->name, path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* drop_privileges - become the configured user for good */
+static int drop_privileges(const pn_daemon *d, const char *user)
+{
+	struct passwd *pw;
+
+	if (*user == '\0') {
+		if (getuid() == 0)
+			pn_log(PN_LOG_WARN, "running as root: set \"user\" in %s", config_path);
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "%s: fatal: unknown user %s\n", d->name, user);
+		return -1;
+	}
+	if (getuid() == pw->pw_uid)
+		return 0;
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
+	    || setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "%s: fatal: cannot become user %s: %s\n", d->name, user,
+			strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		fprintf(stderr, "%s: fatal: privileges could be regained after dropping them\n",
+			d->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* write_pidfile - record the supervisor's pid */
+static int write_pidfile(const pn_daemon *d, const char *path)
+{
+	FILE *fp;
+
+	if (*path == '\0')
+		return 0;
+	if ((fp = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "%s: fatal: cannot write pidfile %s: %s\n", d->name, path,
+			strerror(errno));
+		return -1;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	return fclose(fp) == 0 ? 0 : -1;
+}
+
+/* detach - leave the terminal: fork, new session, stdio to /dev/null */
+static int detach(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (chdir("/") < 0)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+/* apply_log_level - log_level from cfg unless -v asked for debug */
+static void apply_log_level(const pn_config *cfg, int verbose)
+{
+	pn_log_level level = PN_LOG_INFO;
+
+	pn_log_level_parse(pn_config_str(cfg, "log_level"), &level);
+	pn_log_set_level(verbose ? PN_LOG_DEBUG : level);
+}
+
+static int verbose_flag;
+
+/* reload - build a new snapshot from the file and swap it in */
+static void reload(void)
+{
+	pn_snapshot *s = load_snapshot(self, config_path, 0);
+	pn_snapshot *running = pn_snapshot_acquire();
+
+	if (s == NULL) {
+		pn_log(PN_LOG_ERROR, "reload failed: keeping the running configuration");
+		pn_snapshot_release(running);
+		return;
+	}
+	if (running && strcmp(pn_config_str(running->config, "socket"),
+			      pn_config_str(s->config, "socket")) != 0)
+		pn_log(PN_LOG_WARN, "socket changed in %s: it takes effect after a restart",
+		       config_path);
+	pn_snapshot_release(running);
+	apply_log_level(s->config, verbose_flag);
+	pn_snapshot_install(s);
+	pn_log(PN_LOG_INFO, "reload: configuration %s loaded (generation %lu)", config_path,
+	       s->generation);
+}
+
+/* reloader - worker thread that reloads on SIGUSR1 from the supervisor */
+static void *reloader(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+			reload();
+	}
+	return NULL;
+}
+
+/* run_worker - the process that serves mail; returns its exit code */
+static int run_worker(void)
+{
+	sigset_t set;
+	pthread_t tid;
+	pn_snapshot *s;
+	int rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	/* Every thread of this process must block the signals libmilter's
+	 * own thread waits for (and USR1, which the reloader waits for);
+	 * a thread that left SIGTERM unblocked would die of it instead of
+	 * letting libmilter stop cleanly. Threads inherit this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	/* Engine state (databases, files) is opened here, in the process that
+	 * uses it, never inherited across fork. */
+	if ((s = load_snapshot(self, config_path, 0)) == NULL)
+		return EX_CONFIG;
+	apply_log_level(s->config, verbose_flag);
+	pn_snapshot_install(s);
+	if (pthread_create(&tid, NULL, reloader, NULL) != 0) {
+		pn_log(PN_LOG_ERROR, "cannot start the reload thread");
+		return EX_OSERR;
+	}
+	pthread_detach(tid);
+	pn_log(PN_LOG_INFO, "%s %s: serving on %s", self->name, POSTERN_VERSION,
+	       pn_config_str(s->config, "socket"));
+	rc = smfi_main();
+	pn_log(PN_LOG_INFO, "stopped");
+	pn_snapshot_shutdown();
+	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}
+
+static volatile sig_atomic_t got_hup, got_term, got_chld, got_alarm;
+
+/* on_signal - the supervisor's handler only records what arrived */
+static void on_signal(int sig)
+{
+	switch (sig) {
+	case SIGHUP: got_hup = 1; break;
+	case SIGTERM: case SIGINT: got_term = 1; break;
+	case SIGCHLD: got_chld = 1; break;
+	case SIGALRM: got_alarm = 1; break;
+	}
+}
+
+/* spawn_worker - fork the serving process */
+static pid_t spawn_worker(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(run_worker());
+	return pid;
+}
+
+/* supervise - forward signals to the worker, restart it after a crash */
+static int supervise(const char *pidfile, const char *sock_path)
+{
+	struct sigaction sa;
+	sigset_t block, wait_mask;
+	time_t restarts[5] = {0};
+	int stopping = 0, status, rc = 0, nrestart = 0;
+	pid_t worker, pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sigdelset(&wait_mask, SIGHUP);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGCHLD);
+	sigdelset(&wait_mask, SIGALRM);
+
+	if ((worker = spawn_worker()) < 0) {
+		pn_log(PN_LOG_ERROR, "cannot fork: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	for (;;) {
+		if (!got_hup && !got_term && !got_chld && !got_alarm)
+			sigsuspend(&wait_mask);
+		if (got_term && !stopping) {
+			stopping = 1;
+			kill(worker, SIGTERM);
+			alarm(30);	/* connections get this long to finish */
+		}
+		got_term = 0;
+		if (got_hup) {
+			got_hup = 0;
+			if (!stopping)
+				kill(worker, SIGUSR1);
+		}
+		if (got_alarm) {
+			got_alarm = 0;
+			if (stopping) {
+				pn_log(PN_LOG_WARN, "worker did not stop in time: killing it");
+				kill(worker, SIGKILL);
+			}
+		}
+		if (!got_chld)
+			continue;
+		got_chld = 0;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			time_t now = time(NULL);
+			if (pid != worker)
+				continue;
+			if (stopping || !WIFSIGNALED(status)) {
+				rc = WIFEXITED(status) ? WEXITSTATUS(status) : (stopping ? 0 : EX_SOFTWARE);
+				if (!stopping && rc != 0)
+					pn_log(PN_LOG_ERROR, "worker exited with status %d", rc);
+				goto done;
+			}
+			pn_log(PN_LOG_ERROR, "worker killed by signal %d: restarting it",
+			       WTERMSIG(status));
+			if (restarts[nrestart % 5] && now - restarts[nrestart % 5] < 60) {
+				pn_log(PN_LOG_ERROR, "5 worker crashes within a minute: giving up");
+				rc = EX_SOFTWARE;
+				goto done;
+			}
+			restarts[nrestart++ % 5] = now;
+			sleep(1);
+			if ((worker = spawn_worker()) < 0) {
+				rc = EX_OSERR;
+				goto done;
+			}
+		}
+	}
+done:
+	if (*pidfile)
+		unlink(pidfile);
+	/* libmilter leaves the socket file behind; a stale one misleads admins */
+	if (sock_path && rc == 0)
+		unlink(sock_path);
+	return rc;
+}
+
+/* serve - the serve command */
+static int serve(const pn_daemon *d, int foreground)
+{
+	pn_snapshot *s;
+	char *pidfile, *user, *sock_path;
+	const char *path;
+	int rc;
+
+	/* Load everything once up front so errors reach the admin's terminal. */
+	if ((s = load_snapshot(d, config_path, 1)) == NULL)
+		return EX_CONFIG;
+	if (validate_daemon_params(d, s->config) < 0) {
+		pn_snapshot_release(s);
+		return EX_CONFIG;
+	}
+	pn_log_open(d->name, foreground, PN_LOG_INFO);
+	apply_log_level(s->config, verbose_flag);
+	if (pn_milter_register(d->name, d->engine) < 0) {
+		fprintf(stderr, "%s: fatal: smfi_register failed\n", d->name);
+		pn_snapshot_release(s);
+		return EX_SOFTWARE;
+	}
+	if (open_socket(d, s->config) < 0) {
+		pn_snapshot_release(s);
+		return EX_UNAVAILABLE;
+	}
+	pidfile = pn_strdup(pn_config_str(s->config, "pidfile"));
+	user = pn_strdup(pn_config_str(s->config, "user"));
+	path = socket_path(pn_config_str(s->config, "socket"));
+	sock_path = path ? pn_strdup(path) : NULL;
+	pn_snapshot_release(s);		/* the worker loads its own */
+	rc = 0;
+	if (!foreground && detach() < 0)
+		rc = EX_OSERR;
+	if (rc == 0 && write_pidfile(d, pidfile) < 0)
+		rc = EX_CANTCREAT;
+	if (rc == 0 && drop_privileges(d, user) < 0)
+		rc = EX_NOPERM;
+	if (rc == 0)
+		rc = supervise(pidfile, sock_path);
+	pn_free(sock_path);
+	pn_free(pidfile);
+	pn_free(user);
+	return rc;
+}
+
+/* check - the check command */
+static int check(const pn_daemon *d, int quiet)
+{
+	pn_snapshot *s = load_snapshot(d, config_path, 1);
+	int rc;
+
+	if (s == NULL)
+		return EX_CONFIG;
+	rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : 0;
+	if (rc == 0 && !quiet)
+		printf("%s: %s: configuration OK\n", d->name, config_path);
+	pn_snapshot_release(s);
+	return rc;
+}
+
+/* show_config - the config command */
+static int show_config(const pn_daemon *d, int only_changed)
+{
+	pn_config *cfg = load_config(d, config_path);
+
+	if (cfg == NULL)
+		return EX_CONFIG;
+	pn_config_dump(cfg, stdout, only_changed);
+	pn_config_free(cfg);
+	return 0;
+}
+
+/* run_tool - a daemon-specific command with the loaded configuration */
+static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
+{
+	pn_snapshot *s;
+	int rc;
+
+	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
+	if ((s = load_snapshot(d, config_path, 1)) == NULL)
+		return EX_CONFIG;
+	optind = 1;
+	rc = t->run(s->config, s->state, argc, argv);
+	pn_snapshot_release(s);
+	return rc;
+}
+
+/* parse_options - -c, -f, -v, -n, -q, --help, --version; returns -1 to exit with *rc */
+static int parse_options(const pn_daemon *d, int argc, char **argv, int *foreground,
+			 int *flag_n, int *quiet, int *rc)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+c:fvnqh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'f': *foreground = 1; break;
+		case 'v': verbose_flag = 1; break;
+		case 'n': *flag_n = 1; break;
+		case 'q': *quiet = 1; break;
+		case 'h': usage(d, stdout); *rc = 0; return -1;
+		case 'V': printf("%s %s\n", d->name, POSTERN_VERSION); *rc = 0; return -1;
+		default: usage(d, stderr); *rc = EX_USAGE; return -1;
+		}
+	}
+	return 0;
+}
+
+/* pn_daemon_main - subcommand dispatch for daemon d */
+int pn_daemon_main(const pn_daemon *d, int argc, char **argv)
+{
+	int foreground = 0, flag_n = 0, quiet = 0, rc = 0;
+	const char *cmd;
+	const pn_tool *t;
+
+	self = d;
+	config_path = d->config_file;
+	if (parse_options(d, argc, argv, &foreground, &flag_n, &quiet, &rc) < 0)
+		return rc;
+	cmd = optind < argc ? argv[optind] : "serve";
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check") == 0
+	    || strcmp(cmd, "config") == 0) {
+		if (argc > 0) {
+			optind = 1;
+			if (parse_options(d, argc, argv, &foreground, &flag_n, &quiet, &rc) < 0)
+				return rc;
+			if (optind < argc) {
+				fprintf(stderr, "%s: %s: unexpected argument \"%s\"\n", d->name, cmd,
+					argv[optind]);
+				return EX_USAGE;
+			}
+		}
+		if (strcmp(cmd, "serve") == 0)
+			return serve(d, foreground);
+		if (strcmp(cmd, "check") == 0)
+			return check(d, quiet);
+		return show_config(d, flag_n);
+	}
+	for (t = d->tools; t && t->name; t++)
+		if (strcmp(cmd, t->name) == 0)
+			return run_tool(d, t, argc, argv);
+	fprintf(stderr, "%s: unknown command \"%s\" (try --help)\n", d->name, cmd);
+	return EX_USAGE;
+}

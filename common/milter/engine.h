@@ -1,0 +1,107 @@
+/*
+ * NAME
+ *	engine - what a daemon plugs into the shared milter layer
+ * SYNOPSIS
+ *	#include "common/milter/engine.h"
+ *
+ *	static const pn_engine my_engine = {
+ *		.name = "tls",
+ *		.params = my_params,
+ *		.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT,
+ *		.actions = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
+ *		.load = my_load, .unload = my_unload,
+ *		.on_mail = my_mail, .on_eom = my_eom, ...
+ *	};
+ *
+ *	pn_snapshot *pn_snapshot_acquire(void);
+ *	void pn_snapshot_release(pn_snapshot *s);
+ *	const pn_config *pn_snapshot_config(const pn_snapshot *s);
+ *	void *pn_snapshot_state(const pn_snapshot *s);
+ * DESCRIPTION
+ *	An engine is a daemon's logic (policy, Sieve, archive store, audit
+ *	record) seen from the milter layer: a configuration table, the
+ *	protocol steps it needs (only those are negotiated, so unneeded data
+ *	never crosses the socket), the modifications it may make, and hooks
+ *	called from the libmilter callbacks with the shared pn_conn/pn_msg
+ *	context. Hooks return a pn_verdict; a hook that wants a specific SMTP
+ *	reply at an early stage sets it with pn_conn_reply(). At end of
+ *	message the engine fills a pn_actions list that the layer applies.
+ *
+ *	load() turns a parsed configuration into the engine's immutable state
+ *	(tables, compiled scripts, open databases) and returns it, or NULL with
+ *	*err set; unload() frees it. Both run at start and on every reload.
+ *	The pair (config, state) is a snapshot: each connection takes a
+ *	reference when it opens and keeps that snapshot until it closes, so
+ *	a reload never changes the rules in the middle of a message.
+ *
+ *	Hooks are called from many threads at once (one per connection);
+ *	anything they share must live in the snapshot (read-only) or be
+ *	locked by the engine.
+ */
+#ifndef PN_ENGINE_H
+#define PN_ENGINE_H
+
+#include "common/actions.h"
+#include "common/config.h"
+#include "common/milter/msg.h"
+
+/* protocol steps an engine may ask for */
+#define PN_STEP_CONNECT	0x001
+#define PN_STEP_HELO	0x002
+#define PN_STEP_MAIL	0x004
+#define PN_STEP_RCPT	0x008
+#define PN_STEP_DATA	0x010
+#define PN_STEP_HEADER	0x020
+#define PN_STEP_EOH	0x040
+#define PN_STEP_BODY	0x080
+#define PN_STEP_EOM	0x100	/* always negotiated; listed for clarity */
+#define PN_STEP_UNKNOWN	0x200
+
+/* modifications an engine may make (negotiated with the MTA) */
+#define PN_MOD_ADD_HEADER	0x01	/* also insert */
+#define PN_MOD_CHANGE_HEADER	0x02	/* also delete */
+#define PN_MOD_ADD_RCPT		0x04
+#define PN_MOD_DELETE_RCPT	0x08
+#define PN_MOD_CHANGE_FROM	0x10
+#define PN_MOD_QUARANTINE	0x20
+
+typedef struct pn_engine {
+	const char *name;		/* short name: "tls", "sort" ... */
+	const pn_param *params;		/* engine's own parameters, NULL-terminated */
+	unsigned steps;			/* PN_STEP_* */
+	unsigned mods;			/* PN_MOD_* */
+	void *(*load)(const pn_config *cfg, char **err);
+	void (*unload)(void *state);
+	pn_verdict (*on_connect)(pn_conn *c);
+	pn_verdict (*on_helo)(pn_conn *c);
+	pn_verdict (*on_mail)(pn_conn *c, pn_msg *m);
+	pn_verdict (*on_rcpt)(pn_conn *c, pn_msg *m, const pn_rcpt *r);
+	pn_verdict (*on_data)(pn_conn *c, pn_msg *m);
+	pn_verdict (*on_eoh)(pn_conn *c, pn_msg *m);
+	pn_verdict (*on_eom)(pn_conn *c, pn_msg *m, pn_actions *a);
+	void (*on_abort)(pn_conn *c, pn_msg *m);	/* message ends without eom */
+	void (*on_close)(pn_conn *c);			/* connection ends */
+	void (*free_msg)(pn_conn *c, pn_msg *m);	/* free m->engine_data */
+	void (*free_conn)(pn_conn *c);			/* free c->engine_data */
+} pn_engine;
+
+struct pn_snapshot {
+	int refs;
+	unsigned long generation;
+	pn_config *config;
+	void *state;
+	const pn_engine *engine;
+};
+
+pn_snapshot *pn_snapshot_new(const pn_engine *e, pn_config *cfg, char **err);
+void pn_snapshot_install(pn_snapshot *s);
+pn_snapshot *pn_snapshot_acquire(void);
+void pn_snapshot_release(pn_snapshot *s);
+const pn_config *pn_snapshot_config(const pn_snapshot *s);
+void *pn_snapshot_state(const pn_snapshot *s);
+void pn_snapshot_shutdown(void);
+
+/* pn_conn_reply - SMTP reply for the verdict the current hook returns */
+void pn_conn_reply(pn_conn *c, const char *rcode, const char *xcode, const char *text);
+
+#endif

@@ -1,0 +1,519 @@
+/*
+ * milter - the libmilter callbacks shared by every daemon (see milter.h)
+ *
+ * Each callback does three things and no more: record what the MTA told
+ * (client, macros, envelope, headers, body) in the shared context, call
+ * the engine's hook, and translate the verdict. Engines never see
+ * SMFICTX, so they can be driven offline with the same context.
+ */
+#include "common/milter/milter.h"
+#include "common/alloc.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static const pn_engine *engine;
+
+const pn_param pn_milter_params[] = {
+	{"body_memory_limit", PN_PARAM_SIZE, "1m", 0, 1LL << 30, NULL,
+	 "message bodies larger than this are spooled to an unlinked file in tmp_dir"},
+	{"tmp_dir", PN_PARAM_STR, "/tmp", 0, 0, NULL,
+	 "directory for spooled message bodies"},
+	{"on_error", PN_PARAM_ENUM, "tempfail", 0, 0, "tempfail|accept|reject",
+	 "answer when Postern fails internally (tempfail keeps the mail queued)"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL}
+};
+
+/* Macros worth keeping, Postfix's and Sendmail's names. */
+static const char *known_macros[] = {
+	"i", "j", "_", "v", "{daemon_name}", "{daemon_addr}", "{daemon_port}",
+	"{if_name}", "{if_addr}", "{client_addr}", "{client_name}", "{client_port}",
+	"{client_ptr}", "{client_resolve}", "{client_connections}",
+	"{tls_version}", "{cipher}", "{cipher_bits}", "{cert_subject}", "{cert_issuer}",
+	"{cert_md5}", "{verify}", "{server_name}", "{auth_type}", "{auth_authen}",
+	"{auth_author}", "{auth_ssf}", "{mail_addr}", "{mail_host}", "{mail_mailer}",
+	"{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}", "{msg_id}", NULL
+};
+
+/* collect_macros - remember every known macro the MTA made available */
+static void collect_macros(SMFICTX *ctx, pn_conn *c)
+{
+	const char **name;
+
+	for (name = known_macros; *name; name++) {
+		const char *v = smfi_getsymval(ctx, (char *)*name);
+		if (v)
+			pn_conn_set_macro(c, *name, v);
+	}
+}
+
+/* get_conn - the connection context, created on first use */
+static pn_conn *get_conn(SMFICTX *ctx)
+{
+	pn_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL) {
+		c = pn_conn_new(pn_snapshot_acquire());
+		smfi_setpriv(ctx, c);
+	}
+	return c;
+}
+
+/* reply_state - pending SMTP reply set by a hook through pn_conn_reply */
+typedef struct reply_state {
+	char *rcode, *xcode, *text;
+} reply_state;
+
+static __thread reply_state pending;
+
+/* clear_pending - forget a reply that was not used */
+static void clear_pending(void)
+{
+	pn_free(pending.rcode);
+	pn_free(pending.xcode);
+	pn_free(pending.text);
+	memset(&pending, 0, sizeof(pending));
+}
+
+/* pn_conn_reply - SMTP reply for the verdict the current hook returns */
+void pn_conn_reply(pn_conn *c, const char *rcode, const char *xcode, const char *text)
+{
+	(void)c;
+	clear_pending();
+	pending.rcode = rcode ? pn_strdup(rcode) : NULL;
+	pending.xcode = xcode ? pn_strdup(xcode) : NULL;
+	pending.text = text ? pn_strdup(text) : NULL;
+}
+
+/* set_reply - hand a reply to libmilter; unprintable bytes become '?' */
+static void set_reply(SMFICTX *ctx, const char *rcode, const char *xcode, const char *text)
+{
+	char *clean = text ? pn_strdup(text) : NULL;
+	char *p;
+
+	for (p = clean; p && *p; p++)
+		if ((unsigned char)*p < 32 || (unsigned char)*p == 127)
+			*p = '?';
+	if (rcode && smfi_setreply(ctx, (char *)rcode, (char *)xcode, clean) != MI_SUCCESS)
+		pn_log(PN_LOG_WARN, "MTA refused reply code %s", rcode);
+	pn_free(clean);
+}
+
+/* to_sfsistat - verdict to libmilter status, with any pending reply */
+static sfsistat to_sfsistat(SMFICTX *ctx, pn_verdict v)
+{
+	if ((v == PN_REJECT || v == PN_TEMPFAIL) && pending.rcode)
+		set_reply(ctx, pending.rcode, pending.xcode, pending.text);
+	clear_pending();
+	switch (v) {
+	case PN_CONTINUE: return SMFIS_CONTINUE;
+	case PN_ACCEPT: return SMFIS_ACCEPT;
+	case PN_REJECT: return SMFIS_REJECT;
+	case PN_TEMPFAIL: return SMFIS_TEMPFAIL;
+	case PN_DISCARD: return SMFIS_DISCARD;
+	}
+	return SMFIS_TEMPFAIL;
+}
+
+/* pn_conn_on_error - the configured answer to an internal failure */
+pn_verdict pn_conn_on_error(const pn_conn *c)
+{
+	const char *v = "tempfail";
+
+	if (c->snap)
+		v = pn_config_str(pn_snapshot_config(c->snap), "on_error");
+	if (strcmp(v, "accept") == 0)
+		return PN_CONTINUE;
+	if (strcmp(v, "reject") == 0)
+		return PN_REJECT;
+	return PN_TEMPFAIL;
+}
+
+/* end_message - the message is over (eom or abort): free its state */
+static void end_message(pn_conn *c, int aborted)
+{
+	if (c->msg == NULL)
+		return;
+	if (aborted && engine->on_abort)
+		engine->on_abort(c, c->msg);
+	if (engine->free_msg)
+		engine->free_msg(c, c->msg);
+	c->msg->engine_data = NULL;
+	pn_msg_free(c->msg);
+	c->msg = NULL;
+}
+
+/* current_msg - the message in progress, started if the MTA skipped MAIL */
+static pn_msg *current_msg(pn_conn *c)
+{
+	const pn_config *cfg;
+
+	if (c->msg)
+		return c->msg;
+	cfg = pn_snapshot_config(c->snap);
+	c->msg = pn_msg_new((size_t)pn_config_int(cfg, "body_memory_limit"),
+			    pn_config_str(cfg, "tmp_dir"));
+	c->messages++;
+	return c->msg;
+}
+
+/* cb_connect - client connected */
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	pn_conn *c = get_conn(ctx);
+	char addr[INET6_ADDRSTRLEN] = "";
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	pn_free(c->client_name);
+	c->client_name = pn_strdup(hostname ? hostname : "unknown");
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		c->client_port = ntohs(in->sin_port);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		c->client_port = ntohs(in6->sin6_port);
+	}
+	pn_free(c->client_addr);
+	c->client_addr = addr[0] ? pn_strdup(addr) : NULL;
+	collect_macros(ctx, c);
+	return to_sfsistat(ctx, engine->on_connect ? engine->on_connect(c) : PN_CONTINUE);
+}
+
+/* cb_helo - HELO/EHLO (Postfix calls it again after STARTTLS) */
+static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+{
+	pn_conn *c = get_conn(ctx);
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	pn_free(c->helo);
+	c->helo = pn_strdup(helo ? helo : "");
+	collect_macros(ctx, c);
+	return to_sfsistat(ctx, engine->on_helo ? engine->on_helo(c) : PN_CONTINUE);
+}
+
+/* cb_envfrom - MAIL FROM starts a message */
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	end_message(c, 1);
+	pn_conn_forget_message_macros(c);
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	pn_msg_set_sender(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
+	return to_sfsistat(ctx, engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE);
+}
+
+/* cb_envrcpt - one RCPT TO; a refused recipient is not kept */
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+	pn_verdict v = PN_CONTINUE;
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	pn_msg_add_rcpt(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
+	if (engine->on_rcpt)
+		v = engine->on_rcpt(c, m, &m->rcpts[m->nrcpts - 1]);
+	if (v == PN_REJECT || v == PN_TEMPFAIL || v == PN_DISCARD) {
+		m->nrcpts--;
+		pn_free(m->rcpts[m->nrcpts].addr);
+		pn_strv_free(m->rcpts[m->nrcpts].args);
+	}
+	return to_sfsistat(ctx, v);
+}
+
+/* cb_data - DATA: Postfix assigns the queue id here */
+static sfsistat cb_data(SMFICTX *ctx)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+	const char *qid;
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
+		m->queue_id = pn_strdup(qid);
+	return to_sfsistat(ctx, engine->on_data ? engine->on_data(c, m) : PN_CONTINUE);
+}
+
+/* cb_header - one header, kept raw */
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	pn_conn *c = get_conn(ctx);
+
+	if (c->snap)
+		pn_msg_add_header(current_msg(c), name ? name : "", value ? value : "");
+	return (c->mta_flags & SMFIP_NR_HDR) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* cb_eoh - end of headers */
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+	const char *qid;
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
+		m->queue_id = pn_strdup(qid);
+	return to_sfsistat(ctx, engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE);
+}
+
+/* cb_body - a body chunk, spooled; a spool failure is answered at eom */
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+
+	if (c->snap) {
+		m = current_msg(c);
+		if (!m->body_error && pn_msg_add_body(m, chunk, len) < 0)
+			pn_log_msg(PN_LOG_ERROR, pn_conn_queue_id(c),
+				   "cannot spool message body to %s: %s",
+				   pn_config_str(pn_snapshot_config(c->snap), "tmp_dir"),
+				   strerror(m->body_error));
+	}
+	return (c->mta_flags & SMFIP_NR_BODY) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* with_leading_space - header value as the MTA expects it under LEADSPC */
+static char *with_leading_space(const char *value)
+{
+	return pn_asprintf(" %s", value ? value : "");
+}
+
+/* apply_one - one modification through libmilter */
+static int apply_one(SMFICTX *ctx, const pn_action *x)
+{
+	char *v = NULL;
+	int rc = MI_FAILURE;
+
+	switch (x->type) {
+	case PN_ACT_ADD_HEADER:
+		v = with_leading_space(x->value);
+		rc = smfi_addheader(ctx, x->name, v);
+		break;
+	case PN_ACT_INSERT_HEADER:
+		v = with_leading_space(x->value);
+		rc = smfi_insheader(ctx, x->index, x->name, v);
+		break;
+	case PN_ACT_CHANGE_HEADER:
+		v = with_leading_space(x->value);
+		rc = smfi_chgheader(ctx, x->name, x->index, v);
+		break;
+	case PN_ACT_DELETE_HEADER:
+		rc = smfi_chgheader(ctx, x->name, x->index, NULL);
+		break;
+	case PN_ACT_ADD_RCPT:
+		rc = x->value && *x->value ? smfi_addrcpt_par(ctx, x->name, x->value)
+					   : smfi_addrcpt(ctx, x->name);
+		break;
+	case PN_ACT_DELETE_RCPT:
+		rc = smfi_delrcpt(ctx, x->name);
+		break;
+	case PN_ACT_CHANGE_FROM:
+		rc = smfi_chgfrom(ctx, x->name, x->value && *x->value ? x->value : NULL);
+		break;
+	case PN_ACT_QUARANTINE:
+		rc = smfi_quarantine(ctx, x->value);
+		break;
+	}
+	pn_free(v);
+	return rc == MI_SUCCESS ? 0 : -1;
+}
+
+/* apply_actions - every modification, or the on_error verdict if one fails */
+static pn_verdict apply_actions(SMFICTX *ctx, pn_conn *c, pn_actions *a)
+{
+	size_t i;
+
+	if (a->verdict == PN_REJECT || a->verdict == PN_TEMPFAIL)
+		return a->verdict;	/* nothing to modify in a refused message */
+	for (i = 0; i < pn_actions_count(a); i++) {
+		if (apply_one(ctx, pn_actions_get(a, i)) < 0) {
+			pn_log_msg(PN_LOG_ERROR, pn_conn_queue_id(c),
+				   "MTA refused modification %zu of %zu (not negotiated?)",
+				   i + 1, pn_actions_count(a));
+			return pn_conn_on_error(c);
+		}
+	}
+	return a->verdict;
+}
+
+/* cb_eom - end of message: run the engine, apply its actions */
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+	pn_conn *c = get_conn(ctx);
+	pn_msg *m;
+	pn_actions *a;
+	pn_verdict v;
+	const char *qid;
+	sfsistat rc;
+
+	if (c->snap == NULL)
+		return SMFIS_TEMPFAIL;
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
+		m->queue_id = pn_strdup(qid);
+	a = pn_actions_new();
+	if (m->body_error && (engine->steps & PN_STEP_BODY)) {
+		v = pn_conn_on_error(c);
+		pn_log_msg(PN_LOG_ERROR, m->queue_id, "body could not be spooled: answering %s",
+			   pn_verdict_name(v));
+		if (v == PN_TEMPFAIL)
+			pn_conn_reply(c, "451", "4.3.0", "Temporary local problem, try again later");
+	} else {
+		v = engine->on_eom ? engine->on_eom(c, m, a) : PN_CONTINUE;
+		if (a->verdict == PN_CONTINUE)
+			a->verdict = v;
+		v = apply_actions(ctx, c, a);
+		if (a->rcode && (v == PN_REJECT || v == PN_TEMPFAIL)
+		    && a->rcode[0] == (v == PN_REJECT ? '5' : '4'))
+			pn_conn_reply(c, a->rcode, a->xcode, a->text);
+	}
+	rc = to_sfsistat(ctx, v);
+	pn_actions_free(a);
+	end_message(c, 0);
+	return rc;
+}
+
+/* cb_abort - the message was aborted (RSET, client gone, or after eom) */
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+	pn_conn *c = smfi_getpriv(ctx);
+
+	if (c)
+		end_message(c, 1);
+	return SMFIS_CONTINUE;
+}
+
+/* cb_close - connection over: free everything */
+static sfsistat cb_close(SMFICTX *ctx)
+{
+	pn_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	end_message(c, 1);
+	if (c->snap) {
+		if (engine->on_close)
+			engine->on_close(c);
+		if (engine->free_conn)
+			engine->free_conn(c);
+	}
+	c->engine_data = NULL;
+	pn_snapshot_release(c->snap);
+	c->snap = NULL;
+	pn_conn_free(c);
+	smfi_setpriv(ctx, NULL);
+	clear_pending();
+	return SMFIS_CONTINUE;
+}
+
+/* cb_negotiate - ask only for the steps and modifications the engine uses */
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3, unsigned long *pf0,
+			     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long act = 0, proto = 0;
+	unsigned steps = engine->steps;
+
+	(void)f2; (void)f3;
+	if (engine->mods & PN_MOD_ADD_HEADER)
+		act |= SMFIF_ADDHDRS;
+	if (engine->mods & PN_MOD_CHANGE_HEADER)
+		act |= SMFIF_CHGHDRS;
+	if (engine->mods & PN_MOD_ADD_RCPT)
+		act |= SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR;
+	if (engine->mods & PN_MOD_DELETE_RCPT)
+		act |= SMFIF_DELRCPT;
+	if (engine->mods & PN_MOD_CHANGE_FROM)
+		act |= SMFIF_CHGFROM;
+	if (engine->mods & PN_MOD_QUARANTINE)
+		act |= SMFIF_QUARANTINE;
+	if (!(steps & PN_STEP_CONNECT))
+		proto |= SMFIP_NOCONNECT;
+	if (!(steps & PN_STEP_HELO))
+		proto |= SMFIP_NOHELO;
+	if (!(steps & PN_STEP_MAIL))
+		proto |= SMFIP_NOMAIL;
+	if (!(steps & PN_STEP_RCPT))
+		proto |= SMFIP_NORCPT;
+	if (!(steps & PN_STEP_DATA))
+		proto |= SMFIP_NODATA;
+	if (!(steps & PN_STEP_HEADER))
+		proto |= SMFIP_NOHDRS;
+	if (!(steps & PN_STEP_EOH))
+		proto |= SMFIP_NOEOH;
+	if (!(steps & PN_STEP_BODY))
+		proto |= SMFIP_NOBODY;
+	if (!(steps & PN_STEP_UNKNOWN))
+		proto |= SMFIP_NOUNKNOWN;
+	proto |= SMFIP_NOUNKNOWN;	/* the engine interface has no unknown hook */
+	if (steps & PN_STEP_HEADER)
+		proto |= SMFIP_HDR_LEADSPC | SMFIP_NR_HDR;
+	if (steps & PN_STEP_BODY)
+		proto |= SMFIP_NR_BODY;
+	if ((act & f0) != act) {
+		/* An MTA without SMFIF_ADDRCPT_PAR still takes plain ADDRCPT. */
+		if ((act & ~SMFIF_ADDRCPT_PAR & f0) != (act & ~SMFIF_ADDRCPT_PAR))
+			pn_log(PN_LOG_WARN, "MTA offers modifications 0x%lx, engine needs 0x%lx",
+			       f0, act);
+	}
+	*pf0 = act & f0;
+	*pf1 = proto & f1;
+	/* Without LEADSPC or NR the callbacks must answer as usual. */
+	if (!(*pf1 & SMFIP_HDR_LEADSPC) && (steps & PN_STEP_HEADER))
+		pn_log(PN_LOG_DEBUG, "MTA does not offer SMFIP_HDR_LEADSPC");
+	*pf2 = *pf3 = 0;
+	get_conn(ctx)->mta_flags = *pf1;
+	return SMFIS_CONTINUE;
+}
+
+/* pn_milter_register - register the shared callbacks for engine e */
+int pn_milter_register(const char *daemon_name, const pn_engine *e)
+{
+	struct smfiDesc desc;
+
+	engine = e;
+	memset(&desc, 0, sizeof(desc));
+	desc.xxfi_name = (char *)daemon_name;
+	desc.xxfi_version = SMFI_VERSION;
+	desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR
+			  | SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE;
+	desc.xxfi_connect = cb_connect;
+	desc.xxfi_helo = cb_helo;
+	desc.xxfi_envfrom = cb_envfrom;
+	desc.xxfi_envrcpt = cb_envrcpt;
+	desc.xxfi_header = cb_header;
+	desc.xxfi_eoh = cb_eoh;
+	desc.xxfi_body = cb_body;
+	desc.xxfi_eom = cb_eom;
+	desc.xxfi_abort = cb_abort;
+	desc.xxfi_close = cb_close;
+	desc.xxfi_data = cb_data;
+	desc.xxfi_negotiate = cb_negotiate;
+	return smfi_register(desc) == MI_SUCCESS ? 0 : -1;
+}

@@ -1,0 +1,42 @@
+/*
+ * NAME
+ *	milter - libmilter callbacks wired once for every daemon
+ * SYNOPSIS
+ *	#include "common/milter/milter.h"
+ *
+ *	int  pn_milter_register(const char *daemon_name, const pn_engine *e);
+ *	pn_verdict pn_conn_on_error(const pn_conn *c);
+ *	extern const pn_param pn_milter_params[];
+ * DESCRIPTION
+ *	pn_milter_register() hands libmilter one set of callbacks that fill
+ *	the shared pn_conn/pn_msg context (common/milter/msg.h) and call the
+ *	engine's hooks. Negotiation asks the MTA only for the protocol steps
+ *	the engine listed, always asks for header values with their leading
+ *	space (SMFIP_HDR_LEADSPC) so messages can be rebuilt byte for byte,
+ *	and tells the MTA not to wait for replies to header and body chunks.
+ *
+ *	At end of message the engine's pn_actions list is applied here, in
+ *	one place; a modification the MTA refuses, or a body that could not
+ *	be spooled, turns into the configured on_error verdict (tempfail by
+ *	default) so the client retries rather than mail being lost.
+ *
+ *	pn_milter_params lists the parameters this layer reads from every
+ *	daemon's configuration (body_memory_limit, tmp_dir, on_error ...).
+ *	pn_conn_on_error() is the verdict an engine returns when it fails
+ *	internally.
+ * DIAGNOSTICS
+ *	pn_milter_register() returns 0, or -1 when libmilter refuses.
+ *	Failed modifications are logged with the queue id.
+ */
+#ifndef PN_MILTER_H
+#define PN_MILTER_H
+
+#include "common/config.h"
+#include "common/milter/engine.h"
+
+extern const pn_param pn_milter_params[];
+
+int pn_milter_register(const char *daemon_name, const pn_engine *e);
+pn_verdict pn_conn_on_error(const pn_conn *c);
+
+#endif

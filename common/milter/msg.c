@@ -1,0 +1,322 @@
+/* msg - connection and message context (see msg.h) */
+#include "common/milter/msg.h"
+#include "common/alloc.h"
+
+#include <errno.h>
+
+#include <string.h>
+#include <strings.h>
+
+/* pn_strv_dup - copy a NULL-terminated string vector (NULL gives an empty one) */
+char **pn_strv_dup(char **v)
+{
+	size_t n = 0, i;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	out = pn_calloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		out[i] = pn_strdup(v[i]);
+	return out;
+}
+
+/* pn_strv_free - free a vector from pn_strv_dup */
+void pn_strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		pn_free(v[i]);
+	pn_free(v);
+}
+
+/* pn_conn_new - context for a new client connection */
+pn_conn *pn_conn_new(pn_snapshot *snap)
+{
+	pn_conn *c = pn_calloc(1, sizeof(*c));
+
+	c->snap = snap;
+	clock_gettime(CLOCK_REALTIME, &c->started);
+	return c;
+}
+
+/* pn_conn_set_macro - remember a macro value, replacing an older one */
+void pn_conn_set_macro(pn_conn *c, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmacros; i++) {
+		if (strcmp(c->macros[i].name, name) == 0) {
+			if (strcmp(c->macros[i].value, value) != 0) {
+				pn_free(c->macros[i].value);
+				c->macros[i].value = pn_strdup(value);
+			}
+			return;
+		}
+	}
+	if (c->nmacros == c->macro_cap) {
+		c->macro_cap = c->macro_cap ? c->macro_cap * 2 : 16;
+		c->macros = pn_realloc(c->macros, c->macro_cap * sizeof(*c->macros));
+	}
+	c->macros[c->nmacros].name = pn_strdup(name);
+	c->macros[c->nmacros].value = pn_strdup(value);
+	c->nmacros++;
+}
+
+/* pn_conn_macro - a macro's value, or NULL when the MTA never sent it */
+const char *pn_conn_macro(const pn_conn *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmacros; i++)
+		if (strcmp(c->macros[i].name, name) == 0)
+			return c->macros[i].value;
+	return NULL;
+}
+
+/* pn_conn_forget_message_macros - drop macros that belong to the last message */
+void pn_conn_forget_message_macros(pn_conn *c)
+{
+	static const char *per_message[] = {
+		"i", "{mail_addr}", "{mail_host}", "{mail_mailer}", "{rcpt_addr}",
+		"{rcpt_host}", "{rcpt_mailer}", "{msg_id}", NULL
+	};
+	size_t i, j, keep = 0;
+
+	for (i = 0; i < c->nmacros; i++) {
+		int drop = 0;
+		for (j = 0; per_message[j]; j++)
+			if (strcmp(c->macros[i].name, per_message[j]) == 0)
+				drop = 1;
+		if (drop) {
+			pn_free(c->macros[i].name);
+			pn_free(c->macros[i].value);
+		} else {
+			c->macros[keep++] = c->macros[i];
+		}
+	}
+	c->nmacros = keep;
+}
+
+/* pn_conn_queue_id - the current message's queue id, or NULL */
+const char *pn_conn_queue_id(const pn_conn *c)
+{
+	if (c->msg && c->msg->queue_id)
+		return c->msg->queue_id;
+	return pn_conn_macro(c, "i");
+}
+
+/* pn_conn_free - release the connection (engine state must be gone already) */
+void pn_conn_free(pn_conn *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	pn_msg_free(c->msg);
+	for (i = 0; i < c->nmacros; i++) {
+		pn_free(c->macros[i].name);
+		pn_free(c->macros[i].value);
+	}
+	pn_free(c->macros);
+	pn_free(c->client_addr);
+	pn_free(c->client_name);
+	pn_free(c->helo);
+	pn_free(c);
+}
+
+/* pn_msg_new - empty message */
+pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir)
+{
+	pn_msg *m = pn_calloc(1, sizeof(*m));
+
+	m->body = pn_spool_new(body_mem_limit, tmp_dir);
+	clock_gettime(CLOCK_REALTIME, &m->started);
+	return m;
+}
+
+/* pn_msg_set_sender - envelope sender with its ESMTP arguments */
+void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args)
+{
+	pn_free(m->sender);
+	pn_strv_free(m->sender_args);
+	m->sender = pn_strdup(sender ? sender : "<>");
+	m->sender_args = pn_strv_dup(esmtp_args);
+}
+
+/* pn_msg_add_rcpt - one more envelope recipient */
+void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args)
+{
+	if (m->nrcpts == m->rcpt_cap) {
+		m->rcpt_cap = m->rcpt_cap ? m->rcpt_cap * 2 : 4;
+		m->rcpts = pn_realloc(m->rcpts, m->rcpt_cap * sizeof(*m->rcpts));
+	}
+	m->rcpts[m->nrcpts].addr = pn_strdup(rcpt);
+	m->rcpts[m->nrcpts].args = pn_strv_dup(esmtp_args);
+	m->nrcpts++;
+}
+
+/* pn_msg_add_header - one header, value exactly as received */
+void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value)
+{
+	pn_header *h;
+	const char *p;
+
+	if (m->nheaders == m->header_cap) {
+		m->header_cap = m->header_cap ? m->header_cap * 2 : 16;
+		m->headers = pn_realloc(m->headers, m->header_cap * sizeof(*m->headers));
+	}
+	h = &m->headers[m->nheaders++];
+	h->name = pn_strdup(name);
+	h->raw = pn_strdup(raw_value ? raw_value : "");
+	for (p = h->raw; *p == ' ' || *p == '\t'; p++)
+		;
+	h->value = p;
+	/* name ':' value CRLF, each LF of a fold becoming CRLF on the wire */
+	m->header_bytes += strlen(name) + 1 + strlen(h->raw) + 2;
+	for (p = h->raw; (p = strchr(p, '\n')) != NULL; p++)
+		m->header_bytes++;
+}
+
+/* pn_msg_add_body - append a body chunk to the spool */
+int pn_msg_add_body(pn_msg *m, const void *chunk, size_t len)
+{
+	if (m->body_error)
+		return -1;
+	if (pn_spool_write(m->body, chunk, len) < 0) {
+		m->body_error = errno ? errno : 5;
+		return -1;
+	}
+	return 0;
+}
+
+/* pn_msg_header - value (past leading space) of the Nth header named name */
+const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence)
+{
+	size_t i;
+	int seen = 0;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (strcasecmp(m->headers[i].name, name) == 0 && ++seen == occurrence)
+			return m->headers[i].value;
+	return NULL;
+}
+
+/* pn_msg_write_headers - header block as on the wire, blank line included */
+int pn_msg_write_headers(const pn_msg *m, pn_buf *out)
+{
+	size_t i;
+	const char *p;
+
+	for (i = 0; i < m->nheaders; i++) {
+		if (pn_buf_puts(out, m->headers[i].name) < 0 || pn_buf_putc(out, ':') < 0)
+			return -1;
+		for (p = m->headers[i].raw; *p; p++) {
+			if (*p == '\n' && (p == m->headers[i].raw || p[-1] != '\r')
+			    && pn_buf_putc(out, '\r') < 0)
+				return -1;
+			if (pn_buf_putc(out, *p) < 0)
+				return -1;
+		}
+		if (pn_buf_puts(out, "\r\n") < 0)
+			return -1;
+	}
+	return pn_buf_puts(out, "\r\n");
+}
+
+/* pn_msg_size - header block plus body, in bytes */
+size_t pn_msg_size(const pn_msg *m)
+{
+	return m->header_bytes + 2 + pn_spool_size(m->body);
+}
+
+/* pn_msg_free - release the message (engine state must be gone already) */
+void pn_msg_free(pn_msg *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	pn_free(m->queue_id);
+	pn_free(m->sender);
+	pn_strv_free(m->sender_args);
+	for (i = 0; i < m->nrcpts; i++) {
+		pn_free(m->rcpts[i].addr);
+		pn_strv_free(m->rcpts[i].args);
+	}
+	pn_free(m->rcpts);
+	for (i = 0; i < m->nheaders; i++) {
+		pn_free(m->headers[i].name);
+		pn_free(m->headers[i].raw);
+	}
+	pn_free(m->headers);
+	pn_spool_free(m->body);
+	pn_free(m);
+}
+
+/* line_end - end of the line starting at p (the LF, or end) */
+static const char *line_end(const char *p, const char *end)
+{
+	const char *lf = memchr(p, '\n', (size_t)(end - p));
+	return lf ? lf : end;
+}
+
+/* pn_msg_load - message from an RFC 5322 file, headers and body as a milter sees them */
+pn_msg *pn_msg_load(const void *data, size_t len, size_t body_mem_limit, const char *tmp_dir)
+{
+	const char *p = data, *end = p + len;
+	pn_msg *m = pn_msg_new(body_mem_limit, tmp_dir);
+	pn_buf name, value;
+
+	pn_buf_init(&name, 0);
+	pn_buf_init(&value, 0);
+	/* A leading mbox "From " line is not a header. */
+	if (len > 5 && memcmp(p, "From ", 5) == 0)
+		p = line_end(p, end) + (line_end(p, end) < end);
+	while (p < end) {
+		const char *e = line_end(p, end), *colon, *v;
+		size_t l = (size_t)(e - p);
+
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l == 0) {		/* blank line: body follows */
+			p = e + (e < end);
+			break;
+		}
+		if ((*p == ' ' || *p == '\t') && pn_buf_len(&name)) {
+			pn_buf_putc(&value, '\n');
+			pn_buf_append(&value, p, l);
+			p = e + (e < end);
+			continue;
+		}
+		if (pn_buf_len(&name))
+			pn_msg_add_header(m, pn_buf_str(&name), pn_buf_str(&value));
+		pn_buf_reset(&name);
+		pn_buf_reset(&value);
+		colon = memchr(p, ':', l);
+		if (colon == NULL || colon == p) {
+			/* Not a header: treat the rest as body, as an MTA would. */
+			break;
+		}
+		pn_buf_append(&name, p, (size_t)(colon - p));
+		v = colon + 1;
+		pn_buf_append(&value, v, (size_t)(p + l - v));
+		p = e + (e < end);
+	}
+	if (pn_buf_len(&name))
+		pn_msg_add_header(m, pn_buf_str(&name), pn_buf_str(&value));
+	pn_buf_free(&name);
+	pn_buf_free(&value);
+	/* The body as an MTA passes it: CRLF line ends. */
+	while (p < end) {
+		const char *e = line_end(p, end);
+		size_t l = (size_t)(e - p);
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (pn_msg_add_body(m, p, l) < 0 || (e < end && pn_msg_add_body(m, "\r\n", 2) < 0))
+			break;
+		p = e + (e < end);
+	}
+	return m;
+}

@@ -1,0 +1,133 @@
+/*
+ * NAME
+ *	msg - per-connection and per-message context shared by every daemon
+ * SYNOPSIS
+ *	#include "common/milter/msg.h"
+ *
+ *	pn_conn *pn_conn_new(pn_snapshot *snap);
+ *	void pn_conn_set_macro(pn_conn *c, const char *name, const char *value);
+ *	const char *pn_conn_macro(const pn_conn *c, const char *name);
+ *	const char *pn_conn_queue_id(const pn_conn *c);
+ *	void pn_conn_free(pn_conn *c);
+ *
+ *	pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);
+ *	void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
+ *	void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
+ *	void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
+ *	int  pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
+ *	const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);
+ *	int  pn_msg_write_headers(const pn_msg *m, pn_buf *out);
+ *	void pn_msg_free(pn_msg *m);
+ *
+ *	pn_msg *pn_msg_load(const void *data, size_t len, size_t body_mem_limit,
+ *	                    const char *tmp_dir);
+ * DESCRIPTION
+ *	A pn_conn lives from the milter connect callback to close; it holds
+ *	the client facts, the macros seen so far (Postfix sends each stage's
+ *	macros once; smfi_getsymval also answers for earlier stages, and this
+ *	context keeps them the same way), the configuration snapshot the
+ *	connection started with, and the current message.
+ *
+ *	A pn_msg lives from MAIL FROM to end of message or abort: envelope
+ *	sender and ESMTP arguments, recipients with theirs, headers in the
+ *	order received, the body in a pn_spool (memory up to a limit, then an
+ *	anonymous temp file) and the total size.
+ *
+ *	Headers are kept raw: h->raw is the value exactly as the MTA gave it
+ *	(leading space included when the MTA honours SMFIP_HDR_LEADSPC, folded
+ *	lines joined by LF); h->value points into raw past leading white
+ *	space, which is what most engines compare. pn_msg_write_headers()
+ *	rebuilds the header block as it was on the wire (CRLF line ends,
+ *	blank line at the end), so header block + body = the message as the
+ *	milter received it.
+ *
+ *	pn_msg_load() builds a message from an RFC 5322 file (LF or CRLF), for
+ *	the offline tools (`postern-sort test`, `postern-archive import`)
+ *	that must treat a message exactly as the daemon would.
+ *
+ *	Engines attach their own state with c->engine_data / m->engine_data;
+ *	the milter layer calls the engine's free hooks before these objects
+ *	are freed. Nothing here calls libmilter.
+ * DIAGNOSTICS
+ *	pn_msg_add_body() returns -1 with errno when the spool cannot be
+ *	written (disk full); the caller answers tempfail.
+ */
+#ifndef PN_MSG_H
+#define PN_MSG_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "common/actions.h"
+#include "common/buf.h"
+#include "common/spool.h"
+
+typedef struct pn_snapshot pn_snapshot;
+
+typedef struct pn_macro {
+	char *name;		/* "{tls_version}", "i", "j" ... as the MTA names it */
+	char *value;
+} pn_macro;
+
+typedef struct pn_header {
+	char *name;
+	char *raw;		/* value as received */
+	const char *value;	/* raw without leading white space */
+} pn_header;
+
+typedef struct pn_rcpt {
+	char *addr;		/* as given, e.g. "<user@example.com>" */
+	char **args;		/* ESMTP arguments, NULL-terminated */
+} pn_rcpt;
+
+typedef struct pn_msg {
+	char *queue_id;		/* NULL until the MTA tells (Postfix: at DATA) */
+	char *sender;		/* as given, "<>" for the null sender */
+	char **sender_args;	/* ESMTP arguments, NULL-terminated */
+	pn_rcpt *rcpts;
+	size_t nrcpts, rcpt_cap;
+	pn_header *headers;
+	size_t nheaders, header_cap;
+	size_t header_bytes;	/* header block size as on the wire */
+	pn_spool *body;
+	struct timespec started;
+	int body_error;		/* errno of a failed spool write, else 0 */
+	void *engine_data;
+} pn_msg;
+
+typedef struct pn_conn {
+	pn_snapshot *snap;	/* configuration this connection started with */
+	char *client_addr;	/* "192.0.2.1", "2001:db8::1", or NULL (local) */
+	char *client_name;	/* as the MTA resolved it, "unknown" if none */
+	unsigned client_port;
+	char *helo;
+	pn_macro *macros;
+	size_t nmacros, macro_cap;
+	pn_msg *msg;		/* current message, or NULL */
+	unsigned long messages;	/* messages started on this connection */
+	struct timespec started;
+	unsigned long mta_flags;	/* protocol flags negotiated (milter layer's) */
+	void *engine_data;
+} pn_conn;
+
+pn_conn *pn_conn_new(pn_snapshot *snap);
+void pn_conn_set_macro(pn_conn *c, const char *name, const char *value);
+const char *pn_conn_macro(const pn_conn *c, const char *name);
+void pn_conn_forget_message_macros(pn_conn *c);
+const char *pn_conn_queue_id(const pn_conn *c);
+void pn_conn_free(pn_conn *c);
+
+pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);
+void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
+void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
+void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
+int pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
+const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);
+int pn_msg_write_headers(const pn_msg *m, pn_buf *out);
+size_t pn_msg_size(const pn_msg *m);
+void pn_msg_free(pn_msg *m);
+pn_msg *pn_msg_load(const void *data, size_t len, size_t body_mem_limit, const char *tmp_dir);
+char **pn_strv_dup(char **v);
+void pn_strv_free(char **v);
+
+#endif

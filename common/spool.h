@@ -1,0 +1,51 @@
+/*
+ * NAME
+ *	spool - message body storage: memory up to a limit, then a temp file
+ * SYNOPSIS
+ *	#include "common/spool.h"
+ *
+ *	pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
+ *	int    pn_spool_write(pn_spool *s, const void *data, size_t len);
+ *	size_t pn_spool_size(const pn_spool *s);
+ *	int    pn_spool_on_disk(const pn_spool *s);
+ *	const char *pn_spool_mem(const pn_spool *s);
+ *	int    pn_spool_rewind(pn_spool *s);
+ *	long   pn_spool_read(pn_spool *s, void *buf, size_t len);
+ *	int    pn_spool_fd(const pn_spool *s);
+ *	void   pn_spool_reset(pn_spool *s);
+ *	void   pn_spool_free(pn_spool *s);
+ * DESCRIPTION
+ *	A spool collects the body of one message as libmilter hands it over.
+ *	Bodies up to mem_limit bytes stay in memory; the first write past the
+ *	limit moves everything to an anonymous file in tmp_dir (O_TMPFILE, or
+ *	a file unlinked at once), so nothing is left on disk if the daemon
+ *	dies and a large message cannot exhaust memory.
+ *
+ *	pn_spool_mem() returns the bytes while they are in memory (NULL once
+ *	on disk). To read a spool whatever its storage, call pn_spool_rewind()
+ *	then pn_spool_read() until it returns 0. pn_spool_reset() empties the
+ *	spool for the next message and closes any file.
+ * DIAGNOSTICS
+ *	pn_spool_write() and pn_spool_rewind() return 0, or -1 with errno set
+ *	(ENOSPC, EIO, EMFILE...). pn_spool_read() returns the byte count, 0 at
+ *	the end, -1 on error. The caller turns an error into a tempfail.
+ */
+#ifndef PN_SPOOL_H
+#define PN_SPOOL_H
+
+#include <stddef.h>
+
+typedef struct pn_spool pn_spool;
+
+pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
+int pn_spool_write(pn_spool *s, const void *data, size_t len);
+size_t pn_spool_size(const pn_spool *s);
+int pn_spool_on_disk(const pn_spool *s);
+const char *pn_spool_mem(const pn_spool *s);
+int pn_spool_rewind(pn_spool *s);
+long pn_spool_read(pn_spool *s, void *buf, size_t len);
+int pn_spool_fd(const pn_spool *s);
+void pn_spool_reset(pn_spool *s);
+void pn_spool_free(pn_spool *s);
+
+#endif
