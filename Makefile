@@ -53,7 +53,8 @@ TEST_BINS  := $(UNIT_BINS) $(TESTD_BIN)
 # Keep objects: make would otherwise delete them as intermediates.
 .SECONDARY:
 
-.PHONY: all tests check check-run check-clang check-sanitize install clean deps demo
+.PHONY: all tests check check-run check-clang check-sanitize install clean deps demo \
+        fuzz fuzz-build
 all: $(BINS) $(TEST_BINS)
 tests: $(TEST_BINS)
 
@@ -85,6 +86,32 @@ $(TESTD_BIN): $(TESTD_SRC:%.c=$(BUILD)/%.o) $(LIBPOSTERN)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Fuzz targets: tests/fuzz/fuzz_NAME.c, libFuzzer, clang only. `make check`
+# builds them and replays each seed corpus (tests/fuzz/corpus/NAME/) as a
+# regression test; `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+ifeq ($(FUZZING),1)
+FUZZ_BUILD := $(BUILD)
+else
+FUZZ_BUILD := $(BUILD)-fuzz
+endif
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZING=1 CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined" \
+	  $(FUZZ_BUILD)/libpostern.a $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libpostern.a $(MILTER_LIBS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -o $@ $^ $(LIBS)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
 deps:
 	@sh packaging/deps.sh
 
@@ -93,6 +120,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) check-clang
+	$(MAKE) fuzz-build
 	$(MAKE) check-run
 
 check-clang:
@@ -117,6 +145,6 @@ install: $(BINS)
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-clang build-san
+	rm -rf $(BUILD) $(BUILD)-clang $(BUILD)-fuzz build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -40,6 +40,20 @@ for t in "$BUILD"/tests/unit/test_*; do
 	case "$t" in *.o|*.d) continue ;; esac
 	run_one "unit/$(basename "$t")" "$t"
 done
+# Fuzz targets replay their seed corpus: every parser input that once
+# mattered stays a regression test.
+for f in "$BUILD"-fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	n=${f##*/fuzz_}
+	[ -d "tests/fuzz/corpus/$n" ] || continue
+	echo "== fuzz/$n"
+	if "$f" -runs=0 "tests/fuzz/corpus/$n" >"$LOG" 2>&1; then
+		passed=$((passed + 1)); echo "ok - fuzz corpus $n"
+	else
+		tail -20 "$LOG"; failed=$((failed + 1)); failed_names="$failed_names fuzz/$n"
+		echo "not ok - fuzz corpus $n"
+	fi
+done
 for t in tests/milter/test_*.py tests/e2e/test_*.py; do
 	[ -f "$t" ] || continue
 	run_one "${t#tests/}" python3 "$t"

@@ -473,7 +473,7 @@ static pid_t spawn_worker(void)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(run_worker());
+		exit(run_worker());	/* exit, not _exit: flush logs, let LeakSanitizer check */
 	return pid;
 }
 
