@@ -48,6 +48,7 @@ const pn_param pn_daemon_params[] = {
 };
 
 static pn_param *table;		/* daemon + milter + engine parameters */
+static char *conn_spec;		/* libmilter keeps this pointer until smfi_main ends */
 static const pn_daemon *self;
 static const char *config_path;
 
@@ -255,7 +256,9 @@ static int open_socket(const pn_daemon *d, const pn_config *cfg)
 	int rc;
 
 	parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
-	if (smfi_setconn(pn_strdup(spec)) != MI_SUCCESS
+	pn_free(conn_spec);
+	conn_spec = pn_strdup(spec);
+	if (smfi_setconn(conn_spec) != MI_SUCCESS
 	    || smfi_settimeout((int)pn_config_int(cfg, "milter_timeout")) != MI_SUCCESS
 	    || smfi_setbacklog((int)pn_config_int(cfg, "listen_backlog")) != MI_SUCCESS) {
 		fprintf(stderr, "%s: fatal: libmilter refused socket %s\n", d->name, spec);
@@ -451,6 +454,8 @@ static int run_worker(void)
 	rc = smfi_main();
 	pn_log(PN_LOG_INFO, "stopped");
 	pn_snapshot_shutdown();
+	pn_free(conn_spec);
+	conn_spec = NULL;
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
 }
 
@@ -608,6 +613,8 @@ static int serve(const pn_daemon *d, int foreground)
 		rc = EX_NOPERM;
 	if (rc == 0)
 		rc = supervise(pidfile, sock_path);
+	pn_free(conn_spec);
+	conn_spec = NULL;
 	pn_free(sock_path);
 	pn_free(pidfile);
 	pn_free(user);

@@ -57,13 +57,20 @@ def main(setup=None, teardown=None):
                     print("# " + line)
                 sys.stdout.flush()
     finally:
+        # A failing teardown (a daemon that exits non-zero, leaks under
+        # LeakSanitizer, or leaves processes) is a failed test, not a note.
         if teardown:
             try:
                 teardown()
             except Exception:
-                traceback.print_exc()
+                failed += 1
+                print(f"not ok {len(_tests) + 1} - teardown")
+                for line in traceback.format_exc().rstrip().splitlines():
+                    print("# " + line)
+            else:
+                print(f"ok {len(_tests) + 1} - teardown")
     if setup_error:
         for line in setup_error.rstrip().splitlines():
             print("# " + line)
-    print(f"1..{len(_tests)}")
+    print(f"1..{len(_tests) + (1 if teardown else 0)}")
     sys.exit(1 if failed else 0)

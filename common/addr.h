@@ -1,0 +1,116 @@
+/*
+ * NAME
+ *	addr - parse envelope paths and address-list headers
+ * SYNOPSIS
+ *	#include "common/addr.h"
+ *
+ *	int pn_addr_parse_path(const char *s, pn_addr *out, char **err);
+ *	void pn_addr_clear(pn_addr *a);
+ *
+ *	pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items);
+ *	void pn_addr_list_free(pn_addr_list *list);
+ *
+ *	void pn_addr_split_sub(const char *local, const char *separators,
+ *	                       char **user, char **detail);
+ *	char *pn_domain_lower(const char *domain);
+ * DESCRIPTION
+ *	pn_addr_parse_path() parses what a milter receives as the MAIL FROM
+ *	or RCPT TO argument (RFC 5321 Path): "<user@example.com>", the null
+ *	sender "<>", the same without angle brackets (Postfix may pass it
+ *	so), a source route "<@a,@b:user@example.com>" (the route is
+ *	checked and discarded), a quoted local part and an address literal
+ *	"user@[192.0.2.1]". Surrounding spaces and tabs are ignored. The
+ *	parser is strict because Postfix has already accepted the address:
+ *	anything odd is worth rejecting rather than guessing about. UTF-8
+ *	(SMTPUTF8) bytes are accepted in the local part and the domain.
+ *	"<postmaster>" without a domain is rejected like any address
+ *	without one; a caller that must accept it (RFC 5321 4.5.1) checks
+ *	for it first. The null sender is accepted; a caller parsing a
+ *	recipient must refuse an empty address itself.
+ *
+ *	pn_addr_parse_list() parses a From, To, Cc, Reply-To (and similar)
+ *	header value (RFC 5322 address-list) leniently, because such
+ *	headers come from anywhere: it returns every mailbox it can make
+ *	sense of and never fails. It understands display names (atoms,
+ *	quoted strings; RFC 2047 encoded-words are kept as written for a
+ *	MIME decoder), angle addresses with or without source routes,
+ *	groups ("team: a@x, b@y;", "Undisclosed recipients:;"), nested
+ *	comments, folded lines (LF or CRLF plus white space) and obsolete
+ *	forms seen in real mail: a bare addr-spec with a phrase before it
+ *	("John Doe john@example.com"), a comment as the only display name
+ *	("john@example.com (John Doe)"), white space around "@" and ".",
+ *	empty elements and trailing commas, a missing ">" or ";".
+ *	Elements that cannot be understood are skipped and counted in
+ *	list->errors, as are text ignored after an angle address and a
+ *	nested group, so a caller can treat such headers as suspect.
+ *	Parsing stops after max_items mailboxes (0: no limit other than the
+ *	input length) and sets list->truncated.
+ *
+ *	Display names are unfolded, quotes and backslash escapes removed,
+ *	comments dropped and runs of white space (and other control
+ *	characters) turned into one space; NULL when there is none.
+ *
+ *	Every pn_addr field except display and group is a non-NULL string.
+ *	The local part is kept exactly as written (case and quotes
+ *	preserved; in lists, unfolded and with obsolete white space around
+ *	dots removed). The domain is lower-cased and loses one trailing
+ *	dot; an address literal is lower-cased too and keeps its brackets.
+ *	address is local "@" domain, or "" for the null sender "<>". In a
+ *	list, a mailbox without "@" ("<MAILER-DAEMON>", "root") has an
+ *	empty domain and address equals local. group is the name of the
+ *	group that contained the mailbox, else NULL; list->groups names
+ *	every group seen, so an empty group is visible too.
+ *
+ *	pn_addr_split_sub() splits a local part at the first of the given
+ *	separator characters (RFC 5233 subaddress; NULL separators mean
+ *	"+"). *user is always set; *detail is NULL when there is nothing to
+ *	split, "" for "user+". Like Postfix's recipient_delimiter it never
+ *	splits into an empty user ("+x"), a quoted local part, "postmaster"
+ *	or "MAILER-DAEMON", nor, when "-" is a separator, "owner-x" and
+ *	"x-request".
+ *
+ *	pn_domain_lower() returns an ASCII lower-cased copy of a domain
+ *	without one trailing dot. Non-ASCII bytes are left alone.
+ *
+ *	All strings returned are allocated with pn_malloc(); free a parsed
+ *	address with pn_addr_clear(), a list with pn_addr_list_free() (both
+ *	accept NULL), and split parts and pn_domain_lower() results with
+ *	pn_free(). Every function is reentrant.
+ * DIAGNOSTICS
+ *	pn_addr_parse_path() returns 0, or -1 with *out cleared and, if err
+ *	is not NULL, *err set to a message such as "missing domain" or
+ *	"unbalanced angle brackets" (free it with pn_free()).
+ *	pn_addr_parse_list() returns a list, possibly empty, never NULL;
+ *	a NULL value gives an empty list.
+ */
+#ifndef PN_ADDR_H
+#define PN_ADDR_H
+
+#include <stddef.h>
+
+typedef struct pn_addr {
+	char *display;		/* display name, or NULL */
+	char *local;		/* local part as written */
+	char *domain;		/* lower-cased; "" when there is none */
+	char *address;		/* local@domain; "" for the null sender */
+	char *group;		/* enclosing group's name, or NULL */
+} pn_addr;
+
+typedef struct pn_addr_list {
+	pn_addr *items;
+	size_t count;
+	char **groups;		/* names of all groups, in order */
+	size_t group_count;
+	size_t errors;		/* elements skipped or text ignored */
+	int truncated;		/* stopped at max_items */
+} pn_addr_list;
+
+int pn_addr_parse_path(const char *s, pn_addr *out, char **err);
+void pn_addr_clear(pn_addr *a);
+pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items);
+void pn_addr_list_free(pn_addr_list *list);
+void pn_addr_split_sub(const char *local, const char *separators,
+		       char **user, char **detail);
+char *pn_domain_lower(const char *domain);
+
+#endif
