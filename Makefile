@@ -4,6 +4,7 @@
 #   make check            install missing Debian packages, build with gcc and
 #                         clang, run unit, protocol and end-to-end tests
 #   make check-sanitize   the same tests on an ASan+UBSan build (build-san/)
+#   make check-valgrind   the same tests with unit tests and daemons under valgrind
 #   make install          honours DESTDIR and PREFIX
 #   make demo             private Postfix on 127.0.0.1 with the milters attached
 #
@@ -53,7 +54,7 @@ TEST_BINS  := $(UNIT_BINS) $(TESTD_BIN)
 # Keep objects: make would otherwise delete them as intermediates.
 .SECONDARY:
 
-.PHONY: all tests check check-run check-clang check-sanitize install clean deps demo \
+.PHONY: all tests check check-run check-clang check-sanitize check-valgrind install clean deps demo \
         fuzz fuzz-build
 all: $(BINS) $(TEST_BINS)
 tests: $(TEST_BINS)
@@ -128,6 +129,10 @@ check-clang:
 
 check-run:
 	sh tests/run.sh $(BUILD)
+
+check-valgrind: deps
+	$(MAKE) all
+	POSTERN_VALGRIND=1 sh tests/run.sh $(BUILD)
 
 check-sanitize: deps
 	$(MAKE) BUILD=build-san SANITIZE=1 all

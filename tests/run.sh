@@ -7,6 +7,7 @@
 # counts "ok" and "not ok" lines and ends with "N passed, M failed". A test
 # program that crashes or exits non-zero without reporting a failure counts
 # as one failure, so a crash can never pass silently.
+# POSTERN_VALGRIND=1 runs the unit tests and every daemon under valgrind.
 set -u
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,15 +18,17 @@ export PYTHONDONTWRITEBYTECODE=1
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
-passed=0 failed=0 failed_names=""
+passed=0 failed=0 skipped=0 failed_names=""
 run_one() {	# run_one NAME COMMAND...
 	name=$1; shift
 	echo "== $name"
 	timeout 600 "$@" >"$LOG" 2>&1
 	rc=$?
 	cat "$LOG"
-	p=$(grep -c '^ok ' "$LOG")
-	f=$(grep -c '^not ok ' "$LOG")
+	p=$(grep '^ok ' "$LOG" | grep -vc '# SKIP')
+	f=$(grep '^not ok ' "$LOG" | grep -vc '# SKIP')
+	k=$(grep -Ec '^(not )?ok .*# SKIP' "$LOG")
+	skipped=$((skipped + k))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - $name exited with status $rc"
 		f=1
@@ -38,11 +41,17 @@ run_one srccheck sh tests/srccheck.sh
 for t in "$BUILD"/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.o|*.d) continue ;; esac
-	run_one "unit/$(basename "$t")" "$t"
+	if [ "${POSTERN_VALGRIND:-0}" = 1 ]; then
+		run_one "unit/$(basename "$t")" valgrind -q --error-exitcode=99 \
+			--leak-check=full --errors-for-leak-kinds=definite "$t"
+	else
+		run_one "unit/$(basename "$t")" "$t"
+	fi
 done
 # Fuzz targets replay their seed corpus: every parser input that once
 # mattered stays a regression test.
 for f in "$BUILD"-fuzz/fuzz_*; do
+	[ "${POSTERN_VALGRIND:-0}" = 1 ] && break	# ASan binaries: not under valgrind
 	[ -x "$f" ] || continue
 	n=${f##*/fuzz_}
 	[ -d "tests/fuzz/corpus/$n" ] || continue
@@ -61,5 +70,9 @@ done
 
 echo
 [ -n "$failed_names" ] && echo "failed:$failed_names"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -49,6 +49,7 @@ const pn_param pn_daemon_params[] = {
 
 static pn_param *table;		/* daemon + milter + engine parameters */
 static char *conn_spec;		/* libmilter keeps this pointer until smfi_main ends */
+static char *run_as;		/* user the worker becomes */
 static const pn_daemon *self;
 static const char *config_path;
 
@@ -477,8 +478,13 @@ static pid_t spawn_worker(void)
 {
 	pid_t pid = fork();
 
-	if (pid == 0)
+	if (pid == 0) {
+		/* Only the worker touches mail, so only it needs to be unprivileged;
+		 * the supervisor keeps root to remove the pidfile and the socket. */
+		if (drop_privileges(self, run_as) < 0)
+			exit(EX_NOPERM);
 		exit(run_worker());	/* exit, not _exit: flush logs, let LeakSanitizer check */
+	}
 	return pid;
 }
 
@@ -609,8 +615,7 @@ static int serve(const pn_daemon *d, int foreground)
 		rc = EX_OSERR;
 	if (rc == 0 && write_pidfile(d, pidfile) < 0)
 		rc = EX_CANTCREAT;
-	if (rc == 0 && drop_privileges(d, user) < 0)
-		rc = EX_NOPERM;
+	run_as = user;
 	if (rc == 0)
 		rc = supervise(pidfile, sock_path);
 	pn_free(conn_spec);

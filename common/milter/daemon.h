@@ -30,9 +30,13 @@
  *
  *	serve: parse the configuration, load the engine, open the socket
  *	(libmilter syntax unix:/path, inet:PORT@HOST, inet6:PORT@HOST),
- *	set its mode and owner, write the pidfile, drop privileges to
- *	`user`, detach unless -f, then run. The process that serves mail
- *	is a child of a small supervisor: the supervisor takes SIGHUP
+ *	set its mode and owner, detach unless -f, write the pidfile, then
+ *	run. The process that serves mail (the worker) is a child of a small
+ *	supervisor; the worker drops privileges to `user` as soon as it is
+ *	forked, before it loads any engine state or reads any mail, while
+ *	the supervisor, which reads nothing but signals, keeps root so it
+ *	can remove the pidfile and socket at stop (Postfix's master/child
+ *	split, for the same reason). The supervisor takes SIGHUP
  *	(reload: a new snapshot is built and swapped in, connections in
  *	progress keep theirs; a broken file is logged and the running
  *	configuration stays), SIGTERM/SIGINT (clean stop: the socket is
