@@ -127,8 +127,10 @@ def supervisor_restarts_a_crashed_worker():
     try:
         worker = children(d.proc.pid)[0]
         os.kill(worker, signal.SIGSEGV)
-        wait_until(lambda: children(d.proc.pid) and children(d.proc.pid)[0] != worker,
-                   what="a new worker")
+        def replaced():
+            now = children(d.proc.pid)
+            return len(now) == 1 and now[0] != worker
+        wait_until(replaced, what="a new worker")
         d.wait_for_log("worker killed by signal 11: restarting it")
         wait_until(lambda: one_message(d.spec).reply.action == "continue", what="service back")
     finally:
