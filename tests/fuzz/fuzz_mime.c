@@ -1,0 +1,105 @@
+/* fuzz_mime - libFuzzer target: the MIME walk, whole and chunked
+ *
+ * The input is a whole message. It is walked twice: body in one chunk,
+ * and body in chunks of pseudo-random sizes derived from the input (as
+ * a milter sees it, cut anywhere). Both walks must list the same parts,
+ * and every string must be valid UTF-8 within its limits; anything else
+ * aborts so that libFuzzer reports it.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mime.h"
+#include "common/rfc2047.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define TEXT_MAX 64
+
+/* die - report a broken invariant */
+static void die(const char *what, size_t i)
+{
+	fprintf(stderr, "fuzz_mime: %s (part %zu)\n", what, i);
+	abort();
+}
+
+/* walk - feed headers, then the body in chunks (0: one chunk) */
+static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed)
+{
+	pn_mime_limits lim = {0};
+	pn_mime *m;
+	size_t off, i, n;
+
+	lim.keep_text_max = TEXT_MAX;
+	lim.max_depth = 8;
+	lim.max_parts = 64;
+	lim.max_header_bytes = 4096;
+	m = pn_mime_new(&lim);
+	off = pn_mime_feed_headers(m, data, size);
+	for (i = off; i < size; i += n) {
+		if (seed == 0) {
+			n = size - i;
+		} else {
+			seed ^= seed << 13;
+			seed ^= seed >> 17;
+			seed ^= seed << 5;
+			n = 1 + seed % (seed & 0x100 ? 3 : 97);
+			if (n > size - i)
+				n = size - i;
+		}
+		pn_mime_body(m, data + i, n);
+	}
+	pn_mime_finish(m);
+	return m;
+}
+
+/* same - equal strings, NULL equal only to NULL */
+static int same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* LLVMFuzzerTestOneInput - walk one message whole and chunked, compare */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint32_t seed = 2166136261u;
+	pn_mime *whole, *split;
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		seed = (seed ^ data[i]) * 16777619u;
+	seed |= 1;
+	whole = walk(data, size, 0);
+	split = walk(data, size, seed);
+	if (pn_mime_part_count(whole) != pn_mime_part_count(split))
+		die("part count differs between whole and chunked", 0);
+	if (pn_mime_truncated(whole) != pn_mime_truncated(split))
+		die("truncated differs between whole and chunked", 0);
+	if (pn_mime_part_count(whole) > 64)
+		die("more parts than max_parts", 0);
+	for (i = 0; i < pn_mime_part_count(whole); i++) {
+		const pn_mime_part *p = pn_mime_part_get(whole, i);
+		const pn_mime_part *q = pn_mime_part_get(split, i);
+
+		if (strcmp(p->sha256, q->sha256) != 0 || p->size != q->size ||
+		    p->depth != q->depth || !same(p->content_type, q->content_type) ||
+		    !same(p->filename, q->filename) || !same(p->charset, q->charset) ||
+		    !same(p->text, q->text) || p->is_attachment != q->is_attachment)
+			die("part differs between whole and chunked", i);
+		if (p->depth > 8)
+			die("deeper than max_depth", i);
+		if (p->filename && !pn_utf8_valid(p->filename, strlen(p->filename)))
+			die("filename is not valid UTF-8", i);
+		if (p->charset && !pn_utf8_valid(p->charset, strlen(p->charset)))
+			die("charset is not valid UTF-8", i);
+		if (p->text && (p->text_len > TEXT_MAX || p->text_len != strlen(p->text) ||
+				!pn_utf8_valid(p->text, p->text_len)))
+			die("bad kept text", i);
+	}
+	pn_mime_free(whole);
+	pn_mime_free(split);
+	return 0;
+}
