@@ -104,7 +104,7 @@ fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) FUZZING=1 CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined" \
 	  $(FUZZ_BUILD)/libpostern.a $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libpostern.a $(MILTER_LIBS)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(MILTER_LIBS) $(FUZZ_BUILD)/libpostern.a
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -o $@ $^ $(LIBS)
 
@@ -153,3 +153,26 @@ clean:
 	rm -rf $(BUILD) $(BUILD)-clang $(BUILD)-fuzz build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- bench (tests/bench) ---
+# make bench: figures, never pass/fail (tests/bench/bench.py explains them).
+# refmilter is plain libmilter without libpostern: the protocol floor.
+# Every tests/bench/micro_*.c is an engine micro-benchmark; it may call any
+# daemon's engine (libNAME.a) and prints "bench NAME VALUE UNIT" lines.
+BENCH_MICRO := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(wildcard tests/bench/micro_*.c))
+BENCH_BINS  := $(BUILD)/tests/bench/refmilter $(BENCH_MICRO)
+
+.PHONY: bench
+bench:
+	$(MAKE) all
+	$(MAKE) $(BENCH_BINS)
+	python3 tests/bench/bench.py $(BUILD)
+
+$(BUILD)/tests/bench/refmilter: tests/bench/refmilter.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< -lmilter -lpthread
+
+$(BENCH_MICRO): $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(MILTER_LIBS) $(LIBPOSTERN)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+# --- end bench ---

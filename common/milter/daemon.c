@@ -50,6 +50,7 @@ const pn_param pn_daemon_params[] = {
 static pn_param *table;		/* daemon + milter + engine parameters */
 static char *conn_spec;		/* libmilter keeps this pointer until smfi_main ends */
 static char *run_as;		/* user the worker becomes */
+static volatile int reloader_running;	/* set in the worker once it can reload */
 static const pn_daemon *self;
 static const char *config_path;
 
@@ -414,6 +415,16 @@ static void *reloader(void *arg)
 	return NULL;
 }
 
+/* pn_daemon_request_reload - reload as on SIGHUP, from inside the worker */
+int pn_daemon_request_reload(void)
+{
+	/* SIGUSR1 is what the supervisor sends; the reloader thread waits for it
+	 * and every other thread blocks it, so this cannot kill the process. */
+	if (!reloader_running)
+		return -1;
+	return kill(getpid(), SIGUSR1) == 0 ? 0 : -1;
+}
+
 /* run_worker - the process that serves mail; returns its exit code */
 static int run_worker(void)
 {
@@ -450,6 +461,7 @@ static int run_worker(void)
 		return EX_OSERR;
 	}
 	pthread_detach(tid);
+	reloader_running = 1;
 	pn_log(PN_LOG_INFO, "%s %s: serving on %s", self->name, POSTERN_VERSION,
 	       pn_config_str(s->config, "socket"));
 	rc = smfi_main();

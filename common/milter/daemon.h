@@ -45,6 +45,12 @@
  *	itself treats SIGHUP as "stop", so reload cannot be done in the
  *	process that runs smfi_main().
  *
+ *	pn_daemon_request_reload() asks the serving process to reload exactly
+ *	as SIGHUP does (new snapshot, old one kept on error). Engines call it
+ *	when they notice that a file they loaded changed (policy, scripts).
+ *	It returns 0, or -1 outside a serving worker (tools, tests), where
+ *	there is nothing to reload.
+ *
  *	Every daemon's configuration holds the parameters of pn_daemon_params
  *	(socket, socket_mode, socket_owner, user, pidfile, log_level,
  *	milter_timeout, listen_backlog) and pn_milter_params, then its
@@ -79,6 +85,7 @@ typedef struct pn_daemon {
 extern const pn_param pn_daemon_params[];
 
 int pn_daemon_main(const pn_daemon *d, int argc, char **argv);
+int pn_daemon_request_reload(void);
 const pn_param *pn_daemon_table(const pn_daemon *d);
 
 #endif

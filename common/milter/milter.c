@@ -35,7 +35,7 @@ static const char *known_macros[] = {
 	"{if_name}", "{if_addr}", "{client_addr}", "{client_name}", "{client_port}",
 	"{client_ptr}", "{client_resolve}", "{client_connections}",
 	"{tls_version}", "{cipher}", "{cipher_bits}", "{cert_subject}", "{cert_issuer}",
-	"{cert_md5}", "{verify}", "{server_name}", "{auth_type}", "{auth_authen}",
+	"{cert_md5}", "{cn_subject}", "{cn_issuer}", "{verify}", "{server_name}", "{auth_type}", "{auth_authen}",
 	"{auth_author}", "{auth_ssf}", "{mail_addr}", "{mail_host}", "{mail_mailer}",
 	"{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}", "{msg_id}", NULL
 };

@@ -1,0 +1,329 @@
+/*
+ * postern-tls - TLS enforcement for partner domains
+ *
+ * The milter (tls_milter.c) checks the live session inbound; the tools
+ * below work offline from the same policy and the same engine:
+ *
+ *   test         dry-run a decision for given envelope and TLS facts
+ *   postfix-map  the policy as a Postfix smtp_tls_policy_maps table, or
+ *                (--check FILE) where Postfix's table is weaker
+ *   probe        STARTTLS to a server and report what it offers
+ */
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/milter/daemon.h"
+#include "milters/tls/decide.h"
+#include "milters/tls/postfix_map.h"
+#include "milters/tls/probe.h"
+#include "milters/tls/tls_milter.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+/* print_decision - one line of the test tool's report */
+static void print_decision(const ptls_decision *d, const char *what, const char *path)
+{
+	printf("%s %s: ", what, path);
+	if (d->policy == NULL) {
+		printf("no policy\n");
+		return;
+	}
+	if (d->failed == 0)
+		printf("pass");
+	else if (d->verdict == PN_REJECT || d->verdict == PN_TEMPFAIL)
+		printf("%s %s %s %s", ptls_action_name(d->policy->action), d->rcode, d->xcode,
+		       d->text);
+	else
+		printf("%s: requires %s; seen %s", ptls_action_name(d->policy->action),
+		       d->required, d->seen);
+	printf(" (policy %s:%u %s)\n", d->policy->file, d->policy->line, d->policy->key);
+}
+
+/* tool_test - dry run of MAIL, RCPT and end of message */
+static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"rcpt", required_argument, NULL, 'r'},
+		{"tls-version", required_argument, NULL, 'V'},
+		{"cipher", required_argument, NULL, 'C'},
+		{"bits", required_argument, NULL, 'b'},
+		{"cert-subject", required_argument, NULL, 's'},
+		{"cert-issuer", required_argument, NULL, 'i'},
+		{"verify", required_argument, NULL, 'y'},
+		{"client", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0}
+	};
+	const ptls_state *st = state;
+	ptls_facts f;
+	ptls_findings fs = {NULL, 0, 0};
+	ptls_decision d;
+	const char *from = NULL;
+	char **rcpts = NULL;
+	size_t nrcpt = 0, i;
+	int ch, failed = 0, refused_all = 1;
+	pn_actions *a;
+	pn_buf b;
+
+	(void)cfg;
+	memset(&f, 0, sizeof(f));
+	optind = 0;	/* glibc: start afresh, so options may follow operands */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': from = optarg; break;
+		case 'r':
+			rcpts = pn_realloc(rcpts, (nrcpt + 1) * sizeof(char *));
+			rcpts[nrcpt++] = optarg;
+			break;
+		case 'V': f.version = optarg; break;
+		case 'C': f.cipher = optarg; break;
+		case 'b': f.bits = optarg; break;
+		case 's': f.subject = optarg; break;
+		case 'i': f.issuer = optarg; break;
+		case 'y': f.verify = optarg; break;
+		case 'a': f.client_addr = optarg; break;
+		default:
+			pn_free(rcpts);
+			return EX_USAGE;
+		}
+	}
+	if (from == NULL || nrcpt == 0 || optind != argc) {
+		fprintf(stderr, "usage: postern-tls test --from ADDR --rcpt ADDR [--rcpt ADDR...] "
+			"[--tls-version V --cipher C --bits N --cert-subject S --cert-issuer I "
+			"--verify OK|FAIL|NO|NONE --client IP]\n");
+		pn_free(rcpts);
+		return EX_USAGE;
+	}
+	pn_buf_init(&b, 0);
+	ptls_facts_summary(&f, &b);
+	printf("session: %s; client %s\n", pn_buf_str(&b), f.client_addr ? f.client_addr : "unknown");
+	pn_buf_free(&b);
+
+	ptls_decide(st->policy, PTLS_STAGE_MAIL, from, &f, &d);
+	print_decision(&d, "MAIL FROM", from);
+	failed |= d.failed != 0;
+	if (d.verdict != PN_CONTINUE) {
+		ptls_decision_clear(&d);
+		pn_free(rcpts);
+		return 1;
+	}
+	ptls_findings_add(&fs, &d);
+	ptls_decision_clear(&d);
+	for (i = 0; i < nrcpt; i++) {
+		ptls_decide(st->policy, PTLS_STAGE_RCPT, rcpts[i], &f, &d);
+		print_decision(&d, "RCPT TO", rcpts[i]);
+		failed |= d.failed != 0;
+		if (d.verdict == PN_CONTINUE)
+			refused_all = 0;
+		ptls_findings_add(&fs, &d);
+		ptls_decision_clear(&d);
+	}
+	if (!refused_all) {
+		a = pn_actions_new();
+		ptls_findings_eom(&fs, &f, st->trace_header, st->tag_header, a);
+		printf("end of message:\n");
+		pn_actions_print(a, stdout);
+		pn_actions_free(a);
+	}
+	ptls_findings_free(&fs);
+	pn_free(rcpts);
+	return failed ? 1 : 0;
+}
+
+/* read_all - a whole file (NUL bytes kept), NULL with errno */
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char chunk[8192];
+	size_t n;
+	pn_buf b;
+
+	if (fp == NULL)
+		return NULL;
+	pn_buf_init(&b, PTLS_POLICY_FILE_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (pn_buf_append(&b, chunk, n) < 0) {
+			fclose(fp);
+			pn_buf_free(&b);
+			errno = EFBIG;
+			return NULL;
+		}
+	fclose(fp);
+	return pn_buf_steal(&b, len);
+}
+
+/* tool_postfix_map - print the table, or check Postfix's against the policy */
+static int tool_postfix_map(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"check", required_argument, NULL, 'c'},
+		{NULL, 0, NULL, 0}
+	};
+	const ptls_state *st = state;
+	const char *check = NULL;
+	char *text, *err = NULL;
+	size_t len;
+	int ch, n;
+
+	(void)cfg;
+	optind = 0;	/* glibc: start afresh, so options may follow operands */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'c')
+			return EX_USAGE;
+		check = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: postern-tls postfix-map [--check POSTFIX-TABLE]\n");
+		return EX_USAGE;
+	}
+	if (check == NULL) {
+		ptls_postfix_map_write(st->policy, stdout);
+		return 0;
+	}
+	if ((text = read_all(check, &len)) == NULL) {
+		fprintf(stderr, "postern-tls: cannot read %s: %s\n", check, strerror(errno));
+		return EX_NOINPUT;
+	}
+	n = ptls_postfix_map_check(st->policy, text, len, check, stdout, &err);
+	pn_free(text);
+	if (n < 0) {
+		fprintf(stderr, "postern-tls: %s\n", err);
+		pn_free(err);
+		return EX_DATAERR;
+	}
+	if (n == 0)
+		printf("%s: no entry is weaker than the policy %s\n", check, st->policy->file);
+	return n ? 1 : 0;
+}
+
+/* split_host_port - "host", "host:port", "[v6]:port" or a bare IPv6 address */
+static void split_host_port(const char *arg, char **host, char **port)
+{
+	const char *colon = strrchr(arg, ':');
+
+	if (arg[0] == '[' && strchr(arg, ']')) {
+		const char *close = strchr(arg, ']');
+		*host = pn_strndup(arg + 1, (size_t)(close - arg - 1));
+		*port = pn_strdup(close[1] == ':' ? close + 2 : "25");
+	} else if (colon && strchr(arg, ':') == colon) {
+		*host = pn_strndup(arg, (size_t)(colon - arg));
+		*port = pn_strdup(colon + 1);
+	} else {
+		*host = pn_strdup(arg);
+		*port = pn_strdup("25");
+	}
+}
+
+/* tool_probe - STARTTLS to a server; report, and check against a domain's policy */
+static int tool_probe(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"domain", required_argument, NULL, 'd'},
+		{"cafile", required_argument, NULL, 'c'},
+		{"servername", required_argument, NULL, 's'},
+		{"helo", required_argument, NULL, 'h'},
+		{"timeout", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0}
+	};
+	const ptls_state *st = state;
+	ptls_probe_opts o;
+	ptls_probe r;
+	const char *domain = NULL;
+	const ptls_policy *p;
+	char *host, *port, *end;
+	int ch, rc, ok;
+	pn_buf req, seen;
+
+	(void)cfg;
+	memset(&o, 0, sizeof(o));
+	o.helo = "postern-tls.probe";
+	o.timeout = 30;
+	optind = 0;	/* glibc: start afresh, so options may follow operands */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': domain = optarg; break;
+		case 'c': o.cafile = optarg; break;
+		case 's': o.servername = optarg; break;
+		case 'h': o.helo = optarg; break;
+		case 't':
+			o.timeout = (int)strtol(optarg, &end, 10);
+			if (*end || o.timeout < 1 || o.timeout > 3600) {
+				fprintf(stderr, "postern-tls: probe: --timeout wants 1..3600 seconds\n");
+				return EX_USAGE;
+			}
+			break;
+		default: return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: postern-tls probe HOST[:PORT] [--domain D] [--cafile FILE] "
+			"[--servername NAME] [--helo NAME] [--timeout SECONDS]\n");
+		return EX_USAGE;
+	}
+	split_host_port(argv[optind], &host, &port);
+	o.host = host;
+	o.port = port;
+	rc = ptls_probe_run(&o, &r);
+	ptls_probe_print(&r, stdout);
+	if (rc < 0) {
+		ptls_probe_clear(&r);
+		pn_free(host);
+		pn_free(port);
+		return EX_UNAVAILABLE;
+	}
+	ok = rc == 0;
+	if (domain) {
+		if ((p = ptls_policy_lookup(st->policy, domain)) == NULL) {
+			printf("policy: none for %s\n", domain);
+		} else {
+			pn_buf_init(&req, 0);
+			pn_buf_init(&seen, 0);
+			ok = ptls_probe_policy(&r, p, domain, &req, &seen);
+			if (ok)
+				printf("policy: %s (%s:%u %s) satisfied%s%s\n", domain, p->file, p->line,
+				       p->key, pn_buf_len(&seen) ? "; note: " : "", pn_buf_str(&seen));
+			else
+				printf("policy: %s (%s:%u %s) not satisfied: requires %s; seen %s\n",
+				       domain, p->file, p->line, p->key, pn_buf_str(&req),
+				       pn_buf_str(&seen));
+			pn_buf_free(&req);
+			pn_buf_free(&seen);
+		}
+	}
+	ptls_probe_clear(&r);
+	pn_free(host);
+	pn_free(port);
+	return ok ? 0 : 1;
+}
+
+static const pn_tool ptls_tools[] = {
+	{"test", "--from ADDR --rcpt ADDR [--tls-version V --cipher C --bits N --cert-subject S "
+	 "--cert-issuer I --verify V --client IP]",
+	 "dry-run the policy decision for an envelope and TLS facts", tool_test},
+	{"postfix-map", "[--check POSTFIX-TABLE]",
+	 "print the policy as a Postfix smtp_tls_policy_maps table, or show where a table is weaker",
+	 tool_postfix_map},
+	{"probe", "HOST[:PORT] [--domain D] [--cafile FILE] [--servername NAME] [--timeout S]",
+	 "STARTTLS to an SMTP server: protocol, cipher, certificates, verification, policy",
+	 tool_probe},
+	{NULL, NULL, NULL, NULL}
+};
+
+static const pn_daemon ptls_daemon = {
+	.name = "postern-tls",
+	.summary = "TLS enforcement for partner domains",
+	.config_file = "/etc/postern/tls.conf",
+	.default_socket = "unix:/run/postern/tls.sock",
+	.engine = &ptls_engine,
+	.tools = ptls_tools,
+};
+
+/* main - the shared command line (serve, check, config) plus the tools above */
+int main(int argc, char **argv)
+{
+	return pn_daemon_main(&ptls_daemon, argc, argv);
+}

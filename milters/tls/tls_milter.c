@@ -1,0 +1,265 @@
+/*
+ * tls_milter - parameters, load() and the hooks of postern-tls (see tls_milter.h)
+ *
+ * Each hook reads the session's facts, asks the engine (decide.c) and
+ * translates: a refusal becomes the hook's verdict with its SMTP reply;
+ * hold and tag are remembered on the message for end of message, where
+ * smfi_quarantine() and header changes are allowed.
+ */
+#include "milters/tls/tls_milter.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/milter/daemon.h"
+#include "common/milter/milter.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const pn_param ptls_params[] = {
+	{"policy_file", PN_PARAM_STR, "/etc/postern/tls_policy", 0, 0, NULL,
+	 "the TLS policy: one line per partner domain (postern-tls.conf(5))"},
+	{"policy_check_interval", PN_PARAM_TIME, "1s", 0, 3600, NULL,
+	 "how often a connection may stat the policy file to reload it when it changed (0: only SIGHUP)"},
+	{"trace_header", PN_PARAM_STR, "", 0, 0, NULL,
+	 "header that summarises the session's TLS and the policies that matched (empty: none)"},
+	{"tag_header", PN_PARAM_STR, "X-Postern-TLS-Policy", 0, 0, NULL,
+	 "header added for each violated policy whose action is tag"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL}
+};
+
+/* ptls_load - read the policy named in the configuration */
+static void *ptls_load(const pn_config *cfg, char **err)
+{
+	ptls_state *st;
+	ptls_policy_set *set;
+	const char *names[] = {"trace_header", "tag_header", NULL};
+	int i;
+
+	for (i = 0; names[i]; i++) {
+		const char *v = pn_config_str(cfg, names[i]);
+		if (*v && !pn_header_name_valid(v)) {
+			*err = pn_asprintf("%s: parameter \"%s\" = \"%s\": not a header name",
+					   pn_config_path(cfg) ? pn_config_path(cfg) : "(defaults)",
+					   names[i], v);
+			return NULL;
+		}
+	}
+	if ((set = ptls_policy_load(pn_config_str(cfg, "policy_file"), err)) == NULL)
+		return NULL;
+	st = pn_calloc(1, sizeof(*st));
+	st->policy = set;
+	st->trace_header = pn_config_str(cfg, "trace_header");
+	st->tag_header = pn_config_str(cfg, "tag_header");
+	st->check_interval = pn_config_int(cfg, "policy_check_interval");
+	return st;
+}
+
+/* ptls_unload - free a state nobody uses any more */
+static void ptls_unload(void *state)
+{
+	ptls_state *st = state;
+
+	ptls_policy_free(st->policy);
+	pn_free(st);
+}
+
+/* ptls_facts_from_conn - the session's TLS macros and client address */
+void ptls_facts_from_conn(const pn_conn *c, ptls_facts *f)
+{
+	f->version = pn_conn_macro(c, "{tls_version}");
+	f->cipher = pn_conn_macro(c, "{cipher}");
+	f->bits = pn_conn_macro(c, "{cipher_bits}");
+	f->subject = pn_conn_macro(c, "{cert_subject}");
+	f->issuer = pn_conn_macro(c, "{cert_issuer}");
+	f->verify = pn_conn_macro(c, "{verify}");
+	f->client_addr = c->client_addr;
+}
+
+/* file identity as the watcher compares it */
+typedef struct file_id {
+	int ok;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_ns;
+} file_id;
+
+/* current_id - identity of the policy file now (ok = 0 when it cannot be stat'ed) */
+static file_id current_id(const char *path)
+{
+	file_id id;
+	struct stat sb;
+
+	memset(&id, 0, sizeof(id));
+	if (stat(path, &sb) == 0) {
+		id.ok = 1;
+		id.dev = sb.st_dev;
+		id.ino = sb.st_ino;
+		id.size = sb.st_size;
+		id.mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	}
+	return id;
+}
+
+/* same_id - two identities are the same file version */
+static int same_id(const file_id *a, const file_id *b)
+{
+	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size
+	       && a->mtime_ns == b->mtime_ns;
+}
+
+/* loaded_id - identity of the file a state was read from */
+static file_id loaded_id(const ptls_state *st)
+{
+	file_id id;
+
+	memset(&id, 0, sizeof(id));
+	id.ok = st->policy->have_stat;
+	id.dev = st->policy->dev;
+	id.ino = st->policy->ino;
+	id.size = st->policy->size;
+	id.mtime_ns = st->policy->mtime_ns;
+	return id;
+}
+
+/* Shared by every connection: when the file was last looked at, and which
+ * version of it a reload was last asked for (so a broken file is tried once). */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec last_check;
+static file_id requested;
+
+/* watch_policy - ask for a reload when the policy file changed (at most once per interval) */
+static void watch_policy(const ptls_state *st)
+{
+	struct timespec now;
+	file_id id, then;
+	int ask = 0;
+
+	if (st->check_interval <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&watch_lock);
+	if (last_check.tv_sec != 0 && now.tv_sec - last_check.tv_sec < st->check_interval) {
+		pthread_mutex_unlock(&watch_lock);
+		return;
+	}
+	last_check = now;
+	pthread_mutex_unlock(&watch_lock);
+
+	id = current_id(st->policy->file);
+	then = loaded_id(st);
+	if (same_id(&id, &then))
+		return;
+	pthread_mutex_lock(&watch_lock);
+	if (!same_id(&id, &requested)) {
+		requested = id;
+		ask = 1;
+	}
+	pthread_mutex_unlock(&watch_lock);
+	if (ask && pn_daemon_request_reload() == 0)
+		pn_log(PN_LOG_INFO, "%s changed: reloading", st->policy->file);
+}
+
+/* ptls_connect - a new connection: the moment to notice a changed policy file */
+static pn_verdict ptls_connect(pn_conn *c)
+{
+	watch_policy(pn_snapshot_state(c->snap));
+	return PN_CONTINUE;
+}
+
+/* findings_of - the message's remembered findings, created on first use */
+static ptls_findings *findings_of(pn_msg *m)
+{
+	if (m->engine_data == NULL)
+		m->engine_data = pn_calloc(1, sizeof(ptls_findings));
+	return m->engine_data;
+}
+
+/* decide - run the engine at MAIL or RCPT, log, and turn the decision into a verdict */
+static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const char *path)
+{
+	const ptls_state *st = pn_snapshot_state(c->snap);
+	ptls_facts f;
+	ptls_decision d;
+	pn_verdict v;
+	char *line;
+
+	ptls_facts_from_conn(c, &f);
+	ptls_decide(st->policy, stage, path, &f, &d);
+	if (d.policy || pn_log_enabled(PN_LOG_DEBUG)) {
+		line = ptls_decision_log(&d, &f);
+		pn_log_msg(d.policy ? PN_LOG_INFO : PN_LOG_DEBUG, pn_conn_queue_id(c), "%s", line);
+		pn_free(line);
+	}
+	v = d.verdict;
+	if (v == PN_REJECT || v == PN_TEMPFAIL)
+		pn_conn_reply(c, d.rcode, d.xcode, d.text);
+	else
+		ptls_findings_add(findings_of(m), &d);
+	ptls_decision_clear(&d);
+	return v;
+}
+
+/* ptls_mail - sender-domain rules */
+static pn_verdict ptls_mail(pn_conn *c, pn_msg *m)
+{
+	return decide(c, m, PTLS_STAGE_MAIL, m->sender);
+}
+
+/* ptls_rcpt - recipient-domain rules, one recipient at a time */
+static pn_verdict ptls_rcpt(pn_conn *c, pn_msg *m, const pn_rcpt *r)
+{
+	return decide(c, m, PTLS_STAGE_RCPT, r->addr);
+}
+
+/* ptls_eom - hold, tag and trace header, decided earlier, applied now */
+static pn_verdict ptls_eom(pn_conn *c, pn_msg *m, pn_actions *a)
+{
+	const ptls_state *st = pn_snapshot_state(c->snap);
+	const ptls_findings *fs = m->engine_data;
+	ptls_facts f;
+	size_t i;
+
+	ptls_facts_from_conn(c, &f);
+	ptls_findings_eom(fs, &f, st->trace_header, st->tag_header, a);
+	for (i = 0; fs && i < fs->count; i++) {
+		const ptls_finding *fi = &fs->items[i];
+		char *r;
+		if (!fi->failed)
+			continue;
+		r = ptls_findings_reason(fi);
+		pn_log_msg(PN_LOG_INFO, m->queue_id, "tls: %s applied: %s",
+			   ptls_action_name(fi->policy->action), r);
+		pn_free(r);
+	}
+	return PN_CONTINUE;
+}
+
+/* ptls_free_msg - the findings of a message that ended */
+static void ptls_free_msg(pn_conn *c, pn_msg *m)
+{
+	(void)c;
+	if (m->engine_data) {
+		ptls_findings_free(m->engine_data);
+		pn_free(m->engine_data);
+		m->engine_data = NULL;
+	}
+}
+
+const pn_engine ptls_engine = {
+	.name = "tls",
+	.params = ptls_params,
+	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_EOM,
+	.mods = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
+	.load = ptls_load,
+	.unload = ptls_unload,
+	.on_connect = ptls_connect,
+	.on_mail = ptls_mail,
+	.on_rcpt = ptls_rcpt,
+	.on_eom = ptls_eom,
+	.free_msg = ptls_free_msg,
+};
