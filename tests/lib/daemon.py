@@ -78,7 +78,10 @@ class Daemon:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log()}")
-            if self.accepts():
+            # The supervisor opens the socket before it forks the worker;
+            # the daemon is ready once the worker has loaded its
+            # configuration and says so.
+            if self.accepts() and "serving on" in self.log():
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not open {self.sock_path}: {self.log()}")
