@@ -53,6 +53,7 @@ static char *run_as;		/* user the worker becomes */
 static volatile int reloader_running;	/* set in the worker once it can reload */
 static const pn_daemon *self;
 static const char *config_path;
+static int config_given;		/* -c on the command line */
 
 /* count_params - entries before the NULL name */
 static size_t count_params(const pn_param *p)
@@ -672,8 +673,19 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 	int rc;
 
 	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
-	if ((s = load_snapshot(d, config_path, 1)) == NULL)
+	if (!config_given && access(config_path, F_OK) < 0 && errno == ENOENT) {
+		/* Offline tools are useful before anything is installed: without
+		 * -c and without the default file, they run on the defaults. */
+		char *err = NULL;
+		s = pn_snapshot_new(d->engine, pn_config_defaults(pn_daemon_table(d)), &err);
+		if (s == NULL) {
+			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+			pn_free(err);
+			return EX_CONFIG;
+		}
+	} else if ((s = load_snapshot(d, config_path, 1)) == NULL) {
 		return EX_CONFIG;
+	}
 	optind = 1;
 	rc = t->run(s->config, s->state, argc, argv);
 	pn_snapshot_release(s);
@@ -693,7 +705,7 @@ static int parse_options(const pn_daemon *d, int argc, char **argv, int *foregro
 
 	while ((ch = getopt_long(argc, argv, "+c:fvnqh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': config_path = optarg; break;
+		case 'c': config_path = optarg; config_given = 1; break;
 		case 'f': *foreground = 1; break;
 		case 'v': verbose_flag = 1; break;
 		case 'n': *flag_n = 1; break;

@@ -27,6 +27,8 @@
  *	              set in the file), like postconf
  *	and the daemon's own tools, which receive the loaded configuration
  *	and engine state so they apply exactly the rules the daemon would.
+ *	A tool run without -c when the default file does not exist gets the
+ *	built-in defaults, so `postern-sort test` works before installation.
  *
  *	serve: parse the configuration, load the engine, open the socket
  *	(libmilter syntax unix:/path, inet:PORT@HOST, inet6:PORT@HOST),

@@ -1,0 +1,186 @@
+/*
+ * NAME
+ *	sieve - compile and run Sieve scripts (RFC 5228 and extensions)
+ * SYNOPSIS
+ *	#include "milters/sort/sieve.h"
+ *
+ *	void sv_limits_default(sv_limits *l);
+ *	sv_script *sv_compile(const char *name, const char *text, size_t len,
+ *	                      const sv_limits *l, char **err);
+ *	sv_script *sv_compile_file(const char *path, const sv_limits *l, char **err);
+ *	void sv_script_free(sv_script *s);
+ *	const char *sv_script_name(const sv_script *s);
+ *	int sv_script_uses_body(const sv_script *s);
+ *
+ *	void sv_result_init(sv_result *r, const pn_msg *m);
+ *	int  sv_run(const sv_script *s, const sv_env *env, sv_result *r);
+ *	int  sv_result_keeps(const sv_result *r);
+ *	void sv_result_print(const sv_result *r, FILE *out);
+ *	void sv_result_clear(sv_result *r);
+ *
+ *	sv_body *sv_body_new(void);
+ *	void sv_body_free(sv_body *b);
+ *	char *sv_header_value(const char *v, size_t len);
+ * DESCRIPTION
+ *	A Sieve interpreter written for Postern. sv_compile() lexes, parses
+ *	and validates a script once (require'd extensions, argument types,
+ *	tags, regular expressions, encoded characters) into an immutable
+ *	tree that any number of threads may run at the same time.
+ *
+ *	Supported: RFC 5228 in full (require, if/elsif/else, stop, keep,
+ *	discard, redirect, fileinto; the tests address, allof, anyof,
+ *	envelope, exists, false, header, not, size, true; the comparators
+ *	i;octet, i;ascii-casemap and i;ascii-numeric; :is, :contains,
+ *	:matches; encoded-character) and the extensions copy (RFC 3894),
+ *	subaddress (RFC 5233), relational (RFC 5231), variables (RFC 5229),
+ *	body (RFC 5173), editheader (RFC 5293), reject and ereject
+ *	(RFC 5429), environment (RFC 5183) and regex
+ *	(draft-ietf-sieve-regex, POSIX extended regular expressions).
+ *
+ *	sv_run() runs a script for one recipient of one message: env names
+ *	the message, the envelope (sender and this recipient) and the
+ *	environment items. Actions accumulate in r, so several scripts run
+ *	one after the other into the same result share the duplicate-action
+ *	rules, the header edits and the implicit keep (a chain: global
+ *	script, domain script, user script). r must be initialised with
+ *	sv_result_init() from the same message; it copies the header list so
+ *	that editheader changes are seen by later tests without touching
+ *	the message. Each action remembers the script and line that caused
+ *	it, for the log.
+ *
+ *	sv_result_keeps() tells whether the message is kept for the
+ *	recipient (explicit keep, or the implicit keep still in effect).
+ *	sv_result_print() writes the actions in execution order, one per
+ *	line, in the stable text form of `postern-sort test`:
+ *	    keep | fileinto "F" | redirect "a@b" | discard | reject "text"
+ *	    | ereject "text" | addheader [:last] "N" "V" | deleteheader "N" COUNT
+ *	identical actions once, the implicit keep last (as "keep").
+ *
+ *	The body test reads message text through an sv_body, a per-message
+ *	cache (MIME walk, decoded text parts) that is built on first use;
+ *	env->body may be shared by the runs for every recipient of a message
+ *	(from one thread). When it is NULL, a body test is false.
+ *
+ *	sv_header_value() makes a string safe as a header field value:
+ *	line breaks become folds, other control characters spaces, and a
+ *	value with 8-bit bytes becomes RFC 2047 encoded-words (UTF-8, B).
+ *	addheader uses it; so does the milter glue for the headers it adds.
+ *
+ *	Limits (sv_limits) keep a hostile or broken script from hurting the
+ *	MTA: script size and nesting at compile time; actions, redirects,
+ *	header edits, regular expression size, variable count and size, body
+ *	bytes examined and a step counter (commands, tests and comparisons)
+ *	at run time. sv_limits_default() sets safe values.
+ * DIAGNOSTICS
+ *	sv_compile() returns NULL and sets *err to "NAME:LINE:COL: error: TEXT"
+ *	saying what was expected and what was found (free with pn_free()).
+ *
+ *	sv_run() returns 0, 1 when the script executed stop (a chain should
+ *	not run the next script), or -1 on a run-time error (a limit hit,
+ *	conflicting actions such as reject with fileinto, an invalid address
+ *	or folder computed at run time). Then r->error holds "line N: TEXT",
+ *	the actions of the failed run are dropped (those of scripts run
+ *	before it into the same result stay), its header edits are undone
+ *	and the implicit keep applies, as RFC 5228 section 2.10.6 requires.
+ *	Later sv_run() calls on that result do nothing and return -1.
+ */
+#ifndef SV_SIEVE_H
+#define SV_SIEVE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/milter/msg.h"
+
+typedef struct sv_limits {
+	size_t max_script_size;		/* bytes of script text */
+	unsigned max_nesting;		/* blocks and tests inside each other */
+	unsigned max_actions;		/* actions in one result */
+	unsigned max_redirects;		/* redirects in one result */
+	unsigned max_header_edits;	/* addheader + deleteheader executed */
+	size_t max_regex_size;		/* bytes of one regular expression */
+	unsigned long max_steps;	/* commands, tests and comparisons per run */
+	size_t max_variable_size;	/* bytes of one variable's value */
+	unsigned max_variables;		/* distinct variables per run */
+	size_t max_body_size;		/* body bytes the body test examines */
+} sv_limits;
+
+typedef struct sv_script sv_script;
+typedef struct sv_body sv_body;
+
+typedef struct sv_env {
+	const pn_msg *msg;		/* headers and body */
+	const char *from;		/* envelope sender as given ("<>" for null) */
+	const char *to;			/* this recipient as given */
+	const char *const *items;	/* environment: name, value, ..., NULL */
+	const char *separators;		/* subaddress separators, NULL = "+" */
+	sv_body *body;			/* body cache, or NULL: no body */
+	const sv_limits *limits;	/* NULL = defaults */
+} sv_env;
+
+typedef enum sv_act_type {
+	SV_ACT_KEEP,
+	SV_ACT_FILEINTO,
+	SV_ACT_REDIRECT,
+	SV_ACT_DISCARD,
+	SV_ACT_REJECT,
+	SV_ACT_EREJECT,
+	SV_ACT_ADDHEADER,
+	SV_ACT_DELETEHEADER
+} sv_act_type;
+
+typedef struct sv_action {
+	sv_act_type type;
+	char *arg;		/* folder, address, reason, header name */
+	char *value;		/* addheader value */
+	int copy;		/* :copy given */
+	int last;		/* addheader :last */
+	unsigned count;		/* deleteheader: fields deleted */
+	const char *script;	/* name of the script (lives as long as it) */
+	int line;		/* line in that script */
+	int implicit;		/* the implicit keep */
+} sv_action;
+
+/* the header list as the script sees it after its edits */
+typedef struct sv_hdr {
+	char *name;
+	char *value;		/* raw value, leading white space removed */
+	long orig;		/* index in msg->headers, -1 when added by a script */
+	int top;		/* added at the top (else :last) */
+} sv_hdr;
+
+typedef struct sv_result {
+	sv_action *acts;
+	size_t nacts, acap;
+	int implicit_keep;	/* still in effect */
+	int explicit_keep;
+	int stopped;
+	char *error;		/* run-time error, or NULL */
+	const char *error_script;
+	sv_hdr *hdrs;		/* current header view */
+	size_t nhdrs, hcap;
+	unsigned char *deleted;	/* per original header: deleted by a script */
+	size_t norig;
+	unsigned redirects, edits;
+} sv_result;
+
+void sv_limits_default(sv_limits *l);
+sv_script *sv_compile(const char *name, const char *text, size_t len, const sv_limits *l,
+		      char **err);
+sv_script *sv_compile_file(const char *path, const sv_limits *l, char **err);
+void sv_script_free(sv_script *s);
+const char *sv_script_name(const sv_script *s);
+int sv_script_uses_body(const sv_script *s);
+int sv_script_uses_edits(const sv_script *s);
+
+void sv_result_init(sv_result *r, const pn_msg *m);
+int sv_run(const sv_script *s, const sv_env *env, sv_result *r);
+int sv_result_keeps(const sv_result *r);
+void sv_result_print(const sv_result *r, FILE *out);
+void sv_result_clear(sv_result *r);
+
+sv_body *sv_body_new(void);
+void sv_body_free(sv_body *b);
+char *sv_header_value(const char *v, size_t len);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * NAME
+ *	sort_engine - Sieve rules applied at the MTA: scripts, runs, milter actions
+ * SYNOPSIS
+ *	#include "milters/sort/sort_engine.h"
+ *
+ *	extern const pn_param sort_params[];
+ *
+ *	sort_state *sort_load(const pn_config *cfg, char **err);
+ *	void sort_unload(sort_state *st);
+ *	int  sort_steps_body(const sort_state *st);
+ *
+ *	char **sort_env_items(const sort_state *st, const sort_facts *f);
+ *	sort_outcome *sort_run(sort_state *st, const pn_msg *m,
+ *	                       const char *const *items, const sv_script *only);
+ *	void sort_apply(const sort_state *st, const sort_outcome *o,
+ *	                const pn_msg *m, const char *queue_id, pn_actions *a);
+ *	void sort_outcome_print(const sort_outcome *o, FILE *out);
+ *	void sort_outcome_free(sort_outcome *o);
+ * DESCRIPTION
+ *	The engine of postern-sort, free of libmilter: the milter glue
+ *	(sort_glue.c) and the offline tools (main.c) both call it, so they
+ *	cannot disagree.
+ *
+ *	sort_load() reads the parameters of sort_params from cfg and builds
+ *	the state: the limits, the global script (compiled now; a compile
+ *	error fails the load), the per-domain and per-recipient script
+ *	templates (every file they match at load time is compiled too, so
+ *	`postern-sort check` validates them), and the GeoIP databases. The
+ *	state is shared by all threads; its one mutable part, the cache of
+ *	compiled scripts, has its own lock. Before each message the cache
+ *	checks (stat) whether a script file changed and recompiles it once;
+ *	a script that no longer compiles is reported once and its last good
+ *	version stays in use (none for a new file).
+ *
+ *	sort_run() runs, for every recipient of m, the chain of scripts that
+ *	applies to it (global, then domain, then recipient; a script that
+ *	executes stop ends the chain) with that recipient as envelope "to",
+ *	or only the script `only` when it is not NULL (the test tool).
+ *	items are the environment items (sort_env_items() builds them from
+ *	what the MTA told: client address and name, TLS, authentication,
+ *	GeoIP country and AS of the client).
+ *
+ *	sort_apply() turns the outcome into milter modifications and a
+ *	verdict, and logs every applied action with the queue id, the
+ *	script and its line:
+ *	    keep       the recipient stays as it is.
+ *	    fileinto   fileinto_method = subaddress: the recipient becomes
+ *	               user+Folder@domain (recipient_delimiter), the form
+ *	               Dovecot's lmtp_save_to_detail_mailbox files; "INBOX"
+ *	               is a keep; a folder that cannot be written in a local
+ *	               part is kept instead (logged). header: the recipient
+ *	               stays and a folder_header "<rcpt> Folder" is added.
+ *	    redirect   the address is added as a recipient and a
+ *	               redirect_trace_header names it; the original goes
+ *	               unless kept. A message that already carries a trace
+ *	               header for that address (a loop), or max_redirect_hops
+ *	               of them, is not redirected again but kept.
+ *	    discard    the recipient is removed; with no recipient left the
+ *	               whole message is discarded.
+ *	    reject, ereject  when every recipient rejects, the message is
+ *	               refused with 550 5.7.1 and the script's text;
+ *	               otherwise the rejecting recipients are removed and
+ *	               the rejection is logged.
+ *	    addheader, deleteheader  the header section is shared by all
+ *	               recipients: the edits are applied when every
+ *	               recipient's chain made the same edits; otherwise only
+ *	               the global script's edits are applied (those made in
+ *	               the run for the first recipient) and a warning says
+ *	               per-recipient edits were ignored.
+ *
+ *	sort_outcome_print() writes each recipient's Sieve actions in the
+ *	form of sv_result_print(), preceded by "recipient ADDR" lines when
+ *	there is more than one recipient.
+ * DIAGNOSTICS
+ *	sort_load() returns NULL and sets *err to a message naming the file
+ *	and, for a script, line:column and what was expected. Run-time
+ *	errors in a script are logged (with the queue id) and the message is
+ *	kept for that recipient, as RFC 5228 requires.
+ */
+#ifndef SORT_ENGINE_H
+#define SORT_ENGINE_H
+
+#include <stdio.h>
+
+#include "common/actions.h"
+#include "common/config.h"
+#include "common/milter/msg.h"
+#include "milters/sort/sieve.h"
+
+typedef struct sort_state sort_state;
+
+/* what the MTA told about the client, for the environment items */
+typedef struct sort_facts {
+	const char *client_addr;	/* NULL: unknown */
+	const char *client_name;
+	const char *mta_host;		/* the MTA's name ("j" macro) */
+	const char *tls_version;	/* NULL: plain text */
+	const char *auth_user;		/* NULL: not authenticated */
+} sort_facts;
+
+typedef struct sort_rcpt {
+	const char *addr;		/* as the MTA gave it */
+	sv_result res;
+	pn_actions *edits_global;	/* header edits after the global script */
+	pn_actions *edits_all;		/* header edits after the whole chain */
+	char *scripts;			/* scripts run, for the log */
+	int ran;			/* number of scripts run */
+} sort_rcpt;
+
+typedef struct sort_outcome {
+	sort_rcpt *r;
+	size_t n;
+	sv_body *body;
+} sort_outcome;
+
+extern const pn_param sort_params[];
+
+sort_state *sort_load(const pn_config *cfg, char **err);
+void sort_unload(sort_state *st);
+const sv_limits *sort_limits(const sort_state *st);
+char **sort_env_items(const sort_state *st, const sort_facts *f);
+void sort_env_free(char **items);
+sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items,
+		       const sv_script *only);
+void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
+		const char *queue_id, pn_actions *a);
+void sort_outcome_print(const sort_outcome *o, FILE *out);
+void sort_outcome_free(sort_outcome *o);
+
+#endif

@@ -1,0 +1,3 @@
+# message: latin1.eml
+require "body";
+if body :contains "café crème" { redirect "latin@example.net"; }

@@ -1,0 +1,2 @@
+require "body";
+if body :matches "*Friday*" { redirect "fri@example.net"; }

@@ -1,0 +1,2 @@
+require "body";
+if body :contains "Revenue is up" { redirect "body@example.net"; }

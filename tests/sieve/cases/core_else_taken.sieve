@@ -1,0 +1,1 @@
+if false { discard; } elsif false { keep; } else { redirect "else@example.net"; }

@@ -1,0 +1,1 @@
+IF HEADER :CONTAINS "Subject" "report" { Redirect "case@example.net"; }

@@ -1,0 +1,2 @@
+if header :is "subject" "Quarterly \report\ for \"Q2\"" { discard; }
+if header :is "subject" "Quarterly report for Q2" { redirect "plain@example.net"; }

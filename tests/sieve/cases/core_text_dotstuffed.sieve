@@ -1,0 +1,6 @@
+# reference: no - multi-line reject reason formatting differs
+require "reject";
+reject text:
+..leading dot kept
+.
+;

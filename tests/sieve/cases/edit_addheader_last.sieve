@@ -1,0 +1,3 @@
+require "editheader";
+addheader :last "X-Trace" "one";
+addheader "X-Trace" "zero";

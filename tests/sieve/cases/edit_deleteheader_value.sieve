@@ -1,0 +1,4 @@
+require "editheader";
+deleteheader :contains "received" "client";
+deleteheader :matches "x-mailer" "Example*";
+deleteheader :is "x-priority" "1";

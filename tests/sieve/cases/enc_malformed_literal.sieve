@@ -1,0 +1,3 @@
+require "encoded-character";
+if header :is "subject" "${hex:zz}" { discard; }
+redirect "lit@example.net";

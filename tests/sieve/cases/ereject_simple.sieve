@@ -1,0 +1,3 @@
+# reference: no - Pigeonhole needs ereject enabled explicitly
+require "ereject";
+ereject "Refused at the door.";

@@ -1,0 +1,2 @@
+# expect: error
+if address "subject" "x" { keep; }

@@ -1,0 +1,2 @@
+# expect: error
+redirect "not an address";

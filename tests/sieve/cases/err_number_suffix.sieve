@@ -1,0 +1,2 @@
+# expect: error
+if size :over 10X { keep; }

@@ -1,0 +1,3 @@
+# expect: error
+require "regex";
+if header :regex "subject" "(unclosed" { keep; }

@@ -1,0 +1,3 @@
+# expect: error
+require "relational";
+if header :value "xx" "subject" "a" { keep; }

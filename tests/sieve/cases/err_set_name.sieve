@@ -1,0 +1,3 @@
+# expect: error
+require "variables";
+set "1abc" "x";

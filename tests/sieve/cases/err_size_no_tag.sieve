@@ -1,0 +1,2 @@
+# expect: error
+if size 100 { keep; }

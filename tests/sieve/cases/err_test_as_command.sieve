@@ -1,0 +1,2 @@
+# expect: error
+header :is "subject" "x";

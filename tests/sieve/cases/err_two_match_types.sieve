@@ -1,0 +1,2 @@
+# expect: error
+if header :is :contains "subject" "x" { keep; }

@@ -1,0 +1,2 @@
+# expect: error
+if header :comparator "i;unicode-casemap" "subject" "x" { keep; }

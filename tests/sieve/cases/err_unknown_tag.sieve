@@ -1,0 +1,2 @@
+# expect: error
+if header :frob "subject" "x" { keep; }

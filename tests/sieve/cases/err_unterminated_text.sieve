@@ -1,0 +1,4 @@
+# expect: error
+require "reject";
+reject text:
+no end

@@ -1,0 +1,4 @@
+# to: bob@example.org
+# to: carol@example.org
+# reference: no - several recipients
+discard;

@@ -1,0 +1,2 @@
+require "regex";
+if address :regex :domain "cc" "^sub\\.example\\.(net|org)$" { redirect "sub@example.net"; }

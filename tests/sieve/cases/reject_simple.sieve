@@ -1,0 +1,2 @@
+require "reject";
+if header :contains "subject" "report" { reject "We do not accept reports."; }

@@ -1,0 +1,3 @@
+require ["reject", "copy"];
+redirect :copy "x@example.net";
+reject "no";

@@ -1,0 +1,3 @@
+# message: lists.eml
+require ["subaddress"];
+if address :detail "cc" "lists" { redirect "hdr@example.net"; }

@@ -1,0 +1,3 @@
+# to: bob+@example.org
+require ["envelope", "subaddress"];
+if envelope :detail :is "to" "" { redirect "empty@example.net"; }

@@ -1,0 +1,1 @@
+if address :is "from" "alice@example.com" { redirect "addr@example.net"; }

@@ -1,0 +1,2 @@
+if address :domain :is "cc" "sub.example.net" { redirect "dom@example.net"; }
+if address :domain :is "cc" "example.net" { discard; }

@@ -1,0 +1,1 @@
+if address :domain :is "to" "EXAMPLE.org" { redirect "case@example.net"; }

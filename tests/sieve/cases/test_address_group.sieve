@@ -1,0 +1,2 @@
+# message: lists.eml
+if address :is "to" "discuss@lists.example.net" { redirect "grp@example.net"; }

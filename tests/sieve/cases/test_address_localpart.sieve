@@ -1,0 +1,1 @@
+if address :localpart :is "to" "carol" { redirect "local@example.net"; }

@@ -1,0 +1,2 @@
+# message: lists.eml
+if address :matches :domain "from" "*.example.net" { redirect "lists@example.net"; }

@@ -1,0 +1,2 @@
+if allof (exists "from", header :contains "subject" "report") { redirect "allof@example.net"; }
+if allof (true, false) { discard; }

@@ -1,0 +1,2 @@
+require "envelope";
+if envelope :domain "to" "example.org" { redirect "envto@example.net"; }

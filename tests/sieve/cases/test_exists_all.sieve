@@ -1,0 +1,2 @@
+if exists ["From", "To", "Date"] { redirect "yes@example.net"; }
+if exists ["From", "X-Missing"] { discard; }

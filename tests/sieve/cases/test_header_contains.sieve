@@ -1,0 +1,1 @@
+if header :contains ["to", "cc"] "boss" { redirect "boss@example.net"; }

@@ -1,0 +1,1 @@
+if header :contains "received" "client.example.com" { redirect "second@example.net"; }

@@ -1,0 +1,1 @@
+if not exists "x-nonexistent" { redirect "not@example.net"; }

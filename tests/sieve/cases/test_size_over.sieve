@@ -1,0 +1,2 @@
+if size :over 500 { redirect "over@example.net"; }
+if size :over 10K { discard; }

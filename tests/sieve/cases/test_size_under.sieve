@@ -1,0 +1,2 @@
+if size :under 1K { redirect "under@example.net"; }
+if size :under 100 { discard; }

@@ -1,0 +1,2 @@
+if true { redirect "t@example.net"; }
+if false { redirect "f@example.net"; }

@@ -1,0 +1,2 @@
+if header :is "subject" "${1}" { discard; }
+redirect "lit@example.net";

@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set "folder" "Lists";
+fileinto "${folder}";

@@ -1,0 +1,2 @@
+require "variables";
+if string :is "x${nothing}y" "xy" { redirect "unk@example.net"; }
