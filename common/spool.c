@@ -2,6 +2,7 @@
 #include "common/spool.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,24 +52,6 @@ static int open_anonymous(const char *dir)
 	return fd;
 }
 
-/* write_all - write everything or fail */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* pn_spool_write - append bytes, moving to disk past the memory limit */
 int pn_spool_write(pn_spool *s, const void *data, size_t len)
 {
@@ -80,7 +63,7 @@ int pn_spool_write(pn_spool *s, const void *data, size_t len)
 		int fd = open_anonymous(s->tmp_dir);
 		if (fd < 0)
 			return -1;
-		if (write_all(fd, s->mem.data ? s->mem.data : "", s->mem.len) < 0) {
+		if (pn_write_all(fd, s->mem.data ? s->mem.data : "", s->mem.len) < 0) {
 			int saved = errno;
 			close(fd);
 			errno = saved;
@@ -90,7 +73,7 @@ int pn_spool_write(pn_spool *s, const void *data, size_t len)
 		pn_buf_free(&s->mem);
 		pn_buf_init(&s->mem, s->mem_limit ? s->mem_limit : 1);
 	}
-	if (write_all(s->fd, data, len) < 0)
+	if (pn_write_all(s->fd, data, len) < 0)
 		return -1;
 	s->size += len;
 	return 0;

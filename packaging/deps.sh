@@ -11,7 +11,7 @@ libcmocka-dev
 postfix swaks openssl python3 procps
 libmaxmind-db-writer-perl mmdb-bin
 zstd sqlite3 valgrind
-dovecot-sieve
+dovecot-sieve m4
 "
 
 missing=""

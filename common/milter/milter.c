@@ -162,6 +162,19 @@ static pn_msg *current_msg(pn_conn *c)
 	return c->msg;
 }
 
+/* note_queue_id - collect macros; keep the queue id once the MTA tells it */
+static pn_msg *note_queue_id(SMFICTX *ctx, pn_conn *c)
+{
+	pn_msg *m;
+	const char *qid;
+
+	collect_macros(ctx, c);
+	m = current_msg(c);
+	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
+		m->queue_id = pn_strdup(qid);
+	return m;
+}
+
 /* cb_connect - client connected */
 static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
@@ -243,14 +256,10 @@ static sfsistat cb_data(SMFICTX *ctx)
 {
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
-	const char *qid;
 
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
-	collect_macros(ctx, c);
-	m = current_msg(c);
-	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
-		m->queue_id = pn_strdup(qid);
+	m = note_queue_id(ctx, c);
 	return to_sfsistat(ctx, engine->on_data ? engine->on_data(c, m) : PN_CONTINUE);
 }
 
@@ -269,14 +278,10 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 {
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
-	const char *qid;
 
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
-	collect_macros(ctx, c);
-	m = current_msg(c);
-	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
-		m->queue_id = pn_strdup(qid);
+	m = note_queue_id(ctx, c);
 	return to_sfsistat(ctx, engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE);
 }
 
@@ -368,15 +373,11 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	pn_msg *m;
 	pn_actions *a;
 	pn_verdict v;
-	const char *qid;
 	sfsistat rc;
 
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
-	collect_macros(ctx, c);
-	m = current_msg(c);
-	if (m->queue_id == NULL && (qid = pn_conn_macro(c, "i")) != NULL)
-		m->queue_id = pn_strdup(qid);
+	m = note_queue_id(ctx, c);
 	a = pn_actions_new();
 	if (m->body_error && (engine->steps & PN_STEP_BODY)) {
 		v = pn_conn_on_error(c);

@@ -12,6 +12,7 @@
 #include "milters/sort/sort_glue.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/milter/daemon.h"
 
@@ -21,33 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
-
-/* read_file - a whole file into memory, at most max bytes */
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	pn_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	pn_buf_init(&b, max);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (pn_buf_append(&b, chunk, n) < 0) {
-			errno = EFBIG;
-			fclose(fp);
-			pn_buf_free(&b);
-			return NULL;
-		}
-	if (ferror(fp)) {
-		fclose(fp);
-		pn_buf_free(&b);
-		return NULL;
-	}
-	fclose(fp);
-	return pn_buf_steal(&b, len);
-}
 
 /* tool_compile - compile each script, report every error */
 static int tool_compile(const pn_config *cfg, void *state, int argc, char **argv)
@@ -159,7 +133,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 		sort_env_free(items);
 		return EX_DATAERR;
 	}
-	if ((data = read_file(argv[optind + 1], 256 * 1024 * 1024, &len)) == NULL) {
+	if ((data = pn_read_file(argv[optind + 1], 256 * 1024 * 1024, &len)) == NULL) {
 		fprintf(stderr, "postern-sort: cannot read %s: %s\n", argv[optind + 1],
 			strerror(errno));
 		sv_script_free(s);

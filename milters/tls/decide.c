@@ -74,7 +74,13 @@ int ptls_verified(const ptls_facts *f)
 {
 	if (f->verify != NULL)
 		return strcasecmp(f->verify, "OK") == 0;	/* Sendmail */
-	return has(f->version) && has(f->subject);	/* Postfix: only for a verified one */
+	/* A full DN ("/O=.../CN=...") comes from Sendmail, which sends the
+	 * subject of unverified certificates too: without {verify} (not in its
+	 * default macro lists) nothing says it was verified, so it was not.
+	 * Postfix sends only the common name, and only for a verified one. */
+	if (has(f->subject) && f->subject[0] == '/')
+		return 0;
+	return has(f->version) && has(f->subject);
 }
 
 /* xtext_decode - Sendmail's "+XX" escapes (RFC 3461 xtext) */

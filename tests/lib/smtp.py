@@ -13,7 +13,7 @@ A Result has: stage ("connect", "helo", "starttls", "mail", "rcpt",
 "data", "dot"): the last step reached; code, text: the reply that ended the
 transaction (the reply to the final dot when everything went through);
 ok (code 2xx at the final dot); rcpt_replies [(rcpt, code, text)];
-accepted [rcpts]; tls (bool); queue_id (parsed from "queued as X").
+accepted [rcpts]; tls (bool); queue_id (Postfix's "queued as X" or Sendmail's "X Message accepted").
 Connection failures (refused, timeout, dropped) raise OSError /
 smtplib.SMTPException.
 """
@@ -128,7 +128,9 @@ def transaction(s, sender, rcpts, message, mail_options=(),
     s.send(_stuff(message, fix_eols))
     code, msg = s.getreply()
     r.code, r.text = code, _text(msg)
-    m = re.search(r"queued as (\S+)", r.text)
+    # Postfix: "2.0.0 Ok: queued as QID"; Sendmail: "2.0.0 QID Message accepted"
+    m = re.search(r"queued as (\S+)", r.text) or \
+        re.search(r"^\d\.\d\.\d+ (\S+) Message accepted", r.text)
     r.queue_id = m.group(1) if m else None
     return r
 

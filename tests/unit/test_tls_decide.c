@@ -87,6 +87,12 @@ static const struct decide_case {
 	 ".bank.example", PTLS_REQ_VERIFY | PTLS_REQ_ISSUER, PN_REJECT, "550", "5.7.1",
 	 "Not authorized: TLS policy for mail from x.bank.example requires a verified client "
 	 "certificate issued by Bank Issuing CA; seen client certificate verify=FAIL"},
+	/* Sendmail without {verify} in its macro lists: a full DN proves nothing */
+	{PTLS_STAGE_MAIL, "<a@x.bank.example>",
+	 {T13, "/CN=mx.bank.example", "/CN=Bank+20Issuing+20CA", NULL, "192.0.2.5"},
+	 ".bank.example", PTLS_REQ_VERIFY | PTLS_REQ_ISSUER, PN_REJECT, "550", "5.7.1",
+	 "Not authorized: TLS policy for mail from x.bank.example requires a verified client "
+	 "certificate issued by Bank Issuing CA; seen no verified client certificate"},
 	/* 10: Sendmail OK: xtext-encoded DN, the issuer's CN matches */
 	{PTLS_STAGE_MAIL, "<a@x.bank.example>",
 	 {T13, "/C=DE/O=Bank/CN=mx.bank.example", "/C=DE/O=Bank/CN=Bank+20Issuing+20CA", "OK",

@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/milter/daemon.h"
 #include "common/milter/milter.h"
@@ -109,12 +110,13 @@ static pn_verdict testd_eom(pn_conn *c, pn_msg *m, pn_actions *a)
 		return pn_conn_on_error(c);
 	}
 	pn_buf_init(&v, 0);
-	pn_buf_printf(&v, "tls=%s; cipher=%s; bits=%s; cert_subject=%s; cert_issuer=%s; "
+	pn_buf_printf(&v, "tls=%s; cipher=%s; bits=%s; cert_subject=%s; cert_issuer=%s; verify=%s; "
 		      "queue_id=%s; client=%s; helo=%s; rcpts=%zu; headers=%zu; size=%zu; "
 		      "spooled=%s; body_sha256=%s",
 		      macro_or(c, "{tls_version}", "none"), macro_or(c, "{cipher}", "none"),
 		      macro_or(c, "{cipher_bits}", "none"), macro_or(c, "{cert_subject}", "none"),
-		      macro_or(c, "{cert_issuer}", "none"), m->queue_id ? m->queue_id : "none",
+		      macro_or(c, "{cert_issuer}", "none"),
+		      macro_or(c, "{verify}", "none"), m->queue_id ? m->queue_id : "none",
 		      c->client_addr ? c->client_addr : "none", c->helo ? c->helo : "none",
 		      m->nrcpts, m->nheaders, pn_msg_size(m),
 		      pn_spool_on_disk(m->body) ? "disk" : "memory", hex);
@@ -142,24 +144,6 @@ static const pn_engine testd_engine = {
 	.on_eom = testd_eom,
 };
 
-/* read_file - whole file into memory */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	pn_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	pn_buf_init(&b, 0);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (pn_buf_append(&b, chunk, n) < 0)
-			break;
-	fclose(fp);
-	return pn_buf_steal(&b, len);
-}
-
 /* tool_show - dry run of the end-of-message hook on a file */
 static int tool_show(const pn_config *cfg, void *state, int argc, char **argv)
 {
@@ -173,7 +157,7 @@ static int tool_show(const pn_config *cfg, void *state, int argc, char **argv)
 		fprintf(stderr, "usage: postern-testd show MESSAGE-FILE\n");
 		return EX_USAGE;
 	}
-	if ((data = read_file(argv[1], &len)) == NULL) {
+	if ((data = pn_read_file(argv[1], 0, &len)) == NULL) {
 		fprintf(stderr, "postern-testd: cannot read %s: %s\n", argv[1], strerror(errno));
 		return EX_NOINPUT;
 	}

@@ -1,0 +1,62 @@
+/* fileio - whole-file reads and complete writes (see fileio.h) */
+#include "common/fileio.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* pn_read_file - whole file, at most max bytes */
+char *pn_read_file(const char *path, size_t max, size_t *len)
+{
+	char chunk[65536];
+	pn_buf b;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	pn_buf_init(&b, max ? max : (size_t)64 << 20);
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (pn_buf_append(&b, chunk, (size_t)n) < 0) {
+			n = -1;
+			errno = EFBIG;
+			break;
+		}
+	}
+	if (n < 0) {
+		int saved = errno;
+		close(fd);
+		pn_buf_free(&b);
+		errno = saved;
+		return NULL;
+	}
+	close(fd);
+	return pn_buf_steal(&b, len);
+}
+
+/* pn_write_all - write everything or fail */
+int pn_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

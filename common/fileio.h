@@ -1,0 +1,30 @@
+/*
+ * NAME
+ *	fileio - whole-file reads and complete writes
+ * SYNOPSIS
+ *	#include "common/fileio.h"
+ *
+ *	char *pn_read_file(const char *path, size_t max, size_t *len);
+ *	int   pn_write_all(int fd, const void *data, size_t len);
+ * DESCRIPTION
+ *	pn_read_file() reads a whole file (message files for the offline
+ *	tools, scripts, policy files) into a NUL-terminated buffer of at most
+ *	max bytes (0: 64 MB); *len receives the size. The caller frees the
+ *	result with pn_free().
+ *
+ *	pn_write_all() writes every byte, retrying after EINTR and short
+ *	writes, because a short write to a spool or an archive must never pass
+ *	for a complete one.
+ * DIAGNOSTICS
+ *	pn_read_file() returns NULL with errno set (EFBIG when the file is
+ *	larger than max). pn_write_all() returns 0, or -1 with errno set.
+ */
+#ifndef PN_FILEIO_H
+#define PN_FILEIO_H
+
+#include <stddef.h>
+
+char *pn_read_file(const char *path, size_t max, size_t *len);
+int pn_write_all(int fd, const void *data, size_t len);
+
+#endif
