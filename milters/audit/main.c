@@ -1,0 +1,302 @@
+/*
+ * postern-audit - tamper-evident JSON audit trail of every message
+ *
+ * The daemon (serve) writes one record per message and per connection
+ * without a message (milter.c, record.c, trail.c). The tools read what it
+ * wrote with the same code: export (export.c), verify (verify.c) and
+ * checkpoint (trail.c's recovery of the chain head). See postern-audit(8).
+ */
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/milter/daemon.h"
+#include "milters/audit/chain.h"
+#include "milters/audit/export.h"
+#include "milters/audit/milter.h"
+#include "milters/audit/reader.h"
+#include "milters/audit/record.h"
+#include "milters/audit/state.h"
+#include "milters/audit/trail.h"
+#include "milters/audit/verify.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+/* free_strv - free a NULL-terminated vector */
+static void free_strv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		pn_free(v[i]);
+	pn_free(v);
+}
+
+/* input_files - files named on the command line, else the configured trail */
+static char **input_files(const audit_state *st, int argc, char **argv, const char *tool)
+{
+	char **v;
+	int i;
+
+	if (optind < argc) {
+		v = pn_calloc((size_t)(argc - optind) + 1, sizeof(char *));
+		for (i = optind; i < argc; i++)
+			v[i - optind] = pn_strdup(argv[i]);
+		return v;
+	}
+	if (st->trail_file[0] == '\0') {
+		fprintf(stderr, "postern-audit: %s: no FILE given and no trail_file configured\n",
+			tool);
+		return NULL;
+	}
+	v = audit_trail_files(st->trail_file);
+	if (v[0] == NULL) {
+		fprintf(stderr, "postern-audit: %s: no trail files at %s\n", tool, st->trail_file);
+		free_strv(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* add_filter - one command-line condition, with its pseudonym when configured */
+static int add_filter(const audit_state *st, audit_filter *f, audit_filter_kind kind,
+		      const char *value)
+{
+	char *err = NULL;
+
+	if (audit_filter_add(f, kind, value, &err) < 0) {
+		fprintf(stderr, "postern-audit: export: %s\n", err);
+		pn_free(err);
+		return -1;
+	}
+	/* Records hold pseudonyms: look for the one this address would get. */
+	if ((kind == AUDIT_F_FROM || kind == AUDIT_F_RCPT) && st->pseudonymize && value[0] != '@') {
+		char *p = audit_pseudonym(st, value);
+		audit_filter_add(f, kind, p, &err);
+		pn_free(p);
+	}
+	return 0;
+}
+
+/* tool_export - filtered records from trail files as JSON, JSONL or CSV */
+static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
+		{"from", required_argument, NULL, 'f'}, {"rcpt", required_argument, NULL, 'r'},
+		{"client", required_argument, NULL, 'c'}, {"country", required_argument, NULL, 'C'},
+		{"queue-id", required_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0}
+	};
+	const audit_state *st = state;
+	audit_format fmt = AUDIT_FMT_JSON;
+	audit_filter f;
+	audit_export *x;
+	char **files;
+	int ch, rc = 0, bad;
+	size_t i;
+
+	(void)cfg;
+	audit_filter_init(&f);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		audit_filter_kind k;
+		switch (ch) {
+		case 's': k = AUDIT_F_SINCE; break;
+		case 'u': k = AUDIT_F_UNTIL; break;
+		case 'f': k = AUDIT_F_FROM; break;
+		case 'r': k = AUDIT_F_RCPT; break;
+		case 'c': k = AUDIT_F_CLIENT; break;
+		case 'C': k = AUDIT_F_COUNTRY; break;
+		case 'q': k = AUDIT_F_QUEUE_ID; break;
+		case 'F':
+			if (strcmp(optarg, "json") == 0)
+				fmt = AUDIT_FMT_JSON;
+			else if (strcmp(optarg, "jsonl") == 0)
+				fmt = AUDIT_FMT_JSONL;
+			else if (strcmp(optarg, "csv") == 0)
+				fmt = AUDIT_FMT_CSV;
+			else {
+				fprintf(stderr, "postern-audit: export: --format must be json, jsonl "
+					"or csv\n");
+				audit_filter_free(&f);
+				return EX_USAGE;
+			}
+			continue;
+		default:
+			fprintf(stderr, "usage: postern-audit export [--since T] [--until T] "
+				"[--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] [--client CIDR] "
+				"[--country CC] [--queue-id ID] [--format json|jsonl|csv] [FILE...]\n");
+			audit_filter_free(&f);
+			return EX_USAGE;
+		}
+		if (add_filter(st, &f, k, optarg) < 0) {
+			audit_filter_free(&f);
+			return EX_USAGE;
+		}
+	}
+	if ((files = input_files(st, argc, argv, "export")) == NULL) {
+		audit_filter_free(&f);
+		return EX_NOINPUT;
+	}
+	x = audit_export_new(&f, fmt, stdout);
+	for (i = 0; files[i]; i++) {
+		char *err = NULL;
+		audit_reader *r = audit_reader_open(files[i], &err);
+		const char *line;
+		size_t len;
+		int complete, got;
+
+		if (r == NULL) {
+			fprintf(stderr, "postern-audit: export: %s\n", err);
+			pn_free(err);
+			rc = EX_NOINPUT;
+			continue;
+		}
+		while ((got = audit_reader_line(r, &line, &len, &complete)) == 1) {
+			bad = audit_export_line(x, line, len) < 0;
+			if (bad || !complete)
+				fprintf(stderr, "postern-audit: export: %s:%lu: %s, skipped\n", files[i],
+					audit_reader_lineno(r),
+					bad ? "not a JSON record" : "record cut short (exported anyway)");
+		}
+		if (got < 0) {
+			fprintf(stderr, "postern-audit: export: %s: read error or line too long\n",
+				files[i]);
+			rc = EX_IOERR;
+		}
+		if (audit_reader_close(r, &err) < 0) {
+			fprintf(stderr, "postern-audit: export: %s\n", err);
+			pn_free(err);
+			rc = EX_IOERR;
+		}
+	}
+	if (audit_export_finish(x) < 0) {
+		fprintf(stderr, "postern-audit: export: write error\n");
+		rc = EX_IOERR;
+	}
+	free_strv(files);
+	audit_filter_free(&f);
+	return rc;
+}
+
+/* tool_verify - check the chain (and MACs) across files */
+static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"key", required_argument, NULL, 'k'}, {"head", required_argument, NULL, 'H'},
+		{"no-key", no_argument, NULL, 'n'}, {NULL, 0, NULL, 0}
+	};
+	const audit_state *st = state;
+	const unsigned char *key = st->key;
+	size_t keylen = st->keylen;
+	unsigned char *own_key = NULL;
+	audit_head head;
+	int ch, have_head = 0, rc;
+	char **files, *err = NULL;
+
+	(void)cfg;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			pn_free(own_key);
+			if (audit_key_load(optarg, &own_key, &keylen, &err) < 0) {
+				fprintf(stderr, "postern-audit: verify: %s\n", err);
+				pn_free(err);
+				return EX_NOINPUT;
+			}
+			key = own_key;
+			break;
+		case 'n':
+			key = NULL;
+			break;
+		case 'H':
+			if (audit_head_parse(optarg, &head) < 0) {
+				fprintf(stderr, "postern-audit: verify: --head wants SEQ:SHA256 as "
+					"printed by postern-audit checkpoint\n");
+				pn_free(own_key);
+				return EX_USAGE;
+			}
+			have_head = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: postern-audit verify [--key FILE|--no-key] "
+				"[--head SEQ:SHA256] [FILE...]\n");
+			pn_free(own_key);
+			return EX_USAGE;
+		}
+	}
+	if ((files = input_files(st, argc, argv, "verify")) == NULL) {
+		pn_free(own_key);
+		return EX_NOINPUT;
+	}
+	{
+		size_t n = 0;
+		while (files[n])
+			n++;
+		rc = audit_verify(files, n, key, keylen, have_head ? &head : NULL, stdout);
+	}
+	free_strv(files);
+	pn_free(own_key);
+	return rc == 2 ? EX_NOINPUT : rc;
+}
+
+/* tool_checkpoint - print the head of the trail (SEQ:SHA256) to keep elsewhere */
+static int tool_checkpoint(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	const audit_state *st = state;
+	const char *path = argc > 1 ? argv[1] : st->trail_file;
+	audit_head head;
+	char *where = NULL, *err = NULL;
+
+	(void)cfg;
+	if (argc > 2 || (argc > 1 && argv[1][0] == '-')) {
+		fprintf(stderr, "usage: postern-audit checkpoint [FILE]\n");
+		return EX_USAGE;
+	}
+	if (path[0] == '\0') {
+		fprintf(stderr, "postern-audit: checkpoint: no FILE given and no trail_file "
+			"configured\n");
+		return EX_USAGE;
+	}
+	if (audit_trail_head(path, &head, &where, &err) < 0) {
+		fprintf(stderr, "postern-audit: checkpoint: %s\n", err);
+		pn_free(err);
+		pn_free(where);
+		return EX_DATAERR;
+	}
+	if (head.seq == 0) {
+		fprintf(stderr, "postern-audit: checkpoint: %s holds no records yet\n", path);
+		pn_free(where);
+		return EX_DATAERR;
+	}
+	printf("%llu:%s\n", head.seq, head.hash);
+	pn_free(where);
+	return 0;
+}
+
+static const pn_tool audit_tools[] = {
+	{"export", "[--since T] [--until T] [--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] "
+		   "[--client CIDR] [--country CC] [--queue-id ID] [--format json|jsonl|csv] "
+		   "[FILE...]",
+	 "write the records that match as JSON, JSON Lines or CSV", tool_export},
+	{"verify", "[--key FILE|--no-key] [--head SEQ:SHA256] [FILE...]",
+	 "check that the trail is unbroken and unedited (exit 0 only if intact)", tool_verify},
+	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",
+	 tool_checkpoint},
+	{NULL, NULL, NULL, NULL}
+};
+
+static const pn_daemon audit_daemon = {
+	.name = "postern-audit",
+	.summary = "tamper-evident JSON audit trail of every message",
+	.config_file = "/etc/postern/audit.conf",
+	.default_socket = "unix:/run/postern/audit.sock",
+	.engine = &audit_engine,
+	.tools = audit_tools,
+};
+
+int main(int argc, char **argv)
+{
+	return pn_daemon_main(&audit_daemon, argc, argv);
+}
