@@ -1,0 +1,946 @@
+#!/usr/bin/env python3
+"""bench.py - Postern's benchmark harness (`make bench`; never part of `make check`).
+
+    make bench                              build, then run everything below
+    python3 tests/bench/bench.py [BUILD] [--quick] [--reps N] [--sessions N]
+            [--small N] [--large N] [--budget SECONDS] [--keep]
+
+Run as root (a private Postfix, smtp-sink -u postfix). Prints a table and
+writes it to BUILD/bench.txt, all figures and every run to BUILD/bench.json.
+It asserts nothing: timings depend on the machine and on what else runs on
+it, so compare configurations only within one run, as ratios. --quick (200
+messages per run, 2 rounds, short micro-benchmarks) checks the harness in
+well under a minute; the default (5 rounds of 2000 x 2 KB and 800 x 100 KB
+per configuration, stopped early at --budget 300 s of load) fits `make
+bench` in 10 minutes on a 2-core machine.
+
+ENGINE MICRO-BENCHMARKS (no MTA), run first
+  * every executable BUILD/tests/bench/micro_* (from tests/bench/micro_*.c;
+    the Makefile links each with every libNAME.a and libpostern), and
+  * `postern-NAME -c CONF bench` for every daemon whose --help lists a
+    `bench` tool (CONF is the benchmark configuration described below).
+  Contract: print one line per figure, "bench NAME VALUE UNIT", e.g.
+  "bench sort.run_script 12.5 us/msg" (NAME without spaces, prefixed with the
+  daemon's short name; VALUE a plain number; lower-is-better units such as
+  us/msg preferred); other lines are ignored, "#" lines are for people.
+  Spend about $POSTERN_BENCH_SECONDS CPU seconds per figure (1, or 0.2 with
+  --quick); finish within 120 s; exit 0.
+
+END TO END
+  A private Postfix on 127.0.0.1 (tests/lib/postfix.py) relays everything to
+  Postfix's smtp-sink on a free 127.0.0.1 port; smtp-source loads it
+  (-s SESSIONS parallel sessions, one message per connection, -l 2 KB and
+  100 KB payloads). Each configuration has its own smtpd listener with its
+  own -o smtpd_milters, so every milter stays up and nothing is reloaded:
+      none     no milter
+      ref      BUILD/tests/bench/refmilter: plain libmilter, every protocol
+               step with a reply to each, "continue" to all: the floor
+      testd    postern-testd: libpostern, every step, adds one header
+      NAME     each BUILD/bin/postern-NAME alone, found automatically
+      chain    all those daemons in the order tls, sort, archive, audit
+               (when at least two run)
+  After one uncounted warm-up each, runs are interleaved in rounds (every
+  configuration once per size, the order rotated each round) so the
+  machine's drift hits all alike; a figure is the median of the valid runs.
+  A run is valid only when smtp-sink received every message, the maillog
+  shows nothing deferred, bounced or rejected and smtp-source succeeded;
+  milter_default_action is tempfail, so a failing milter shows up here.
+  Invalid runs are listed with their counts, never dropped silently.
+
+  msg/s       messages / (smtp-source start .. last message at the sink)
+  x none      msg/s relative to no milter; x ref: relative to refmilter
+  pf ms       CPU ms per message of the whole Postfix instance: user+system
+              time of every process in the master's session, exited children
+              included (cutime/cstime), read from /proc before and after
+  milter ms   CPU ms per message of the configuration's milter process
+              trees (supervisor and worker)
+  total ms    pf ms + milter ms; cpu x none: total relative to no milter
+  peak RSS    VmHWM of each milter's largest process (the worker) at the end
+  smtp-source, smtp-sink and this script are not counted. On a busy machine
+  msg/s follows the scheduler more than the milter; CPU ms is steadier.
+
+CONFIGURING A DAEMON FOR THE BENCHMARK
+  milters/NAME/bench.conf if it exists ("@DIR@" becomes a private writable
+  directory, "@TOP@" the source tree, so rules and policies can live in
+  milters/NAME/), else the sample milters/NAME/NAME.conf with every path
+  under /var, /run or /srv moved into the private directory. The harness
+  always sets socket, socket_mode and pidfile, and drops a `user` that does
+  not exist. A daemon with neither file, or whose `check` fails, is listed
+  as skipped with the reason. Mail never leaves 127.0.0.1; every wait is
+  bounded.
+"""
+import argparse
+import json
+import os
+import platform
+import pwd
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MILTERS_DIR = os.path.join(TOP, "milters")      # where bench.conf / NAME.conf live
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+DAEMON_ORDER = ["tls", "sort", "archive", "audit"]
+SIZES = [("2KB", 2 * 1024), ("100KB", 100 * 1024)]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BENCH_LINE = re.compile(r"^bench\s+(\S+)\s+([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s+(\S+)\s*$")
+QUEUE_SUBDIRS = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- /proc accounting -----------------------------------------------------
+
+def scan_proc():
+    """{pid: (ppid, session, cpu_ticks)} for every process; cpu_ticks is
+    utime+stime+cutime+cstime, i.e. the process and its reaped children.
+    Zombies still report their own times until they are reaped."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2:].split()
+        # fields[0] is stat field 3 (state): ppid=4, session=6, utime=14 .. cstime=17
+        out[int(name)] = (int(fields[1]), int(fields[3]),
+                          sum(int(x) for x in fields[11:15]))
+    return out
+
+
+def tree(scan, root):
+    """root and all its descendants that are in scan."""
+    children = {}
+    for pid, (ppid, _, _) in scan.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo and len(out) < 10000:
+        p = todo.pop()
+        if p in scan:
+            out.append(p)
+            todo.extend(children.get(p, []))
+    return out
+
+
+def tree_cpu(scan, root):
+    """CPU seconds of a process tree (live members plus everything reaped)."""
+    return sum(scan[p][2] for p in tree(scan, root)) / CLK_TCK
+
+
+def session_cpu(scan, sid):
+    """CPU seconds of every process of session sid (a Postfix master's)."""
+    return sum(v[2] for v in scan.values() if v[1] == sid) / CLK_TCK
+
+
+def vm_hwm_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unix_accepts(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# ---- the sink -------------------------------------------------------------
+
+class SmtpSink:
+    """Postfix's smtp-sink on 127.0.0.1; count() is its running message count
+    (-c writes "sess=N quit=N mesg=N\\r" records to stdout, here a file)."""
+
+    def __init__(self, base):
+        self.out = os.path.join(base, "smtp-sink.out")
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        for _ in range(5):
+            self.port = free_port()
+            fp = open(self.out, "wb")
+            self.proc = subprocess.Popen(
+                [SMTP_SINK, "-c", "-u", "postfix", "-m", "1000",
+                 f"127.0.0.1:{self.port}", "1000"],
+                stdout=fp, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            fp.close()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), 1) as s:
+                        s.settimeout(2)
+                        if s.recv(100).startswith(b"220"):
+                            s.sendall(b"QUIT\r\n")
+                            return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("smtp-sink did not start; output: " + self._tail(400))
+
+    def _tail(self, n):
+        try:
+            with open(self.out, "rb") as f:
+                f.seek(max(0, os.path.getsize(self.out) - n))
+                return f.read().decode("ascii", "replace")
+        except OSError:
+            return ""
+
+    def count(self):
+        for rec in reversed(self._tail(256).split("\r")):
+            m = re.search(r"mesg=(\d+)", rec)
+            if m:
+                return int(m.group(1))
+        return 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+# ---- milters --------------------------------------------------------------
+
+class RefMilter:
+    label = "ref"
+
+    def __init__(self, binary, base):
+        self.name = "refmilter"
+        self.binary = binary
+        self.base = base
+        self.sock = os.path.join(base, "refmilter.sock")
+        self.spec = "unix:" + self.sock
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.base, exist_ok=True)
+        os.chmod(self.base, 0o755)
+        self.logf = open(os.path.join(self.base, "refmilter.log"), "w")
+        self.proc = subprocess.Popen([self.binary, "-b", "1024", self.spec],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"refmilter exited {self.proc.returncode}")
+            if unix_accepts(self.sock):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("refmilter did not open its socket")
+
+    def root_pid(self):
+        return self.proc.pid if self.proc else None
+
+    def exit_status(self):
+        """None while running, else the exit status (negative: signal)."""
+        return self.proc.poll() if self.proc else None
+
+    def log_tail(self):
+        with open(os.path.join(self.base, "refmilter.log"), errors="replace") as f:
+            return f.read()[-400:]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+        self.logf.close()
+
+
+class PosternMilter:
+    """A libpostern daemon (postern-testd or BUILD/bin/postern-NAME) run in
+    the foreground through tests/lib/daemon.py."""
+
+    def __init__(self, binary_name, label, base, config, source):
+        from daemon import Daemon
+        self.name = binary_name
+        self.label = label
+        self.source = source
+        self.d = Daemon(binary_name, config=config, base=base,
+                        socket_dir=os.path.join(base, "run"))
+        os.chmod(base, 0o755)
+        self.spec = self.d.spec
+
+    def check(self):
+        r = self.d.run("check")
+        return r.returncode, (r.stdout + r.stderr).strip()
+
+    def bench_tool(self):
+        """The daemon's `bench` tool output, or None when it has none."""
+        r = subprocess.run(self.d.command("--help"), capture_output=True,
+                           text=True, timeout=30)
+        if not re.search(r"^\s+bench\b", r.stdout + r.stderr, re.M):
+            return None
+        self.d.write_config()
+        return self.d.command("bench")
+
+    def start(self):
+        self.d.start()
+        return self
+
+    def root_pid(self):
+        return self.d.proc.pid if self.d.proc else None
+
+    def exit_status(self):
+        return self.d.proc.poll() if self.d.proc else None
+
+    def log_tail(self):
+        return self.d.log()[-400:]
+
+    def stop(self):
+        self.d.stop()
+
+
+def parse_conf(text):
+    """key = value lines (continuation lines kept with their indentation)
+    of a Postern configuration, comments and blank lines dropped."""
+    params, key = {}, None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0] in " \t" and key:
+            params[key] += "\n" + line
+            continue
+        if "=" not in line:
+            key = None
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        params[key] = value.strip()
+    return params
+
+
+def bench_config(short, scratch):
+    """(config dict, source) for daemon postern-SHORT, private paths under
+    scratch (see the module comment); (None, reason) without a file: the
+    compiled-in defaults point at system paths a benchmark must not touch."""
+    own = os.path.join(MILTERS_DIR, short, "bench.conf")
+    sample = os.path.join(MILTERS_DIR, short, short + ".conf")
+    if os.path.exists(own):
+        with open(own) as f:
+            text = f.read().replace("@DIR@", scratch).replace("@TOP@", TOP)
+        params, source = parse_conf(text), own
+    elif os.path.exists(sample):
+        with open(sample) as f:
+            params, source = parse_conf(f.read()), sample
+
+        def move(m):
+            path = scratch + m.group(0)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            return path
+        for k, v in params.items():
+            v = re.sub(r"(?<![^\s,=:])/(?:var|run|srv)/[^\s,]+", move, v)
+            if re.search(r"(_dir|directory)$", k) and v.startswith(scratch):
+                os.makedirs(v, exist_ok=True)
+            params[k] = v
+    else:
+        return None, f"no {own} or {sample}"
+    user = params.get("user", "")
+    if user:
+        try:
+            pw = pwd.getpwnam(user)
+            for dirpath, dirs, files in os.walk(scratch):
+                for n in [dirpath] + [os.path.join(dirpath, x) for x in files]:
+                    os.chown(n, pw.pw_uid, pw.pw_gid)
+        except KeyError:
+            params["user"] = ""
+    # The harness owns the socket (tests/lib/daemon.py sets it and its mode).
+    for k in ("socket", "socket_mode", "socket_owner"):
+        params.pop(k, None)
+    params["pidfile"] = ""
+    return params, source
+
+
+# ---- Postfix --------------------------------------------------------------
+
+class Config:
+    def __init__(self, name, milters):
+        self.name = name
+        self.milters = milters
+        self.port = None
+
+    def master_line(self):
+        line = (f"127.0.0.1:{self.port} inet n - n - - smtpd"
+                f" -o syslog_name=postfix/bench-{self.name}")
+        if self.milters:
+            line += " -o { smtpd_milters = " + ", ".join(m.spec for m in self.milters) + " }"
+        return line
+
+
+def queue_count(pf, subdirs=QUEUE_SUBDIRS):
+    n = 0
+    for sub in subdirs:
+        for _, _, files in os.walk(os.path.join(pf.queue_dir, sub)):
+            n += len(files)
+    return n
+
+
+def wait_queue_empty(pf, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue_count(pf) == 0:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class MailLog:
+    """Counts of delivery problems in the maillog since the last call."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+
+    def skip(self):
+        self.offset = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def problems(self):
+        counts = {"deferred": 0, "bounced": 0, "rejected": 0, "milter_warnings": 0}
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(256 * 1024 * 1024)
+                self.offset += len(data)
+        except OSError:
+            return counts
+        text = data.decode("utf-8", "replace")
+        counts["deferred"] = text.count("status=deferred")
+        counts["bounced"] = text.count("status=bounced")
+        counts["rejected"] = len(re.findall(r"\b(?:milter-)?reject: ", text))
+        counts["milter_warnings"] = len(re.findall(r"warning: milter ", text))
+        return counts
+
+
+def start_postfix(configs, sessions, base, relay_port):
+    from postfix import PrivatePostfix
+    from postfix import PostfixError
+    last = None
+    for _ in range(3):
+        for c in configs:
+            c.port = free_port()
+        pf = PrivatePostfix(base=os.path.join(base, "postfix"), relay_port=relay_port, settings={
+            "milter_default_action": "tempfail",
+            "milter_connect_timeout": "10s",
+            "milter_command_timeout": "10s",
+            "milter_content_timeout": "30s",
+            "default_process_limit": str(max(100, 2 * sessions + 20)),
+            "default_destination_concurrency_limit": str(sessions),
+            "smtp_destination_concurrency_limit": str(sessions),
+            "initial_destination_concurrency": str(min(sessions, 20)),
+            "smtpd_client_connection_count_limit": "0",
+        }, master_extra="\n".join(c.master_line() for c in configs))
+        try:
+            return pf.start()
+        except PostfixError as e:
+            last = e
+            pf.stop()
+    raise last
+
+
+# ---- one run --------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args, pf, sink, configs, milters, base, notes):
+        self.args = args
+        self.notes = notes
+        self.dead = set()
+        self.pf = pf
+        self.sink = sink
+        self.configs = configs
+        self.milters = milters
+        self.base = base
+        self.maillog = MailLog(pf.maillog)
+
+    def cpu_snapshot(self):
+        scan = scan_proc()
+        snap = {"postfix": session_cpu(scan, self.pf.master_pid)}
+        for m in self.milters:
+            pid = m.root_pid()
+            snap[m.name] = tree_cpu(scan, pid) if pid else 0.0
+        return snap
+
+    def run(self, cfg, size, n):
+        """One smtp-source run of n messages of size bytes through cfg."""
+        a = self.args
+        wait_queue_empty(self.pf, 10)
+        self.maillog.skip()
+        base_count = self.sink.count()
+        before = self.cpu_snapshot()
+        errf = open(os.path.join(self.base, "smtp-source.err"), "w+")
+        cmd = [SMTP_SOURCE, "-s", str(a.sessions), "-m", str(n), "-l", str(size),
+               "-N", "-M", "client.bench.test", "-f", "bench@source.example",
+               "-t", "sink@dest.example", "-S", "Postern bench",
+               f"127.0.0.1:{cfg.port}"]
+        t0 = time.monotonic()
+        src = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf,
+                               stdin=subprocess.DEVNULL)
+        got, t_done, last_change, status = 0, None, t0, "ok"
+        hard = t0 + a.run_timeout
+        while True:
+            time.sleep(0.02)
+            now = time.monotonic()
+            c = self.sink.count() - base_count
+            if c != got:
+                got, last_change = c, now
+            if got >= n:
+                t_done = now
+                break
+            # smtp-source gave up or mail went missing: stop waiting once
+            # nothing moves and nothing is left that could still arrive
+            if src.poll() is not None and now - last_change > 2 and \
+                    queue_count(self.pf, ("maildrop", "incoming", "active")) == 0:
+                status = "smtp-source failed" if src.returncode else "lost messages"
+                break
+            if now - last_change > a.stall:
+                status = f"stalled {a.stall}s"
+                break
+            if now > hard:
+                status = "timeout"
+                break
+        try:
+            src.wait(max(1.0, hard - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            src.kill()
+            src.wait(5)
+            status = status if status != "ok" else "smtp-source hung"
+        if src.returncode not in (0, None) and status == "ok":
+            status = f"smtp-source exit {src.returncode}"
+        drained = wait_queue_empty(self.pf, 10)
+        after = self.cpu_snapshot()
+        errf.seek(0)
+        err = errf.read(2000).strip()
+        errf.close()
+        got = self.sink.count() - base_count
+        problems = self.maillog.problems()
+        if not drained:
+            status = status if status != "ok" else "queue not empty"
+            self.pf.purge()
+            wait_queue_empty(self.pf, 10)
+        for m in cfg.milters:
+            rc = m.exit_status()
+            if rc is not None:
+                status = status if status != "ok" else f"{m.name} exited"
+                if m.name not in self.dead:
+                    self.dead.add(m.name)
+                    self.notes.append(f"{m.name} exited with status {rc} by the end of a "
+                                      f"{cfg.name} run; its log ends: "
+                                      + " | ".join(m.log_tail().splitlines()[-4:]))
+        if got != n and status == "ok":
+            status = "lost messages"
+        if (problems["deferred"] or problems["bounced"] or problems["rejected"]) \
+                and status == "ok":
+            status = "deferred/rejected"
+        elapsed = (t_done or time.monotonic()) - t0
+        r = {
+            "config": cfg.name, "size": size, "sent": n, "received": got,
+            "seconds": round(elapsed, 3),
+            "msg_per_s": round(n / elapsed, 1) if t_done else None,
+            "postfix_cpu_ms": round((after["postfix"] - before["postfix"]) * 1000 / n, 3),
+            # max(0): a milter that died and was reaped leaves nothing to count
+            "milter_cpu_ms": {m.name: round(max(0.0, after[m.name] - before[m.name]) * 1000 / n, 3)
+                              for m in cfg.milters},
+            "valid": status == "ok", "status": status,
+        }
+        r.update(problems)
+        if err and status != "ok":
+            r["smtp_source_stderr"] = err[-500:]
+        return r
+
+
+# ---- micro-benchmarks -----------------------------------------------------
+
+def parse_bench_lines(text, origin):
+    out = []
+    for line in text.splitlines():
+        m = BENCH_LINE.match(line.strip())
+        if m:
+            out.append({"name": m.group(1), "value": float(m.group(2)),
+                        "unit": m.group(3), "from": origin})
+    return out
+
+
+def run_micro(build, daemons, quick):
+    env = dict(os.environ, POSTERN_BENCH_SECONDS="0.2" if quick else "1")
+    results, notes = [], []
+    bdir = os.path.join(build, "tests", "bench")
+    progs = []
+    if os.path.isdir(bdir):
+        for n in sorted(os.listdir(bdir)):
+            p = os.path.join(bdir, n)
+            if n.startswith("micro_") and "." not in n and os.path.isfile(p) \
+                    and os.access(p, os.X_OK):
+                progs.append((n, [p]))
+    for d in daemons:
+        try:
+            cmd = d.bench_tool()
+        except (OSError, subprocess.SubprocessError) as e:
+            notes.append(f"{d.name} bench tool: {e}")
+            continue
+        if cmd:
+            progs.append((d.name + " bench", cmd))
+    for name, cmd in progs:
+        log(f"micro: {name}")
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        except subprocess.TimeoutExpired:
+            notes.append(f"{name}: timed out after 120 s")
+            continue
+        got = parse_bench_lines(r.stdout, name)
+        if r.returncode != 0:
+            notes.append(f"{name}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}")
+        elif not got:
+            notes.append(f"{name}: printed no 'bench NAME VALUE UNIT' line")
+        results.extend(got)
+    return results, notes
+
+
+# ---- report ---------------------------------------------------------------
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, spec):
+    """format(x, spec), or "-" as wide as the spec asks when x is None."""
+    if x is None:
+        width = re.match(r"\d*", spec).group(0)
+        return "-".rjust(int(width) if width else 1)
+    return format(x, spec)
+
+
+def summarize(runs, configs, sizes):
+    summary = []
+    for label, size in sizes:
+        rows = {}
+        for c in configs:
+            rs = [r for r in runs if r["config"] == c.name and r["size"] == size]
+            ok = [r for r in rs if r["valid"]]
+            pf = median([r["postfix_cpu_ms"] for r in ok])
+            mil = median([sum(r["milter_cpu_ms"].values()) for r in ok]) if c.milters else 0.0
+            rows[c.name] = {
+                "config": c.name, "size": size, "size_label": label,
+                "msg_per_s": median([r["msg_per_s"] for r in ok]),
+                "postfix_cpu_ms": pf,
+                "milter_cpu_ms": mil if ok else None,
+                "total_cpu_ms": (pf + mil) if ok and pf is not None else None,
+                "runs": len(rs), "valid_runs": len(ok),
+                "received": [r["received"] for r in rs], "sent": rs[0]["sent"] if rs else 0,
+            }
+        for row in rows.values():
+            for ref in ("none", "ref"):
+                b = rows.get(ref)
+                row["x_" + ref] = (row["msg_per_s"] / b["msg_per_s"]
+                                   if b and b["msg_per_s"] and row["msg_per_s"] else None)
+            b = rows.get("none")
+            row["cpu_x_none"] = (row["total_cpu_ms"] / b["total_cpu_ms"]
+                                 if b and b["total_cpu_ms"] and row["total_cpu_ms"] else None)
+            if row["runs"]:
+                summary.append(row)
+    return summary
+
+
+def render(meta, summary, runs, rss, micro, notes):
+    L = []
+    L.append(f"Postern bench {meta['date']}  ({meta['cpus']} CPUs, load average "
+             f"{meta['load_start']} at start, {meta['load_end']} at end)")
+    L.append(f"{meta['rounds_done']} of {meta['rounds_asked']} interleaved rounds, "
+             f"{meta['sessions']} parallel SMTP sessions, one message per connection; "
+             f"messages per run: " + ", ".join(f"{k} x {v}" for k, v in meta["messages"].items()))
+    if meta.get("stopped"):
+        L.append("note: " + meta["stopped"])
+    L.append("")
+    L.append("End to end (median of valid runs; ms = CPU milliseconds per message)")
+    hdr = (f"{'size':<6} {'config':<10} {'msg/s':>7} {'x none':>7} {'x ref':>6} "
+           f"{'pf ms':>6} {'milter ms':>9} {'total ms':>8} {'cpu x none':>10} {'valid':>6}")
+    L.append(hdr)
+    L.append("-" * len(hdr))
+    for r in summary:
+        bad = "" if r["valid_runs"] == r["runs"] else "  INVALID RUNS"
+        L.append(f"{r['size_label']:<6} {r['config']:<10} {fmt(r['msg_per_s'], '7.0f')} "
+                 f"{fmt(r['x_none'], '7.2f')} {fmt(r['x_ref'], '6.2f')} "
+                 f"{fmt(r['postfix_cpu_ms'], '6.2f')} {fmt(r['milter_cpu_ms'], '9.2f')} "
+                 f"{fmt(r['total_cpu_ms'], '8.2f')} {fmt(r['cpu_x_none'], '10.2f')} "
+                 f"{r['valid_runs']:>3}/{r['runs']:<2}{bad}")
+    L.append("")
+    L.append("Runs (in the order they ran; received = messages at smtp-sink)")
+    for i, r in enumerate(runs, 1):
+        mil = " ".join(f"{k}={v:.2f}" for k, v in r["milter_cpu_ms"].items())
+        L.append(f"  {i:3d} {r['config']:<10} {r['size'] // 1024:>4}KB "
+                 f"received {r['received']}/{r['sent']} in {r['seconds']:.2f}s "
+                 f"{fmt(r['msg_per_s'], '.0f')} msg/s pf {r['postfix_cpu_ms']:.2f} ms"
+                 f"{' ' + mil if mil else ''}"
+                 f"{'' if r['valid'] else '  INVALID: ' + r['status']}"
+                 f"{'' if not r['deferred'] + r['bounced'] + r['rejected'] else ' (deferred %d, bounced %d, rejected %d)' % (r['deferred'], r['bounced'], r['rejected'])}")
+    L.append("")
+    L.append("Peak RSS under the load (VmHWM of the milter's largest process)")
+    for name, v in rss.items():
+        L.append(f"  {name:<20} {v['peak_kb'] / 1024:7.1f} MB  ({v['processes']} processes)")
+    L.append("")
+    L.append("Micro-benchmarks (no MTA; CPU time)")
+    for m in micro:
+        L.append(f"  {m['name']:<32} {m['value']:>10.2f} {m['unit']}")
+    if not micro:
+        L.append("  none")
+    if notes:
+        L.append("")
+        L.append("Notes")
+        L.extend("  " + n for n in notes)
+    return "\n".join(L) + "\n"
+
+
+# ---- main -----------------------------------------------------------------
+
+def stop_all(milters, notes):
+    """Stop milters in parallel (libmilter takes seconds to wind down)."""
+    def stop(m):
+        try:
+            m.stop()
+        except Exception as e:
+            notes.append(f"{m.name} stop: {str(e)[:300]}")
+    threads = [threading.Thread(target=stop, args=(m,)) for m in milters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def discover_daemons(build):
+    bindir = os.path.join(build, "bin")
+    names = []
+    if os.path.isdir(bindir):
+        for n in os.listdir(bindir):
+            p = os.path.join(bindir, n)
+            if n.startswith("postern-") and os.path.isfile(p) and os.access(p, os.X_OK):
+                names.append(n[len("postern-"):])
+    rank = {n: i for i, n in enumerate(DAEMON_ORDER)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Postern benchmark (see the module comment)")
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--quick", action="store_true",
+                    help="200 messages per run, 2 rounds (checks the harness)")
+    ap.add_argument("--reps", type=int, help="interleaved rounds (default 5, quick 2)")
+    ap.add_argument("--sessions", type=int, default=20, help="parallel SMTP sessions")
+    ap.add_argument("--small", type=int, help="2 KB messages per run (default 2000)")
+    ap.add_argument("--large", type=int, help="100 KB messages per run (default 800)")
+    ap.add_argument("--budget", type=float, default=300,
+                    help="seconds of load after which no new round starts (default 300)")
+    ap.add_argument("--run-timeout", type=float, default=120, help=argparse.SUPPRESS)
+    ap.add_argument("--stall", type=float, default=20, help=argparse.SUPPRESS)
+    ap.add_argument("--only", help="comma-separated configurations to run "
+                    "(none and ref are always run, for the ratios)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the scratch directory (daemon logs, maillog)")
+    a = ap.parse_args()
+    a.reps = a.reps or (2 if a.quick else 5)
+    a.small = a.small or (200 if a.quick else 2000)
+    a.large = a.large or (200 if a.quick else 800)
+    counts = {"2KB": a.small, "100KB": a.large}
+    a.reps = max(1, min(a.reps, 50))
+    a.sessions = max(1, min(a.sessions, 200))
+
+    build = os.path.abspath(a.build)
+    os.environ["POSTERN_BUILD"] = build
+    os.environ.setdefault("POSTERN_TOP", TOP)
+    sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+
+    if os.geteuid() != 0:
+        sys.exit("bench.py: must run as root (private Postfix, smtp-sink -u postfix)")
+    for p in (SMTP_SOURCE, SMTP_SINK, "/usr/sbin/postfix"):
+        if not os.access(p, os.X_OK):
+            sys.exit(f"bench.py: {p} missing: run `make deps` (Debian package postfix)")
+    refbin = os.path.join(build, "tests", "bench", "refmilter")
+    testdbin = os.path.join(build, "tests", "postern-testd")
+
+    def stop_on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, stop_on_signal)
+
+    t_start = time.monotonic()
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+            "host": platform.node(), "load_start": loadavg(), "sessions": a.sessions,
+            "messages": counts, "rounds_asked": a.reps, "rounds_done": 0,
+            "build": build, "quick": a.quick}
+    notes = []
+    base = tempfile.mkdtemp(prefix="postern-bench-")
+    os.chmod(base, 0o755)
+    started, milters, daemons, configs = [], [], [], []
+    pf = sink = None
+    runs, micro, rss = [], [], {}
+    try:
+        # ---- milters that exist
+        if os.access(refbin, os.X_OK):
+            milters.append(RefMilter(refbin, os.path.join(base, "ref")))
+        else:
+            notes.append(f"{refbin} not built: no reference milter")
+        if os.access(testdbin, os.X_OK):
+            os.makedirs(os.path.join(base, "testd"))
+            milters.append(PosternMilter("postern-testd", "testd",
+                                         os.path.join(base, "testd"), {}, "built-in defaults"))
+        for short in discover_daemons(build):
+            d_base = os.path.join(base, short)
+            os.makedirs(d_base)
+            scratch = os.path.join(d_base, "data")
+            os.makedirs(scratch)
+            os.chmod(scratch, 0o755)
+            cfg, source = bench_config(short, scratch)
+            if cfg is None:
+                notes.append(f"postern-{short} skipped: {source}")
+                continue
+            m = PosternMilter("postern-" + short, short, d_base, cfg, source)
+            rc, out = m.check()
+            if rc != 0:
+                notes.append(f"postern-{short} skipped: `check` with {source} failed "
+                             f"({rc}): {out.splitlines()[-1] if out else ''}")
+                continue
+            daemons.append(m)
+            milters.append(m)
+
+        # ---- micro-benchmarks first, on a quiet machine
+        micro, micro_notes = run_micro(build, [m for m in milters
+                                               if isinstance(m, PosternMilter)], a.quick)
+        notes.extend(micro_notes)
+
+        # ---- configurations
+        configs = [Config("none", [])]
+        for m in milters:
+            configs.append(Config(m.label, [m]))
+        if len(daemons) >= 2:
+            configs.append(Config("chain", list(daemons)))
+        if a.only:
+            keep = set(a.only.split(",")) | {"none", "ref"}
+            configs = [c for c in configs if c.name in keep]
+            milters = [m for m in milters if any(m in c.milters for c in configs)]
+        if any(c.name == "chain" for c in configs):
+            notes.append("chain = " + " -> ".join(m.name for m in daemons))
+        for m in list(milters):
+            try:
+                m.start()
+                started.append(m)
+            except Exception as e:  # a daemon that does not start is reported
+                notes.append(f"{m.name} did not start: {str(e)[:300]}")
+                configs = [c for c in configs if m not in c.milters]
+                stop_all([m], [])
+        notes.extend(f"{m.name} configured from {m.source}" for m in daemons if m in started)
+        sink = SmtpSink(base).start()
+        pf = start_postfix(configs, a.sessions, base, sink.port)
+        log(f"postfix up ({len(configs)} listeners), sink on port {sink.port}; "
+            f"configurations: {', '.join(c.name for c in configs)}")
+        bench = Bench(a, pf, sink, configs, started, base, notes)
+
+        # ---- warm-up: every path once, not counted
+        for c in configs:
+            r = bench.run(c, SIZES[0][1], min(50, a.small))
+            if not r["valid"]:
+                notes.append(f"warm-up of {c.name}: {r['status']} "
+                             f"({r['received']}/{r['sent']} received)")
+        t_load = time.monotonic()
+        meta["warmup_seconds"] = round(t_load - t_start, 1)
+
+        # ---- interleaved rounds
+        total = a.reps * len(SIZES) * len(configs)
+        for rnd in range(a.reps):
+            t_round = time.monotonic()
+            for label, size in SIZES:
+                k = rnd % len(configs)
+                for c in configs[k:] + configs[:k]:
+                    if time.monotonic() - t_load > a.budget * 1.3:
+                        raise KeyboardInterrupt("time budget exceeded in the middle of a round")
+                    r = bench.run(c, size, counts[label])
+                    r["round"] = rnd + 1
+                    runs.append(r)
+                    log(f"[{len(runs):3d}/{total}] {label:>5} {c.name:<8} "
+                        f"{r['received']}/{r['sent']} {fmt(r['msg_per_s'], '.0f'):>5} msg/s "
+                        f"pf {r['postfix_cpu_ms']:.2f} ms/msg"
+                        f"{'' if r['valid'] else '  INVALID: ' + r['status']}")
+            meta["rounds_done"] = rnd + 1
+            used = time.monotonic() - t_load
+            if rnd + 1 < a.reps and used + (time.monotonic() - t_round) > a.budget:
+                meta["stopped"] = (f"stopped after {rnd + 1} rounds: the next would pass "
+                                   f"the {a.budget:.0f} s budget")
+                break
+    except KeyboardInterrupt as e:
+        notes.append(f"interrupted ({e}); partial results")
+    finally:
+        for m in started:
+            pid = m.root_pid()
+            if pid and runs:
+                members = tree(scan_proc(), pid)
+                rss[m.name] = {"peak_kb": max([vm_hwm_kb(p) for p in members] or [0]),
+                               "processes": len(members),
+                               "per_process_kb": {str(p): vm_hwm_kb(p) for p in members}}
+        if pf is not None:
+            try:
+                pf.stop()
+            except Exception as e:
+                notes.append(f"postfix stop: {e}")
+        if sink is not None:
+            sink.stop()
+        stop_all(started, notes)
+        if a.keep:
+            notes.append(f"scratch directory kept: {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+    meta["load_end"] = loadavg()
+    meta["seconds"] = round(time.monotonic() - t_start, 1)
+    summary = summarize(runs, configs, SIZES)
+    text = render(meta, summary, runs, rss, micro, notes)
+    text += f"\n(total {meta['seconds']} s)\n"
+    sys.stdout.write(text)
+    os.makedirs(build, exist_ok=True)
+    with open(os.path.join(build, "bench.txt"), "w") as f:
+        f.write(text)
+    with open(os.path.join(build, "bench.json"), "w") as f:
+        json.dump({"meta": meta, "summary": summary, "runs": runs, "peak_rss": rss,
+                   "micro": micro, "notes": notes}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
