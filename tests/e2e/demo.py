@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""demo - Postern in action on this machine, in under a minute.
+"""demo - all four Postern daemons in front of a private Postfix, in about a minute.
 
-Starts a private Postfix on 127.0.0.1 (its own config, queue and logs under
-a temp directory; the system's Postfix is not touched), attaches the Postern
-daemons that exist so far, sends sample mail in plain text and over STARTTLS
-with a client certificate, shows the SMTP replies and what arrived at the
-relay sink, then stops everything and removes the temp directory.
+Starts a private Postfix on 127.0.0.1 (its own configuration, queue and log
+under a temp directory; the system's Postfix is not touched) with, in
+smtpd_milters order, postern-tls, postern-sort, postern-archive and
+postern-audit, each with its own configuration in the same temp directory,
+TLS certificates made by openssl and a small GeoIP database written with
+libmaxmind-db-writer-perl. It sends a scripted set of messages, prints what
+happened (SMTP replies, where each message went, the sorting actions, the
+archive search listing, the audit export, and the archive and audit verify
+results), then stops everything and removes the temp directory.
 
 Usage: python3 tests/e2e/demo.py [BUILD_DIR]   (make demo does this)
 """
+import json
+from email.header import decode_header, make_header
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 if len(sys.argv) > 1:
@@ -19,70 +27,184 @@ if len(sys.argv) > 1:
 os.environ.setdefault("POSTERN_TOP", TOP)
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, binary  # noqa: E402
 from postfix import PrivatePostfix  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+
+POLICY = """\
+# partner.example must send over TLS 1.2 or later; a verified client
+# certificate is not required here, but its facts are traced.
+partner.example   min_version=TLSv1.2 min_bits=128 action=reject
+"""
+
+SIEVE = """\
+require ["fileinto", "reject", "copy", "editheader"];
+# invoices go to the Invoices folder (recipient+Invoices@domain)
+if header :contains "subject" "invoice" {
+    fileinto "Invoices";
+}
+# a copy of everything for sales goes to the CRM
+elsif address :is "to" "sales@shop.example" {
+    redirect :copy "crm@shop.example";
+}
+# no pills, thanks
+elsif header :contains "subject" "pills" {
+    reject "Message refused: it looks like spam to shop.example.";
+}
+addheader "X-Sorted-By" "postern-sort";
+"""
+
+ATTACHMENT = (
+    b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+    b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe report is attached.\r\n"
+    b"--b1\r\nContent-Type: application/pdf\r\n"
+    b"Content-Disposition: attachment; filename*=utf-8''Q3-r%C3%A9sum%C3%A9.pdf\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDw+PgplbmRvYmoK\r\n"
+    b"--b1--\r\n")
 
 
 def title(text):
     print(f"\n=== {text}")
 
 
-def show_reply(what, r):
-    where = "accepted" if r.ok else f"refused at {r.stage}"
-    print(f"  {what}: {r.code} {r.text}  [{where}{', TLS' if r.tls else ''}]")
-    for rcpt, code, text in r.rcpt_replies:
-        if code >= 400:
-            print(f"    RCPT {rcpt}: {code} {text}")
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return r.returncode, (r.stdout + r.stderr).rstrip()
+
+
+def make_geoip(base):
+    path = os.path.join(base, "geo-country.mmdb")
+    asn = os.path.join(base, "geo-asn.mmdb")
+    script = os.path.join(TOP, "tests", "lib", "make_mmdb.pl")
+    subprocess.run(["perl", script, "country", path, "127.0.0.0/8=DE"], check=True)
+    subprocess.run(["perl", script, "asn", asn, "127.0.0.0/8=64512:Demo Loopback Networks"],
+                   check=True)
+    return path, asn
 
 
 def main():
     pf = PrivatePostfix()
+    base = os.path.join(pf.base, "postern")
+    os.makedirs(base)
+    os.chmod(base, 0o755)
     sink = Sink(os.path.join(pf.base, "sink")).start()
     pf.relay_port = sink.port
-    testd = Daemon("postern-testd", base=os.path.join(pf.base, "postern"),
-                   config={"reject_recipient": "blocked@partner.example"})
-    os.chmod(testd.base, 0o755)
+    pki = pf.pki
+    with open(os.path.join(base, "tls_policy"), "w") as f:
+        f.write(POLICY)
+    with open(os.path.join(base, "global.sieve"), "w") as f:
+        f.write(SIEVE)
+    key = os.path.join(base, "audit.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    country_db, asn_db = make_geoip(base)
+    trail = os.path.join(base, "audit.jsonl")
+    archive_dir = os.path.join(base, "archive")
+    daemons = [
+        Daemon("postern-tls", base=base, config={
+            "policy_file": os.path.join(base, "tls_policy"),
+            "trace_header": "X-Postern-TLS"}),
+        Daemon("postern-sort", base=base, config={
+            "script": os.path.join(base, "global.sieve")}),
+        Daemon("postern-archive", base=base, config={
+            "archive_directory": archive_dir}),
+        Daemon("postern-audit", base=base, config={
+            "trail_file": trail, "key_file": key, "sync": "always",
+            "geoip_country_db": country_db, "geoip_asn_db": asn_db,
+            "extra_headers": "X-Postern-TLS"}),
+    ]
+    started = []
     try:
-        title("Starting postern-testd and a private Postfix on 127.0.0.1")
-        testd.start()
-        pf.milters = [testd.spec]
+        title("Starting the four daemons and a private Postfix on 127.0.0.1")
+        for d in daemons:
+            d.start()
+            started.append(d)
+            print(f"  {d.name:16} {d.spec}")
+        pf.milters = [d.spec for d in daemons]
+        pf.settings["milter_default_action"] = "tempfail"
         pf.start()
         print(f"  Postfix smtpd on 127.0.0.1:{pf.port}, relaying to a sink on port {sink.port}")
-        print(f"  smtpd_milters = {testd.spec}")
 
-        pki = pf.pki
-        sender = "alice@example.com"
+        tls = dict(starttls=True, client_cert=pki.client_cert, client_key=pki.client_key,
+                   cafile=pki.ca_cert)
         cases = [
-            ("plain SMTP", ["bob@partner.example"], {}),
-            ("STARTTLS + client certificate", ["carol@partner.example"],
-             dict(starttls=True, client_cert=pki.client_cert, client_key=pki.client_key,
-                  cafile=pki.ca_cert)),
-            ("refused recipient", ["blocked@partner.example"], {}),
+            ("partner over TLS", "alice@partner.example", ["bob@shop.example"],
+             "Delivery schedule", None, tls),
+            ("partner in plain text", "alice@partner.example", ["bob@shop.example"],
+             "Delivery schedule (plain)", None, {}),
+            ("an invoice", "billing@supplier.example", ["bob@shop.example"],
+             "Invoice 2026-117", None, {}),
+            ("mail for sales", "carol@customer.example", ["sales@shop.example"],
+             "Quote request", None, {}),
+            ("spam", "promo@spam.example", ["bob@shop.example"], "Cheap pills", None, {}),
+            ("an attachment", "dave@customer.example", ["bob@shop.example"],
+             "=?utf-8?q?R=C3=A9sum=C3=A9_Q3?=", ATTACHMENT, {}),
         ]
         title("Sending mail")
-        for what, rcpts, kw in cases:
-            msg = build_message(sender, rcpts, subject=f"Postern demo: {what}",
-                                body=f"This message was sent with {what}.\n")
-            show_reply(what, send("127.0.0.1", pf.port, sender, rcpts, msg, **kw))
+        accepted = 0
+        for what, sender, rcpts, subject, raw_body, kw in cases:
+            msg = build_message(sender, rcpts, subject=subject, body="Hello from the demo.\n")
+            if raw_body:
+                head = msg.split(b"\r\n\r\n", 1)[0] if isinstance(msg, bytes) else \
+                    msg.split("\n\n", 1)[0].replace("\n", "\r\n").encode()
+                head = b"\r\n".join(h for h in head.split(b"\r\n")
+                                    if not h.lower().startswith(b"content-"))
+                msg = head + b"\r\nMIME-Version: 1.0\r\n" + raw_body
+            r = send("127.0.0.1", pf.port, sender, rcpts, msg, **kw)
+            accepted += r.ok
+            where = "accepted" if r.ok else f"refused at {r.stage.upper()}"
+            print(f"  {what:22} {sender} -> {', '.join(rcpts)}{' (TLS)' if r.tls else ''}")
+            print(f"  {'':22} {r.code} {r.text}  [{where}]")
 
-        sink.wait_for(2, timeout=20)
-        title(f"Arrived at the sink ({sink.count()} messages)")
+        sink.wait_for(accepted, timeout=30)
+        time.sleep(0.5)
+        title(f"Where each message went (the relay sink received {sink.count()})")
         for m in sink.messages():
-            print(f"  from {m.sender} to {', '.join(m.rcpts)}")
-            for name in ("Received", "X-Postern-Test"):
+            subj = str(make_header(decode_header(m.headers("Subject")[0]))) \
+                if m.headers("Subject") else ""
+            subj = " ".join(subj.split())
+            print(f"  \"{subj}\" from {m.sender} to {', '.join(m.rcpts)}")
+            for name in ("X-Postern-TLS", "X-Sorted-By", "X-Postern-Redirected"):
                 for v in m.headers(name):
-                    print(f"    {name}: " + " ".join(v.split()))
+                    print(f"      {name}: " + " ".join(v.split()))
 
-        title("postern-testd log (lines start with the Postfix queue id)")
-        for line in testd.log().splitlines():
-            print("  " + line)
+        title("Sorting actions (postern-sort log, lines start with the queue id)")
+        sort = daemons[1]
+        for line in sort.log().splitlines():
+            if "serving on" in line or "running as root" in line:
+                continue
+            print("  " + line.split(": ", 1)[-1])
+        for line in daemons[0].log().splitlines():
+            if "5.7.10" in line or "reject" in line:
+                print("  postern-tls: " + line.split(": ", 1)[-1])
+
+        title("postern-archive search")
+        rc, out = run([binary("postern-archive"), "-c", daemons[2].conf, "search"])
+        print("  " + out.replace("\n", "\n  "))
+
+        title("postern-audit export --format json (the attachment message)")
+        rc, out = run([binary("postern-audit"), "-c", daemons[3].conf, "export",
+                       "--format", "jsonl", trail])
+        records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        print(f"  {len(records)} records: " +
+              ", ".join(f"{r.get('event')}" for r in records))
+        att = [r for r in records if r.get("attachments")]
+        if att:
+            print("  " + json.dumps(att[-1], indent=2, ensure_ascii=False).replace("\n", "\n  "))
+
+        title("Verification")
+        rc, out = run([binary("postern-audit"), "-c", daemons[3].conf, "verify", "--key", key,
+                       trail])
+        print(f"  postern-audit verify: exit {rc}: {out}")
+        rc, out = run([binary("postern-archive"), "-c", daemons[2].conf, "verify"])
+        print(f"  postern-archive verify: exit {rc}: {out}")
     finally:
         title("Stopping")
         pf.stop()
         sink.stop()
-        testd.stop()
+        for d in started:
+            d.stop()
         pf.cleanup()
         shutil.rmtree(pf.base, ignore_errors=True)
         print("  done: no process left, temp directory removed")
