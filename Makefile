@@ -176,3 +176,26 @@ $(BENCH_MICRO): $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(MILTER_LIBS) 
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 # --- end bench ---
+
+# --- packaging (packaging/) ---
+# make deb: Debian packages in $(DEB_DIR): postern-common and one
+# postern-NAME per daemon (packaging/debian/README.Debian says why).
+# dpkg-buildpackage wants debian/ at the top of the source, so the files the
+# build needs are copied (working files, not git: new daemons count) to
+# $(DEB_DIR)/src with packaging/debian as debian/; the .deb files land in
+# $(DEB_DIR). DEB_DAEMONS=NAMES packages only those daemons. Needs
+# dpkg-dev, debhelper and fakeroot.
+DEB_DIR     ?= $(BUILD)/deb
+DEB_DAEMONS ?= $(MILTERS)
+
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR)/src
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	mkdir -p $(DEB_DIR)/src/milters
+	cp -R Makefile README.md common packaging $(DEB_DIR)/src/
+	for d in $(DEB_DAEMONS); do cp -R milters/$$d $(DEB_DIR)/src/milters/ || exit 1; done
+	cp -R packaging/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b -jauto
+	@ls -1 $(DEB_DIR)/*.deb
+# --- end packaging ---

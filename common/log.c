@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IDENT_MAX 64
@@ -46,6 +47,18 @@ static const int level_priority[] = {
 	[PN_LOG_PANIC] = LOG_CRIT,
 };
 
+/* stderr_is_journal - is stderr systemd's journal stream (JOURNAL_STREAM)? */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* pn_log_open - name the program and choose destinations and level */
 void pn_log_open(const char *ident, int to_stderr, pn_log_level min_level)
 {
@@ -54,7 +67,9 @@ void pn_log_open(const char *ident, int to_stderr, pn_log_level min_level)
 		closelog();
 	snprintf(log_ident, sizeof(log_ident), "%s",
 		 ident && *ident ? ident : "postern");
-	log_to_stderr = to_stderr;
+	/* Under systemd, syslog already reaches the journal (and mail.log):
+	 * writing stderr too would show every line twice. */
+	log_to_stderr = to_stderr && !stderr_is_journal();
 	log_to_syslog = 1;
 	/* LOG_NDELAY: connect now, before a daemon may chroot or drop privileges. */
 	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);

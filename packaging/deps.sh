@@ -12,6 +12,7 @@ postfix swaks openssl python3 procps
 libmaxmind-db-writer-perl mmdb-bin
 zstd sqlite3 valgrind
 dovecot-sieve m4
+debhelper dpkg-dev fakeroot lintian systemd
 "
 
 missing=""

@@ -38,6 +38,7 @@ run_one() {	# run_one NAME COMMAND...
 }
 
 run_one srccheck sh tests/srccheck.sh
+run_one docs_check python3 tests/docs_check.py "$BUILD"
 for t in "$BUILD"/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.o|*.d) continue ;; esac

@@ -12,13 +12,24 @@ Usage:
 
 Each decorated function is one test; it passes when it returns and fails
 when it raises (the traceback is printed as TAP diagnostics). Tests run in
-the order they are defined. `main(setup, teardown)` runs optional fixtures
+the order they are defined. `skip(reason)` inside a test reports it as skipped (TAP "# SKIP"), for a
+test that cannot run on this machine; the runner counts it apart.
+`main(setup, teardown)` runs optional fixtures
 around the whole file; a failing setup fails every test.
 """
 import sys
 import traceback
 
 _tests = []
+
+
+class Skip(Exception):
+    """Raised by skip(): the test could not run here (reported, not passed)."""
+
+
+def skip(reason):
+    """End the current test as skipped: TAP "ok N - name # SKIP reason"."""
+    raise Skip(reason)
 
 
 def test(fn):
@@ -50,6 +61,8 @@ def main(setup=None, teardown=None):
             try:
                 fn()
                 print(f"ok {i} - {name}", flush=True)
+            except Skip as e:
+                print(f"ok {i} - {name} # SKIP {e}", flush=True)
             except Exception:
                 failed += 1
                 print(f"not ok {i} - {name}")

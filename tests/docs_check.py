@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""docs_check [BUILD] - do the code, the man page and the sample agree?
+
+For every daemon (milters/NAME/main.c), one TAP test that checks:
+
+  - every parameter the code knows is documented in
+    milters/NAME/postern-NAME.conf.5, i.e. appears there in bold as itself
+    in a .B/.BR/.RB/.BI/.IB macro (the form of a .TP item or of a list of
+    names), and is listed in the sample milters/NAME/NAME.conf as
+    "name = value" or "#name = value";
+  - every parameter the .5 documents as an item (a .TP tag whose bold word
+    is a name, not an attribute such as "min_version=") and every one the
+    sample lists exists in the code;
+  - the parameters every daemon shares (socket ... on_error) are among
+    them, so each daemon's pages document them too;
+  - both man pages format without warnings (man --warnings, as lintian
+    runs it).
+
+What the code knows comes from the daemon itself: `postern-NAME config`
+on a file that sets only socket prints every parameter, the shared ones
+included. BUILD (default $POSTERN_BUILD, else build/) holds bin/postern-NAME.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+
+from tap import test, main  # noqa: E402
+
+BUILD = (sys.argv[1] if len(sys.argv) > 1 else None) or \
+    os.environ.get("POSTERN_BUILD") or os.path.join(TOP, "build")
+BUILD = os.path.abspath(BUILD)
+
+SHARED = ["socket", "socket_mode", "socket_owner", "user", "pidfile", "log_level",
+          "milter_timeout", "listen_backlog", "body_memory_limit", "tmp_dir", "on_error"]
+
+NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+# roff arguments: "quoted" (with "" for a quote) or a run of non-blanks
+ARG = re.compile(r'"((?:[^"]|"")*)"?|(\S+)')
+# which arguments of an alternating-font macro are bold
+BOLD_ARGS = {".B": "all", ".BR": 0, ".BI": 0, ".RB": 1, ".IB": 1}
+
+
+def daemons():
+    d = os.path.join(TOP, "milters")
+    return sorted(n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n, "main.c")))
+
+
+def code_params(name, tmp):
+    """Every parameter postern-NAME knows, from its config command."""
+    binary = os.path.join(BUILD, "bin", "postern-" + name)
+    if not os.access(binary, os.X_OK):
+        raise AssertionError(f"{binary} is not built")
+    conf = os.path.join(tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(f"socket = unix:{tmp}/{name}.sock\n")
+    r = subprocess.run([binary, "-c", conf, "config"], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(f"postern-{name} config exited {r.returncode}: {r.stderr}")
+    names = set()
+    for line in r.stdout.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        names.add(line.split("=", 1)[0].strip())
+    return names
+
+
+def plain(s):
+    """Text of roff input without font changes and escapes."""
+    s = re.sub(r"\\f(\[[^]]*\]|\(..|.)", "", s)
+    return s.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\")
+
+
+def unescape(s):
+    """A roff argument as a word: plain text, no edge punctuation."""
+    return plain(s).strip().rstrip(",.;:)").strip()
+
+
+def macro_args(line):
+    """(macro, its arguments) of a font macro line, else (None, [])."""
+    parts = line.split(None, 1)
+    if not parts or parts[0] not in BOLD_ARGS or len(parts) < 2:
+        return None, []
+    return parts[0], [m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2)
+                      for m in ARG.finditer(parts[1])]
+
+
+def bold_args(line):
+    """The bold arguments of a font macro line, as words."""
+    macro, args = macro_args(line)
+    if macro is None:
+        return []
+    which = BOLD_ARGS[macro]
+    return [unescape(a) for i, a in enumerate(args) if which == "all" or i % 2 == which]
+
+
+def rendered(line):
+    """The text a tag line shows: .B joins its arguments with spaces, the
+    alternating-font macros without; other lines are text."""
+    macro, args = macro_args(line)
+    if macro is None:
+        return "" if line.startswith(".") else plain(line)
+    return (" " if macro == ".B" else "").join(plain(a) for a in args)
+
+
+# A parameter item's tag: one name, or names joined by "," / "and" / "or",
+# then its default: "name (default...)" or "name = value". Tags such as
+# "object", "hold / release" (formats) or "min_version=" (policy
+# attributes) are not parameters.
+ITEM = re.compile(r"\s*([a-z][a-z0-9_]*(?:(?:\s*,\s*|\s+(?:and|or)\s+)[a-z][a-z0-9_]*)*)"
+                  r"(?:\s*\(|\s+=)")
+
+
+def page_params(path):
+    """(names in bold in a font macro anywhere, names of .TP parameter items)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    bold, items = set(), set()
+    for i, line in enumerate(lines):
+        bold.update(w for w in bold_args(line) if NAME.match(w))
+        if line.startswith(".TP") and i + 1 < len(lines):
+            m = ITEM.match(rendered(lines[i + 1]))
+            if m:
+                items.update(w for w in re.findall(r"[a-z][a-z0-9_]*", m.group(1))
+                             if w not in ("and", "or"))
+    return bold, items
+
+
+def sample_params(path):
+    """Names the sample sets or shows commented out ("#name = value")."""
+    names = set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = re.match(r"#?([a-z][a-z0-9_]*)\s*=", line)
+            if m:
+                names.add(m.group(1))
+    return names
+
+
+def man_warnings(path):
+    """What man reports while formatting path (lintian's command)."""
+    if shutil.which("man") is None:
+        return None
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANROFFSEQ="", MANWIDTH="80")
+    r = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", path],
+                       capture_output=True, text=True, env=env, timeout=60)
+    out = [l for l in r.stderr.splitlines() if l.strip()]
+    if r.returncode != 0 and not out:
+        out = [f"man exited {r.returncode}"]
+    return out
+
+
+def check(name):
+    src = os.path.join(TOP, "milters", name)
+    page = os.path.join(src, f"postern-{name}.conf.5")
+    page8 = os.path.join(src, f"postern-{name}.8")
+    sample = os.path.join(src, f"{name}.conf")
+    problems = []
+    tmp = tempfile.mkdtemp(prefix="postern-docs-")
+    try:
+        code = code_params(name, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for p in SHARED:
+        if p not in code:
+            problems.append(f"the code lacks the shared parameter {p}")
+    if os.path.isfile(page):
+        bold, items = page_params(page)
+        for p in sorted(code - bold):
+            problems.append(f"{p}: not documented in postern-{name}.conf.5")
+        for p in sorted(items - code):
+            problems.append(f"{p}: documented in postern-{name}.conf.5 but not a parameter")
+    else:
+        problems.append(f"missing milters/{name}/postern-{name}.conf.5")
+    if os.path.isfile(sample):
+        listed = sample_params(sample)
+        for p in sorted(code - listed):
+            problems.append(f"{p}: not listed in {name}.conf")
+        for p in sorted(listed - code):
+            problems.append(f"{p}: listed in {name}.conf but not a parameter")
+    else:
+        problems.append(f"missing milters/{name}/{name}.conf")
+    for man in (page, page8):
+        if not os.path.isfile(man):
+            if man == page8:
+                problems.append(f"missing milters/{name}/postern-{name}.8")
+            continue
+        w = man_warnings(man)
+        if w is None:
+            print(f"# man is not installed: {os.path.basename(man)} not formatted")
+        else:
+            problems.extend(f"{os.path.basename(man)}: {l}" for l in w)
+    if problems:
+        raise AssertionError(f"postern-{name}: {len(problems)} problem(s):\n  "
+                             + "\n  ".join(problems))
+    print(f"# postern-{name}: {len(code)} parameters agree")
+
+
+def register(name):
+    def fn():
+        check(name)
+    fn.__name__ = f"postern-{name} parameters: code, postern-{name}.conf(5), {name}.conf"
+    test(fn)
+
+
+for _name in daemons():
+    register(_name)
+
+if __name__ == "__main__":
+    main()
