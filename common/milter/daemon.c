@@ -601,13 +601,13 @@ static int serve(const pn_daemon *d, int foreground)
 	int rc;
 
 	/* Load everything once up front so errors reach the admin's terminal. */
+	pn_log_open(d->name, foreground, PN_LOG_INFO);
 	if ((s = load_snapshot(d, config_path, 1)) == NULL)
 		return EX_CONFIG;
 	if (validate_daemon_params(d, s->config) < 0) {
 		pn_snapshot_release(s);
 		return EX_CONFIG;
 	}
-	pn_log_open(d->name, foreground, PN_LOG_INFO);
 	apply_log_level(s->config, verbose_flag);
 	if (pn_milter_register(d->name, d->engine) < 0) {
 		fprintf(stderr, "%s: fatal: smfi_register failed\n", d->name);
@@ -642,10 +642,11 @@ static int serve(const pn_daemon *d, int foreground)
 /* check - the check command */
 static int check(const pn_daemon *d, int quiet)
 {
-	pn_snapshot *s = load_snapshot(d, config_path, 1);
+	pn_snapshot *s;
 	int rc;
 
-	if (s == NULL)
+	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
+	if ((s = load_snapshot(d, config_path, 1)) == NULL)
 		return EX_CONFIG;
 	rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : 0;
 	if (rc == 0 && !quiet)

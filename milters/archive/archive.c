@@ -1,0 +1,361 @@
+/* archive - the write path of one delivery and the archive handle (see archive.h) */
+#include "milters/archive/archive.h"
+#include "common/alloc.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT_TEXT "postern-archive 1\n"
+
+struct arc_inflight {
+	char sha[65];
+	arc_inflight *next;
+};
+
+/* make_root - create the archive directory; root gives it to the daemon's user */
+static int make_root(const arc_settings *set, char **err)
+{
+	struct stat st;
+
+	if (stat(set->dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			*err = pn_asprintf("archive %s is not a directory", set->dir);
+			return -1;
+		}
+		return 0;
+	}
+	{
+		/* missing parents too (/var/lib/postern on a fresh system) */
+		char *p = pn_strdup(set->dir), *slash;
+		for (slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				break;
+			*slash = '/';
+		}
+		pn_free(p);
+	}
+	if (mkdir(set->dir, 0750) < 0 && errno != EEXIST) {
+		*err = pn_asprintf("cannot create archive directory %s: %s", set->dir, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && set->user && *set->user) {
+		struct passwd *pw = getpwnam(set->user);
+		if (pw && chown(set->dir, pw->pw_uid, pw->pw_gid) < 0)
+			pn_warn("cannot give %s to %s: %s", set->dir, set->user, strerror(errno));
+	}
+	return 0;
+}
+
+/* check_format - write the marker file, or refuse an archive of another format */
+static int check_format(arc_archive *a, char **err)
+{
+	char *path = pn_asprintf("%s/FORMAT", a->dir), buf[64];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640), rc = 0;
+	ssize_t n;
+
+	if (fd >= 0) {
+		arc_owner_fd(&a->owner, fd);
+		if (arc_write_all(fd, FORMAT_TEXT, strlen(FORMAT_TEXT)) == 0)
+			fsync(fd);
+		close(fd);
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (strncmp(buf, FORMAT_TEXT, strlen(FORMAT_TEXT)) != 0) {
+			buf[strcspn(buf, "\n")] = '\0';
+			*err = pn_asprintf("%s: format \"%s\" is not \"postern-archive 1\"", path, buf);
+			rc = -1;
+		}
+	}
+	pn_free(path);
+	return rc;
+}
+
+/* touch_lock - create a lock file now, owned like the archive */
+static void touch_lock(arc_archive *a, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+
+	if (fd >= 0) {
+		arc_owner_fd(&a->owner, fd);
+		close(fd);
+	}
+}
+
+/* arc_archive_open - open or create the archive */
+arc_archive *arc_archive_open(const arc_settings *set, char **err)
+{
+	arc_archive *a;
+	char *path;
+	size_t n;
+
+	*err = NULL;
+	a = pn_calloc(1, sizeof(*a));
+	pthread_mutex_init(&a->inflight_lock, NULL);
+	pthread_cond_init(&a->inflight_done, NULL);
+	a->dir = pn_strdup(set->dir);
+	a->fulltext = set->fulltext;
+	a->fulltext_max = set->fulltext_max;
+	a->busy_ms = set->busy_ms;
+	a->lock_path = pn_asprintf("%s/lock", a->dir);
+	a->maint_lock_path = pn_asprintf("%s/maintenance.lock", a->dir);
+	/* the rules first: a bad configuration creates nothing */
+	if (set->certificates && *set->certificates
+	    && (a->seal = arc_seal_load(set->certificates, err)) == NULL)
+		goto fail;
+	if ((a->policy = arc_policy_new(&set->scope, err)) == NULL)
+		goto fail;
+	if (arc_retention_parse(set->retention ? set->retention : "0", &a->retention, err) < 0)
+		goto fail;
+	if (make_root(set, err) < 0)
+		goto fail;
+	arc_owner_of(a->dir, &a->owner);
+	if (check_format(a, err) < 0)
+		goto fail;
+	if ((a->store = arc_store_open(a->dir, set->compression_level, a->seal, &a->owner, err))
+	    == NULL)
+		goto fail;
+	if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
+		goto fail;
+	path = pn_asprintf("%s/index.db", a->dir);
+	a->index = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+	pn_free(path);
+	if (a->index == NULL)
+		goto fail;
+	touch_lock(a, a->lock_path);
+	touch_lock(a, a->maint_lock_path);
+	if ((n = arc_store_clean_temps(a->store, 1)) > 0)
+		pn_info("%s: removed %zu temporary file%s left by a writer that stopped", a->dir, n,
+			n == 1 ? "" : "s");
+	if (set->catch_up) {
+		char *why = NULL;
+		if (arc_journal_repair(a->journal, &n) == 0 && n > 0)
+			pn_warn("%s: cut an unfinished line from %zu journal file%s", a->dir, n,
+				n == 1 ? "" : "s");
+		if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, &n, &why) < 0)
+			pn_warn("%s: index not brought up to date with the journal: %s", a->dir, why);
+		else if (n > 0)
+			pn_info("%s: applied %zu journal record%s missing from the index", a->dir, n,
+				n == 1 ? "" : "s");
+		pn_free(why);
+	}
+	return a;
+fail:
+	arc_archive_close(a);
+	return NULL;
+}
+
+/* arc_archive_close - release everything */
+void arc_archive_close(arc_archive *a)
+{
+	if (a == NULL)
+		return;
+	arc_index_close(a->index);
+	arc_journal_close(a->journal);
+	arc_store_close(a->store);
+	arc_policy_free(a->policy);
+	arc_seal_free(a->seal);
+	while (a->inflight) {
+		arc_inflight *next = a->inflight->next;
+		pn_free(a->inflight);
+		a->inflight = next;
+	}
+	pthread_mutex_destroy(&a->inflight_lock);
+	pthread_cond_destroy(&a->inflight_done);
+	pn_free(a->lock_path);
+	pn_free(a->maint_lock_path);
+	pn_free(a->dir);
+	pn_free(a);
+}
+
+/* inflight_begin - wait until no other thread stores this object, then claim it */
+static void inflight_begin(arc_archive *a, const char *sha)
+{
+	arc_inflight *f;
+
+	pthread_mutex_lock(&a->inflight_lock);
+	for (;;) {
+		for (f = a->inflight; f; f = f->next)
+			if (strcmp(f->sha, sha) == 0)
+				break;
+		if (f == NULL)
+			break;
+		pthread_cond_wait(&a->inflight_done, &a->inflight_lock);
+	}
+	f = pn_calloc(1, sizeof(*f));
+	memcpy(f->sha, sha, 65);
+	f->next = a->inflight;
+	a->inflight = f;
+	pthread_mutex_unlock(&a->inflight_lock);
+}
+
+/* inflight_end - release the claim on an object */
+static void inflight_end(arc_archive *a, const char *sha)
+{
+	arc_inflight **p;
+
+	pthread_mutex_lock(&a->inflight_lock);
+	for (p = &a->inflight; *p; p = &(*p)->next) {
+		if (strcmp((*p)->sha, sha) == 0) {
+			arc_inflight *f = *p;
+			*p = f->next;
+			pn_free(f);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&a->inflight_done);
+	pthread_mutex_unlock(&a->inflight_lock);
+}
+
+/* store_object - find or write the object; *rec tells whether to journal it */
+static int store_object(arc_archive *a, arc_source *src, const char *sha,
+			unsigned long long size, long long when, arc_object *obj, int *rec,
+			int *dedup, char **err)
+{
+	*rec = 0;
+	*dedup = 0;
+	if (arc_store_find(a->store, sha, NULL, NULL) == 0) {
+		*dedup = 1;
+		/* a fresh time keeps a reused object out of prune's sight */
+		arc_store_touch(a->store, sha);
+		if (arc_index_object(a->index, sha, obj) == 0)
+			return 0;
+		/* stored by a writer that died before journaling it */
+		if (arc_store_stat(a->store, sha, obj) < 0) {
+			*err = pn_asprintf("cannot read object %s: %s", sha, strerror(errno));
+			return -1;
+		}
+		obj->size = size;
+		obj->time = when;
+		*rec = 1;
+		return 0;
+	}
+	if (arc_store_put(a->store, src, sha, size, obj, err) < 0)
+		return -1;
+	obj->time = when;
+	*rec = 1;
+	return 0;
+}
+
+/* arc_archive_message - record one delivery durably */
+int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_result *res,
+			char **err)
+{
+	arc_meta *meta = arc_meta_new(a->fulltext >= 2 ? a->fulltext_max : 0);
+	arc_record recs[2];
+	arc_object obj;
+	char sha[65];
+	unsigned long long size;
+	int lock = -1, rec_obj = 0, dedup = 0, rc = -1, journaled = 0;
+	size_t n = 0;
+
+	*err = NULL;
+	memset(res, 0, sizeof(*res));
+	memset(recs, 0, sizeof(recs));
+	if (arc_store_hash(src, sha, &size, meta) < 0) {
+		*err = pn_asprintf("cannot read the spooled message: %s", strerror(errno));
+		arc_meta_free(meta);
+		return -1;
+	}
+	arc_meta_fill(meta, d);
+	pn_free(d->sha256);
+	d->sha256 = pn_strdup(sha);
+	d->size = size;
+	if (d->time <= 0)
+		d->time = (long long)time(NULL);
+	pn_free(d->id);
+	d->id = arc_new_id((time_t)d->time);
+	inflight_begin(a, sha);
+	if ((lock = arc_lock(a->lock_path, 0, a->busy_ms, &a->owner)) < 0) {
+		*err = pn_asprintf("cannot lock %s: %s", a->lock_path, strerror(errno));
+		goto done;
+	}
+	if (store_object(a, src, sha, size, d->time, &obj, &rec_obj, &dedup, err) < 0)
+		goto done;
+	d->stored_size = obj.stored_size;
+	if (rec_obj) {
+		recs[n].type = ARC_REC_OBJECT;
+		recs[n++].object = obj;
+	}
+	recs[n].type = ARC_REC_DELIVERY;
+	recs[n++].delivery = d;
+	if (arc_journal_append(a->journal, recs, n, err) < 0)
+		goto done;
+	journaled = 1;
+	if (arc_index_add(a->index, rec_obj ? &obj : NULL, d, arc_meta_text(meta, NULL), err) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0 && journaled) {
+		/* the MTA will hear "try again": the journal must not claim this delivery */
+		arc_record v;
+		char *why = NULL;
+		memset(&v, 0, sizeof(v));
+		v.type = ARC_REC_VOID;
+		v.id = d->id;
+		v.time = d->time;
+		v.reason = *err ? *err : (char *)"index update failed";
+		if (arc_journal_append(a->journal, &v, 1, &why) < 0) {
+			pn_warn("%s: cannot void delivery %s in the journal: %s", a->dir, d->id, why);
+			pn_free(why);
+		}
+	}
+	arc_unlock(lock);
+	inflight_end(a, sha);
+	arc_meta_free(meta);
+	if (rc == 0) {
+		snprintf(res->id, sizeof(res->id), "%s", d->id);
+		memcpy(res->sha256, sha, 65);
+		res->dedup = dedup;
+		res->size = size;
+		res->stored_size = obj.stored_size;
+	}
+	return rc;
+}
+
+typedef struct text_ctx {
+	arc_meta *meta;
+} text_ctx;
+
+/* feed_meta - decoded message bytes into the parser */
+static int feed_meta(void *ctx, const void *data, size_t len)
+{
+	arc_meta_feed(((text_ctx *)ctx)->meta, data, len);
+	return 0;
+}
+
+/* arc_archive_text - full text of a plain object, for catch-up and reindex */
+char *arc_archive_text(void *ctx, const arc_delivery *d)
+{
+	arc_archive *a = ctx;
+	text_ctx t;
+	char *err = NULL, *out = NULL;
+	int enc;
+
+	if (a->fulltext < 2 || arc_store_find(a->store, d->sha256, NULL, &enc) < 0
+	    || (enc && a->key == NULL))
+		return NULL;
+	t.meta = arc_meta_new(a->fulltext_max);
+	if (arc_store_read(a->store, d->sha256, a->key, feed_meta, &t, &err) == 0) {
+		arc_meta_finish(t.meta);
+		out = pn_strdup(arc_meta_text(t.meta, NULL));
+	}
+	pn_free(err);
+	arc_meta_free(t.meta);
+	return out;
+}
+
+/* arc_archive_maintenance_lock - one maintenance tool at a time */
+int arc_archive_maintenance_lock(arc_archive *a)
+{
+	return arc_lock(a->maint_lock_path, 1, a->busy_ms, &a->owner);
+}

@@ -1,0 +1,118 @@
+/*
+ * NAME
+ *	archive - one archive directory: store, journal, index and rules
+ * SYNOPSIS
+ *	#include "milters/archive/archive.h"
+ *
+ *	arc_archive *arc_archive_open(const arc_settings *set, char **err);
+ *	void arc_archive_close(arc_archive *a);
+ *
+ *	int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src,
+ *	                        arc_result *res, char **err);
+ *	char *arc_archive_text(void *a, const arc_delivery *d);
+ *	int arc_archive_maintenance_lock(arc_archive *a);
+ * DESCRIPTION
+ *	arc_archive_open() opens (creating what is missing) the archive in
+ *	set->dir: objects/, journal/, index.db, the lock files, and
+ *	loads the recipient certificates and the scope rules. It removes
+ *	temporary files left by writers that died, and brings the index
+ *	up to date with the journal (a crash between the journal and the
+ *	index leaves deliveries only in the journal). When the process
+ *	runs as root and creates the directory, it gives it to set->user
+ *	(the daemon's user), and every file it creates later to the owner
+ *	of the directory, so that tools run as root never leave files the
+ *	daemon cannot write.
+ *
+ *	arc_archive_message() is the write path of one delivery. The
+ *	caller fills the envelope in d (time, queue id, client, sender,
+ *	recipients, direction); src is the message as received. In order:
+ *	hash the message (and read its index fields), store the object if
+ *	it is new (compress, encrypt, temporary file, fsync, rename, fsync
+ *	of the directory), append the delivery to the journal (fsync), add
+ *	it to the index. Only a return of 0 means the delivery is recorded
+ *	for good; on -1 the caller answers with a temporary failure. A
+ *	delivery that reached the journal but not the index is voided in
+ *	the journal, so no record claims a message the MTA did not accept.
+ *	res tells the id, the object's SHA-256, whether it was already
+ *	stored, and its sizes.
+ *
+ *	Writers hold a shared lock on ARCHIVE/lock from the moment they
+ *	look for an object until the delivery is indexed; prune deletes
+ *	objects under the exclusive lock, so it never removes an object a
+ *	delivery is about to use. Within one process, two deliveries of the
+ *	same new message are serialised, so an object is written once.
+ *
+ *	arc_archive_text() (an arc_text_fn) reads an object's text for the
+ *	full-text index when the object is not encrypted or a->key is set
+ *	(NULL otherwise;
+ *	the caller frees it). Maintenance tools
+ *	call arc_archive_maintenance_lock() (exclusive lock on
+ *	ARCHIVE/maintenance.lock) so that two of them never run at once;
+ *	close the descriptor it returns with arc_unlock().
+ * DIAGNOSTICS
+ *	Functions return NULL or -1 with *err set (caller frees).
+ */
+#ifndef ARC_ARCHIVE_H
+#define ARC_ARCHIVE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "milters/archive/files.h"
+#include "milters/archive/index.h"
+#include "milters/archive/journal.h"
+#include "milters/archive/policy.h"
+#include "milters/archive/record.h"
+#include "milters/archive/seal.h"
+#include "milters/archive/store.h"
+
+typedef struct arc_settings {
+	const char *dir;
+	const char *user;		/* owner for a directory root creates, or "" */
+	int compression_level;
+	const char *certificates;	/* PEM files, "" = no encryption */
+	int fulltext;			/* 0 none, 1 subject, 2 subject + text */
+	size_t fulltext_max;
+	long busy_ms;
+	arc_policy_spec scope;
+	const char *retention;
+	int catch_up;			/* apply the journal to the index at open */
+} arc_settings;
+
+typedef struct arc_inflight arc_inflight;
+
+typedef struct arc_archive {
+	char *dir;
+	arc_owner owner;
+	arc_seal *seal;
+	arc_store *store;
+	arc_journal *journal;
+	arc_index *index;
+	arc_policy *policy;
+	arc_retention retention;
+	int fulltext;
+	size_t fulltext_max;
+	long busy_ms;
+	char *lock_path;
+	char *maint_lock_path;
+	pthread_mutex_t inflight_lock;
+	pthread_cond_t inflight_done;
+	arc_inflight *inflight;
+	const arc_key *key;		/* tools: reads encrypted objects when set */
+} arc_archive;
+
+typedef struct arc_result {
+	char id[ARC_ID_LEN + 1];
+	char sha256[65];
+	int dedup;			/* the object was already stored */
+	unsigned long long size, stored_size;
+} arc_result;
+
+arc_archive *arc_archive_open(const arc_settings *set, char **err);
+void arc_archive_close(arc_archive *a);
+int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_result *res,
+			char **err);
+char *arc_archive_text(void *a, const arc_delivery *d);
+int arc_archive_maintenance_lock(arc_archive *a);
+
+#endif

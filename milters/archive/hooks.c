@@ -1,0 +1,265 @@
+/* hooks - the archive engine as the milter layer sees it (see hooks.h) */
+#include "milters/archive/hooks.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/milter/milter.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+const pn_param archive_params[] = {
+	{"archive_directory", PN_PARAM_STR, "/var/lib/postern/archive", 0, 0, NULL,
+	 "directory that holds objects/, journal/ and index.db"},
+	{"compression_level", PN_PARAM_INT, "3", 1, 19, NULL, "zstd compression level"},
+	{"encryption_certificates", PN_PARAM_STR, "", 0, 0, NULL,
+	 "PEM certificates to encrypt objects to (CMS); empty: no encryption"},
+	{"fulltext", PN_PARAM_ENUM, "text", 0, 0, "none|subject|text",
+	 "what the full-text index holds"},
+	{"fulltext_max", PN_PARAM_SIZE, "256k", 0, 64LL << 20, NULL,
+	 "text of one message kept for the full-text index"},
+	{"lock_timeout", PN_PARAM_TIME, "30s", 1, 3600, NULL,
+	 "how long to wait for the index or a lock before answering tempfail"},
+	{"include_domains", PN_PARAM_STR, "", 0, 0, NULL,
+	 "archive only mail from or to these domains (empty: all)"},
+	{"exclude_sender_domains", PN_PARAM_STR, "", 0, 0, NULL,
+	 "do not archive mail from these domains"},
+	{"exclude_recipient_domains", PN_PARAM_STR, "", 0, 0, NULL,
+	 "do not archive mail whose every recipient is in these domains"},
+	{"direction", PN_PARAM_ENUM, "both", 0, 0, "both|inbound|outbound",
+	 "which direction to archive (outbound: authenticated or internal_networks)"},
+	{"internal_networks", PN_PARAM_STR, "", 0, 0, NULL,
+	 "client networks whose mail is outbound"},
+	{"size_limit", PN_PARAM_SIZE, "0", 0, 0, NULL, "largest message to archive (0: no limit)"},
+	{"size_limit_action", PN_PARAM_ENUM, "reject", 0, 0, "reject|tempfail|accept",
+	 "what to do with a larger message (accept: deliver it unarchived)"},
+	{"retention", PN_PARAM_STR, "0", 0, 0, NULL,
+	 "how long prune keeps deliveries: 0 (forever), Nd, Nw or Ny"},
+	{"access_log", PN_PARAM_STR, "", 0, 0, NULL,
+	 "file that also records every read of archived content (get, export)"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL}
+};
+
+typedef struct engine_state {
+	arc_archive *archive;
+	long long size_limit;
+	int size_action;		/* 'r'eject, 't'empfail, 'a'ccept */
+} engine_state;
+
+/* archive_of - the archive inside the engine state */
+arc_archive *archive_of(void *state)
+{
+	return state ? ((engine_state *)state)->archive : NULL;
+}
+
+/* archive_settings - the archive's settings from the configuration */
+int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
+{
+	const char *ft = pn_config_str(cfg, "fulltext");
+
+	memset(set, 0, sizeof(*set));
+	set->dir = pn_config_str(cfg, "archive_directory");
+	if (*set->dir != '/') {
+		*err = pn_asprintf("parameter \"archive_directory\" = \"%s\": must be an absolute path",
+				   set->dir);
+		return -1;
+	}
+	set->user = pn_config_str(cfg, "user");
+	set->compression_level = (int)pn_config_int(cfg, "compression_level");
+	set->certificates = pn_config_str(cfg, "encryption_certificates");
+	set->fulltext = strcmp(ft, "none") == 0 ? 0 : strcmp(ft, "subject") == 0 ? 1 : 2;
+	set->fulltext_max = (size_t)pn_config_int(cfg, "fulltext_max");
+	set->busy_ms = (long)pn_config_int(cfg, "lock_timeout") * 1000L;
+	set->scope.include_domains = pn_config_str(cfg, "include_domains");
+	set->scope.exclude_sender_domains = pn_config_str(cfg, "exclude_sender_domains");
+	set->scope.exclude_recipient_domains = pn_config_str(cfg, "exclude_recipient_domains");
+	set->scope.direction = pn_config_str(cfg, "direction");
+	set->scope.internal_networks = pn_config_str(cfg, "internal_networks");
+	set->retention = pn_config_str(cfg, "retention");
+	set->catch_up = 1;
+	return 0;
+}
+
+/* archive_load - open the archive in this process */
+static void *archive_load(const pn_config *cfg, char **err)
+{
+	arc_settings set;
+	engine_state *s;
+	arc_archive *a;
+
+	if (archive_settings(cfg, &set, err) < 0 || (a = arc_archive_open(&set, err)) == NULL)
+		return NULL;
+	s = pn_calloc(1, sizeof(*s));
+	s->archive = a;
+	s->size_limit = pn_config_int(cfg, "size_limit");
+	s->size_action = pn_config_str(cfg, "size_limit_action")[0];
+	return s;
+}
+
+/* archive_unload - close the archive */
+static void archive_unload(void *state)
+{
+	engine_state *s = state;
+
+	arc_archive_close(s->archive);
+	pn_free(s);
+}
+
+/* state_of - this connection's engine state */
+static engine_state *state_of(const pn_conn *c)
+{
+	return pn_snapshot_state(c->snap);
+}
+
+/* declared_size - the SIZE= argument of MAIL FROM, or -1 */
+static long long declared_size(const pn_msg *m)
+{
+	char **a;
+
+	for (a = m->sender_args; a && *a; a++)
+		if (strncasecmp(*a, "SIZE=", 5) == 0)
+			return strtoll(*a + 5, NULL, 10);
+	return -1;
+}
+
+/* too_big - the configured answer to a message over size_limit */
+static pn_verdict too_big(pn_conn *c, const engine_state *s, const char *qid, long long size)
+{
+	if (s->size_action == 'a') {
+		pn_log_msg(PN_LOG_WARN, qid, "archive: not archived: size %lld over size_limit %lld",
+			   size, s->size_limit);
+		return PN_CONTINUE;
+	}
+	pn_log_msg(PN_LOG_INFO, qid, "archive: %s: size %lld over size_limit %lld",
+		   s->size_action == 'r' ? "reject" : "tempfail", size, s->size_limit);
+	if (s->size_action == 'r') {
+		pn_conn_reply(c, "552", "5.3.4", "Message too big for the mail archive");
+		return PN_REJECT;
+	}
+	pn_conn_reply(c, "452", "4.3.4", "Message too big for the mail archive now");
+	return PN_TEMPFAIL;
+}
+
+/* archive_mail - refuse a declared size over the limit before the data */
+static pn_verdict archive_mail(pn_conn *c, pn_msg *m)
+{
+	const engine_state *s = state_of(c);
+	long long size = declared_size(m);
+
+	if (s->size_limit > 0 && s->size_action != 'a' && size > s->size_limit)
+		return too_big(c, s, pn_conn_queue_id(c), size);
+	return PN_CONTINUE;
+}
+
+/* strip_brackets - a clean envelope address without <> */
+static char *strip_brackets(const char *addr)
+{
+	size_t n = strlen(addr);
+	char *tmp, *out;
+
+	if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
+		tmp = pn_strndup(addr + 1, n - 2);
+	else
+		tmp = pn_strdup(addr);
+	out = arc_clean(tmp);
+	pn_free(tmp);
+	return out;
+}
+
+/* set_field - replace a delivery field with a clean copy */
+static void set_field(char **field, const char *value)
+{
+	pn_free(*field);
+	*field = arc_clean(value ? value : "");
+}
+
+/* envelope - the delivery's envelope facts from the connection and message */
+static arc_delivery *envelope(const pn_conn *c, const pn_msg *m, const char *direction)
+{
+	arc_delivery *d = arc_delivery_new();
+	const char *auth = pn_conn_macro(c, "{auth_authen}");
+	size_t i;
+
+	d->time = (long long)time(NULL);
+	set_field(&d->queue_id, m->queue_id);
+	set_field(&d->mta, pn_conn_macro(c, "j"));
+	set_field(&d->client_addr, c->client_addr);
+	set_field(&d->client_name, c->client_name);
+	set_field(&d->helo, c->helo);
+	set_field(&d->auth, auth);
+	set_field(&d->direction, direction);
+	pn_free(d->sender);
+	d->sender = strip_brackets(m->sender ? m->sender : "<>");
+	for (i = 0; i < m->nrcpts; i++) {
+		char *r = strip_brackets(m->rcpts[i].addr);
+		arc_delivery_add_rcpt(d, r);
+		pn_free(r);
+	}
+	return d;
+}
+
+/* archive_eom - archive the message, or answer the failure */
+static pn_verdict archive_eom(pn_conn *c, pn_msg *m, pn_actions *act)
+{
+	engine_state *s = state_of(c);
+	const char *qid = m->queue_id, *why;
+	const char *direction = arc_policy_direction(s->archive->policy,
+						     pn_conn_macro(c, "{auth_authen}"),
+						     c->client_addr);
+	arc_delivery *d = envelope(c, m, direction);
+	arc_source src;
+	arc_result res;
+	pn_buf head;
+	char *err = NULL;
+	pn_verdict v = PN_CONTINUE;
+
+	(void)act;
+	if (!arc_policy_in_scope(s->archive->policy, d->sender, d->rcpts, d->nrcpts, direction,
+				 &why)) {
+		pn_log_msg(PN_LOG_INFO, qid, "archive: not archived: out of scope (%s)", why);
+		arc_delivery_free(d);
+		return PN_CONTINUE;
+	}
+	if (s->size_limit > 0 && (long long)pn_msg_size(m) > s->size_limit) {
+		v = too_big(c, s, qid, (long long)pn_msg_size(m));
+		arc_delivery_free(d);
+		return v;
+	}
+	pn_buf_init(&head, 0);
+	if (pn_msg_write_headers(m, &head) < 0) {
+		err = pn_strdup("header block too large");
+	} else {
+		src.head = pn_buf_str(&head);
+		src.head_len = pn_buf_len(&head);
+		src.body = m->body;
+		if (arc_archive_message(s->archive, d, &src, &res, &err) == 0)
+			pn_log_msg(PN_LOG_INFO, qid, "archive: id=%s sha256=%s size=%llu stored=%llu "
+				   "%s from=<%s> nrcpt=%zu", res.id, res.sha256, res.size,
+				   res.stored_size, res.dedup ? "dedup" : "new", d->sender, d->nrcpts);
+	}
+	if (err) {
+		v = pn_conn_on_error(c);
+		pn_log_msg(PN_LOG_ERROR, qid, "archive: cannot archive (answering %s): %s",
+			   pn_verdict_name(v), err);
+		if (v == PN_TEMPFAIL)
+			pn_conn_reply(c, "451", "4.3.0", "Mail archive unavailable, try again later");
+		pn_free(err);
+	}
+	pn_buf_free(&head);
+	arc_delivery_free(d);
+	return v;
+}
+
+const pn_engine archive_engine = {
+	.name = "archive",
+	.params = archive_params,
+	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_HEADER
+		 | PN_STEP_EOH | PN_STEP_BODY | PN_STEP_EOM,
+	.mods = 0,
+	.load = archive_load,
+	.unload = archive_unload,
+	.on_mail = archive_mail,
+	.on_eom = archive_eom,
+};

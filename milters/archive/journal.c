@@ -1,0 +1,447 @@
+/* journal - append-only day files of JSON records (see journal.h) */
+#include "milters/archive/journal.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK ((size_t)256 * 1024)
+
+struct arc_journal {
+	char *dir;
+	arc_owner owner;
+	long lock_ms;
+};
+
+/* arc_journal_open - the journal directory under dir */
+arc_journal *arc_journal_open(const char *dir, const arc_owner *o, long lock_ms, char **err)
+{
+	arc_journal *j = pn_calloc(1, sizeof(*j));
+	struct stat st;
+
+	j->dir = pn_asprintf("%s/journal", dir);
+	if (o)
+		j->owner = *o;
+	j->lock_ms = lock_ms;
+	if (arc_mkdir(j->dir, 0750, &j->owner) < 0 && stat(j->dir, &st) < 0) {
+		*err = pn_asprintf("cannot create %s: %s", j->dir, strerror(errno));
+		arc_journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* arc_journal_close - release the handle */
+void arc_journal_close(arc_journal *j)
+{
+	if (j == NULL)
+		return;
+	pn_free(j->dir);
+	pn_free(j);
+}
+
+/* arc_journal_dir - where the day files are */
+const char *arc_journal_dir(const arc_journal *j)
+{
+	return j->dir;
+}
+
+/* arc_journal_file_for - the day file name of a time */
+char *arc_journal_file_for(long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	return pn_asprintf("%04d-%02d-%02d.jsonl", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* record_time - the time that decides a record's day file */
+static long long record_time(const arc_record *r)
+{
+	switch (r->type) {
+	case ARC_REC_OBJECT:
+		return r->object.time;
+	case ARC_REC_DELIVERY:
+		return r->delivery->time;
+	default:
+		return r->time;
+	}
+}
+
+/* flock_wait - flock with a timeout */
+static int flock_wait(int fd, int op, long ms)
+{
+	struct timespec nap = {0, 2 * 1000 * 1000};
+	long waited = 0;
+
+	for (;;) {
+		if (flock(fd, op | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (waited >= ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+		waited += 2;
+	}
+}
+
+/* open_day - open a day file for appending, locked shared, current inode */
+static int open_day(arc_journal *j, const char *path, int *created)
+{
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		struct stat a, b;
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return -1;
+		if (flock_wait(fd, LOCK_SH, j->lock_ms) < 0 || fstat(fd, &a) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			*created = a.st_size == 0;
+			if (*created && a.st_uid == 0)
+				arc_owner_fd(&j->owner, fd);
+			return fd;
+		}
+		close(fd);	/* replaced by a rewrite meanwhile: open the new one */
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* arc_journal_append - records as lines, one write, synced */
+int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **err)
+{
+	char *name, *path;
+	pn_buf b;
+	size_t i;
+	int fd, created = 0, rc = -1;
+	struct stat st;
+
+	*err = NULL;
+	if (n == 0)
+		return 0;
+	name = arc_journal_file_for(record_time(&recs[0]));
+	path = pn_asprintf("%s/%s", j->dir, name);
+	pn_buf_init(&b, ARC_JOURNAL_LINE_MAX);
+	for (i = 0; i < n; i++) {
+		char *line = arc_record_json(&recs[i]);
+		int bad = pn_buf_puts(&b, line) < 0 || pn_buf_putc(&b, '\n') < 0;
+		pn_free(line);
+		if (bad) {
+			*err = pn_strdup("journal record too long");
+			goto done;
+		}
+	}
+	if ((fd = open_day(j, path, &created)) < 0) {
+		*err = pn_asprintf("cannot open %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!created && fstat(fd, &st) == 0 && st.st_size > 0) {
+		/* a crash may have cut the last line: never glue a record to it */
+		char last = '\n';
+		int rfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0) {
+			if (pread(rfd, &last, 1, st.st_size - 1) != 1)
+				last = '\n';
+			close(rfd);
+		}
+		if (last != '\n' && arc_write_all(fd, "\n", 1) < 0) {
+			*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
+			close(fd);
+			goto done;
+		}
+	}
+	if (arc_write_all(fd, pn_buf_str(&b), pn_buf_len(&b)) < 0 || fdatasync(fd) < 0) {
+		*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		goto done;
+	}
+	close(fd);
+	if (created && arc_fsync_dir(j->dir) < 0) {
+		*err = pn_asprintf("cannot fsync %s: %s", j->dir, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	pn_buf_free(&b);
+	pn_free(path);
+	pn_free(name);
+	return rc;
+}
+
+/* is_day_file - "YYYY-MM-DD.jsonl" */
+static int is_day_file(const char *n)
+{
+	static const char pat[] = "dddd-dd-dd.jsonl";
+	size_t i;
+
+	if (strlen(n) != sizeof(pat) - 1)
+		return 0;
+	for (i = 0; i < sizeof(pat) - 1; i++) {
+		if (pat[i] == 'd' ? (n[i] < '0' || n[i] > '9') : n[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* cmp_str - qsort order of strings */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* arc_journal_files - day files in date order */
+int arc_journal_files(const arc_journal *j, char ***names, size_t *n)
+{
+	DIR *d = opendir(j->dir);
+	struct dirent *e;
+	size_t cap = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_day_file(e->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*names = pn_realloc(*names, cap * sizeof(char *));
+		}
+		(*names)[(*n)++] = pn_strdup(e->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(*names, *n, sizeof(char *), cmp_str);
+	return 0;
+}
+
+/* arc_journal_files_free - release a list from arc_journal_files */
+void arc_journal_files_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		pn_free(names[i]);
+	pn_free(names);
+}
+
+/* arc_journal_read - complete lines from an offset, parsed */
+int arc_journal_read(const arc_journal *j, const char *name, long long from, arc_journal_fn fn,
+		     void *ctx, arc_journal_pos *end)
+{
+	char *path = pn_asprintf("%s/%s", j->dir, name), *chunk;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), stop = 0, skipping = 0;
+	struct stat st;
+	pn_buf line;
+	long long pos = from;
+	ssize_t n;
+
+	memset(end, 0, sizeof(*end));
+	end->offset = from;
+	pn_free(path);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0)
+		end->ino = (unsigned long long)st.st_ino;
+	if (from > 0 && lseek(fd, from, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	pn_buf_init(&line, ARC_JOURNAL_LINE_MAX);
+	chunk = pn_malloc(READ_CHUNK);
+	while (!stop && ((n = read(fd, chunk, READ_CHUNK)) > 0 || (n < 0 && errno == EINTR))) {
+		const char *p = chunk, *e = chunk + (n > 0 ? n : 0);
+		while (p < e && !stop) {
+			const char *lf = memchr(p, '\n', (size_t)(e - p));
+			size_t k = lf ? (size_t)(lf - p) : (size_t)(e - p);
+			if (!skipping && pn_buf_append(&line, p, k) < 0)
+				skipping = 1;	/* absurdly long: count it as bad */
+			pos += (long long)k;
+			if (lf == NULL)
+				break;
+			pos++;
+			p = lf + 1;
+			if (skipping) {
+				end->bad++;
+			} else if (pn_buf_len(&line) > 0) {
+				arc_record r;
+				int ok = arc_record_parse(pn_buf_str(&line), pn_buf_len(&line), &r) == 0;
+				if (!ok)
+					end->bad++;
+				if (fn && fn(ctx, ok ? &r : NULL, pn_buf_str(&line), pn_buf_len(&line)) < 0)
+					stop = 1;
+				if (ok)
+					arc_record_clear(&r);
+			}
+			skipping = 0;
+			pn_buf_reset(&line);
+			if (!stop)
+				end->offset = pos;
+		}
+	}
+	pn_free(chunk);
+	pn_buf_free(&line);
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* repair_one - cut a day file after its last newline, if it does not end in one */
+static int repair_one(arc_journal *j, const char *name)
+{
+	char *path = pn_asprintf("%s/%s", j->dir, name), buf[4096];
+	int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
+	struct stat st;
+	off_t end;
+
+	pn_free(path);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_size == 0 || pread(fd, buf, 1, st.st_size - 1) != 1
+	    || buf[0] == '\n' || flock_wait(fd, LOCK_EX, j->lock_ms) < 0
+	    || fstat(fd, &st) < 0) {
+		close(fd);
+		return 0;
+	}
+	for (end = st.st_size; end > 0; ) {
+		size_t k = end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
+		char *nl;
+		if (pread(fd, buf, k, end - (off_t)k) != (ssize_t)k)
+			break;
+		nl = memrchr(buf, '\n', k);
+		if (nl) {
+			end = end - (off_t)k + (nl - buf) + 1;
+			break;
+		}
+		end -= (off_t)k;
+	}
+	if (end < st.st_size && ftruncate(fd, end) == 0 && fsync(fd) == 0)
+		rc = 1;
+	close(fd);
+	return rc;
+}
+
+/* arc_journal_repair - remove lines a crash left unfinished */
+int arc_journal_repair(arc_journal *j, size_t *cut)
+{
+	char **names;
+	size_t n, i;
+
+	*cut = 0;
+	if (arc_journal_files(j, &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		*cut += (size_t)repair_one(j, names[i]);
+	arc_journal_files_free(names, n);
+	return 0;
+}
+
+typedef struct rewrite_ctx {
+	arc_keep_fn keep;
+	void *ctx;
+	int fd;
+	size_t dropped;
+	int err;
+} rewrite_ctx;
+
+/* rewrite_line - copy a line unless keep() refuses its record */
+static int rewrite_line(void *ctx, const arc_record *r, const char *line, size_t len)
+{
+	rewrite_ctx *w = ctx;
+
+	if (r && !w->keep(w->ctx, r)) {
+		w->dropped++;
+		return 0;
+	}
+	if (arc_write_all(w->fd, line, len) < 0 || arc_write_all(w->fd, "\n", 1) < 0) {
+		w->err = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* arc_journal_rewrite - replace a day file by the lines keep() accepts */
+int arc_journal_rewrite(arc_journal *j, const char *name, arc_keep_fn keep, void *ctx,
+			size_t *dropped, char **err)
+{
+	char *path = pn_asprintf("%s/%s", j->dir, name);
+	char *tmp = pn_asprintf("%s/.%s.tmp", j->dir, name);
+	rewrite_ctx w = {keep, ctx, -1, 0, 0};
+	arc_journal_pos end;
+	int lock = -1, rc = -1;
+	struct stat st;
+
+	*err = NULL;
+	*dropped = 0;
+	if ((lock = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*err = pn_asprintf("cannot open %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (flock_wait(lock, LOCK_EX, j->lock_ms) < 0) {
+		*err = pn_asprintf("cannot lock %s: %s", path, strerror(errno));
+		goto done;
+	}
+	w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (w.fd < 0) {
+		*err = pn_asprintf("cannot create %s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	if (geteuid() == 0 && fstat(lock, &st) == 0 && fchown(w.fd, st.st_uid, st.st_gid) < 0)
+		arc_owner_fd(&j->owner, w.fd);	/* keep the day file's owner */
+	if (arc_journal_read(j, name, 0, rewrite_line, &w, &end) < 0 || w.err) {
+		*err = pn_asprintf("cannot rewrite %s: %s", path, strerror(w.err ? w.err : errno));
+		goto done;
+	}
+	if (w.dropped == 0) {
+		rc = 0;		/* nothing to remove: leave the file alone */
+		goto done;
+	}
+	if (fstat(lock, &st) == 0 && end.offset < (long long)st.st_size) {
+		/* keep an unfinished last line as it is */
+		char *rest = pn_malloc((size_t)(st.st_size - end.offset));
+		ssize_t k = pread(lock, rest, (size_t)(st.st_size - end.offset), end.offset);
+		if (k > 0 && arc_write_all(w.fd, rest, (size_t)k) < 0)
+			w.err = errno;
+		pn_free(rest);
+	}
+	if (w.err || fsync(w.fd) < 0 || close(w.fd) < 0) {
+		*err = pn_asprintf("cannot write %s: %s", tmp, strerror(w.err ? w.err : errno));
+		w.fd = -1;
+		goto done;
+	}
+	w.fd = -1;
+	if (rename(tmp, path) < 0 || arc_fsync_dir(j->dir) < 0) {
+		*err = pn_asprintf("cannot replace %s: %s", path, strerror(errno));
+		goto done;
+	}
+	*dropped = w.dropped;
+	rc = 0;
+done:
+	if (w.fd >= 0)
+		close(w.fd);
+	if (rc < 0 || *dropped == 0)
+		unlink(tmp);
+	if (lock >= 0)
+		close(lock);
+	pn_free(tmp);
+	pn_free(path);
+	return rc;
+}
