@@ -145,6 +145,9 @@ typedef struct sv_action {
 typedef struct sv_hdr {
 	char *name;
 	char *value;		/* raw value, leading white space removed */
+	char *decoded;		/* RFC 2047-decoded value, trailing blanks cut;
+				 * made on first use, as every test of a run
+				 * would otherwise decode the same field again */
 	long orig;		/* index in msg->headers, -1 when added by a script */
 	int top;		/* added at the top (else :last) */
 } sv_hdr;

@@ -333,24 +333,34 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 
 /* ---- headers ------------------------------------------------------------ */
 
+/* hdr_decoded - the field's decoded value, computed once per view entry */
+static const char *hdr_decoded(sv_hdr *h)
+{
+	size_t len;
+
+	if (h->decoded == NULL) {
+		h->decoded = pn_rfc2047_decode(h->value, strlen(h->value));
+		len = strlen(h->decoded);
+		while (len && (h->decoded[len - 1] == ' ' || h->decoded[len - 1] == '\t'))
+			len--;
+		h->decoded[len] = '\0';
+	}
+	return h->decoded;
+}
+
 /* header_values - decoded values of every field named name in the view */
 static void header_values(ctx *c, const char *name, vals *out)
 {
 	size_t i;
 
 	for (i = 0; i < c->r->nhdrs; i++) {
-		const sv_hdr *h = &c->r->hdrs[i];
-		char *d;
-		size_t len;
+		sv_hdr *h = &c->r->hdrs[i];
+		const char *d;
 
 		if (strcasecmp(h->name, name) != 0)
 			continue;
-		d = pn_rfc2047_decode(h->value, strlen(h->value));
-		len = strlen(d);
-		while (len && (d[len - 1] == ' ' || d[len - 1] == '\t'))
-			len--;
-		vals_add(out, d, len);
-		pn_free(d);
+		d = hdr_decoded(h);
+		vals_add(out, d, strlen(d));
 	}
 }
 
@@ -773,6 +783,7 @@ static void hdr_insert(sv_result *r, size_t at, const char *name, char *value, l
 	memmove(&r->hdrs[at + 1], &r->hdrs[at], (r->nhdrs - at) * sizeof(*r->hdrs));
 	r->hdrs[at].name = pn_strdup(name);
 	r->hdrs[at].value = value;
+	r->hdrs[at].decoded = NULL;
 	r->hdrs[at].orig = orig;
 	r->hdrs[at].top = top;
 	r->nhdrs++;
@@ -848,15 +859,11 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 			continue;
 		if (n->pos[1]) {
 			vals v;
-			char *d = pn_rfc2047_decode(r->hdrs[i].value, strlen(r->hdrs[i].value));
-			size_t dl = strlen(d);
+			const char *d = hdr_decoded(&r->hdrs[i]);
 			int m;
 
-			while (dl && (d[dl - 1] == ' ' || d[dl - 1] == '\t'))
-				dl--;
 			memset(&v, 0, sizeof(v));
-			vals_add(&v, d, dl);
-			pn_free(d);
+			vals_add(&v, d, strlen(d));
 			m = match_values(c, n, &v, n->pos[1]);
 			vals_free(&v);
 			if (m < 0) {
@@ -875,6 +882,7 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 			r->deleted[r->hdrs[i].orig] = 1;
 		pn_free(r->hdrs[i].name);
 		pn_free(r->hdrs[i].value);
+		pn_free(r->hdrs[i].decoded);
 		memmove(&r->hdrs[i], &r->hdrs[i + 1], (r->nhdrs - i - 1) * sizeof(*r->hdrs));
 		r->nhdrs--;
 		deleted++;
@@ -1035,6 +1043,7 @@ static void free_view(sv_result *r)
 	for (i = 0; i < r->nhdrs; i++) {
 		pn_free(r->hdrs[i].name);
 		pn_free(r->hdrs[i].value);
+		pn_free(r->hdrs[i].decoded);
 	}
 	r->nhdrs = 0;
 }
@@ -1073,6 +1082,7 @@ static void save(const sv_result *r, saved *sv)
 		sv->hdrs[i] = r->hdrs[i];
 		sv->hdrs[i].name = pn_strdup(r->hdrs[i].name);
 		sv->hdrs[i].value = pn_strdup(r->hdrs[i].value);
+		sv->hdrs[i].decoded = NULL;	/* the cache is rebuilt on demand */
 	}
 	sv->deleted = (unsigned char *)pn_memdup0(r->deleted, r->norig + 1);
 }
@@ -1113,6 +1123,7 @@ static void forget(saved *sv)
 	for (i = 0; sv->hdrs && i < sv->nhdrs; i++) {
 		pn_free(sv->hdrs[i].name);
 		pn_free(sv->hdrs[i].value);
+		pn_free(sv->hdrs[i].decoded);
 	}
 	pn_free(sv->hdrs);
 	pn_free(sv->deleted);
