@@ -302,29 +302,36 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return (c->mta_flags & SMFIP_NR_BODY) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* with_leading_space - header value as the MTA expects it under LEADSPC */
-static char *with_leading_space(const char *value)
+/* header_value_for_mta - the value as the MTA expects it
+ *
+ * With SMFIP_HDR_LEADSPC negotiated the milter supplies the space after the
+ * colon; without it the MTA adds one itself (Sendmail always, Postfix only
+ * when the value does not start with one), so adding ours would double it.
+ */
+static char *header_value_for_mta(const pn_conn *c, const char *value)
 {
-	return pn_asprintf(" %s", value ? value : "");
+	if (c->mta_flags & SMFIP_HDR_LEADSPC)
+		return pn_asprintf(" %s", value ? value : "");
+	return pn_strdup(value ? value : "");
 }
 
 /* apply_one - one modification through libmilter */
-static int apply_one(SMFICTX *ctx, const pn_action *x)
+static int apply_one(SMFICTX *ctx, const pn_conn *c, const pn_action *x)
 {
 	char *v = NULL;
 	int rc = MI_FAILURE;
 
 	switch (x->type) {
 	case PN_ACT_ADD_HEADER:
-		v = with_leading_space(x->value);
+		v = header_value_for_mta(c, x->value);
 		rc = smfi_addheader(ctx, x->name, v);
 		break;
 	case PN_ACT_INSERT_HEADER:
-		v = with_leading_space(x->value);
+		v = header_value_for_mta(c, x->value);
 		rc = smfi_insheader(ctx, x->index, x->name, v);
 		break;
 	case PN_ACT_CHANGE_HEADER:
-		v = with_leading_space(x->value);
+		v = header_value_for_mta(c, x->value);
 		rc = smfi_chgheader(ctx, x->name, x->index, v);
 		break;
 	case PN_ACT_DELETE_HEADER:
@@ -356,7 +363,7 @@ static pn_verdict apply_actions(SMFICTX *ctx, pn_conn *c, pn_actions *a)
 	if (a->verdict == PN_REJECT || a->verdict == PN_TEMPFAIL)
 		return a->verdict;	/* nothing to modify in a refused message */
 	for (i = 0; i < pn_actions_count(a); i++) {
-		if (apply_one(ctx, pn_actions_get(a, i)) < 0) {
+		if (apply_one(ctx, c, pn_actions_get(a, i)) < 0) {
 			pn_log_msg(PN_LOG_ERROR, pn_conn_queue_id(c),
 				   "MTA refused modification %zu of %zu (not negotiated?)",
 				   i + 1, pn_actions_count(a));

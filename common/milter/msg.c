@@ -107,6 +107,20 @@ const char *pn_conn_queue_id(const pn_conn *c)
 	return pn_conn_macro(c, "i");
 }
 
+/* pn_conn_cert_verified - did the MTA verify a client certificate? */
+int pn_conn_cert_verified(const pn_conn *c)
+{
+	const char *verify = pn_conn_macro(c, "{verify}");
+	const char *subject = pn_conn_macro(c, "{cert_subject}");
+	const char *version = pn_conn_macro(c, "{tls_version}");
+
+	if (verify && *verify)
+		return strcmp(verify, "OK") == 0;
+	if (subject == NULL || *subject == '\0' || *subject == '/')
+		return 0;
+	return version != NULL && *version != '\0';
+}
+
 /* pn_conn_free - release the connection (engine state must be gone already) */
 void pn_conn_free(pn_conn *c)
 {

@@ -41,6 +41,13 @@
  *	blank line at the end), so header block + body = the message as the
  *	milter received it.
  *
+ *	pn_conn_cert_verified() tells whether the client presented a
+ *	certificate the MTA verified: Sendmail says so in {verify} (OK);
+ *	Postfix sends {cert_subject} (a common name) only for a verified one.
+ *	A full DN ("/O=.../CN=...") without {verify} comes from a Sendmail
+ *	whose macro lists lack {verify}; it sends unverified subjects too, so
+ *	that counts as not verified. Empty values count as absent.
+ *
  *	pn_msg_load() builds a message from an RFC 5322 file (LF or CRLF), for
  *	the offline tools (`postern-sort test`, `postern-archive import`)
  *	that must treat a message exactly as the daemon would.
@@ -115,6 +122,7 @@ void pn_conn_set_macro(pn_conn *c, const char *name, const char *value);
 const char *pn_conn_macro(const pn_conn *c, const char *name);
 void pn_conn_forget_message_macros(pn_conn *c);
 const char *pn_conn_queue_id(const pn_conn *c);
+int pn_conn_cert_verified(const pn_conn *c);
 void pn_conn_free(pn_conn *c);
 
 pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);

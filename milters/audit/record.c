@@ -215,7 +215,6 @@ static json_object *tls_obj(const audit_state *st, const pn_conn *c)
 	const char *version = pn_conn_macro(c, "{tls_version}");
 	const char *bits = pn_conn_macro(c, "{cipher_bits}");
 	const char *subject = pn_conn_macro(c, "{cert_subject}");
-	const char *verify = pn_conn_macro(c, "{verify}");
 	json_object *o;
 	char *end;
 	long b;
@@ -231,13 +230,14 @@ static json_object *tls_obj(const audit_state *st, const pn_conn *c)
 			json_object_object_add(o, "bits", json_object_new_int64(b));
 	}
 	if (!(st->redact & AUDIT_REDACT_CERT)) {
-		add_str(o, "cert_subject", subject);
-		add_str(o, "cert_issuer", pn_conn_macro(c, "{cert_issuer}"));
+		const char *issuer = pn_conn_macro(c, "{cert_issuer}");
+		/* Sendmail sends empty values when there is no certificate */
+		if (subject && *subject)
+			add_str(o, "cert_subject", subject);
+		if (issuer && *issuer)
+			add_str(o, "cert_issuer", issuer);
 	}
-	/* Postfix reports a client certificate only once it verified;
-	 * Sendmail says so in {verify}. */
-	json_object_object_add(o, "verified", json_object_new_boolean(
-				       verify ? strcmp(verify, "OK") == 0 : subject != NULL));
+	json_object_object_add(o, "verified", json_object_new_boolean(pn_conn_cert_verified(c)));
 	return o;
 }
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""End-to-end: postern-sort attached to a private Sendmail on 127.0.0.1
+(tests/lib/sendmail.py with the macro lists of
+packaging/sendmail/postern.mc-snippet), mail sent over SMTP, results
+checked at the sink. The scenarios of test_sort_postfix.py: fileinto by
+subaddress rewrites the recipient, redirect with and without :copy,
+discard, reject with the script's text, header edits, a per-recipient
+script that affects only its recipient, log lines with Sendmail's queue
+id. Sendmail differences asserted as such: the reject's reply text and
+how Sendmail logs discard."""
+import os
+import sys
+
+TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+
+from tap import test, main, check_eq  # noqa: E402
+from daemon import Daemon  # noqa: E402
+from sendmail import PrivateSendmail, queue_id_of  # noqa: E402
+from sink import Sink  # noqa: E402
+from smtp import build_message, send  # noqa: E402
+
+S = {}
+SENDER = "alice@sender.example"
+
+GLOBAL = """require ["fileinto", "copy", "reject", "editheader"];
+if header :contains "subject" "report" { fileinto "Reports"; }
+if header :contains "subject" "forward" { redirect "boss@elsewhere.example"; }
+if header :contains "subject" "copy me" { redirect :copy "archive@elsewhere.example"; }
+if header :contains "subject" "spam" { discard; }
+if header :contains "subject" "refuse" { reject "Sorting rules refuse this message."; }
+if exists "x-internal" { deleteheader "x-internal"; addheader "X-Sorted" "by postern"; }
+"""
+
+
+def setup():
+    sm = PrivateSendmail(milter_flags="T")
+    S["sink"] = Sink(os.path.join(sm.base, "sink")).start()
+    sm.relay_port = S["sink"].port
+    base = os.path.join(sm.base, "sort")
+    sieve = os.path.join(base, "sieve")
+    os.makedirs(os.path.join(sieve, "dest.example"))
+    with open(os.path.join(sieve, "global.sieve"), "w") as f:
+        f.write(GLOBAL)
+    with open(os.path.join(sieve, "dest.example", "carol.sieve"), "w") as f:
+        f.write('require "fileinto";\nfileinto "Carol";\n')
+    d = Daemon("postern-sort", base=base, socket_dir=sm.socket_dir("sort"), config={
+        "script": os.path.join(sieve, "global.sieve"),
+        "user_scripts": os.path.join(sieve, "%d", "%u.sieve"),
+        "tmp_dir": base,
+    })
+    os.chmod(d.base, 0o755)
+    S["d"] = d.start()
+    sm.milters = [d.spec]
+    S["sm"] = sm.start()
+
+
+def teardown():
+    try:
+        if "sm" in S:
+            S["sm"].stop()
+            if S["sm"].processes():
+                raise AssertionError(f"sendmail left {S['sm'].processes()}")
+            S["sm"].cleanup()
+    finally:
+        if "sink" in S:
+            S["sink"].stop()
+        if "d" in S:
+            S["d"].stop()
+
+
+def deliver(rcpts, subject, headers=()):
+    """Send, wait until Sendmail's queue is empty again; return (queue id,
+    messages that reached the sink)."""
+    sm, sink = S["sm"], S["sink"]
+    before = sink.count()
+    msg = build_message(SENDER, rcpts, subject=subject, headers=headers)
+    r = send("127.0.0.1", sm.port, SENDER, rcpts, msg)
+    assert r.ok, r
+    qid = queue_id_of(r)
+    sm.wait_for_log(rf"{qid}: to=.*stat=Sent", timeout=30)
+    sm.wait_queue_empty(timeout=30)
+    return qid, sink.messages()[before:]
+
+
+def all_rcpts(messages):
+    return sorted(r for m in messages for r in m.rcpts)
+
+
+@test
+def fileinto_by_subaddress_rewrites_the_recipient_at_the_sink():
+    qid, got = deliver(["bob@dest.example"], "monthly report")
+    check_eq(all_rcpts(got), ["bob+Reports@dest.example"], "recipients at the sink")
+
+
+@test
+def redirect_sends_the_message_elsewhere_only():
+    qid, got = deliver(["bob@dest.example"], "please forward")
+    check_eq(all_rcpts(got), ["boss@elsewhere.example"], "recipients at the sink")
+    check_eq([v.strip() for v in got[0].headers("X-Postern-Redirected")],
+             ["<boss@elsewhere.example>"], "trace header")
+
+
+@test
+def redirect_copy_keeps_the_original_recipient():
+    qid, got = deliver(["bob@dest.example"], "copy me")
+    check_eq(all_rcpts(got), ["archive@elsewhere.example", "bob@dest.example"],
+             "recipients at the sink")
+
+
+@test
+def discard_accepts_and_delivers_nothing():
+    sm, sink = S["sm"], S["sink"]
+    before = sink.count()
+    msg = build_message(SENDER, ["bob@dest.example"], subject="cheap spam")
+    r = send("127.0.0.1", sm.port, SENDER, ["bob@dest.example"], msg)
+    assert r.ok, r	# the client is told it was accepted
+    # Sendmail logs "Milter: data, discard" (Postfix: "milter-discard")
+    sm.wait_for_log(rf"{queue_id_of(r)}: Milter: data, discard", timeout=15)
+    deliver(["bob@dest.example"], "hello after discard")	# later mail still flows
+    check_eq(sink.count(), before + 1, "messages at the sink")
+
+
+@test
+def reject_gives_the_scripts_text_to_the_smtp_client():
+    sm = S["sm"]
+    msg = build_message(SENDER, ["bob@dest.example"], subject="refuse me")
+    r = send("127.0.0.1", sm.port, SENDER, ["bob@dest.example"], msg)
+    assert not r.ok, r
+    check_eq((r.stage, r.code), ("dot", 550), "reply to the final dot")
+    # at end of message Sendmail passes the text as it is (no address)
+    check_eq(r.text, "5.7.1 Sorting rules refuse this message.", "reply text")
+    check_eq(S["sm"].queue(), [], "Sendmail's queue")
+
+
+@test
+def header_edits_are_visible_at_the_sink():
+    qid, got = deliver(["bob@dest.example"], "internal note", headers=[("X-Internal", "secret")])
+    m = got[0]
+    check_eq(m.headers("X-Internal"), [], "deleted header")
+    check_eq([v.strip() for v in m.headers("X-Sorted")], ["by postern"], "added header")
+    check_eq(len(m.headers("Received")), 1, "Sendmail's Received header untouched")
+    raw = [x for x in m.data.split(b"\r\n") if x.startswith(b"X-Sorted:")]
+    check_eq(raw, [b"X-Sorted: by postern"], "raw added header (one space)")
+
+
+@test
+def per_recipient_script_affects_only_its_recipient():
+    qid, got = deliver(["bob@dest.example", "carol@dest.example"], "hello both")
+    check_eq(all_rcpts(got), ["bob@dest.example", "carol+Carol@dest.example"],
+             "recipients at the sink")
+
+
+@test
+def log_lines_start_with_the_sendmail_queue_id():
+    qid, got = deliver(["dave@dest.example"], "weekly report")
+    S["d"].wait_for_log(f"{qid}: sort: to=<dave@dest.example> script=")
+    S["d"].wait_for_log('line=2: fileinto "Reports": recipient <dave+Reports@dest.example>')
+
+
+if __name__ == "__main__":
+    main(setup, teardown)
