@@ -1,6 +1,7 @@
 /* mime - streaming MIME walk (see mime.h) */
 #include "common/mime.h"
 #include "common/alloc.h"
+#include "common/codec.h"
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/rfc2047.h"
@@ -99,34 +100,6 @@ static void lower(char *s)
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
-}
-
-/* hexval - value of a hex digit or -1 */
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* b64val - value of a base64 character or -1 */
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
 }
 
 /* ---- structured header values (RFC 2045, 2183, 2231) ---- */
@@ -304,8 +277,8 @@ static void pct_decode(pn_buf *b, const char *s, size_t n)
 		int h, l;
 
 		if (s[i] == '%' && i + 2 < n &&
-		    (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (l = hexval((unsigned char)s[i + 2])) >= 0) {
+		    (h = pn_hex_value((unsigned char)s[i + 1])) >= 0 &&
+		    (l = pn_hex_value((unsigned char)s[i + 2])) >= 0) {
 			pn_buf_putc(b, h * 16 + l);
 			i += 2;
 		} else {
@@ -520,7 +493,7 @@ static void qp_data(pn_mime *m, sink *s, const unsigned char *p, size_t n)
 				}
 				break;
 			case Q_EQ:
-				if (hexval(c) >= 0) {
+				if (pn_hex_value(c) >= 0) {
 					s->qh = c;
 					s->qst = Q_EQ1;
 				} else if (c == ' ' || c == '\t') {
@@ -534,8 +507,8 @@ static void qp_data(pn_mime *m, sink *s, const unsigned char *p, size_t n)
 				}
 				break;
 			case Q_EQ1:
-				if (hexval(c) >= 0) {
-					pn_buf_putc(&m->scr, hexval(s->qh) * 16 + hexval(c));
+				if (pn_hex_value(c) >= 0) {
+					pn_buf_putc(&m->scr, pn_hex_value(s->qh) * 16 + pn_hex_value(c));
 					s->qst = Q_NORMAL;
 				} else {
 					pn_buf_putc(&m->scr, '=');
@@ -599,7 +572,7 @@ static void b64_data(pn_mime *m, sink *s, const unsigned char *p, size_t n)
 			s->acc = s->nacc = 0;
 			continue;
 		}
-		if ((v = b64val(p[i])) < 0)
+		if ((v = pn_base64_value(p[i])) < 0)
 			continue;
 		s->acc = (s->acc << 6) | (unsigned)v;
 		if (++s->nacc == 4) {

@@ -1,6 +1,7 @@
 /* rfc2047 - header values and foreign charsets to valid UTF-8 (see rfc2047.h) */
 #include "common/rfc2047.h"
 #include "common/alloc.h"
+#include "common/codec.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -385,34 +386,6 @@ int pn_charset_known(const char *charset)
 	return 1;
 }
 
-/* hexval - value of a hex digit, or -1 */
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* b64val - value of a base64 character, or -1 */
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* decode_q - RFC 2047 Q text to bytes; -1 on a broken escape */
 static int decode_q(const char *t, size_t n, ostr *raw)
 {
@@ -428,8 +401,8 @@ static int decode_q(const char *t, size_t n, ostr *raw)
 
 			if (i + 2 >= n)
 				return -1;
-			h = hexval((unsigned char)t[i + 1]);
-			l = hexval((unsigned char)t[i + 2]);
+			h = pn_hex_value((unsigned char)t[i + 1]);
+			l = pn_hex_value((unsigned char)t[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = (unsigned char)(h * 16 + l);
@@ -459,7 +432,7 @@ static int decode_b(const char *t, size_t n, ostr *raw)
 		}
 		if (pad)	/* data after padding */
 			return -1;
-		v = b64val((unsigned char)t[i]);
+		v = pn_base64_value((unsigned char)t[i]);
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (unsigned)v;

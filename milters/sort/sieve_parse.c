@@ -11,6 +11,7 @@
 #include "milters/sort/sieve_int.h"
 #include "common/addr.h"
 #include "common/alloc.h"
+#include "common/codec.h"
 #include "common/buf.h"
 
 #include <errno.h>
@@ -533,18 +534,6 @@ int sv_address_header(const char *name)
 	return 0;
 }
 
-/* hexval - value of a hex digit, -1 if not one */
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* is_blank - encoded-character "blank": WSP / CRLF */
 static int is_blank(int c)
 {
@@ -596,11 +585,11 @@ static size_t decode_encoded(parser *P, const sv_string *str, const char *s, con
 		unsigned long v = 0;
 		int digits = 0;
 
-		while (p < end && hexval((unsigned char)*p) >= 0) {
+		while (p < end && pn_hex_value((unsigned char)*p) >= 0) {
 			if (v > 0x10ffff)
 				v = 0x110000;	/* saturate: reported below */
 			else
-				v = v * 16 + (unsigned long)hexval((unsigned char)*p);
+				v = v * 16 + (unsigned long)pn_hex_value((unsigned char)*p);
 			p++;
 			digits++;
 		}
