@@ -16,7 +16,6 @@ Usage: python3 tests/e2e/demo.py [BUILD_DIR]   (make demo does this)
 import json
 from email.header import decode_header, make_header
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,33 +26,9 @@ if len(sys.argv) > 1:
 os.environ.setdefault("POSTERN_TOP", TOP)
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from daemon import Daemon, binary  # noqa: E402
-from postfix import PrivatePostfix  # noqa: E402
-from sink import Sink  # noqa: E402
+from daemon import binary  # noqa: E402
+from stack import POLICY, SIEVE, Stack  # noqa: E402
 from smtp import build_message, send  # noqa: E402
-
-POLICY = """\
-# partner.example must send over TLS 1.2 or later; a verified client
-# certificate is not required here, but its facts are traced.
-partner.example   min_version=TLSv1.2 min_bits=128 action=reject
-"""
-
-SIEVE = """\
-require ["fileinto", "reject", "copy", "editheader"];
-# invoices go to the Invoices folder (recipient+Invoices@domain)
-if header :contains "subject" "invoice" {
-    fileinto "Invoices";
-}
-# a copy of everything for sales goes to the CRM
-elsif address :is "to" "sales@shop.example" {
-    redirect :copy "crm@shop.example";
-}
-# no pills, thanks
-elsif header :contains "subject" "pills" {
-    reject "Message refused: it looks like spam to shop.example.";
-}
-addheader "X-Sorted-By" "postern-sort";
-"""
 
 ATTACHMENT = (
     b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
@@ -73,58 +48,19 @@ def run(cmd):
     return r.returncode, (r.stdout + r.stderr).rstrip()
 
 
-def make_geoip(base):
-    path = os.path.join(base, "geo-country.mmdb")
-    asn = os.path.join(base, "geo-asn.mmdb")
-    script = os.path.join(TOP, "tests", "lib", "make_mmdb.pl")
-    subprocess.run(["perl", script, "country", path, "127.0.0.0/8=DE"], check=True)
-    subprocess.run(["perl", script, "asn", asn, "127.0.0.0/8=64512:Demo Loopback Networks"],
-                   check=True)
-    return path, asn
-
-
 def main():
-    pf = PrivatePostfix()
-    base = os.path.join(pf.base, "postern")
-    os.makedirs(base)
-    os.chmod(base, 0o755)
-    sink = Sink(os.path.join(pf.base, "sink")).start()
-    pf.relay_port = sink.port
-    pki = pf.pki
-    with open(os.path.join(base, "tls_policy"), "w") as f:
-        f.write(POLICY)
-    with open(os.path.join(base, "global.sieve"), "w") as f:
-        f.write(SIEVE)
-    key = os.path.join(base, "audit.key")
-    with open(key, "wb") as f:
-        f.write(os.urandom(32))
-    country_db, asn_db = make_geoip(base)
-    trail = os.path.join(base, "audit.jsonl")
-    archive_dir = os.path.join(base, "archive")
-    daemons = [
-        Daemon("postern-tls", base=base, config={
-            "policy_file": os.path.join(base, "tls_policy"),
-            "trace_header": "X-Postern-TLS"}),
-        Daemon("postern-sort", base=base, config={
-            "script": os.path.join(base, "global.sieve")}),
-        Daemon("postern-archive", base=base, config={
-            "archive_directory": archive_dir}),
-        Daemon("postern-audit", base=base, config={
-            "trail_file": trail, "key_file": key, "sync": "always",
-            "geoip_country_db": country_db, "geoip_asn_db": asn_db,
-            "extra_headers": "X-Postern-TLS"}),
-    ]
-    started = []
+    st = Stack()
     try:
         title("Starting the four daemons and a private Postfix on 127.0.0.1")
-        for d in daemons:
-            d.start()
-            started.append(d)
+        st.start()
+        for name, d in st.daemons.items():
             print(f"  {d.name:16} {d.spec}")
-        pf.milters = [d.spec for d in daemons]
-        pf.settings["milter_default_action"] = "tempfail"
-        pf.start()
+        pf, sink, pki = st.pf, st.sink, st.pf.pki
+        daemons = [st.daemons[n] for n in ("tls", "sort", "archive", "audit")]
+        trail, key = st.trail, st.key
         print(f"  Postfix smtpd on 127.0.0.1:{pf.port}, relaying to a sink on port {sink.port}")
+        print("  TLS policy:   " + POLICY.strip().splitlines()[-1])
+        print("  Sieve script: " + SIEVE.strip().replace("\n", "\n                "))
 
         tls = dict(starttls=True, client_cert=pki.client_cert, client_key=pki.client_key,
                    cafile=pki.ca_cert)
@@ -201,12 +137,7 @@ def main():
         print(f"  postern-archive verify: exit {rc}: {out}")
     finally:
         title("Stopping")
-        pf.stop()
-        sink.stop()
-        for d in started:
-            d.stop()
-        pf.cleanup()
-        shutil.rmtree(pf.base, ignore_errors=True)
+        st.stop()
         print("  done: no process left, temp directory removed")
 
 
