@@ -321,6 +321,102 @@ static int matches(int cmp, const char *v, size_t vlen, const char *k, size_t kl
 
 /* ---- :regex ------------------------------------------------------------- */
 
+/*
+ * regex_cost - how many tree nodes glibc's regcomp() builds, roughly
+ *
+ * regcomp() copies the sub-tree of a bounded repetition once per count and
+ * turns "x+" into "xx*", so "a++++..." or "(a{100}){100}" make it allocate
+ * gigabytes from a short pattern (found by fuzzing). The estimate follows
+ * that: an atom costs 1, "+" doubles what it applies to, "{m,n}" multiplies
+ * it by n+1 (m+1 for "{m,}"), a group costs the sum of its contents. The
+ * result saturates at REGEX_COST_CAP.
+ */
+#define REGEX_COST_CAP 1e12
+#define REGEX_COST_LIMIT 20000.0
+#define REGEX_MAX_DEPTH 64
+
+static double regex_cost(const char *p, size_t len)
+{
+	double sum[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
+	int depth = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		char c = p[i];
+		double atom = -1;
+
+		if (c == '(') {
+			if (depth == REGEX_MAX_DEPTH)
+				return REGEX_COST_CAP;
+			depth++;
+			sum[depth] = last[depth] = 0;
+			i++;
+			continue;
+		}
+		if (c == ')' && depth > 0) {
+			atom = sum[depth] + last[depth] + 1;
+			depth--;
+			i++;
+		} else if (c == '+' || c == '*' || c == '?' || c == '{') {
+			double factor = 1;
+			if (c == '+') {
+				factor = 2;
+				i++;
+			} else if (c == '{') {
+				unsigned long m = 0, n = 0;
+				int have_n = 0;
+				for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+					m = m < 100000 ? m * 10 + (unsigned long)(p[i] - '0') : m;
+				n = m;
+				if (i < len && p[i] == ',') {
+					n = 0;
+					for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, have_n = 1)
+						n = n < 100000 ? n * 10 + (unsigned long)(p[i] - '0') : n;
+					if (!have_n)
+						n = m;
+				}
+				if (i < len && p[i] == '}')
+					i++;
+				factor = (double)(n > m ? n : m) + 1;
+			} else {
+				i++;
+			}
+			last[depth] *= factor;
+			if (last[depth] > REGEX_COST_CAP)
+				return REGEX_COST_CAP;
+			continue;
+		} else if (c == '[') {
+			/* a bracket expression is one node: skip to its end */
+			i++;
+			if (i < len && p[i] == '^')
+				i++;
+			if (i < len && p[i] == ']')
+				i++;
+			while (i < len && p[i] != ']')
+				i++;
+			i++;
+			atom = 1;
+		} else if (c == '|') {
+			sum[depth] += last[depth] + 1;
+			last[depth] = 0;
+			i++;
+			continue;
+		} else {
+			i += (c == '\\' && i + 1 < len) ? 2 : 1;
+			atom = 1;
+		}
+		sum[depth] += last[depth];
+		last[depth] = atom;
+		if (sum[depth] > REGEX_COST_CAP)
+			return REGEX_COST_CAP;
+	}
+	while (depth > 0) {
+		sum[depth - 1] += sum[depth] + last[depth];
+		depth--;
+	}
+	return sum[0] + last[0];
+}
+
 /* sv_regex_compile - POSIX extended, case-insensitive under ascii-casemap */
 int sv_regex_compile(regex_t *re, const char *pattern, int cmp, size_t max_size, char **err)
 {
@@ -355,6 +451,11 @@ int sv_regex_compile(regex_t *re, const char *pattern, int cmp, size_t max_size,
 			}
 			i++;
 		}
+	}
+	if (regex_cost(pattern, len) > REGEX_COST_LIMIT) {
+		*err = pn_asprintf("regular expression \"%s\" is too complex (nested or stacked "
+				   "repetitions)", pattern);
+		return -1;
 	}
 	rc = regcomp(re, pattern, REG_EXTENDED | (cmp == SV_CMP_CASEMAP ? REG_ICASE : 0));
 	if (rc != 0) {
