@@ -27,6 +27,10 @@
  *	reply at an early stage sets it with pn_conn_reply(). At end of
  *	message the engine fills a pn_actions list that the layer applies.
  *
+ *	steps_for(), when set, narrows .steps per snapshot: a connection
+ *	negotiates what its snapshot's state needs (postern-sort asks for the
+ *	body only when a script tests it).
+ *
  *	load() turns a parsed configuration into the engine's immutable state
  *	(tables, compiled scripts, open databases) and returns it, or NULL with
  *	*err set; unload() frees it. Both run at start and on every reload.
@@ -70,6 +74,10 @@ typedef struct pn_engine {
 	const pn_param *params;		/* engine's own parameters, NULL-terminated */
 	unsigned steps;			/* PN_STEP_* */
 	unsigned mods;			/* PN_MOD_* */
+	/* Optional: the steps to negotiate for connections that start while
+	 * state is current (e.g. the body only when a script reads it);
+	 * .steps when NULL. */
+	unsigned (*steps_for)(const void *state);
 	void *(*load)(const pn_config *cfg, char **err);
 	void (*unload)(void *state);
 	pn_verdict (*on_connect)(pn_conn *c);

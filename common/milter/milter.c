@@ -446,9 +446,12 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long act = 0, proto = 0;
+	pn_conn *c = get_conn(ctx);
 	unsigned steps = engine->steps;
 
 	(void)f2; (void)f3;
+	if (engine->steps_for && c->snap)
+		steps = engine->steps_for(pn_snapshot_state(c->snap)) | PN_STEP_EOM;
 	if (engine->mods & PN_MOD_ADD_HEADER)
 		act |= SMFIF_ADDHDRS;
 	if (engine->mods & PN_MOD_CHANGE_HEADER)
@@ -496,7 +499,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (!(*pf1 & SMFIP_HDR_LEADSPC) && (steps & PN_STEP_HEADER))
 		pn_log(PN_LOG_DEBUG, "MTA does not offer SMFIP_HDR_LEADSPC");
 	*pf2 = *pf3 = 0;
-	get_conn(ctx)->mta_flags = *pf1;
+	c->mta_flags = *pf1;
 	return SMFIS_CONTINUE;
 }
 

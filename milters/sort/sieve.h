@@ -11,6 +11,7 @@
  *	void sv_script_free(sv_script *s);
  *	const char *sv_script_name(const sv_script *s);
  *	int sv_script_uses_body(const sv_script *s);
+ *	int sv_script_needs_body(const sv_script *s);
  *
  *	void sv_result_init(sv_result *r, const pn_msg *m);
  *	int  sv_run(const sv_script *s, const sv_env *env, sv_result *r);
@@ -174,6 +175,7 @@ sv_script *sv_compile_file(const char *path, const sv_limits *l, char **err);
 void sv_script_free(sv_script *s);
 const char *sv_script_name(const sv_script *s);
 int sv_script_uses_body(const sv_script *s);
+int sv_script_needs_body(const sv_script *s);
 int sv_script_uses_edits(const sv_script *s);
 
 void sv_result_init(sv_result *r, const pn_msg *m);

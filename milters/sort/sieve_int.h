@@ -195,7 +195,7 @@ struct sv_script {
 	char *name;
 	sv_node *first;
 	unsigned caps;
-	int uses_body, uses_edits;
+	int uses_body, uses_size, uses_edits;
 	sv_limits limits;
 };
 

@@ -1024,6 +1024,9 @@ static int check_semantics(parser *P, sv_node *n)
 	case SV_OP_BODY:
 		P->script->uses_body = 1;
 		break;
+	case SV_OP_SIZE:
+		P->script->uses_size = 1;
+		break;
 	case SV_OP_REQUIRE:
 		for (i = 0; i < n->pos[0]->n; i++) {
 			const struct capname *c;
@@ -1353,6 +1356,12 @@ const char *sv_script_name(const sv_script *s)
 int sv_script_uses_body(const sv_script *s)
 {
 	return s->uses_body;
+}
+
+/* sv_script_needs_body - whether running it needs the body (body or size test) */
+int sv_script_needs_body(const sv_script *s)
+{
+	return s->uses_body || s->uses_size;
 }
 
 /* sv_script_uses_edits - whether addheader or deleteheader appear */

@@ -111,6 +111,7 @@ struct sort_state {
 	pn_geoip *geo;
 	char *host;
 	unsigned cache_max;
+	int needs_body;		/* a script compiled at load tests body or size */
 	pthread_mutex_t lock;
 	entry *cache;
 	unsigned ncache;
@@ -383,6 +384,8 @@ static int precompile(sort_state *st, const char *tmpl, char **err)
 			if (i >= st->cache_max)
 				st->cache_max = (unsigned)i + 1;	/* keep them all */
 			h = script_acquire(st, g.gl_pathv[i], 0, err);
+			if (h && sv_script_needs_body(h->s))
+				st->needs_body = 1;
 			if (h == NULL && *err) {
 				rc = -1;
 				break;
@@ -456,6 +459,7 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 				*err = pn_asprintf("%s: cannot compile", st->global);
 			goto fail;
 		}
+		st->needs_body |= sv_script_needs_body(h->s);
 		script_release(st, h);
 	}
 	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0)
@@ -598,6 +602,12 @@ static void append_name(sort_rcpt *rc, const char *name)
 	rc->ran++;
 }
 
+/* sort_needs_body - whether connections must ask the MTA for the body */
+int sort_needs_body(const sort_state *st)
+{
+	return st->needs_body;
+}
+
 /* sort_run - every recipient's scripts */
 sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items,
 		       const sv_script *only)
@@ -647,6 +657,10 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 			int r;
 			if (h[k] == NULL)
 				continue;
+			/* A script that appeared or changed since the load may test
+			 * a body this connection did not ask the MTA for. */
+			if (!st->needs_body && sv_script_needs_body(h[k]->s) && !o->body_missing)
+				o->body_missing = pn_strdup(sv_script_name(h[k]->s));
 			append_name(rc, sv_script_name(h[k]->s));
 			r = sv_run(h[k]->s, &env, &rc->res);
 			if (k == 0)
@@ -688,6 +702,7 @@ void sort_outcome_free(sort_outcome *o)
 	}
 	pn_free(o->r);
 	sv_body_free(o->body);
+	pn_free((char *)o->body_missing);
 	pn_free(o);
 }
 

@@ -8,7 +8,8 @@
  *
  *	sort_state *sort_load(const pn_config *cfg, char **err);
  *	void sort_unload(sort_state *st);
- *	int  sort_steps_body(const sort_state *st);
+int sort_needs_body(const sort_state *st);
+ *	int  sort_steps_body(const sort_state *st);	(sort_needs_body)
  *
  *	char **sort_env_items(const sort_state *st, const sort_facts *f);
  *	sort_outcome *sort_run(sort_state *st, const pn_msg *m,
@@ -112,12 +113,15 @@ typedef struct sort_outcome {
 	sort_rcpt *r;
 	size_t n;
 	sv_body *body;
+	const char *body_missing;	/* a script that needs the body the
+					 * connection did not negotiate, or NULL */
 } sort_outcome;
 
 extern const pn_param sort_params[];
 
 sort_state *sort_load(const pn_config *cfg, char **err);
 void sort_unload(sort_state *st);
+int sort_needs_body(const sort_state *st);
 const sv_limits *sort_limits(const sort_state *st);
 char **sort_env_items(const sort_state *st, const sort_facts *f);
 void sort_env_free(char **items);

@@ -9,6 +9,7 @@
 #include "milters/sort/sort_engine.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/milter/daemon.h"
 #include "common/milter/milter.h"
 
 #include <string.h>
@@ -51,16 +52,36 @@ static pn_verdict glue_eom(pn_conn *c, pn_msg *m, pn_actions *a)
 	sort_facts_of(c, &f);
 	items = sort_env_items(st, &f);
 	o = sort_run(st, m, (const char *const *)items, NULL);
+	if (o->body_missing) {
+		/* Sorting without the body would give wrong answers: the client
+		 * retries, and by then a reload has asked the MTA for bodies. */
+		pn_log_msg(PN_LOG_WARN, m->queue_id, "sort: %s tests the body or size, which "
+			   "this connection did not ask for: tempfail and reload", o->body_missing);
+		pn_daemon_request_reload();
+		pn_conn_reply(c, "451", "4.3.0", "Sorting rules changed, try again later");
+		sort_outcome_free(o);
+		sort_env_free(items);
+		return PN_TEMPFAIL;
+	}
 	sort_apply(st, o, m, m->queue_id, a);
 	sort_outcome_free(o);
 	sort_env_free(items);
 	return PN_CONTINUE;
 }
 
+/* glue_steps - the body only when a script tests the body or the size */
+static unsigned glue_steps(const void *state)
+{
+	unsigned steps = sort_engine.steps;
+
+	if (!sort_needs_body(state))
+		steps &= ~(unsigned)PN_STEP_BODY;
+	return steps;
+}
+
 /*
- * The body is always negotiated: the size test needs the body's length
- * and the body test its text, and .steps is fixed before any script is
- * read (see postern-sort(8), BUGS).
+ * .steps is what the daemon may need; glue_steps() drops the body for the
+ * connections of a snapshot whose scripts test neither body nor size.
  */
 const pn_engine sort_engine = {
 	.name = "sort",
@@ -68,6 +89,7 @@ const pn_engine sort_engine = {
 	.steps = PN_STEP_CONNECT | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_HEADER | PN_STEP_BODY
 		 | PN_STEP_EOM,
 	.mods = PN_MOD_ADD_HEADER | PN_MOD_CHANGE_HEADER | PN_MOD_ADD_RCPT | PN_MOD_DELETE_RCPT,
+	.steps_for = glue_steps,
 	.load = glue_load,
 	.unload = glue_unload,
 	.on_eom = glue_eom,
