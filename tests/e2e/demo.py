@@ -16,6 +16,7 @@ Usage: python3 tests/e2e/demo.py [BUILD_DIR]   (make demo does this)
 import json
 from email.header import decode_header, make_header
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -49,6 +50,9 @@ def run(cmd):
 
 
 def main():
+    # SIGTERM/SIGHUP end the demo through the same clean-up as Ctrl-C
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
     st = Stack()
     try:
         title("Starting the four daemons and a private Postfix on 127.0.0.1")
@@ -136,7 +140,10 @@ def main():
         rc, out = run([binary("postern-archive"), "-c", daemons[2].conf, "verify"])
         print(f"  postern-archive verify: exit {rc}: {out}")
     finally:
-        title("Stopping")
+        try:
+            title("Stopping")
+        except BrokenPipeError:		# output piped into head: still clean up
+            sys.stdout = open(os.devnull, "w")
         st.stop()
         print("  done: no process left, temp directory removed")
 
