@@ -29,7 +29,6 @@ given by the caller).
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -38,6 +37,7 @@ import tempfile
 import time
 
 import certs
+from mta import MtaBase
 
 POSTFIX = "/usr/sbin/postfix"
 POSTQUEUE = "/usr/sbin/postqueue"
@@ -150,7 +150,7 @@ def session_pids(sid):
     return sorted(out)
 
 
-class PrivatePostfix:
+class PrivatePostfix(MtaBase):
     """PrivatePostfix(base=None, milters=(), settings=None, relay_port=None,
     pki=None, port=None, master_extra='').
 
@@ -422,44 +422,6 @@ class PrivatePostfix:
         self.postfix("reload")
         self.wait_for_log(r"postfix/master\[\d+\]: reload", since=mark,
                           timeout=10)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.cleanup()
-
-    # ---- log ----------------------------------------------------------
-
-    def log_text(self):
-        try:
-            with open(self.maillog, encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def log_offset(self):
-        """Current length of the maillog text, for wait_for_log(since=)."""
-        return len(self.log_text())
-
-    def wait_for_log(self, regex, timeout=10, since=0, count=1):
-        """Wait until regex (re.M) matches in the maillog after character
-        offset since, count times; return the last match. TimeoutError
-        (with the log tail) otherwise."""
-        pat = re.compile(regex, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.log_text()[since:]
-            found = list(pat.finditer(text))
-            if len(found) >= count:
-                return found[count - 1]
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"maillog: {regex!r} seen {len(found)}/{count} times in "
-                    f"{timeout}s; tail:\n{text[-2000:]}")
-            time.sleep(0.05)
 
     # ---- queue --------------------------------------------------------
 

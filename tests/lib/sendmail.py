@@ -103,6 +103,7 @@ import threading
 import time
 
 import certs
+from mta import MtaBase
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -273,7 +274,7 @@ def _proc_state(pid):
     return data[data.rindex(")") + 2:].split()[0]
 
 
-class PrivateSendmail:
+class PrivateSendmail(MtaBase):
     """PrivateSendmail(base=None, milters=(), settings=None, relay_port=None,
     pki=None, port=None, milter_flags="T", milter_macros=True, mc_extra='').
 
@@ -662,44 +663,6 @@ class PrivateSendmail:
         """Remove the base directory (only if we made it)."""
         if self._own_base and not os.environ.get("POSTERN_KEEP"):
             shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.cleanup()
-
-    # ---- log ----------------------------------------------------------
-
-    def log_text(self):
-        try:
-            with open(self.maillog, encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def log_offset(self):
-        """Current length of the maillog text, for wait_for_log(since=)."""
-        return len(self.log_text())
-
-    def wait_for_log(self, regex, timeout=10, since=0, count=1):
-        """Wait until regex (re.M) matches in the maillog after character
-        offset since, count times; return the last match. TimeoutError
-        (with the log tail) otherwise."""
-        pat = re.compile(regex, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.log_text()[since:]
-            found = list(pat.finditer(text))
-            if len(found) >= count:
-                return found[count - 1]
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"maillog: {regex!r} seen {len(found)}/{count} times in "
-                    f"{timeout}s; tail:\n{text[-2000:]}")
-            time.sleep(0.05)
 
     # ---- queue --------------------------------------------------------
 
