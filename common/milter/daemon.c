@@ -18,8 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -475,6 +480,76 @@ static int run_worker(void)
 
 static volatile sig_atomic_t got_hup, got_term, got_chld, got_alarm;
 
+/* poke_listener - connect to our own socket and hang up at once
+ *
+ * libmilter's listener notices a stop request only between two polls of
+ * the listening socket, and each poll waits up to 5 s: a stopping worker
+ * would keep its socket (and the admin, and systemd) waiting that long.
+ * A connection wakes the poll; the session it starts reads end-of-file
+ * and ends without calling any engine hook. The supervisor does this
+ * (not the worker) because it keeps root, which a unix socket owned by
+ * root:postfix needs. A failure only means the stop takes up to 5 s. */
+static void poke_listener(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	const char *path = socket_path(spec), *at;
+	int fd, port;
+
+	memset(&ss, 0, sizeof(ss));
+	if (path != NULL) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+		if (strlen(path) >= sizeof(sun->sun_path))
+			return;
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, path);
+		len = sizeof(*sun);
+	} else if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+		int v6 = spec[4] == '6';
+		port = atoi(strchr(spec, ':') + 1);
+		at = strchr(spec, '@');
+		if (port <= 0 || port > 65535)
+			return;
+		if (v6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)port);
+			/* a wildcard or name: the loopback address reaches it */
+			if (at == NULL || inet_pton(AF_INET6, at + 1, &s6->sin6_addr) != 1
+			    || IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+				s6->sin6_addr = in6addr_loopback;
+			len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)port);
+			if (at == NULL || inet_pton(AF_INET, at + 1, &s4->sin_addr) != 1
+			    || s4->sin_addr.s_addr == htonl(INADDR_ANY))
+				s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			len = sizeof(*s4);
+		}
+	} else {
+		return;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return;
+	(void)connect(fd, (struct sockaddr *)&ss, len);
+	close(fd);
+}
+
+/* stop_timer - tick every 100 ms while the worker stops */
+static void stop_timer(int on)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (on) {
+		it.it_value.tv_usec = 100000;
+		it.it_interval.tv_usec = 100000;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 /* on_signal - the supervisor's handler only records what arrived */
 static void on_signal(int sig)
 {
@@ -507,7 +582,7 @@ static int supervise(const char *pidfile, const char *sock_path)
 	struct sigaction sa;
 	sigset_t block, wait_mask;
 	time_t restarts[5] = {0};
-	int stopping = 0, status, rc = 0, nrestart = 0;
+	int stopping = 0, status, rc = 0, nrestart = 0, ticks = 0;
 	pid_t worker, pid;
 
 	memset(&sa, 0, sizeof(sa));
@@ -540,7 +615,7 @@ static int supervise(const char *pidfile, const char *sock_path)
 		if (got_term && !stopping) {
 			stopping = 1;
 			kill(worker, SIGTERM);
-			alarm(30);	/* connections get this long to finish */
+			stop_timer(1);	/* poke the listener until the worker is gone */
 		}
 		got_term = 0;
 		if (got_hup) {
@@ -550,7 +625,10 @@ static int supervise(const char *pidfile, const char *sock_path)
 		}
 		if (got_alarm) {
 			got_alarm = 0;
-			if (stopping) {
+			if (stopping && conn_spec != NULL)
+				poke_listener(conn_spec);
+			/* connections get 30 s to finish */
+			if (stopping && ++ticks == 300) {
 				pn_log(PN_LOG_WARN, "worker did not stop in time: killing it");
 				kill(worker, SIGKILL);
 			}
@@ -584,6 +662,7 @@ static int supervise(const char *pidfile, const char *sock_path)
 		}
 	}
 done:
+	stop_timer(0);
 	if (*pidfile)
 		unlink(pidfile);
 	/* libmilter leaves the socket file behind; a stale one misleads admins */

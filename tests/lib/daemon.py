@@ -87,9 +87,13 @@ class Daemon:
         raise RuntimeError(f"{self.name} did not open {self.sock_path}: {self.log()}")
 
     def accepts(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.spec.startswith("inet:"):
+            port, _, host = self.spec[5:].partition("@")
+            s, addr = socket.socket(), (host or "127.0.0.1", int(port))
+        else:
+            s, addr = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), self.sock_path
         try:
-            s.connect(self.sock_path)
+            s.connect(addr)
             return True
         except OSError:
             return False
