@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -162,21 +163,27 @@ void arc_seal_free(arc_seal *s)
 	pn_free(s);
 }
 
-/* add_recipient - one RecipientInfo: RSA-OAEP (SHA-256) for RSA, OpenSSL's default (ECDH) else */
+/* add_recipient - one RecipientInfo: RSA-OAEP with SHA-256 for RSA, ECDH
+ * with a SHA-256 KDF for EC, OpenSSL's default for anything else */
 static int add_recipient(CMS_ContentInfo *cms, X509 *cert)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	CMS_RecipientInfo *ri;
 	EVP_PKEY_CTX *pctx;
+	int type;
 
 	if (pub == NULL)
 		return -1;
-	if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
+	type = EVP_PKEY_get_base_id(pub);
+	if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC)
 		return CMS_add1_recipient_cert(cms, cert, 0) ? 0 : -1;
-	/* KEY_PARAM leaves the key transport open so that OAEP can be set */
+	/* KEY_PARAM leaves the key's context open so that its options can be set */
 	if ((ri = CMS_add1_recipient_cert(cms, cert, CMS_KEY_PARAM)) == NULL
-	    || (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL
-	    || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0
+	    || (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL)
+		return -1;
+	if (type == EVP_PKEY_EC)
+		return EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) > 0 ? 0 : -1;
+	if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0
 	    || EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0
 	    || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
 		return -1;

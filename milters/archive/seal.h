@@ -24,8 +24,9 @@
  *	Encrypted objects are CMS AuthEnvelopedData (RFC 5083) in DER/BER,
  *	with AES-256-GCM authenticated content encryption (RFC 5084) and one
  *	RecipientInfo per X.509 certificate: RSAES-OAEP key transport with
- *	SHA-256 and MGF1-SHA-256 (RFC 8017) for RSA certificates, ECDH key
- *	agreement (OpenSSL's default, AES key wrap) for EC ones. Changed
+ *	SHA-256 and MGF1-SHA-256 (RFC 8017) for RSA certificates, ephemeral-
+ *	static ECDH key agreement with the SHA-256 X9.63 KDF and AES key wrap
+ *	(RFC 5753) for EC ones. Changed
  *	bytes fail the GCM tag, so a damaged or altered object never
  *	decrypts to something else. Objects written by earlier versions
  *	(EnvelopedData, AES-256-CBC, RSA PKCS#1 v1.5) still decrypt with
