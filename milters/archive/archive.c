@@ -131,7 +131,8 @@ static int create_name_key(arc_archive *a, const char *path, unsigned char key[A
 		return -1;
 	}
 	pn_hex(key, ARC_NAME_KEY_LEN, hex);
-	strcat(hex, "\n");
+	hex[2 * ARC_NAME_KEY_LEN] = '\n';
+	hex[2 * ARC_NAME_KEY_LEN + 1] = '\0';
 	if (fchmod(fd, 0600) < 0 || arc_write_all(fd, hex, strlen(hex)) < 0 || fsync(fd) < 0) {
 		*err = pn_asprintf("cannot write name key %s: %s", path, strerror(errno));
 		OPENSSL_cleanse(hex, sizeof(hex));
