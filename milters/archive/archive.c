@@ -236,9 +236,12 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 		goto fail;
 	if (load_name_key(a, set, err) < 0)
 		goto fail;
-	a->spool_dir = set->spool_dir && *set->spool_dir ? pn_strdup(set->spool_dir)
-		: pn_asprintf("%s/spool", a->dir);
-	if (arc_mkdir(a->spool_dir, 0700, &a->owner) < 0 && errno != EEXIST) {
+	/* plaintext objects gain nothing from a private spool: tmp_dir stays */
+	if (set->spool_dir && *set->spool_dir)
+		a->spool_dir = pn_strdup(set->spool_dir);
+	else if (a->seal)
+		a->spool_dir = pn_asprintf("%s/spool", a->dir);
+	if (a->spool_dir && arc_mkdir(a->spool_dir, 0700, &a->owner) < 0 && errno != EEXIST) {
 		*err = pn_asprintf("cannot create spool directory %s: %s", a->spool_dir,
 				   strerror(errno));
 		goto fail;

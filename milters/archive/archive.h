@@ -20,9 +20,10 @@
  *	or others may read it), creating it with random bytes the first
  *	time, so that object names are keyed (see store(3)); it warns when
  *	the full-text index would keep message text next to encrypted
- *	objects. It creates the spool directory (set->spool_dir, by default
- *	DIR/spool, mode 0700) in a->spool_dir for the daemon's large
- *	bodies (see pn_spool_configure()). It removes
+ *	objects. It creates the spool directory for the daemon's large
+ *	bodies (see pn_spool_configure()), mode 0700, and names it in
+ *	a->spool_dir: set->spool_dir, or DIR/spool with encryption; NULL
+ *	(the milter layer's tmp_dir) otherwise. It removes
  *	temporary files left by writers that died, and brings the index
  *	up to date with the journal (a crash between the journal and the
  *	index leaves deliveries only in the journal). When the process
@@ -82,7 +83,7 @@ typedef struct arc_settings {
 	int compression_level;
 	const char *certificates;	/* PEM files, "" = no encryption */
 	const char *name_key;		/* object name key file, "" = DIR/object-name.key */
-	const char *spool_dir;		/* large bodies, "" = DIR/spool */
+	const char *spool_dir;		/* large bodies, "" = DIR/spool if sealed, else tmp_dir */
 	int fulltext;			/* 0 none, 1 subject, 2 subject + text */
 	size_t fulltext_max;
 	long busy_ms;
@@ -95,7 +96,7 @@ typedef struct arc_inflight arc_inflight;
 
 typedef struct arc_archive {
 	char *dir;
-	char *spool_dir;		/* created mode 0700 at open */
+	char *spool_dir;		/* created mode 0700 at open, or NULL */
 	arc_owner owner;
 	arc_seal *seal;
 	arc_store *store;

@@ -41,7 +41,7 @@ const pn_param archive_params[] = {
 	{"retention", PN_PARAM_STR, "0", 0, 0, NULL,
 	 "how long prune keeps deliveries: 0 (forever), Nd, Nw or Ny"},
 	{"spool_directory", PN_PARAM_STR, "", 0, 0, NULL,
-	 "where large bodies are spooled (empty: archive_directory/spool); encrypted when encrypting"},
+	 "where large bodies are spooled (empty: archive_directory/spool when encrypting, else tmp_dir)"},
 	{"access_log", PN_PARAM_STR, "", 0, 0, NULL,
 	 "file that also records every read of archived content (get, export)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
@@ -102,7 +102,7 @@ static void *archive_load(const pn_config *cfg, char **err)
 
 	if (archive_settings(cfg, &set, err) < 0 || (a = arc_archive_open(&set, err)) == NULL)
 		return NULL;
-	/* large bodies: the archive's own directory, encrypted when objects are */
+	/* large bodies: the archive's own directory, encrypted, when objects are */
 	pn_spool_configure(a->spool_dir, a->seal != NULL);
 	s = pn_calloc(1, sizeof(*s));
 	s->archive = a;
