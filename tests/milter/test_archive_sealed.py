@@ -176,6 +176,52 @@ def check_warns_when_index_text_and_encryption_are_both_on():
     assert "fulltext = text with encryption" in r.stderr and "plaintext" in r.stderr, r.stderr
 
 
+@test
+def objects_written_before_in_the_old_format_stay_readable_by_get_and_export():
+    # an archive written without encryption, whose object is then sealed the
+    # way earlier versions did (EnvelopedData, AES-256-CBC, RSA PKCS#1 v1.5)
+    base = os.path.join(BASE, "old")
+    os.makedirs(base)
+    old = Daemon("postern-archive", base=base, config={
+        "archive_directory": os.path.join(base, "archive"), "tmp_dir": base})
+    old.start()
+    try:
+        c = mc.MilterClient(old.spec)
+        c.negotiate()
+        m = mc.postfix_macros(client_addr="192.0.2.10")
+        c.connect("client.example", mc.SMFIA_INET, 40000, "192.0.2.10",
+                  macros=m[mc.SMFIC_CONNECT])
+        c.helo("client.example", macros=m[mc.SMFIC_HELO])
+        raw = MSG.replace(b"sealed1@", b"old1@")
+        t = c.transaction("<alice@example.com>", ["<bob@example.org>"], raw, queue_id="4OlD")
+        c.quit()
+        check_eq(t.reply.action, "continue", "answer at end of message")
+    finally:
+        old.stop()
+    name = hashlib.sha256(raw).hexdigest()
+    plain = os.path.join(base, "archive", "objects", name[:2], name + ".eml.zst")
+    sealed = plain + ".p7m"
+    subprocess.run(["openssl", "cms", "-encrypt", "-binary", "-aes256", "-outform", "DER",
+                    "-in", plain, "-out", sealed, CERT], check=True, capture_output=True)
+    os.unlink(plain)
+    cms = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", sealed],
+                         capture_output=True, text=True).stdout
+    assert "pkcs7-envelopedData" in cms and "aes-256-cbc" in cms, cms[:2000]
+    # the archive now encrypts: what was written before still reads
+    old.write_config({"encryption_certificates": CERT})
+    import json
+    row = json.loads(old.run("search", "--json", "--message-id", "old1@example.com").stdout)
+    g = subprocess.run(old.command("get", "--key", KEY, row["id"]), capture_output=True)
+    check_eq(g.returncode, 0, f"get ({g.stderr!r})")
+    check_eq(g.stdout, raw, "get of an old-format object")
+    out = os.path.join(base, "eml")
+    r = subprocess.run(old.command("export", "--message-id", "old1@example.com", "--eml-dir", out,
+                                   "--key", KEY), capture_output=True)
+    check_eq(r.returncode, 0, f"export ({r.stderr!r})")
+    with open(os.path.join(out, name + ".eml"), "rb") as f:
+        check_eq(f.read(), raw, "exported old-format object")
+
+
 def daemon_open_files():
     """(link target, bytes) of every regular file the daemon's processes hold open."""
     out = []
