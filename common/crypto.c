@@ -5,11 +5,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 struct pn_sha256 {
-	EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx;	/* plain SHA-256, or NULL */
+	EVP_MAC_CTX *mac;	/* HMAC-SHA256, or NULL */
 };
 
 /* evp_panic - OpenSSL refused a digest operation that cannot fail */
@@ -22,7 +24,7 @@ static void evp_panic(const char *what)
 /* pn_sha256_new - start an incremental SHA-256 */
 pn_sha256 *pn_sha256_new(void)
 {
-	pn_sha256 *h = pn_malloc(sizeof(*h));
+	pn_sha256 *h = pn_calloc(1, sizeof(*h));
 
 	h->ctx = EVP_MD_CTX_new();
 	if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
@@ -30,9 +32,30 @@ pn_sha256 *pn_sha256_new(void)
 	return h;
 }
 
+/* pn_hmac_sha256_new - start an incremental HMAC-SHA256 under key */
+pn_sha256 *pn_hmac_sha256_new(const void *key, size_t keylen)
+{
+	pn_sha256 *h = pn_calloc(1, sizeof(*h));
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[2];
+
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (mac == NULL || (h->mac = EVP_MAC_CTX_new(mac)) == NULL
+	    || EVP_MAC_init(h->mac, key, keylen, params) != 1)
+		evp_panic("EVP_MAC_init");
+	EVP_MAC_free(mac);	/* the context keeps its own reference */
+	return h;
+}
+
 /* pn_sha256_update - hash more bytes */
 void pn_sha256_update(pn_sha256 *h, const void *data, size_t len)
 {
+	if (h->mac) {
+		if (len && EVP_MAC_update(h->mac, data, len) != 1)
+			evp_panic("EVP_MAC_update");
+		return;
+	}
 	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
 		evp_panic("EVP_DigestUpdate");
 }
@@ -42,6 +65,12 @@ void pn_sha256_final(pn_sha256 *h, unsigned char out[PN_SHA256_LEN])
 {
 	unsigned int n = 0;
 
+	if (h->mac) {
+		size_t got = 0;
+		if (EVP_MAC_final(h->mac, out, &got, PN_SHA256_LEN) != 1 || got != PN_SHA256_LEN)
+			evp_panic("EVP_MAC_final");
+		return;
+	}
 	if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != PN_SHA256_LEN)
 		evp_panic("EVP_DigestFinal_ex");
 }
@@ -52,6 +81,7 @@ void pn_sha256_free(pn_sha256 *h)
 	if (h == NULL)
 		return;
 	EVP_MD_CTX_free(h->ctx);
+	EVP_MAC_CTX_free(h->mac);	/* wipes the key copy it holds */
 	pn_free(h);
 }
 

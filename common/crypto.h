@@ -8,6 +8,7 @@
  *	void pn_sha256_update(pn_sha256 *h, const void *data, size_t len);
  *	void pn_sha256_final(pn_sha256 *h, unsigned char out[PN_SHA256_LEN]);
  *	void pn_sha256_free(pn_sha256 *h);
+ *	pn_sha256 *pn_hmac_sha256_new(const void *key, size_t keylen);
  *
  *	void pn_sha256_once(const void *data, size_t len, unsigned char out[32]);
  *	int  pn_hmac_sha256(const void *key, size_t keylen, const void *data,
@@ -16,7 +17,9 @@
  *	int  pn_ct_equal(const void *a, const void *b, size_t len);
  * DESCRIPTION
  *	Incremental SHA-256 (for message bodies that arrive in chunks) and
- *	one-shot helpers. Nothing here is home-made: every digest is computed
+ *	one-shot helpers. pn_hmac_sha256_new() starts an incremental
+ *	HMAC-SHA256 under key instead; it is then fed, finished and freed
+ *	with the same pn_sha256_* calls. Nothing here is home-made: every digest is computed
  *	by OpenSSL's EVP interface. pn_hex() writes 2*len lowercase hex digits
  *	and a NUL (out needs 2*len+1 bytes). pn_ct_equal() compares in
  *	constant time (for MAC checks).
@@ -39,6 +42,7 @@ pn_sha256 *pn_sha256_new(void);
 void pn_sha256_update(pn_sha256 *h, const void *data, size_t len);
 void pn_sha256_final(pn_sha256 *h, unsigned char out[PN_SHA256_LEN]);
 void pn_sha256_free(pn_sha256 *h);
+pn_sha256 *pn_hmac_sha256_new(const void *key, size_t keylen);
 void pn_sha256_once(const void *data, size_t len, unsigned char out[PN_SHA256_LEN]);
 int pn_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 		   unsigned char out[PN_SHA256_LEN]);

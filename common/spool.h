@@ -4,7 +4,11 @@
  * SYNOPSIS
  *	#include "common/spool.h"
  *
- *	pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
+ *	void   pn_spool_configure(const char *dir, int encrypt);
+ *	void pn_spool_configure(const char *dir, int encrypt);
+pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
+int pn_spool_encrypted(const pn_spool *s);
+ *	int    pn_spool_encrypted(const pn_spool *s);
  *	int    pn_spool_write(pn_spool *s, const void *data, size_t len);
  *	size_t pn_spool_size(const pn_spool *s);
  *	int    pn_spool_on_disk(const pn_spool *s);
@@ -20,6 +24,20 @@
  *	limit moves everything to an anonymous file in tmp_dir (O_TMPFILE, or
  *	a file unlinked at once), so nothing is left on disk if the daemon
  *	dies and a large message cannot exhaust memory.
+ *
+ *	pn_spool_configure() is a process-wide choice for the spools made
+ *	after it (each daemon's engine makes it at load): when dir is not
+ *	NULL or "", files go there instead of tmp_dir (a daemon keeps them
+ *	in its private directory rather than in /tmp); with encrypt, what
+ *	goes to the file is encrypted with AES-256-CTR under a random key
+ *	and counter drawn for that file and held in the process's memory
+ *	only (wiped at reset), so the disk never holds the plaintext and a
+ *	file read after a crash, from a disk image or from its blocks, is
+ *	noise. CTR and no MAC: the file has no name, lives as long as the
+ *	message and is read back by the process that wrote it, which anyone
+ *	able to change the file could change as well. pn_spool_encrypted()
+ *	tells whether a spool does so; its pn_spool_fd() then holds
+ *	ciphertext and must be read through pn_spool_read().
  *
  *	pn_spool_mem() returns the bytes while they are in memory (NULL once
  *	on disk). To read a spool whatever its storage, call pn_spool_rewind()
@@ -37,7 +55,9 @@
 
 typedef struct pn_spool pn_spool;
 
+void pn_spool_configure(const char *dir, int encrypt);
 pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
+int pn_spool_encrypted(const pn_spool *s);
 int pn_spool_write(pn_spool *s, const void *data, size_t len);
 size_t pn_spool_size(const pn_spool *s);
 int pn_spool_on_disk(const pn_spool *s);

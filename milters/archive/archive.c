@@ -1,13 +1,17 @@
 /* archive - the write path of one delivery and the archive handle (see archive.h) */
 #include "milters/archive/archive.h"
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +95,112 @@ static void touch_lock(arc_archive *a, const char *path)
 	}
 }
 
+/* parse_key_hex - 64 hex digits (and an optional newline) into a key */
+static int parse_key_hex(const char *text, size_t len, unsigned char key[ARC_NAME_KEY_LEN])
+{
+	size_t i;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (len != 2 * ARC_NAME_KEY_LEN)
+		return -1;
+	for (i = 0; i < ARC_NAME_KEY_LEN; i++) {
+		unsigned int v;
+		if (!isxdigit((unsigned char)text[2 * i]) || !isxdigit((unsigned char)text[2 * i + 1])
+		    || sscanf(text + 2 * i, "%2x", &v) != 1)
+			return -1;
+		key[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* create_name_key - a new random name key, mode 0600, never through a link */
+static int create_name_key(arc_archive *a, const char *path, unsigned char key[ARC_NAME_KEY_LEN],
+			   char **err)
+{
+	char hex[2 * ARC_NAME_KEY_LEN + 2];
+	int fd;
+
+	if (getrandom(key, ARC_NAME_KEY_LEN, 0) != ARC_NAME_KEY_LEN) {
+		*err = pn_asprintf("cannot make a name key: %s", strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*err = pn_asprintf("cannot create name key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	pn_hex(key, ARC_NAME_KEY_LEN, hex);
+	hex[2 * ARC_NAME_KEY_LEN] = '\n';
+	hex[2 * ARC_NAME_KEY_LEN + 1] = '\0';
+	if (fchmod(fd, 0600) < 0 || arc_write_all(fd, hex, strlen(hex)) < 0 || fsync(fd) < 0) {
+		*err = pn_asprintf("cannot write name key %s: %s", path, strerror(errno));
+		OPENSSL_cleanse(hex, sizeof(hex));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	arc_owner_fd(&a->owner, fd);
+	close(fd);
+	pn_info("%s: created the object name key %s: keep a copy with the archive's backup",
+		a->dir, path);
+	return 0;
+}
+
+/* load_name_key - read (or, sealed, create) the key that names objects */
+static int load_name_key(arc_archive *a, const arc_settings *set, char **err)
+{
+	char *path = set->name_key && *set->name_key ? pn_strdup(set->name_key)
+		: pn_asprintf("%s/" ARC_NAME_KEY_FILE, a->dir);
+	unsigned char key[ARC_NAME_KEY_LEN];
+	char text[2 * ARC_NAME_KEY_LEN + 8];
+	struct stat st;
+	ssize_t n;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* without encryption names stay SHA-256: no key is needed */
+		if (a->seal == NULL) {
+			rc = 0;
+			goto done;
+		}
+		if (create_name_key(a, path, key, err) < 0)
+			goto done;
+		arc_store_set_name_key(a->store, key);
+		rc = 0;
+		goto done;
+	}
+	if (fd < 0) {
+		*err = pn_asprintf("cannot read name key %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*err = pn_asprintf("name key %s is not a regular file", path);
+		goto done;
+	}
+	if (st.st_mode & 077) {
+		*err = pn_asprintf("name key %s has mode %04o: others could read it; "
+				   "chmod 0600 it", path, (unsigned)(st.st_mode & 07777));
+		goto done;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	if (n < 0 || parse_key_hex(text, (size_t)n, key) < 0) {
+		*err = pn_asprintf("name key %s: want 64 hexadecimal digits", path);
+		goto done;
+	}
+	arc_store_set_name_key(a->store, key);
+	rc = 0;
+done:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(text, sizeof(text));
+	if (fd >= 0)
+		close(fd);
+	pn_free(path);
+	return rc;
+}
+
 /* arc_archive_open - open or create the archive */
 arc_archive *arc_archive_open(const arc_settings *set, char **err)
 {
@@ -124,6 +234,21 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 	if ((a->store = arc_store_open(a->dir, set->compression_level, a->seal, &a->owner, err))
 	    == NULL)
 		goto fail;
+	if (load_name_key(a, set, err) < 0)
+		goto fail;
+	/* plaintext objects gain nothing from a private spool: tmp_dir stays */
+	if (set->spool_dir && *set->spool_dir)
+		a->spool_dir = pn_strdup(set->spool_dir);
+	else if (a->seal)
+		a->spool_dir = pn_asprintf("%s/spool", a->dir);
+	if (a->spool_dir && arc_mkdir(a->spool_dir, 0700, &a->owner) < 0 && errno != EEXIST) {
+		*err = pn_asprintf("cannot create spool directory %s: %s", a->spool_dir,
+				   strerror(errno));
+		goto fail;
+	}
+	if (a->seal && a->fulltext >= 2)
+		pn_warn("%s: fulltext = text with encryption: index.db holds the text of every "
+			"message in plaintext", a->dir);
 	if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
 		goto fail;
 	path = pn_asprintf("%s/index.db", a->dir);
@@ -173,6 +298,7 @@ void arc_archive_close(arc_archive *a)
 	pthread_cond_destroy(&a->inflight_done);
 	pn_free(a->lock_path);
 	pn_free(a->maint_lock_path);
+	pn_free(a->spool_dir);
 	pn_free(a->dir);
 	pn_free(a);
 }
@@ -261,7 +387,7 @@ int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_re
 	*err = NULL;
 	memset(res, 0, sizeof(*res));
 	memset(recs, 0, sizeof(recs));
-	if (arc_store_hash(src, sha, &size, meta) < 0) {
+	if (arc_store_name(a->store, src, sha, &size, meta) < 0) {
 		*err = pn_asprintf("cannot read the spooled message: %s", strerror(errno));
 		arc_meta_free(meta);
 		return -1;

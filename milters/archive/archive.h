@@ -14,7 +14,16 @@
  * DESCRIPTION
  *	arc_archive_open() opens (creating what is missing) the archive in
  *	set->dir: objects/, journal/, index.db, the lock files, and
- *	loads the recipient certificates and the scope rules. It removes
+ *	loads the recipient certificates and the scope rules. With
+ *	encryption, it reads the object name key (set->name_key, by default
+ *	DIR/object-name.key: 64 hex digits, mode 0600, refused when group
+ *	or others may read it), creating it with random bytes the first
+ *	time, so that object names are keyed (see store(3)); it warns when
+ *	the full-text index would keep message text next to encrypted
+ *	objects. It creates the spool directory for the daemon's large
+ *	bodies (see pn_spool_configure()), mode 0700, and names it in
+ *	a->spool_dir: set->spool_dir, or DIR/spool with encryption; NULL
+ *	(the milter layer's tmp_dir) otherwise. It removes
  *	temporary files left by writers that died, and brings the index
  *	up to date with the journal (a crash between the journal and the
  *	index leaves deliveries only in the journal). When the process
@@ -66,11 +75,15 @@
 #include "milters/archive/seal.h"
 #include "milters/archive/store.h"
 
+#define ARC_NAME_KEY_FILE "object-name.key"
+
 typedef struct arc_settings {
 	const char *dir;
 	const char *user;		/* owner for a directory root creates, or "" */
 	int compression_level;
 	const char *certificates;	/* PEM files, "" = no encryption */
+	const char *name_key;		/* object name key file, "" = DIR/object-name.key */
+	const char *spool_dir;		/* large bodies, "" = DIR/spool if sealed, else tmp_dir */
 	int fulltext;			/* 0 none, 1 subject, 2 subject + text */
 	size_t fulltext_max;
 	long busy_ms;
@@ -83,6 +96,7 @@ typedef struct arc_inflight arc_inflight;
 
 typedef struct arc_archive {
 	char *dir;
+	char *spool_dir;		/* created mode 0700 at open, or NULL */
 	arc_owner owner;
 	arc_seal *seal;
 	arc_store *store;

@@ -3,6 +3,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/spool.h"
 #include "common/milter/milter.h"
 
 #include <stdlib.h>
@@ -16,8 +17,10 @@ const pn_param archive_params[] = {
 	{"compression_level", PN_PARAM_INT, "3", 1, 19, NULL, "zstd compression level"},
 	{"encryption_certificates", PN_PARAM_STR, "", 0, 0, NULL,
 	 "PEM certificates to encrypt objects to (CMS); empty: no encryption"},
-	{"fulltext", PN_PARAM_ENUM, "text", 0, 0, "none|subject|text",
-	 "what the full-text index holds"},
+	{"object_name_key", PN_PARAM_STR, "", 0, 0, NULL,
+	 "key file naming objects when encrypting (empty: archive_directory/object-name.key)"},
+	{"fulltext", PN_PARAM_ENUM, "auto", 0, 0, "auto|none|subject|text",
+	 "what the full-text index holds (auto: text, or subject only when encrypting)"},
 	{"fulltext_max", PN_PARAM_SIZE, "256k", 0, 64LL << 20, NULL,
 	 "text of one message kept for the full-text index"},
 	{"lock_timeout", PN_PARAM_TIME, "30s", 1, 3600, NULL,
@@ -37,6 +40,8 @@ const pn_param archive_params[] = {
 	 "what to do with a larger message (accept: deliver it unarchived)"},
 	{"retention", PN_PARAM_STR, "0", 0, 0, NULL,
 	 "how long prune keeps deliveries: 0 (forever), Nd, Nw or Ny"},
+	{"spool_directory", PN_PARAM_STR, "", 0, 0, NULL,
+	 "where large bodies are spooled (empty: archive_directory/spool when encrypting, else tmp_dir)"},
 	{"access_log", PN_PARAM_STR, "", 0, 0, NULL,
 	 "file that also records every read of archived content (get, export)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
@@ -69,7 +74,13 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->user = pn_config_str(cfg, "user");
 	set->compression_level = (int)pn_config_int(cfg, "compression_level");
 	set->certificates = pn_config_str(cfg, "encryption_certificates");
-	set->fulltext = strcmp(ft, "none") == 0 ? 0 : strcmp(ft, "subject") == 0 ? 1 : 2;
+	set->name_key = pn_config_str(cfg, "object_name_key");
+	set->spool_dir = pn_config_str(cfg, "spool_directory");
+	/* auto: with encryption the index keeps no message text unless asked */
+	if (strcmp(ft, "auto") == 0)
+		set->fulltext = *set->certificates ? 1 : 2;
+	else
+		set->fulltext = strcmp(ft, "none") == 0 ? 0 : strcmp(ft, "subject") == 0 ? 1 : 2;
 	set->fulltext_max = (size_t)pn_config_int(cfg, "fulltext_max");
 	set->busy_ms = (long)pn_config_int(cfg, "lock_timeout") * 1000L;
 	set->scope.include_domains = pn_config_str(cfg, "include_domains");
@@ -91,6 +102,8 @@ static void *archive_load(const pn_config *cfg, char **err)
 
 	if (archive_settings(cfg, &set, err) < 0 || (a = arc_archive_open(&set, err)) == NULL)
 		return NULL;
+	/* large bodies: the archive's own directory, encrypted, when objects are */
+	pn_spool_configure(a->spool_dir, a->seal != NULL);
 	s = pn_calloc(1, sizeof(*s));
 	s->archive = a;
 	s->size_limit = pn_config_int(cfg, "size_limit");

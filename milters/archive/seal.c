@@ -1,4 +1,4 @@
-/* seal - CMS EnvelopedData through OpenSSL, streamed (see seal.h) */
+/* seal - CMS AuthEnvelopedData through OpenSSL, streamed (see seal.h) */
 #include "milters/archive/seal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -161,16 +163,51 @@ void arc_seal_free(arc_seal *s)
 	pn_free(s);
 }
 
-/* arc_sealer_new - start an EnvelopedData stream */
+/* add_recipient - one RecipientInfo: RSA-OAEP with SHA-256 for RSA, ECDH
+ * with a SHA-256 KDF for EC, OpenSSL's default for anything else */
+static int add_recipient(CMS_ContentInfo *cms, X509 *cert)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	CMS_RecipientInfo *ri;
+	EVP_PKEY_CTX *pctx;
+	int type;
+
+	if (pub == NULL)
+		return -1;
+	type = EVP_PKEY_get_base_id(pub);
+	if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC)
+		return CMS_add1_recipient_cert(cms, cert, 0) ? 0 : -1;
+	/* KEY_PARAM leaves the key's context open so that its options can be set */
+	if ((ri = CMS_add1_recipient_cert(cms, cert, CMS_KEY_PARAM)) == NULL
+	    || (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL)
+		return -1;
+	if (type == EVP_PKEY_EC)
+		return EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) > 0 ? 0 : -1;
+	if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0
+	    || EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0
+	    || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
+		return -1;
+	return 0;
+}
+
+/* arc_sealer_new - start an AuthEnvelopedData (AES-256-GCM) stream */
 arc_sealer *arc_sealer_new(const arc_seal *s, arc_write_fn out, void *ctx, char **err)
 {
 	arc_sealer *w = pn_calloc(1, sizeof(*w));
-	unsigned flags = CMS_BINARY | CMS_STREAM;
+	unsigned flags = CMS_BINARY | CMS_STREAM | CMS_PARTIAL;
+	int i;
 
-	w->cms = CMS_encrypt(s->certs, NULL, EVP_aes_256_cbc(), flags);
+	/* an AEAD cipher makes CMS_encrypt build AuthEnvelopedData */
+	w->cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(), flags);
 	if (w->cms == NULL) {
 		*err = ssl_error("CMS_encrypt");
 		goto fail;
+	}
+	for (i = 0; i < sk_X509_num(s->certs); i++) {
+		if (add_recipient(w->cms, sk_X509_value(s->certs, i)) < 0) {
+			*err = ssl_error("cannot add a CMS recipient");
+			goto fail;
+		}
 	}
 	if ((w->sink = cb_bio(out, ctx)) == NULL) {
 		*err = ssl_error("cannot make an output BIO");
@@ -303,8 +340,10 @@ int arc_unseal(const arc_key *k, int fd, arc_write_fn out, void *ctx, char **err
 		*err = ssl_error("not a CMS structure");
 		goto done;
 	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped) {
-		*err = pn_strdup("CMS structure is not EnvelopedData");
+	/* AuthEnvelopedData since 2026; EnvelopedData (AES-CBC) in older objects */
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_id_smime_ct_authEnvelopedData
+	    && OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped) {
+		*err = pn_strdup("CMS structure is neither AuthEnvelopedData nor EnvelopedData");
 		goto done;
 	}
 	if ((sink = cb_bio(out, ctx)) == NULL) {

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	seal - CMS EnvelopedData encryption of archive objects (OpenSSL)
+ *	seal - CMS AuthEnvelopedData encryption of archive objects (OpenSSL)
  * SYNOPSIS
  *	#include "milters/archive/seal.h"
  *
@@ -21,10 +21,16 @@
  *	int  arc_unseal(const arc_key *k, int fd, arc_write_fn out, void *ctx,
  *	                char **err);
  * DESCRIPTION
- *	Encrypted objects are CMS (RFC 5652) EnvelopedData in DER/BER, with
- *	AES-256-CBC content encryption and one RecipientInfo per X.509
- *	certificate: key transport for RSA certificates, key agreement for
- *	EC ones, as OpenSSL's CMS_encrypt() chooses. Any holder of one of
+ *	Encrypted objects are CMS AuthEnvelopedData (RFC 5083) in DER/BER,
+ *	with AES-256-GCM authenticated content encryption (RFC 5084) and one
+ *	RecipientInfo per X.509 certificate: RSAES-OAEP key transport with
+ *	SHA-256 and MGF1-SHA-256 (RFC 8017) for RSA certificates, ephemeral-
+ *	static ECDH key agreement with the SHA-256 X9.63 KDF and AES key wrap
+ *	(RFC 5753) for EC ones. Changed
+ *	bytes fail the GCM tag, so a damaged or altered object never
+ *	decrypts to something else. Objects written by earlier versions
+ *	(EnvelopedData, AES-256-CBC, RSA PKCS#1 v1.5) still decrypt with
+ *	arc_unseal(). Any holder of one of
  *	the private keys reads an object with
  *	    openssl cms -decrypt -inform DER -in OBJECT -inkey KEY | zstd -d
  *	and the host that writes the archive, which has only the

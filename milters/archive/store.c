@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <zstd.h>
 
 #define CHUNK ((size_t)64 * 1024)
@@ -28,6 +29,8 @@ struct arc_store {
 	int level;
 	const arc_seal *seal;
 	arc_owner owner;
+	unsigned char name_key[ARC_NAME_KEY_LEN];
+	int have_name_key;
 };
 
 /* arc_store_open - object store under dir/objects */
@@ -56,6 +59,7 @@ void arc_store_close(arc_store *s)
 {
 	if (s == NULL)
 		return;
+	OPENSSL_cleanse(s->name_key, sizeof(s->name_key));
 	pn_free(s->dir);
 	pn_free(s->objdir);
 	pn_free(s);
@@ -130,6 +134,37 @@ int arc_store_hash(arc_source *src, char sha[65], unsigned long long *size, arc_
 	int rc = arc_source_each(src, hash_write, &c);
 
 	hex_final(c.h, sha);
+	if (meta)
+		arc_meta_finish(meta);
+	*size = c.n;
+	return rc;
+}
+
+/* arc_store_set_name_key - the key that names the objects of a sealed store */
+void arc_store_set_name_key(arc_store *s, const unsigned char key[ARC_NAME_KEY_LEN])
+{
+	memcpy(s->name_key, key, ARC_NAME_KEY_LEN);
+	s->have_name_key = 1;
+}
+
+/* arc_store_keyed - whether new objects are named by HMAC rather than SHA-256 */
+int arc_store_keyed(const arc_store *s)
+{
+	return s->seal != NULL && s->have_name_key;
+}
+
+/* arc_store_name - the name a source is stored under: keyed when sealed */
+int arc_store_name(const arc_store *s, arc_source *src, char name[65], unsigned long long *size,
+		   arc_meta *meta)
+{
+	hash_ctx c = {NULL, 0, meta};
+	int rc;
+
+	if (!arc_store_keyed(s))
+		return arc_store_hash(src, name, size, meta);
+	c.h = pn_hmac_sha256_new(s->name_key, sizeof(s->name_key));
+	rc = arc_source_each(src, hash_write, &c);
+	hex_final(c.h, name);
 	if (meta)
 		arc_meta_finish(meta);
 	*size = c.n;
@@ -433,6 +468,7 @@ typedef struct dpipe {
 	arc_write_fn out;
 	void *ctx;
 	pn_sha256 *h;
+	pn_sha256 *k;		/* HMAC under the name key, or NULL */
 	unsigned long long n;
 	char *buf;
 	size_t cap;
@@ -462,6 +498,8 @@ static int d_write(void *ctx, const void *data, size_t len)
 		d->last = r;
 		if (out.pos) {
 			pn_sha256_update(d->h, d->buf, out.pos);
+			if (d->k)
+				pn_sha256_update(d->k, d->buf, out.pos);
 			d->n += out.pos;
 			if (d->out && d->out(d->ctx, d->buf, out.pos) < 0) {
 				d->failed = 1;
@@ -489,6 +527,8 @@ static int d_flush(dpipe *d)
 		if (out.pos == 0)
 			break;
 		pn_sha256_update(d->h, d->buf, out.pos);
+		if (d->k)
+			pn_sha256_update(d->k, d->buf, out.pos);
 		d->n += out.pos;
 		if (d->out && d->out(d->ctx, d->buf, out.pos) < 0) {
 			d->failed = 1;
@@ -498,9 +538,11 @@ static int d_flush(dpipe *d)
 	return 0;
 }
 
-/* decode - an object's message through out; sha/size of what came out */
-static int decode(const char *path, int enc, const arc_key *key, arc_write_fn out, void *ctx,
-		  char sha[65], unsigned long long *size, char **err)
+/* decode - an object's message through out; SHA-256, HMAC ("" without the
+ * name key) and size of what came out */
+static int decode(const arc_store *s, const char *path, int enc, const arc_key *key,
+		  arc_write_fn out, void *ctx, char sha[65], char keyed[65],
+		  unsigned long long *size, char **err)
 {
 	dpipe d;
 	int fd, rc = -1;
@@ -514,6 +556,7 @@ static int decode(const char *path, int enc, const arc_key *key, arc_write_fn ou
 	d.cap = ZSTD_DStreamOutSize();
 	d.buf = pn_malloc(d.cap);
 	d.h = pn_sha256_new();
+	d.k = s->have_name_key ? pn_hmac_sha256_new(s->name_key, sizeof(s->name_key)) : NULL;
 	d.out = out;
 	d.ctx = ctx;
 	d.last = 1;
@@ -551,6 +594,9 @@ static int decode(const char *path, int enc, const arc_key *key, arc_write_fn ou
 	rc = 0;
 done:
 	hex_final(d.h, sha);
+	keyed[0] = '\0';
+	if (d.k)
+		hex_final(d.k, keyed);
 	*size = d.n;
 	ZSTD_freeDCtx(d.d);
 	pn_free(d.buf);
@@ -558,11 +604,18 @@ done:
 	return rc;
 }
 
+/* names_content - the name is the content's SHA-256 (plain or older
+ * objects) or its HMAC under the name key (objects of a sealed store) */
+static int names_content(const char *name, const char *sha, const char *keyed)
+{
+	return strcmp(name, sha) == 0 || (*keyed && strcmp(name, keyed) == 0);
+}
+
 /* arc_store_read - the original message of an object, checked against its name */
 int arc_store_read(const arc_store *s, const char *sha, const arc_key *key,
 		   arc_write_fn out, void *ctx, char **err)
 {
-	char *path, got[65];
+	char *path, got[65], keyed[65];
 	unsigned long long n;
 	int enc, rc;
 
@@ -576,9 +629,10 @@ int arc_store_read(const arc_store *s, const char *sha, const arc_key *key,
 		pn_free(path);
 		return -1;
 	}
-	rc = decode(path, enc, key, out, ctx, got, &n, err);
-	if (rc == 0 && strcmp(got, sha) != 0) {
-		*err = pn_asprintf("%s: content does not match its name (SHA-256 %s)", path, got);
+	rc = decode(s, path, enc, key, out, ctx, got, keyed, &n, err);
+	if (rc == 0 && !names_content(sha, got, keyed)) {
+		*err = pn_asprintf("%s: content does not match its name (SHA-256 %s%s)", path, got,
+				   s->have_name_key ? ", nor its keyed name" : "");
 		rc = -1;
 	}
 	pn_free(path);
@@ -589,7 +643,7 @@ int arc_store_read(const arc_store *s, const char *sha, const arc_key *key,
 int arc_store_check(const arc_store *s, const char *sha, const arc_key *key, arc_object *got,
 		    char **err)
 {
-	char *path, content[65];
+	char *path, content[65], keyed[65];
 	unsigned long long n;
 	int enc;
 
@@ -610,13 +664,14 @@ int arc_store_check(const arc_store *s, const char *sha, const arc_key *key, arc
 		pn_free(path);
 		return 0;	/* only the stored bytes can be checked */
 	}
-	if (decode(path, enc, key, NULL, NULL, content, &n, err) < 0) {
+	if (decode(s, path, enc, key, NULL, NULL, content, keyed, &n, err) < 0) {
 		pn_free(path);
 		return 1;
 	}
 	got->size = n;
-	if (strcmp(content, sha) != 0) {
-		*err = pn_asprintf("content hashes to %s", content);
+	if (!names_content(sha, content, keyed)) {
+		*err = pn_asprintf("content hashes to %s%s", content,
+				   s->have_name_key ? " and is not keyed to its name" : "");
 		pn_free(path);
 		return 1;
 	}

@@ -7,9 +7,14 @@
  *	arc_store *arc_store_open(const char *dir, int level, const arc_seal *seal,
  *	                          const arc_owner *owner, char **err);
  *	void arc_store_close(arc_store *s);
+ *	void arc_store_set_name_key(arc_store *s,
+ *	                            const unsigned char key[ARC_NAME_KEY_LEN]);
+ *	int  arc_store_keyed(const arc_store *s);
  *
  *	int  arc_source_each(arc_source *src, arc_write_fn fn, void *ctx);
  *	int  arc_store_hash(arc_source *src, char sha[65],
+ *	                    unsigned long long *size, arc_meta *meta);
+ *	int  arc_store_name(const arc_store *s, arc_source *src, char name[65],
  *	                    unsigned long long *size, arc_meta *meta);
  *	int  arc_store_put(arc_store *s, arc_source *src, const char *sha,
  *	                   unsigned long long size, arc_object *obj, char **err);
@@ -34,6 +39,17 @@
  *	so `zstd -d < SHA.eml.zst` or `openssl cms -decrypt -inform DER -in
  *	SHA.eml.zst.p7m -inkey KEY | zstd -d` gives the message back.
  *
+ *	Keyed names. In a sealed store (recipient certificates given) with a
+ *	name key set by arc_store_set_name_key(), the name of a new object
+ *	is not the SHA-256 of the message but its HMAC-SHA256 under that
+ *	key (64 hex digits as well): whoever can list objects/ but does not
+ *	hold the key cannot tell whether a message they know is archived.
+ *	The same message still gets the same name, so deduplication holds.
+ *	Reading checks the content against either form, so objects named by
+ *	their SHA-256 (plain ones, and those written before names were
+ *	keyed) stay readable; a keyed object can only be checked with the
+ *	key. arc_store_keyed() tells whether new names are keyed.
+ *
  *	A message to store is an arc_source: head bytes (the header block
  *	as the milter received it, or a whole message) followed by an
  *	optional pn_spool (the body). arc_source_each() hands its bytes to
@@ -41,7 +57,9 @@
  *	whole beyond what the spool itself keeps.
  *
  *	arc_store_hash() is the first pass: SHA-256 and size, and the index
- *	fields when meta is not NULL. arc_store_put() is the second, done
+ *	fields when meta is not NULL. arc_store_name() is the same pass
+ *	giving the object's name instead (the keyed HMAC in a keyed store,
+ *	else the SHA-256); the write path uses it. arc_store_put() is the second, done
  *	only for a message not stored yet: it compresses (and encrypts) the
  *	source into a temporary file ".tmp-PID-RANDOM" in the object's own
  *	directory, fsyncs it, renames it to its name and fsyncs the
@@ -89,6 +107,8 @@
 #include "milters/archive/record.h"
 #include "milters/archive/seal.h"
 
+#define ARC_NAME_KEY_LEN 32
+
 typedef struct arc_store arc_store;
 
 typedef struct arc_source {
@@ -102,8 +122,12 @@ typedef int (*arc_object_fn)(void *ctx, const arc_object *obj);
 arc_store *arc_store_open(const char *dir, int level, const arc_seal *seal,
 			  const arc_owner *owner, char **err);
 void arc_store_close(arc_store *s);
+void arc_store_set_name_key(arc_store *s, const unsigned char key[ARC_NAME_KEY_LEN]);
+int arc_store_keyed(const arc_store *s);
 int arc_source_each(arc_source *src, arc_write_fn fn, void *ctx);
 int arc_store_hash(arc_source *src, char sha[65], unsigned long long *size, arc_meta *meta);
+int arc_store_name(const arc_store *s, arc_source *src, char name[65], unsigned long long *size,
+		   arc_meta *meta);
 int arc_store_put(arc_store *s, arc_source *src, const char *sha, unsigned long long size,
 		  arc_object *obj, char **err);
 int arc_store_find(const arc_store *s, const char *sha, char **path, int *encrypted);

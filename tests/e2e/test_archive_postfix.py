@@ -24,6 +24,7 @@ its archive is made read-only with chmod -R a-w. chattr +i would also work
 here but needs CAP_LINUX_IMMUTABLE and an ext* filesystem; a read-only bind
 mount needs a mount namespace. user = nobody needs neither.
 """
+import hashlib
 import json
 import os
 import pwd
@@ -226,17 +227,39 @@ def encrypted_object_opens_with_openssl_and_zstd_alone():
         assert path.endswith(".eml.zst.p7m"), path
         with open(path, "rb") as f:
             assert b"Hello Bob" not in f.read(), "plaintext in an encrypted object"
+        cms = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in",
+                              path], capture_output=True, text=True, timeout=120).stdout
+        for want in ("id-smime-ct-authEnvelopedData", "aes-256-gcm", "rsaesOaep"):
+            assert want in cms, f"{msgid}: {want} not in the CMS structure:\n{cms[:3000]}"
         p = subprocess.run(f"openssl cms -decrypt -inform DER -in {path} -inkey {S['key']} "
                            f"| zstd -q -d -c", shell=True, capture_output=True, timeout=120)
         check_eq(p.returncode, 0, f"openssl | zstd ({p.stderr!r})")
-        plain = tool(S["plain"], "get", rows[0]["sha256"]).stdout
+        plain_row = deliveries(S["plain"], "eight" if msgid == "8bit" else msgid)[0]
+        plain = tool(S["plain"], "get", plain_row["id"]).stdout
         check_eq(len(p.stdout), rows[0]["size"], f"{msgid}: decrypted size")
         assert p.stdout == plain, f"{msgid}: decrypted object differs from the message"
+        # the name is keyed: the message's SHA-256 (the plain archive's name) confirms nothing
+        check_eq(plain_row["sha256"], hashlib.sha256(plain).hexdigest(), "plain name")
+        assert rows[0]["sha256"] != plain_row["sha256"], f"{msgid}: sealed name is the SHA-256"
     g = tool(S["sealed"], "get", deliveries(S["sealed"], "plain")[0]["id"])
     check_eq(g.returncode, 69, "get without --key")
     g = tool(S["sealed"], "get", "--key", S["key"], deliveries(S["sealed"], "plain")[0]["id"])
     check_eq(g.returncode, 0, "get with --key")
     assert g.stdout.startswith(b"From: Alice"), g.stdout[:100]
+
+
+@test
+def sealed_archive_keeps_no_message_text_in_its_index():
+    # the plain archive indexes the body text; the sealed one, by default, does not
+    r = tool(S["plain"], "search", "--text", "Everyone")
+    check_eq(len(r.stdout.splitlines()), 1, "plain archive: search --text")
+    r = tool(S["sealed"], "search", "--text", "Everyone")
+    check_eq(r.stdout, b"", "sealed archive: search --text")
+    db = os.path.join(S["sealed"].config["archive_directory"], "index.db")
+    p = subprocess.run(["sqlite3", "-readonly", db, ".dump"], capture_output=True, timeout=60)
+    check_eq(p.returncode, 0, f"sqlite3 .dump ({p.stderr!r})")
+    for text in (b"Everyone, including", b"Hello Bob", b"QUJDREVGR0hJSktMTU5PUFFS"):
+        assert text not in p.stdout, f"sealed index.db holds message text {text!r}"
 
 
 @test

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/crypto.h"
 #include "common/spool.h"
 #include "milters/archive/archive.h"
 #include "milters/archive/export.h"
@@ -475,6 +476,203 @@ static void flip_byte(const char *path)
 	close(fd);
 }
 
+/* plain_hex - the SHA-256 of the test message, as a plain archive names it */
+static void plain_hex(const char *msg, size_t len, char out[65])
+{
+	unsigned char d[PN_SHA256_LEN];
+
+	pn_sha256_once(msg, len, d);
+	pn_hex(d, sizeof(d), out);
+}
+
+/* flip_byte_at_end - change the byte back bytes before the end of a file */
+static void flip_byte_at_end(const char *path, off_t back)
+{
+	int fd = open(path, O_RDWR);
+	struct stat st;
+	unsigned char c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(pread(fd, &c, 1, st.st_size - back), 1);
+	c ^= 0x55;
+	assert_int_equal(pwrite(fd, &c, 1, st.st_size - back), 1);
+	close(fd);
+}
+
+static void sealed_objects_are_gcm_auth_enveloped_data_with_oaep_and_ecdh(void **state)
+{
+	arc_settings s = settings("gcm");
+	char *certs = pn_asprintf("%s %s", rsa_cert, ec_cert);
+	const char *rcpts[] = {"bob@example.org", NULL};
+	arc_delivery *d = envelope("alice@example.com", rcpts, 0);
+	char *path, *printed, *outp = pn_asprintf("%s/gcm.print", base), *copy;
+	arc_archive *a;
+	arc_result r;
+	size_t len;
+	int enc;
+
+	(void)state;
+	s.certificates = certs;
+	a = open_archive(&s);
+	r = put(a, plain_msg, sizeof(plain_msg) - 1, d);
+	assert_int_equal(arc_store_find(a->store, r.sha256, &path, &enc), 0);
+	assert_int_equal(run("openssl cms -cmsout -print -inform DER -in %s > %s", path, outp), 0);
+	printed = slurp(outp, &len);
+	if (strstr(printed, "contentType: id-smime-ct-authEnvelopedData") == NULL
+	    || strstr(printed, "algorithm: aes-256-gcm") == NULL
+	    || strstr(printed, "algorithm: rsaesOaep") == NULL
+	    || strstr(printed, "OBJECT            :sha256") == NULL
+	    || strstr(printed, "dhSinglePass-stdDH-sha256kdf-scheme") == NULL
+	    || strstr(printed, "aes-256-cbc") != NULL)
+		fail_msg("want AuthEnvelopedData, AES-256-GCM, RSA-OAEP-SHA256, ECDH-SHA256:\n%s",
+			 printed);
+	pn_free(printed);
+	/* authenticated: a changed byte is refused, not decrypted to something else */
+	copy = pn_asprintf("%s/gcm.flipped", base);
+	assert_int_equal(run("cp %s %s", path, copy), 0);
+	flip_byte_at_end(copy, 80);	/* in the encrypted content, before the tag */
+	if (run("openssl cms -decrypt -inform DER -in %s -inkey %s -recip %s -out /dev/null "
+		"2>/dev/null", copy, rsa_key, rsa_cert) == 0)
+		fail_msg("openssl cms decrypted an object with a changed byte");
+	pn_free(copy);
+	pn_free(outp);
+	pn_free(path);
+	arc_delivery_free(d);
+	arc_archive_close(a);
+	pn_free(certs);
+	pn_free((char *)s.dir);
+}
+
+static void sealed_object_names_are_keyed_by_the_archive_key(void **state)
+{
+	arc_settings s = settings("keyed");
+	const char *rcpts[] = {"bob@example.org", NULL};
+	arc_delivery *d1 = envelope("alice@example.com", rcpts, 0);
+	arc_delivery *d2 = envelope("carol@example.com", rcpts, 0);
+	char hex[65], *keyfile, *got, *err = NULL;
+	arc_archive *a;
+	arc_result r1, r2;
+	arc_key *k;
+	struct stat st;
+	size_t len;
+	int rc;
+
+	(void)state;
+	s.certificates = rsa_cert;
+	plain_hex(plain_msg, sizeof(plain_msg) - 1, hex);
+	a = open_archive(&s);
+	r1 = put(a, plain_msg, sizeof(plain_msg) - 1, d1);
+	if (strcmp(r1.sha256, hex) == 0)
+		fail_msg("object named by the message's SHA-256 %s: a listing confirms the message",
+			 hex);
+	/* the plaintext SHA-256 is nowhere in the archive: names, journal, index */
+	if (run("grep -rqa %s %s", hex, s.dir) == 0 || run("find %s -name '%s*' | grep -q .",
+							  s.dir, hex) == 0)
+		fail_msg("the message's SHA-256 %s can be found in %s", hex, s.dir);
+	/* the same message gets the same name: stored once */
+	r2 = put(a, plain_msg, sizeof(plain_msg) - 1, d2);
+	assert_string_equal(r2.sha256, r1.sha256);
+	assert_int_equal(r2.dedup, 1);
+	keyfile = pn_asprintf("%s/object-name.key", s.dir);
+	assert_int_equal(lstat(keyfile, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* and reads back, checked against its keyed name */
+	k = arc_key_load(rsa_key, rsa_cert, &err);
+	assert_non_null(k);
+	got = get(a, r1.sha256, k, &len, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(len, sizeof(plain_msg) - 1);
+	assert_memory_equal(got, plain_msg, len);
+	pn_free(got);
+	arc_archive_close(a);
+	/* a key group or others may read is refused */
+	assert_int_equal(chmod(keyfile, 0640), 0);
+	a = arc_archive_open(&s, &err);
+	assert_null(a);
+	assert_non_null(strstr(err, "object-name.key"));
+	pn_free(err);
+	err = NULL;
+	assert_int_equal(chmod(keyfile, 0600), 0);
+	/* another archive, another key: another name for the same message */
+	{
+		arc_settings s2 = settings("keyed2");
+		arc_archive *b;
+		arc_result r3;
+		arc_delivery *d3 = envelope("alice@example.com", rcpts, 0);
+		s2.certificates = rsa_cert;
+		b = open_archive(&s2);
+		r3 = put(b, plain_msg, sizeof(plain_msg) - 1, d3);
+		assert_string_not_equal(r3.sha256, r1.sha256);
+		arc_delivery_free(d3);
+		arc_archive_close(b);
+		pn_free((char *)s2.dir);
+	}
+	arc_key_free(k);
+	pn_free(keyfile);
+	arc_delivery_free(d1);
+	arc_delivery_free(d2);
+	pn_free((char *)s.dir);
+}
+
+static void objects_written_in_the_old_formats_stay_readable(void **state)
+{
+	arc_settings s = settings("legacy");
+	static const char other[] = "From: x@example.com\r\nSubject: old plain\r\n\r\nold body\r\n";
+	char hex[65], hex2[65], *eml = pn_asprintf("%s/legacy.eml", base), *got, *err = NULL;
+	char *eml2 = pn_asprintf("%s/legacy2.eml", base), *outp = pn_asprintf("%s/old.print", base);
+	char *printed, *obj;
+	arc_archive *a;
+	arc_key *k;
+	arc_object o;
+	FILE *fp;
+	size_t len;
+	int rc;
+
+	(void)state;
+	s.certificates = rsa_cert;
+	a = open_archive(&s);
+	plain_hex(plain_msg, sizeof(plain_msg) - 1, hex);
+	plain_hex(other, sizeof(other) - 1, hex2);
+	fp = fopen(eml, "wb");
+	fwrite(plain_msg, 1, sizeof(plain_msg) - 1, fp);
+	fclose(fp);
+	fp = fopen(eml2, "wb");
+	fwrite(other, 1, sizeof(other) - 1, fp);
+	fclose(fp);
+	/* as earlier versions wrote them: EnvelopedData, AES-256-CBC, RSA PKCS#1 v1.5 */
+	obj = pn_asprintf("%s/objects/%.2s/%s.eml.zst.p7m", s.dir, hex, hex);
+	assert_int_equal(run("mkdir -p %s/objects/%.2s && zstd -q -c %s | openssl cms -encrypt "
+			     "-binary -aes256 -outform DER -out %s %s", s.dir, hex, eml, obj,
+			     rsa_cert), 0);
+	assert_int_equal(run("openssl cms -cmsout -print -inform DER -in %s > %s", obj, outp), 0);
+	printed = slurp(outp, &len);
+	assert_non_null(strstr(printed, "contentType: pkcs7-envelopedData"));
+	assert_non_null(strstr(printed, "aes-256-cbc"));
+	pn_free(printed);
+	/* and a plain one named by its SHA-256 */
+	assert_int_equal(run("mkdir -p %s/objects/%.2s && zstd -q -c %s > %s/objects/%.2s/%s.eml.zst",
+			     s.dir, hex2, eml2, s.dir, hex2, hex2), 0);
+	k = arc_key_load(rsa_key, rsa_cert, &err);
+	assert_non_null(k);
+	got = get(a, hex, k, &len, &rc);
+	if (rc != 0 || len != sizeof(plain_msg) - 1 || memcmp(got, plain_msg, len) != 0)
+		fail_msg("old sealed object: rc %d, %zu bytes: want the message", rc, len);
+	pn_free(got);
+	assert_int_equal(arc_store_check(a->store, hex, k, &o, &err), 0);
+	got = get(a, hex2, NULL, &len, &rc);
+	if (rc != 0 || len != sizeof(other) - 1 || memcmp(got, other, len) != 0)
+		fail_msg("old plain object: rc %d, %zu bytes: want the message", rc, len);
+	pn_free(got);
+	arc_key_free(k);
+	arc_archive_close(a);
+	pn_free(obj);
+	pn_free(outp);
+	pn_free(eml);
+	pn_free(eml2);
+	pn_free((char *)s.dir);
+}
+
 static void verify_finds_flipped_bytes_and_deleted_objects(void **state)
 {
 	static const int encrypted[] = {0, 1};
@@ -917,6 +1115,9 @@ int main(void)
 		cmocka_unit_test(identical_messages_are_stored_once),
 		cmocka_unit_test(compresses_and_streams_large_spooled_bodies),
 		cmocka_unit_test(encrypts_to_certificates_and_decrypts_with_either_key),
+		cmocka_unit_test(sealed_objects_are_gcm_auth_enveloped_data_with_oaep_and_ecdh),
+		cmocka_unit_test(sealed_object_names_are_keyed_by_the_archive_key),
+		cmocka_unit_test(objects_written_in_the_old_formats_stay_readable),
 		cmocka_unit_test(verify_finds_flipped_bytes_and_deleted_objects),
 		cmocka_unit_test(reindex_rebuilds_the_same_index),
 		cmocka_unit_test(prune_deletes_expired_deliveries_but_never_held_ones),

@@ -99,6 +99,29 @@ static void hmac_rfc4231_vectors(void **state)
 	}
 }
 
+static void incremental_hmac_matches_one_shot_and_rfc4231(void **state)
+{
+	/* RFC 4231 test case 2: key "Jefe" */
+	static const char data[] = "what do ya want for nothing?";
+	static const char want[] =
+		"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	unsigned char one[PN_SHA256_LEN], inc[PN_SHA256_LEN];
+	char hex[PN_SHA256_HEX_LEN + 1];
+	size_t i;
+	pn_sha256 *h;
+
+	(void)state;
+	assert_int_equal(pn_hmac_sha256("Jefe", 4, data, sizeof(data) - 1, one), 0);
+	h = pn_hmac_sha256_new("Jefe", 4);
+	for (i = 0; i < sizeof(data) - 1; i++)	/* one byte at a time */
+		pn_sha256_update(h, data + i, 1);
+	pn_sha256_final(h, inc);
+	pn_sha256_free(h);
+	assert_memory_equal(one, inc, sizeof(one));
+	pn_hex(inc, sizeof(inc), hex);
+	assert_string_equal(hex, want);
+}
+
 static void constant_time_compare(void **state)
 {
 	(void)state;
@@ -113,6 +136,7 @@ int main(void)
 		cmocka_unit_test(sha256_vectors),
 		cmocka_unit_test(sha256_million_a),
 		cmocka_unit_test(hmac_rfc4231_vectors),
+		cmocka_unit_test(incremental_hmac_matches_one_shot_and_rfc4231),
 		cmocka_unit_test(constant_time_compare),
 	};
 	return cmocka_run_group_tests_name("crypto", tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,6 +77,66 @@ static void stays_in_memory_then_moves_to_disk(void **state)
 	}
 }
 
+static void configured_spool_is_encrypted_in_its_own_directory(void **state)
+{
+	static const char line[] = "SECRET-MARKER of a confidential body line\r\n";
+	char tmpl[] = "/tmp/postern-test-spool-XXXXXX", link[64], where[512], *raw, *got;
+	pn_spool *s;
+	pn_buf want;
+	size_t i, len;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	pn_spool_configure(tmpl, 1);
+	s = pn_spool_new(1024, "/tmp");
+	assert_int_equal(pn_spool_encrypted(s), 1);
+	pn_buf_init(&want, 0);
+	for (i = 0; i < 3000; i++) {
+		assert_int_equal(pn_spool_write(s, line, sizeof(line) - 1), 0);
+		pn_buf_append(&want, line, sizeof(line) - 1);
+	}
+	assert_int_equal(pn_spool_on_disk(s), 1);
+	/* the file is in the configured directory, not in the tmp_dir given */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pn_spool_fd(s));
+	n = readlink(link, where, sizeof(where) - 1);
+	assert_true(n > 0);
+	where[n] = '\0';
+	if (strncmp(where, tmpl, strlen(tmpl)) != 0)
+		fail_msg("spool file %s is not in %s", where, tmpl);
+	/* and holds no plaintext */
+	raw = pn_malloc(pn_spool_size(s));
+	assert_int_equal(pread(pn_spool_fd(s), raw, pn_spool_size(s), 0), (ssize_t)pn_spool_size(s));
+	if (memmem(raw, pn_spool_size(s), "SECRET-MARKER", 13) != NULL)
+		fail_msg("the spool file holds the body in plaintext");
+	pn_free(raw);
+	/* read back intact, twice, and appends after a read land at the end */
+	got = read_back(s, &len);
+	assert_int_equal(len, pn_buf_len(&want));
+	assert_memory_equal(got, pn_buf_str(&want), len);
+	pn_free(got);
+	assert_int_equal(pn_spool_write(s, "tail\r\n", 6), 0);
+	pn_buf_append(&want, "tail\r\n", 6);
+	got = read_back(s, &len);
+	assert_int_equal(len, pn_buf_len(&want));
+	assert_memory_equal(got, pn_buf_str(&want), len);
+	pn_free(got);
+	pn_buf_free(&want);
+	pn_spool_free(s);
+	/* back to the defaults: tmp_dir, no encryption */
+	pn_spool_configure(NULL, 0);
+	s = pn_spool_new(0, "/tmp");
+	assert_int_equal(pn_spool_encrypted(s), 0);
+	assert_int_equal(pn_spool_write(s, "0123456789", 10), 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pn_spool_fd(s));
+	n = readlink(link, where, sizeof(where) - 1);
+	assert_true(n > 0);
+	where[n] = '\0';
+	assert_int_equal(strncmp(where, "/tmp/", 5), 0);
+	pn_spool_free(s);
+	rmdir(tmpl);
+}
+
 static void leaves_no_file_behind(void **state)
 {
 	char dir[] = "/tmp/pn-spool-XXXXXX";
@@ -112,6 +173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stays_in_memory_then_moves_to_disk),
+		cmocka_unit_test(configured_spool_is_encrypted_in_its_own_directory),
 		cmocka_unit_test(leaves_no_file_behind),
 		cmocka_unit_test(unwritable_dir_is_an_error_not_a_crash),
 	};
