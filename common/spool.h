@@ -5,9 +5,7 @@
  *	#include "common/spool.h"
  *
  *	void   pn_spool_configure(const char *dir, int encrypt);
- *	void pn_spool_configure(const char *dir, int encrypt);
-pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
-int pn_spool_encrypted(const pn_spool *s);
+ *	pn_spool *pn_spool_new(size_t mem_limit, const char *tmp_dir);
  *	int    pn_spool_encrypted(const pn_spool *s);
  *	int    pn_spool_write(pn_spool *s, const void *data, size_t len);
  *	size_t pn_spool_size(const pn_spool *s);
