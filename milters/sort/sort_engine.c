@@ -567,18 +567,50 @@ void sort_env_free(char **items)
 
 /* ---- runs --------------------------------------------------------------- */
 
+/* deleted_occurrences - for each deleted original field, its number among
+ * the fields of its name (1-based), in one pass: the names deleted are few
+ * (at most max_header_edits deleteheader commands), the fields many */
+static int *deleted_occurrences(const sv_result *r, const pn_msg *m)
+{
+	int *occ = pn_calloc(r->norig + 1, sizeof(int));
+	const char **names = NULL;
+	int *count = NULL;
+	size_t nnames = 0, i, k;
+
+	for (i = 0; i < r->norig; i++) {
+		if (!r->deleted[i])
+			continue;
+		for (k = 0; k < nnames; k++)
+			if (strcasecmp(names[k], m->headers[i].name) == 0)
+				break;
+		if (k == nnames) {
+			names = pn_realloc(names, (nnames + 1) * sizeof(*names));
+			names[nnames++] = m->headers[i].name;
+		}
+	}
+	count = pn_calloc(nnames + 1, sizeof(int));
+	for (i = 0; i < r->norig && nnames; i++)
+		for (k = 0; k < nnames; k++)
+			if (strcasecmp(names[k], m->headers[i].name) == 0) {
+				occ[i] = ++count[k];
+				break;
+			}
+	pn_free(names);
+	pn_free(count);
+	return occ;
+}
+
 /* view_mods - the header view of a result as milter modifications */
 static void view_mods(const sv_result *r, const pn_msg *m, pn_actions *out)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = r->norig; i-- > 0;) {
-		int occ = 0;
-		if (!r->deleted[i])
-			continue;
-		for (j = 0; j <= i; j++)
-			occ += strcasecmp(m->headers[j].name, m->headers[i].name) == 0;
-		pn_actions_delete_header(out, m->headers[i].name, occ);
+	if (r->deleted) {
+		int *occ = deleted_occurrences(r, m);
+		for (i = r->norig; i-- > 0;)
+			if (r->deleted[i])
+				pn_actions_delete_header(out, m->headers[i].name, occ[i]);
+		pn_free(occ);
 	}
 	for (i = r->nhdrs; i-- > 0;)
 		if (r->hdrs[i].orig < 0 && r->hdrs[i].top
@@ -600,6 +632,32 @@ static void append_name(sort_rcpt *rc, const char *name)
 	pn_free(rc->scripts);
 	rc->scripts = s;
 	rc->ran++;
+}
+
+static int actions_equal(const pn_actions *a, const pn_actions *b);
+
+/*
+ * keep_edits_once - the header section is shared: only the first
+ * recipient's edits are applied, the others' only tell whether they are
+ * the same. Comparing at once and freeing keeps one recipient's edits in
+ * memory, not one copy per recipient (a message with many fields and a
+ * script deleting them would otherwise cost fields x recipients).
+ */
+static void keep_edits_once(sort_outcome *o, size_t i)
+{
+	sort_rcpt *rc = &o->r[i];
+
+	sv_result_drop_view(&rc->res);
+	if (i == 0) {
+		rc->same_global = rc->same_all = 1;
+		return;
+	}
+	rc->same_global = actions_equal(o->r[0].edits_global, rc->edits_global);
+	rc->same_all = actions_equal(o->r[0].edits_all, rc->edits_all);
+	pn_actions_free(rc->edits_global);
+	pn_actions_free(rc->edits_all);
+	rc->edits_global = pn_actions_new();
+	rc->edits_all = pn_actions_new();
 }
 
 /* sort_needs_body - whether connections must ask the MTA for the body */
@@ -641,6 +699,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 			sv_run(only, &env, &rc->res);
 			view_mods(&rc->res, m, rc->edits_global);
 			view_mods(&rc->res, m, rc->edits_all);
+			keep_edits_once(o, i);
 			continue;
 		}
 		if (*st->global)
@@ -671,6 +730,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		view_mods(&rc->res, m, rc->edits_all);
 		for (k = 0; k < 3; k++)
 			script_release(st, h[k]);
+		keep_edits_once(o, i);
 	}
 	return o;
 }
@@ -1040,8 +1100,8 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 	if (o->n > 0) {
 		int all_same = 1, global_same = 1;
 		for (i = 1; i < o->n; i++) {
-			all_same &= actions_equal(o->r[0].edits_all, o->r[i].edits_all);
-			global_same &= actions_equal(o->r[0].edits_global, o->r[i].edits_global);
+			all_same &= o->r[i].same_all;
+			global_same &= o->r[i].same_global;
 		}
 		if (all_same) {
 			copy_actions(a, o->r[0].edits_all);

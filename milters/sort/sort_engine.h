@@ -105,6 +105,9 @@ typedef struct sort_rcpt {
 	sv_result res;
 	pn_actions *edits_global;	/* header edits after the global script */
 	pn_actions *edits_all;		/* header edits after the whole chain */
+	/* the first recipient's edits are kept (the header section is
+	 * shared); the others' are compared with them and dropped */
+	int same_global, same_all;
 	char *scripts;			/* scripts run, for the log */
 	int ran;			/* number of scripts run */
 } sort_rcpt;
