@@ -302,5 +302,23 @@ def test_tool_prints_actions_and_modifications():
              'delete_rcpt <bob@example.org>\nverdict continue\n', "output")
 
 
+
+@test
+def a_header_over_max_header_count_is_refused_with_552():
+    # the shared milter layer's limit (default 20000 fields): nothing past
+    # it is kept and the message is refused at its end, before any script
+    t = send("please forward", extra="X: y\r\n" * 20001)
+    check_eq(t.reply.action, "replycode", "reply")
+    assert t.reply.text.startswith("552 5.3.4"), t.reply.text
+    check_eq(t.mods, [], "modifications")
+    D.wait_for_log("message header over the limits: 20004 fields")
+
+
+@test
+def a_header_under_the_limits_is_sorted():
+    t = send("please forward", extra="X: y\r\n" * 19000)
+    assert ("addrcpt", "<boss@example.net>") in t.mods, t.mods
+
+
 if __name__ == "__main__":
     main(setup, teardown)
