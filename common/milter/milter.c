@@ -26,6 +26,15 @@ const pn_param pn_milter_params[] = {
 	 "directory for spooled message bodies"},
 	{"on_error", PN_PARAM_ENUM, "tempfail", 0, 0, "tempfail|accept|reject",
 	 "answer when Postern fails internally (tempfail keeps the mail queued)"},
+	/* Postfix bounds each field (header_size_limit, 100 kB) but not their
+	 * number: these bound what one message makes a daemon hold. Real mail
+	 * has tens of fields and tens of kB; the defaults leave a wide margin. */
+	{"max_header_count", PN_PARAM_INT, "20000", 0, 100000000, NULL,
+	 "header fields one message may have (0: no limit)"},
+	{"max_header_bytes", PN_PARAM_SIZE, "2m", 0, 1LL << 30, NULL,
+	 "bytes of header block one message may have (0: no limit)"},
+	{"header_limit_action", PN_PARAM_ENUM, "reject", 0, 0, "reject|tempfail",
+	 "answer to a message over max_header_count or max_header_bytes (552 5.3.4 or 452 4.3.4)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -158,6 +167,8 @@ static pn_msg *current_msg(pn_conn *c)
 	cfg = pn_snapshot_config(c->snap);
 	c->msg = pn_msg_new((size_t)pn_config_int(cfg, "body_memory_limit"),
 			    pn_config_str(cfg, "tmp_dir"));
+	pn_msg_set_header_limits(c->msg, (size_t)pn_config_int(cfg, "max_header_count"),
+				 (size_t)pn_config_int(cfg, "max_header_bytes"));
 	c->messages++;
 	return c->msg;
 }
@@ -293,7 +304,8 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (c->snap) {
 		m = current_msg(c);
-		if (!m->body_error && pn_msg_add_body(m, chunk, len) < 0)
+		/* a message refused at its end for its header needs no body */
+		if (!m->body_error && !m->headers_over && pn_msg_add_body(m, chunk, len) < 0)
 			pn_log_msg(PN_LOG_ERROR, pn_conn_queue_id(c),
 				   "cannot spool message body to %s: %s",
 				   pn_config_str(pn_snapshot_config(c->snap), "tmp_dir"),
@@ -373,6 +385,27 @@ static pn_verdict apply_actions(SMFICTX *ctx, pn_conn *c, pn_actions *a)
 	return a->verdict;
 }
 
+/* header_limit_verdict - a message over the header limits is refused
+ * (552 5.3.4, or 452 4.3.4 with header_limit_action = tempfail); its
+ * engine never sees it */
+static pn_verdict header_limit_verdict(pn_conn *c, const pn_msg *m)
+{
+	const pn_config *cfg = pn_snapshot_config(c->snap);
+	int temp = strcmp(pn_config_str(cfg, "header_limit_action"), "tempfail") == 0;
+
+	pn_log_msg(PN_LOG_WARN, m->queue_id, "message header over the limits: %zu fields, "
+		   "%zu bytes (max_header_count = %lld, max_header_bytes = %lld): %s",
+		   m->nheaders + m->headers_over, m->header_bytes,
+		   pn_config_int(cfg, "max_header_count"), pn_config_int(cfg, "max_header_bytes"),
+		   temp ? "tempfail" : "reject");
+	if (temp) {
+		pn_conn_reply(c, "452", "4.3.4", "Message header too large, try again later");
+		return PN_TEMPFAIL;
+	}
+	pn_conn_reply(c, "552", "5.3.4", "Message header too large");
+	return PN_REJECT;
+}
+
 /* cb_eom - end of message: run the engine, apply its actions */
 static sfsistat cb_eom(SMFICTX *ctx)
 {
@@ -386,7 +419,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	m = note_queue_id(ctx, c);
 	a = pn_actions_new();
-	if (m->body_error && (engine->steps & PN_STEP_BODY)) {
+	if (m->headers_over) {
+		v = header_limit_verdict(c, m);
+	} else if (m->body_error && (engine->steps & PN_STEP_BODY)) {
 		v = pn_conn_on_error(c);
 		pn_log_msg(PN_LOG_ERROR, m->queue_id, "body could not be spooled: answering %s",
 			   pn_verdict_name(v));

@@ -22,6 +22,11 @@
  *
  *	pn_milter_params lists the parameters this layer reads from every
  *	daemon's configuration (body_memory_limit, tmp_dir, on_error ...).
+ *	max_header_count and max_header_bytes bound the header section one
+ *	message may make a daemon hold: past either, the fields are no
+ *	longer kept, and at end of message the layer answers 552 5.3.4
+ *	(header_limit_action = reject, the default) or 452 4.3.4 (tempfail)
+ *	without calling the engine.
  *	pn_conn_on_error() is the verdict an engine returns when it fails
  *	internally.
  * DIAGNOSTICS

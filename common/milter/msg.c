@@ -171,26 +171,95 @@ void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args)
 	m->nrcpts++;
 }
 
+/*
+ * Header storage: names and values are copied into blocks of
+ * HEADER_BLOCK bytes, so that a message of many short fields costs
+ * about its size (two heap chunks per field would cost 64 bytes each
+ * whatever their length). A field larger than a quarter block gets a
+ * block of its own.
+ */
+#define HEADER_BLOCK ((size_t)64 * 1024)
+
+typedef struct header_block {
+	struct header_block *next;
+	size_t used, size;
+	char data[];
+} header_block;
+
+/* header_store - a copy of s (len bytes and a NUL) in m's header blocks */
+static char *header_store(pn_msg *m, const char *s, size_t len)
+{
+	header_block *b = m->header_blocks;
+	char *p;
+
+	if (b == NULL || b->size - b->used < len + 1) {
+		size_t size = len + 1 > HEADER_BLOCK / 4 ? len + 1 : HEADER_BLOCK;
+		header_block *nb = pn_malloc(sizeof(*nb) + size);
+		nb->used = 0;
+		nb->size = size;
+		if (b && size != HEADER_BLOCK) {
+			/* a big field: keep filling the current block after it */
+			nb->next = b->next;
+			b->next = nb;
+			b = nb;
+		} else {
+			nb->next = b;
+			m->header_blocks = b = nb;
+		}
+	}
+	p = b->data + b->used;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	b->used += len + 1;
+	return p;
+}
+
+/* header_blocks_free - release a message's header storage */
+static void header_blocks_free(pn_msg *m)
+{
+	header_block *b = m->header_blocks, *next;
+
+	for (; b; b = next) {
+		next = b->next;
+		pn_free(b);
+	}
+	m->header_blocks = NULL;
+}
+
+/* pn_msg_set_header_limits - fields and header bytes a message may hold */
+void pn_msg_set_header_limits(pn_msg *m, size_t max_count, size_t max_bytes)
+{
+	m->max_headers = max_count;
+	m->max_header_bytes = max_bytes;
+}
+
 /* pn_msg_add_header - one header, value exactly as received */
 void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value)
 {
 	pn_header *h;
-	const char *p;
+	const char *p, *raw = raw_value ? raw_value : "";
+	size_t nlen = strlen(name), rlen = strlen(raw), bytes;
 
+	/* name ':' value CRLF, each LF of a fold becoming CRLF on the wire */
+	bytes = nlen + 1 + rlen + 2;
+	for (p = raw; (p = strchr(p, '\n')) != NULL; p++)
+		bytes++;
+	m->header_bytes += bytes;
+	if (m->headers_over || (m->max_headers && m->nheaders >= m->max_headers)
+	    || (m->max_header_bytes && m->header_bytes > m->max_header_bytes)) {
+		m->headers_over++;
+		return;
+	}
 	if (m->nheaders == m->header_cap) {
 		m->header_cap = m->header_cap ? m->header_cap * 2 : 16;
 		m->headers = pn_realloc(m->headers, m->header_cap * sizeof(*m->headers));
 	}
 	h = &m->headers[m->nheaders++];
-	h->name = pn_strdup(name);
-	h->raw = pn_strdup(raw_value ? raw_value : "");
+	h->name = header_store(m, name, nlen);
+	h->raw = header_store(m, raw, rlen);
 	for (p = h->raw; *p == ' ' || *p == '\t'; p++)
 		;
 	h->value = p;
-	/* name ':' value CRLF, each LF of a fold becoming CRLF on the wire */
-	m->header_bytes += strlen(name) + 1 + strlen(h->raw) + 2;
-	for (p = h->raw; (p = strchr(p, '\n')) != NULL; p++)
-		m->header_bytes++;
 }
 
 /* pn_msg_add_body - append a body chunk to the spool */
@@ -260,11 +329,8 @@ void pn_msg_free(pn_msg *m)
 		pn_strv_free(m->rcpts[i].args);
 	}
 	pn_free(m->rcpts);
-	for (i = 0; i < m->nheaders; i++) {
-		pn_free(m->headers[i].name);
-		pn_free(m->headers[i].raw);
-	}
 	pn_free(m->headers);
+	header_blocks_free(m);
 	pn_spool_free(m->body);
 	pn_free(m);
 }

@@ -13,6 +13,7 @@
  *	pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);
  *	void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
  *	void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
+ *	void pn_msg_set_header_limits(pn_msg *m, size_t max_count, size_t max_bytes);
  *	void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
  *	int  pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
  *	const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);
@@ -47,6 +48,16 @@
  *	A full DN ("/O=.../CN=...") without {verify} comes from a Sendmail
  *	whose macro lists lack {verify}; it sends unverified subjects too, so
  *	that counts as not verified. Empty values count as absent.
+ *
+ *	The fields' names and values are packed into large blocks owned by
+ *	the message (a field costs its bytes and its pn_header, not two heap
+ *	allocations): engines read them and never free or replace them.
+ *	pn_msg_set_header_limits() bounds what one message may make a
+ *	daemon hold: past max_count fields or max_bytes of header block
+ *	(0: no limit), pn_msg_add_header() keeps nothing more and counts the
+ *	fields left out in headers_over (header_bytes still counts them);
+ *	the milter layer refuses such a message at its end (see
+ *	max_header_count in milter.h).
  *
  *	pn_msg_load() builds a message from an RFC 5322 file (LF or CRLF), for
  *	the offline tools (`postern-sort test`, `postern-archive import`)
@@ -96,6 +107,10 @@ typedef struct pn_msg {
 	pn_header *headers;
 	size_t nheaders, header_cap;
 	size_t header_bytes;	/* header block size as on the wire */
+	size_t max_headers;	/* fields kept at most (0: no limit) */
+	size_t max_header_bytes;	/* header block bytes kept at most (0: no limit) */
+	size_t headers_over;	/* fields seen past a limit (not kept) */
+	void *header_blocks;	/* storage of the fields' names and values */
 	pn_spool *body;
 	struct timespec started;
 	int body_error;		/* errno of a failed spool write, else 0 */
@@ -128,6 +143,7 @@ void pn_conn_free(pn_conn *c);
 pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);
 void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
 void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
+void pn_msg_set_header_limits(pn_msg *m, size_t max_count, size_t max_bytes);
 void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
 int pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
 const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);

@@ -17,6 +17,7 @@
  *	int  sv_run(const sv_script *s, const sv_env *env, sv_result *r);
  *	int  sv_result_keeps(const sv_result *r);
  *	void sv_result_print(const sv_result *r, FILE *out);
+ *	void sv_result_drop_view(sv_result *r);
  *	void sv_result_clear(sv_result *r);
  *
  *	sv_body *sv_body_new(void);
@@ -44,10 +45,16 @@
  *	one after the other into the same result share the duplicate-action
  *	rules, the header edits and the implicit keep (a chain: global
  *	script, domain script, user script). r must be initialised with
- *	sv_result_init() from the same message; it copies the header list so
- *	that editheader changes are seen by later tests without touching
- *	the message. Each action remembers the script and line that caused
+ *	sv_result_init() from the same message. The result reads the
+ *	message's header fields in place and records only the editheader
+ *	changes (fields added, original fields deleted): later tests see
+ *	them, the message is untouched, and no recipient copies the header
+ *	section. Each action remembers the script and line that caused
  *	it, for the log.
+ *
+ *	sv_result_drop_view() frees the header edits of a result whose edits
+ *	were read (the actions stay): the caller keeps the memory of one view
+ *	at a time, not one per recipient.
  *
  *	sv_result_keeps() tells whether the message is kept for the
  *	recipient (explicit keep, or the implicit keep still in effect).
@@ -142,14 +149,12 @@ typedef struct sv_action {
 	int implicit;		/* the implicit keep */
 } sv_action;
 
-/* the header list as the script sees it after its edits */
+/* a header a script added (the original fields are never copied) */
 typedef struct sv_hdr {
 	char *name;
-	char *value;		/* raw value, leading white space removed */
-	char *decoded;		/* RFC 2047-decoded value, trailing blanks cut;
-				 * made on first use, as every test of a run
-				 * would otherwise decode the same field again */
-	long orig;		/* index in msg->headers, -1 when added by a script */
+	char *value;		/* value as it will be written */
+	char *decoded;		/* RFC 2047-decoded value, made on first use */
+	long orig;		/* always -1: added by a script */
 	int top;		/* added at the top (else :last) */
 } sv_hdr;
 
@@ -161,9 +166,18 @@ typedef struct sv_result {
 	int stopped;
 	char *error;		/* run-time error, or NULL */
 	const char *error_script;
-	sv_hdr *hdrs;		/* current header view */
-	size_t nhdrs, hcap;
-	unsigned char *deleted;	/* per original header: deleted by a script */
+	/*
+	 * The header view: the fields added at the top (hdrs[0..ntop), the
+	 * latest first), the message's own fields that no script deleted,
+	 * then the fields added with :last. The message's fields are read
+	 * in place, shared by every recipient's runs: a view costs only
+	 * its edits, whatever the size of the header section.
+	 */
+	const pn_msg *msg;
+	sv_hdr *hdrs;		/* added fields */
+	size_t nhdrs, hcap, ntop;
+	unsigned char *deleted;	/* per original header: deleted by a script;
+				 * NULL until the first deletion */
 	size_t norig;
 	unsigned redirects, edits;
 } sv_result;
@@ -182,6 +196,7 @@ void sv_result_init(sv_result *r, const pn_msg *m);
 int sv_run(const sv_script *s, const sv_env *env, sv_result *r);
 int sv_result_keeps(const sv_result *r);
 void sv_result_print(const sv_result *r, FILE *out);
+void sv_result_drop_view(sv_result *r);
 void sv_result_clear(sv_result *r);
 
 sv_body *sv_body_new(void);

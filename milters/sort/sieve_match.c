@@ -106,23 +106,42 @@ static int relation(int rel, int order)
 	}
 }
 
-/* contains - substring search under the comparator */
+/* fold_copy - an ASCII lower-case copy */
+static char *fold_copy(const char *s, size_t len)
+{
+	char *d = pn_malloc(len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		d[i] = (char)fold((unsigned char)s[i]);
+	d[len] = '\0';
+	return d;
+}
+
+/*
+ * contains - substring search under the comparator
+ *
+ * Linear in vlen + klen whatever the input: glibc's memmem() is the
+ * two-way algorithm; under ascii-casemap both sides are folded first
+ * (a naive search costs vlen x klen on "aaa...a" against "aa...ab").
+ */
 static int contains(int cmp, const char *v, size_t vlen, const char *k, size_t klen)
 {
-	size_t i, j;
+	char *fv, *fk;
+	int r;
 
 	if (klen == 0)
 		return 1;
+	if (klen > vlen)
+		return 0;
 	if (cmp == SV_CMP_OCTET)
 		return memmem(v, vlen, k, klen) != NULL;
-	for (i = 0; i + klen <= vlen; i++) {
-		for (j = 0; j < klen; j++)
-			if (fold((unsigned char)v[i + j]) != fold((unsigned char)k[j]))
-				break;
-		if (j == klen)
-			return 1;
-	}
-	return 0;
+	fv = fold_copy(v, vlen);
+	fk = fold_copy(k, klen);
+	r = memmem(fv, vlen, fk, klen) != NULL;
+	pn_free(fv);
+	pn_free(fk);
+	return r;
 }
 
 /* ---- :matches ----------------------------------------------------------- */
@@ -181,6 +200,15 @@ static int wild(wmatch *w, size_t ti, size_t pos)
 	t = &w->t[ti];
 	r = 0;
 	if (t->type == W_LIT) {
+		/* comparing the literal is work too: a step per 32 bytes */
+		if (w->steps && t->len >= 32) {
+			unsigned long cost = t->len / 32;
+			if (*w->steps < cost) {
+				w->out_of_steps = 1;
+				return 0;
+			}
+			*w->steps -= cost;
+		}
 		r = lit_at(w, t, pos) && wild(w, ti + 1, pos + t->len);
 	} else if (t->type == W_ONE) {
 		if (pos < w->vlen) {
@@ -489,11 +517,30 @@ static int regex_match(const regex_t *re, const char *v, size_t vlen, sv_capture
 	return 1;
 }
 
+/*
+ * match_cost - steps charged before a comparison, for the work it does
+ *
+ * :is, :value and :contains are linear (see contains()): a step per 256
+ * bytes. :matches charges its own steps as it goes (every position it
+ * tries, and long literals). :regex runs glibc's matcher, which keeps
+ * a set of states per byte and does more work per byte, the more so
+ * with groups to capture: a step per 64 bytes per group.
+ */
+static unsigned long match_cost(const sv_matcher *m, size_t vlen, size_t klen,
+				const regex_t *re)
+{
+	unsigned long cost = 1 + (vlen + klen) / 256;
+
+	if (m->match == SV_MATCH_REGEX && re)
+		cost += vlen / 64 * (1 + (unsigned long)re->re_nsub);
+	return cost;
+}
+
 /* sv_match_value - one value against one key */
 int sv_match_value(const sv_matcher *m, const char *val, size_t vlen, const char *key,
 		   size_t klen, const regex_t *re, sv_captures *caps, unsigned long *steps)
 {
-	unsigned long cost = 1 + (vlen + klen) / 256;
+	unsigned long cost = match_cost(m, vlen, klen, re);
 
 	if (steps) {
 		if (*steps < cost)

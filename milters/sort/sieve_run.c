@@ -45,10 +45,12 @@ typedef struct ctx {
 	int line;
 } ctx;
 
-/* a list of values a test compares */
+/* a list of values a test compares: copies, or references to strings
+ * that outlive the test (the message's header fields, never copied) */
 typedef struct vals {
-	char **v;
+	const char **v;
 	size_t *len;
+	unsigned char *own;	/* v[i] is ours to free */
 	size_t n, cap;
 } vals;
 
@@ -90,26 +92,42 @@ static int rt_error(ctx *c, const char *fmt, ...)
 	return EXEC_ERR;
 }
 
-/* step - one unit of the run-time budget */
-static int step(ctx *c)
+/* steps_n - n units of the run-time budget */
+static int steps_n(ctx *c, unsigned long n)
 {
-	if (c->steps == 0)
+	if (c->steps < n) {
+		c->steps = 0;
 		return rt_error(c, "script exceeded its run-time budget of %lu steps",
 				c->lim->max_steps);
-	c->steps--;
+	}
+	c->steps -= n;
 	return 0;
 }
 
-/* vals_add - append a copy of a value */
-static void vals_add(vals *v, const char *s, size_t len)
+/* step - one unit of the run-time budget */
+static int step(ctx *c)
+{
+	return steps_n(c, 1);
+}
+
+/* vals_put - append a value, owned or referenced */
+static void vals_put(vals *v, const char *s, size_t len, int own)
 {
 	if (v->n == v->cap) {
 		v->cap = v->cap ? v->cap * 2 : 8;
 		v->v = pn_realloc(v->v, v->cap * sizeof(*v->v));
 		v->len = pn_realloc(v->len, v->cap * sizeof(*v->len));
+		v->own = pn_realloc(v->own, v->cap);
 	}
-	v->v[v->n] = pn_memdup0(s, len);
+	v->v[v->n] = s;
+	v->own[v->n] = (unsigned char)own;
 	v->len[v->n++] = len;
+}
+
+/* vals_add - append a copy of a value */
+static void vals_add(vals *v, const char *s, size_t len)
+{
+	vals_put(v, pn_memdup0(s, len), len, 1);
 }
 
 /* vals_free - release the values */
@@ -118,9 +136,11 @@ static void vals_free(vals *v)
 	size_t i;
 
 	for (i = 0; i < v->n; i++)
-		pn_free(v->v[i]);
+		if (v->own[i])
+			pn_free((char *)v->v[i]);
 	pn_free(v->v);
 	pn_free(v->len);
+	pn_free(v->own);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -333,7 +353,7 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 
 /* ---- headers ------------------------------------------------------------ */
 
-/* hdr_decoded - the field's decoded value, computed once per view entry */
+/* hdr_decoded - an added field's decoded value, computed once */
 static const char *hdr_decoded(sv_hdr *h)
 {
 	size_t len;
@@ -348,29 +368,117 @@ static const char *hdr_decoded(sv_hdr *h)
 	return h->decoded;
 }
 
-/* header_values - decoded values of every field named name in the view */
-static void header_values(ctx *c, const char *name, vals *out)
+/* a field of the header view */
+typedef struct vfield {
+	const char *name;
+	const char *value;	/* raw, past leading white space */
+	long orig;		/* index in msg->headers, or -1 */
+	sv_hdr *added;		/* the added field, or NULL */
+} vfield;
+
+/* view_size - positions in the header view */
+static size_t view_size(const sv_result *r)
 {
-	size_t i;
-
-	for (i = 0; i < c->r->nhdrs; i++) {
-		sv_hdr *h = &c->r->hdrs[i];
-		const char *d;
-
-		if (strcasecmp(h->name, name) != 0)
-			continue;
-		d = hdr_decoded(h);
-		vals_add(out, d, strlen(d));
-	}
+	return r->nhdrs + r->norig;
 }
 
-/* has_header - whether the view holds a field named name */
-static int has_header(const ctx *c, const char *name)
+/* view_at - the field at position k; 0 when it is a deleted original */
+static int view_at(const sv_result *r, size_t k, vfield *f)
 {
-	size_t i;
+	sv_hdr *h;
 
-	for (i = 0; i < c->r->nhdrs; i++)
-		if (strcasecmp(c->r->hdrs[i].name, name) == 0)
+	if (k < r->ntop) {
+		h = &r->hdrs[k];
+	} else if (k - r->ntop < r->norig) {
+		k -= r->ntop;
+		if (r->deleted && r->deleted[k])
+			return 0;
+		f->name = r->msg->headers[k].name;
+		f->value = r->msg->headers[k].value;
+		f->orig = (long)k;
+		f->added = NULL;
+		return 1;
+	} else {
+		h = &r->hdrs[k - r->norig];
+	}
+	f->name = h->name;
+	f->value = h->value;
+	f->orig = -1;
+	f->added = h;
+	return 1;
+}
+
+/* plain_value - a value that decoding would return unchanged but for
+ * trailing blanks: printable ASCII, no line break, no encoded-word */
+static int plain_value(const char *v)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p >= 0x80 || *p == '\r' || *p == '\n' || (*p == '=' && p[1] == '?'))
+			return 0;
+	return 1;
+}
+
+/* field_values - append a field's decoded value: in place when decoding
+ * changes nothing, else a decoded copy */
+static void field_value(const vfield *f, vals *out)
+{
+	size_t len;
+	char *d;
+
+	if (f->added) {
+		const char *v = hdr_decoded(f->added);
+		vals_put(out, v, strlen(v), 0);
+		return;
+	}
+	if (plain_value(f->value)) {
+		len = strlen(f->value);
+		while (len && (f->value[len - 1] == ' ' || f->value[len - 1] == '\t'))
+			len--;
+		vals_put(out, f->value, len, 0);
+		return;
+	}
+	d = pn_rfc2047_decode(f->value, strlen(f->value));
+	len = strlen(d);
+	while (len && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+		len--;
+	d[len] = '\0';
+	vals_put(out, d, len, 1);
+}
+
+/* scan_cost - charge a walk over the whole header view: one step per
+ * 256 fields, so that a message with very many fields cannot make each
+ * header test free */
+static int scan_cost(ctx *c)
+{
+	return steps_n(c, view_size(c->r) / 256);
+}
+
+/* header_values - decoded values of every field named name in the view */
+static int header_values(ctx *c, const char *name, vals *out)
+{
+	size_t i, n = view_size(c->r);
+	vfield f;
+
+	if (scan_cost(c) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0)
+			field_value(&f, out);
+	return 0;
+}
+
+/* has_header - whether the view holds a field named name (-1: budget) */
+static int has_header(ctx *c, const char *name)
+{
+	size_t i, n = view_size(c->r);
+	vfield f;
+
+	if (scan_cost(c) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0)
 			return 1;
 	return 0;
 }
@@ -402,17 +510,22 @@ static void add_part(ctx *c, int part, const char *local, const char *domain,
 }
 
 /* address_values - address parts from the named headers */
-static void address_values(ctx *c, const sv_node *n, const char *name, vals *out)
+static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
 {
-	size_t i, j;
+	size_t i, j, nv = view_size(c->r);
+	vfield f;
 
-	for (i = 0; i < c->r->nhdrs; i++) {
-		const sv_hdr *h = &c->r->hdrs[i];
+	if (scan_cost(c) < 0)
+		return -1;
+	for (i = 0; i < nv; i++) {
 		pn_addr_list *l;
 
-		if (strcasecmp(h->name, name) != 0)
+		if (!view_at(c->r, i, &f) || strcasecmp(f.name, name) != 0)
 			continue;
-		l = pn_addr_parse_list(h->value, 1000);
+		/* parsing costs about the value's length */
+		if (steps_n(c, 1 + strlen(f.value) / 256) < 0)
+			return -1;
+		l = pn_addr_parse_list(f.value, 1000);
 		for (j = 0; j < l->count; j++) {
 			const pn_addr *a = &l->items[j];
 			/* RFC 5228 2.7.4: an invalid address (here: no domain)
@@ -423,6 +536,7 @@ static void address_values(ctx *c, const sv_node *n, const char *name, vals *out
 		}
 		pn_addr_list_free(l);
 	}
+	return 0;
 }
 
 /* envelope_values - address parts of the envelope sender or recipient */
@@ -491,7 +605,7 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 	if (n->transform == SV_BODY_RAW) {
 		size_t len;
 		const char *raw = sv_body_raw(c->env->body, &len);
-		vals_add(out, raw, len);
+		vals_put(out, raw, len, 0);	/* the body cache outlives the test */
 		return 0;
 	}
 	for (i = 0; i < sv_body_part_count(c->env->body); i++) {
@@ -510,7 +624,7 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 			}
 		}
 		if (want)
-			vals_add(out, p->text, p->text_len);
+			vals_put(out, p->text, p->text_len, 0);
 	}
 	return 0;
 }
@@ -550,8 +664,8 @@ static int eval(ctx *c, const sv_node *t)
 		for (i = 0; i < t->pos[0]->n; i++) {
 			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			if (!has_header(c, s))
-				return 0;
+			if ((r = has_header(c, s)) <= 0)
+				return r;
 		}
 		return 1;
 	case SV_OP_SIZE:
@@ -563,7 +677,10 @@ static int eval(ctx *c, const sv_node *t)
 		for (i = 0; i < t->pos[0]->n; i++) {
 			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			header_values(c, s, &v);
+			if (header_values(c, s, &v) < 0) {
+				vals_free(&v);
+				return -1;
+			}
 		}
 		break;
 	case SV_OP_ADDRESS:
@@ -574,7 +691,10 @@ static int eval(ctx *c, const sv_node *t)
 				vals_free(&v);
 				return rt_error(c, "header \"%s\" is not known to contain addresses", s);
 			}
-			address_values(c, t, s, &v);
+			if (address_values(c, t, s, &v) < 0) {
+				vals_free(&v);
+				return -1;
+			}
 		}
 		break;
 	case SV_OP_ENVELOPE:
@@ -773,20 +893,23 @@ char *sv_header_value(const char *v, size_t len)
 	return pn_buf_steal(&b, NULL);
 }
 
-/* hdr_insert - put a header into the view at index at */
-static void hdr_insert(sv_result *r, size_t at, const char *name, char *value, long orig, int top)
+/* hdr_insert - add a field to the view: at the top (the latest first) or last */
+static void hdr_insert(sv_result *r, const char *name, char *value, int top)
 {
+	size_t at = top ? 0 : r->nhdrs;
+
 	if (r->nhdrs == r->hcap) {
-		r->hcap = r->hcap ? r->hcap * 2 : 16;
+		r->hcap = r->hcap ? r->hcap * 2 : 8;
 		r->hdrs = pn_realloc(r->hdrs, r->hcap * sizeof(*r->hdrs));
 	}
 	memmove(&r->hdrs[at + 1], &r->hdrs[at], (r->nhdrs - at) * sizeof(*r->hdrs));
 	r->hdrs[at].name = pn_strdup(name);
 	r->hdrs[at].value = value;
 	r->hdrs[at].decoded = NULL;
-	r->hdrs[at].orig = orig;
+	r->hdrs[at].orig = -1;
 	r->hdrs[at].top = top;
 	r->nhdrs++;
+	r->ntop += top != 0;
 }
 
 /* edit_budget - count one header edit */
@@ -812,7 +935,7 @@ static int cmd_addheader(ctx *c, const sv_node *n)
 		return rt_error(c, "addheader: invalid header name \"%s\"", name);
 	if (edit_budget(c) < 0)
 		return EXEC_ERR;
-	hdr_insert(c->r, n->last ? c->r->nhdrs : 0, name, sv_header_value(value, vlen), -1, !n->last);
+	hdr_insert(c->r, name, sv_header_value(value, vlen), !n->last);
 	if (c->r->nacts == c->r->acap) {
 		c->r->acap = c->r->acap ? c->r->acap * 2 : 8;
 		c->r->acts = pn_realloc(c->r->acts, c->r->acap * sizeof(*c->r->acts));
@@ -831,11 +954,12 @@ static int cmd_addheader(ctx *c, const sv_node *n)
 /* cmd_deleteheader - deleteheader [:index N [:last]] [match] name [patterns] */
 static int cmd_deleteheader(ctx *c, const sv_node *n)
 {
-	size_t nlen, i, total = 0, occ = 0, deleted = 0;
+	size_t nlen, i, total = 0, occ = 0, deleted = 0, nv;
 	const char *name = expand_z(c, &n->pos[0]->v[0], &nlen);
 	sv_result *r = c->r;
 	unsigned char *del;
 	sv_action *a;
+	vfield f;
 
 	if (name == NULL)
 		return EXEC_ERR;
@@ -845,13 +969,17 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 		return EXEC_OK;
 	if (edit_budget(c) < 0)
 		return EXEC_ERR;
-	for (i = 0; i < r->nhdrs; i++)
-		total += strcasecmp(r->hdrs[i].name, name) == 0;
-	del = pn_calloc(r->nhdrs + 1, 1);
-	for (i = 0; i < r->nhdrs; i++) {
+	nv = view_size(r);
+	if (scan_cost(c) < 0)
+		return EXEC_ERR;
+	for (i = 0; i < nv; i++)
+		total += view_at(r, i, &f) && strcasecmp(f.name, name) == 0;
+	/* every field deleted costs a step (and a milter request later) */
+	del = pn_calloc(nv + 1, 1);
+	for (i = 0; i < nv; i++) {
 		size_t k;
 
-		if (strcasecmp(r->hdrs[i].name, name) != 0)
+		if (!view_at(r, i, &f) || strcasecmp(f.name, name) != 0)
 			continue;
 		occ++;
 		k = n->last ? total - occ + 1 : occ;
@@ -859,11 +987,10 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 			continue;
 		if (n->pos[1]) {
 			vals v;
-			const char *d = hdr_decoded(&r->hdrs[i]);
 			int m;
 
 			memset(&v, 0, sizeof(v));
-			vals_add(&v, d, strlen(d));
+			field_value(&f, &v);
 			m = match_values(c, n, &v, n->pos[1]);
 			vals_free(&v);
 			if (m < 0) {
@@ -873,19 +1000,32 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 			if (!m)
 				continue;
 		}
+		if (step(c) < 0) {
+			pn_free(del);
+			return EXEC_ERR;
+		}
 		del[i] = 1;
 	}
-	for (i = r->nhdrs; i-- > 0;) {
+	for (i = nv; i-- > 0;) {
+		size_t at;
+
 		if (!del[i])
 			continue;
-		if (r->hdrs[i].orig >= 0)
-			r->deleted[r->hdrs[i].orig] = 1;
-		pn_free(r->hdrs[i].name);
-		pn_free(r->hdrs[i].value);
-		pn_free(r->hdrs[i].decoded);
-		memmove(&r->hdrs[i], &r->hdrs[i + 1], (r->nhdrs - i - 1) * sizeof(*r->hdrs));
-		r->nhdrs--;
 		deleted++;
+		if (i >= r->ntop && i - r->ntop < r->norig) {
+			if (r->deleted == NULL)
+				r->deleted = pn_calloc(r->norig + 1, 1);
+			r->deleted[i - r->ntop] = 1;
+			continue;
+		}
+		at = i < r->ntop ? i : i - r->norig;
+		pn_free(r->hdrs[at].name);
+		pn_free(r->hdrs[at].value);
+		pn_free(r->hdrs[at].decoded);
+		memmove(&r->hdrs[at], &r->hdrs[at + 1], (r->nhdrs - at - 1) * sizeof(*r->hdrs));
+		r->nhdrs--;
+		if (at < r->ntop)
+			r->ntop--;
 	}
 	pn_free(del);
 	if (deleted == 0)
@@ -1021,21 +1161,7 @@ static int exec_block(ctx *c, const sv_node *n)
 
 /* ---- public ------------------------------------------------------------- */
 
-/* view_from_msg - the header view as the message has it */
-static void view_from_msg(sv_result *r, const pn_msg *m)
-{
-	size_t i;
-
-	r->nhdrs = 0;
-	pn_free(r->deleted);
-	r->norig = m ? m->nheaders : 0;
-	r->deleted = pn_calloc(r->norig + 1, 1);
-	for (i = 0; i < r->norig; i++)
-		hdr_insert(r, r->nhdrs, m->headers[i].name, pn_strdup(m->headers[i].value),
-			   (long)i, 0);
-}
-
-/* free_view - release the header view */
+/* free_view - release the fields scripts added */
 static void free_view(sv_result *r)
 {
 	size_t i;
@@ -1045,7 +1171,7 @@ static void free_view(sv_result *r)
 		pn_free(r->hdrs[i].value);
 		pn_free(r->hdrs[i].decoded);
 	}
-	r->nhdrs = 0;
+	r->nhdrs = r->ntop = 0;
 }
 
 /* sv_result_init - an empty result for message m */
@@ -1053,7 +1179,8 @@ void sv_result_init(sv_result *r, const pn_msg *m)
 {
 	memset(r, 0, sizeof(*r));
 	r->implicit_keep = 1;
-	view_from_msg(r, m);
+	r->msg = m;
+	r->norig = m ? m->nheaders : 0;
 }
 
 /* saved - what a run may change in a result, to undo its actions on error */
@@ -1061,22 +1188,29 @@ typedef struct saved {
 	size_t nacts;
 	int implicit_keep, explicit_keep;
 	unsigned redirects, edits;
+	int edits_saved;	/* the script may edit: the view below was saved */
 	sv_hdr *hdrs;
-	size_t nhdrs;
+	size_t nhdrs, ntop;
 	unsigned char *deleted;
 } saved;
 
-/* save - remember the result before a run */
-static void save(const sv_result *r, saved *sv)
+/* save - remember the result before a run; the header view only when the
+ * script can edit it (the added fields are few: max_header_edits) */
+static void save(const sv_result *r, const sv_script *s, saved *sv)
 {
 	size_t i;
 
+	memset(sv, 0, sizeof(*sv));
 	sv->nacts = r->nacts;
 	sv->implicit_keep = r->implicit_keep;
 	sv->explicit_keep = r->explicit_keep;
 	sv->redirects = r->redirects;
 	sv->edits = r->edits;
+	if (!s->uses_edits)
+		return;
+	sv->edits_saved = 1;
 	sv->nhdrs = r->nhdrs;
+	sv->ntop = r->ntop;
 	sv->hdrs = pn_malloc((r->nhdrs + 1) * sizeof(*sv->hdrs));
 	for (i = 0; i < r->nhdrs; i++) {
 		sv->hdrs[i] = r->hdrs[i];
@@ -1084,7 +1218,8 @@ static void save(const sv_result *r, saved *sv)
 		sv->hdrs[i].value = pn_strdup(r->hdrs[i].value);
 		sv->hdrs[i].decoded = NULL;	/* the cache is rebuilt on demand */
 	}
-	sv->deleted = (unsigned char *)pn_memdup0(r->deleted, r->norig + 1);
+	if (r->deleted)
+		sv->deleted = (unsigned char *)pn_memdup0(r->deleted, r->norig + 1);
 }
 
 /* restore - undo a failed run: its actions go, the implicit keep comes back */
@@ -1101,10 +1236,13 @@ static void restore(sv_result *r, saved *sv)
 	r->explicit_keep = sv->explicit_keep;
 	r->redirects = sv->redirects;
 	r->edits = sv->edits;
+	if (!sv->edits_saved)
+		return;
 	free_view(r);
 	pn_free(r->hdrs);
 	r->hdrs = sv->hdrs;
 	r->nhdrs = r->hcap = sv->nhdrs;
+	r->ntop = sv->ntop;
 	if (r->hcap == 0) {
 		pn_free(r->hdrs);
 		r->hdrs = NULL;
@@ -1147,7 +1285,7 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 	c.r = r;
 	c.lim = env->limits ? env->limits : &s->limits;
 	c.steps = c.lim->max_steps;
-	save(r, &sv);
+	save(r, s, &sv);
 	rc = exec_block(&c, s->first);
 	if (rc == EXEC_STOP)
 		r->stopped = 1;
@@ -1164,6 +1302,17 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 		pn_free(c.tmp[i]);
 	pn_free(c.tmp);
 	return rc == EXEC_ERR ? -1 : rc == EXEC_STOP ? 1 : 0;
+}
+
+/* sv_result_drop_view - forget the header edits once they were read */
+void sv_result_drop_view(sv_result *r)
+{
+	free_view(r);
+	pn_free(r->hdrs);
+	r->hdrs = NULL;
+	r->hcap = 0;
+	pn_free(r->deleted);
+	r->deleted = NULL;
 }
 
 /* sv_result_keeps - the message stays with the recipient */

@@ -17,6 +17,7 @@
 #include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -567,18 +568,50 @@ void sort_env_free(char **items)
 
 /* ---- runs --------------------------------------------------------------- */
 
+/* deleted_occurrences - for each deleted original field, its number among
+ * the fields of its name (1-based), in one pass: the names deleted are few
+ * (at most max_header_edits deleteheader commands), the fields many */
+static int *deleted_occurrences(const sv_result *r, const pn_msg *m)
+{
+	int *occ = pn_calloc(r->norig + 1, sizeof(int));
+	const char **names = NULL;
+	int *count = NULL;
+	size_t nnames = 0, i, k;
+
+	for (i = 0; i < r->norig; i++) {
+		if (!r->deleted[i])
+			continue;
+		for (k = 0; k < nnames; k++)
+			if (strcasecmp(names[k], m->headers[i].name) == 0)
+				break;
+		if (k == nnames) {
+			names = pn_realloc(names, (nnames + 1) * sizeof(*names));
+			names[nnames++] = m->headers[i].name;
+		}
+	}
+	count = pn_calloc(nnames + 1, sizeof(int));
+	for (i = 0; i < r->norig && nnames; i++)
+		for (k = 0; k < nnames; k++)
+			if (strcasecmp(names[k], m->headers[i].name) == 0) {
+				occ[i] = ++count[k];
+				break;
+			}
+	pn_free(names);
+	pn_free(count);
+	return occ;
+}
+
 /* view_mods - the header view of a result as milter modifications */
 static void view_mods(const sv_result *r, const pn_msg *m, pn_actions *out)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = r->norig; i-- > 0;) {
-		int occ = 0;
-		if (!r->deleted[i])
-			continue;
-		for (j = 0; j <= i; j++)
-			occ += strcasecmp(m->headers[j].name, m->headers[i].name) == 0;
-		pn_actions_delete_header(out, m->headers[i].name, occ);
+	if (r->deleted) {
+		int *occ = deleted_occurrences(r, m);
+		for (i = r->norig; i-- > 0;)
+			if (r->deleted[i])
+				pn_actions_delete_header(out, m->headers[i].name, occ[i]);
+		pn_free(occ);
 	}
 	for (i = r->nhdrs; i-- > 0;)
 		if (r->hdrs[i].orig < 0 && r->hdrs[i].top
@@ -600,6 +633,32 @@ static void append_name(sort_rcpt *rc, const char *name)
 	pn_free(rc->scripts);
 	rc->scripts = s;
 	rc->ran++;
+}
+
+static int actions_equal(const pn_actions *a, const pn_actions *b);
+
+/*
+ * keep_edits_once - the header section is shared: only the first
+ * recipient's edits are applied, the others' only tell whether they are
+ * the same. Comparing at once and freeing keeps one recipient's edits in
+ * memory, not one copy per recipient (a message with many fields and a
+ * script deleting them would otherwise cost fields x recipients).
+ */
+static void keep_edits_once(sort_outcome *o, size_t i)
+{
+	sort_rcpt *rc = &o->r[i];
+
+	sv_result_drop_view(&rc->res);
+	if (i == 0) {
+		rc->same_global = rc->same_all = 1;
+		return;
+	}
+	rc->same_global = actions_equal(o->r[0].edits_global, rc->edits_global);
+	rc->same_all = actions_equal(o->r[0].edits_all, rc->edits_all);
+	pn_actions_free(rc->edits_global);
+	pn_actions_free(rc->edits_all);
+	rc->edits_global = pn_actions_new();
+	rc->edits_all = pn_actions_new();
 }
 
 /* sort_needs_body - whether connections must ask the MTA for the body */
@@ -641,6 +700,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 			sv_run(only, &env, &rc->res);
 			view_mods(&rc->res, m, rc->edits_global);
 			view_mods(&rc->res, m, rc->edits_all);
+			keep_edits_once(o, i);
 			continue;
 		}
 		if (*st->global)
@@ -671,6 +731,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		view_mods(&rc->res, m, rc->edits_all);
 		for (k = 0; k < 3; k++)
 			script_release(st, h[k]);
+		keep_edits_once(o, i);
 	}
 	return o;
 }
@@ -745,22 +806,39 @@ static void copy_actions(pn_actions *dst, const pn_actions *src)
 	}
 }
 
-/* subaddress_folder_ok - a folder that can be written as a local-part detail */
+/*
+ * subaddress_folder_ok - a folder that can be written as a local-part detail
+ *
+ * The recipient user+Folder@domain goes back through Postfix's address
+ * rewriting, where "%" (allow_percent_hack) and "!" (swap_bangpath) turn
+ * a local address into a remote one, "@" and quotes change what the
+ * local part is, and delivery agents and scripts read other punctuation.
+ * Only a safe set is written: ASCII letters and digits, "-" and "_",
+ * with "." and "/" as hierarchy separators between non-empty names that
+ * do not start with a dot; never a character of the recipient delimiter.
+ */
 static int subaddress_folder_ok(const char *f, const char *delim)
 {
 	const char *p;
+	int start = 1;		/* at the start of a name */
 
-	if (*f == '\0' || *f == '.' || f[strlen(f) - 1] == '.' || strstr(f, ".."))
+	if (*f == '\0' || strlen(f) > 200)
 		return 0;
 	for (p = f; *p; p++) {
 		if (strchr(delim, *p))
 			return 0;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
+		if (*p == '.' || *p == '/') {
+			if (start)
+				return 0;	/* leading, doubled, "/." or "./" */
+			start = 1;
 			continue;
-		if (!strchr("!#$%&'*+-/=?^_`{|}~.", *p))
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+		      || *p == '-' || *p == '_'))
 			return 0;
+		start = 0;
 	}
-	return 1;
+	return !start;		/* not ending with a separator */
 }
 
 /* addr_eq - same address: local parts exactly, domains in any case */
@@ -800,6 +878,15 @@ typedef struct plan {
 	const char *reject_text;
 	const sv_action *reject_act;
 	const char *reject_rcpt;
+	/* fileinto under fileinto_method = header, decided once the final
+	 * recipients are known (see folder_headers) */
+	struct filed {
+		size_t rcpt;
+		const sv_action *act;
+	} *filed;
+	size_t nfiled;
+	int redirected;		/* a redirect was made: one trace header */
+	int hops_in;		/* redirects the message went through already */
 } plan;
 
 /* add_recipient - add a recipient once */
@@ -824,11 +911,16 @@ static void add_recipient(plan *p, const char *addr, const char *qid)
 	p->added[p->nadded++] = pn_strdup(addr);
 }
 
-/* trace_count - redirect trace headers in the message, and whether one names addr */
-static int trace_count(const sort_state *st, const pn_msg *m, const char *addr, int *loop)
+/*
+ * trace_hops - redirects the message went through, from the trace fields
+ * it arrived with: Postern writes "hops=N" (N counts this redirect and
+ * the earlier ones, whose fields are removed on the way); an older field
+ * "<address>" counts one and a loop when it names addr.
+ */
+static int trace_hops(const sort_state *st, const pn_msg *m, const char *addr, int *loop)
 {
 	size_t i;
-	int n = 0;
+	int old = 0, hops = 0;
 
 	*loop = 0;
 	for (i = 0; i < m->nheaders; i++) {
@@ -837,19 +929,27 @@ static int trace_count(const sort_state *st, const pn_msg *m, const char *addr, 
 
 		if (strcasecmp(m->headers[i].name, st->trace_header) != 0)
 			continue;
-		n++;
-		while (*v == ' ' || *v == '\t' || *v == '<')
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (strncasecmp(v, "hops=", 5) == 0) {
+			long n = strtol(v + 5, NULL, 10);
+			if (n > hops)
+				hops = n > 1000 ? 1000 : (int)n;
+			continue;
+		}
+		old++;
+		while (*v == '<')
 			v++;
 		len = strcspn(v, "> \t\r\n");
-		if (len == strlen(addr) && strncasecmp(v, addr, len) == 0)
+		if (addr && len == strlen(addr) && strncasecmp(v, addr, len) == 0)
 			*loop = 1;
 	}
-	return n;
+	return hops > old ? hops : old;
 }
 
 /* one_rcpt - decide for one recipient; returns 1 when it stays */
-static int one_rcpt(const sort_state *st, const sort_rcpt *rc, const pn_msg *m,
-		    const char *qid, plan *p, pn_actions *headers)
+static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const pn_msg *m,
+		    const char *qid, plan *p)
 {
 	const sv_result *R = &rc->res;
 	int keep = sv_result_keeps(R);
@@ -881,7 +981,7 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, const pn_msg *m,
 	for (i = 0; i < R->nacts; i++) {
 		const sv_action *x = &R->acts[i];
 		int loop, hops;
-		char *addr, *user = NULL, *detail = NULL, *v;
+		char *addr, *user = NULL, *detail = NULL;
 
 		switch (x->type) {
 		case SV_ACT_KEEP:
@@ -898,15 +998,13 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, const pn_msg *m,
 				pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: fileinto "
 					   "\"INBOX\": keep", who, x->script, x->line);
 			} else if (st->by_header) {
-				char *enc = sv_header_value(x->arg, strlen(x->arg));
+				/* the recipient stays; the header is decided once every
+				 * recipient is known (folder_headers) */
 				keep = 1;
-				v = pn_asprintf("<%s> %s", a.address, enc);
-				pn_actions_add_header(headers, st->folder_header, v);
-				pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: fileinto "
-					   "\"%s\": header %s", who, x->script, x->line, x->arg,
-					   st->folder_header);
-				pn_free(v);
-				pn_free(enc);
+				p->filed = pn_realloc(p->filed, (p->nfiled + 1) * sizeof(*p->filed));
+				p->filed[p->nfiled].rcpt = ri;
+				p->filed[p->nfiled].act = x;
+				p->nfiled++;
 			} else if (!subaddress_folder_ok(x->arg, st->delim)) {
 				keep = 1;
 				pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s line=%d: fileinto "
@@ -925,7 +1023,7 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, const pn_msg *m,
 			}
 			break;
 		case SV_ACT_REDIRECT:
-			hops = trace_count(st, m, x->arg, &loop);
+			hops = trace_hops(st, m, x->arg, &loop);
 			if (loop || hops >= st->max_hops) {
 				keep = 1;
 				pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s line=%d: redirect "
@@ -934,9 +1032,8 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, const pn_msg *m,
 				break;
 			}
 			add_recipient(p, x->arg, qid);
-			v = pn_asprintf("<%s>", x->arg);
-			pn_actions_add_header(headers, st->trace_header, v);
-			pn_free(v);
+			p->redirected = 1;
+			p->hops_in = hops;
 			pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: redirect%s to <%s>",
 				   who, x->script, x->line, x->copy ? " :copy" : "", x->arg);
 			break;
@@ -993,6 +1090,125 @@ static void log_edits(const sort_rcpt *rc, const char *qid, const char *only_scr
 	}
 }
 
+/* same_folders - recipients a and b filed into the same folders, in order */
+static int same_folders(const plan *p, size_t a, size_t b)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < p->nfiled && p->filed[i].rcpt != a)
+			i++;
+		while (j < p->nfiled && p->filed[j].rcpt != b)
+			j++;
+		if (i == p->nfiled || j == p->nfiled)
+			return i == p->nfiled && j == p->nfiled;
+		if (strcmp(p->filed[i].act->arg, p->filed[j].act->arg) != 0)
+			return 0;
+		i++;
+		j++;
+	}
+}
+
+/*
+ * folder_headers - fileinto_method = header: the header section is one for
+ * every recipient of the message, so a folder header is written only when
+ * every final recipient filed into the same folders: it then names no
+ * address ("X-Postern-Folder: Folder"), and tells no recipient anything
+ * about another. Otherwise (a Bcc recipient, a redirect target, another
+ * recipient that keeps or files elsewhere) the fileinto is a keep, logged.
+ */
+static void folder_headers(const sort_state *st, const sort_outcome *o, const plan *p,
+			   const int *final, const char *qid, pn_actions *headers)
+{
+	size_t i, first;
+	int ok;
+
+	if (p->nfiled == 0)
+		return;
+	first = p->filed[0].rcpt;
+	ok = p->nadded == 0;
+	for (i = 0; i < o->n && ok; i++)
+		if (final[i] && !same_folders(p, first, i))
+			ok = 0;
+	for (i = 0; i < p->nfiled; i++) {
+		const sv_action *x = p->filed[i].act;
+		const char *who = o->r[p->filed[i].rcpt].addr;
+
+		if (!ok) {
+			pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s line=%d: fileinto \"%s\": "
+				   "the message has other recipients, who would see the folder "
+				   "header: keeping the message", who, x->script, x->line, x->arg);
+			continue;
+		}
+		pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: fileinto \"%s\": "
+			   "header %s", who, x->script, x->line, x->arg, st->folder_header);
+		if (p->filed[i].rcpt == first) {
+			char *enc = sv_header_value(x->arg, strlen(x->arg));
+			pn_actions_add_header(headers, st->folder_header, enc);
+			pn_free(enc);
+		}
+	}
+}
+
+/* own_header - a header name Postern's sort writes */
+static int own_header(const sort_state *st, const char *name)
+{
+	return name && (strcasecmp(name, st->folder_header) == 0
+			|| strcasecmp(name, st->trace_header) == 0);
+}
+
+/*
+ * strip_own_headers - incoming fields of the names Postern writes are
+ * removed, so that what reaches delivery under those names is Postern's
+ * own (a sender's "X-Postern-Folder: Trash" would otherwise steer the
+ * delivery rule). The last occurrence goes first: the indexes of the
+ * earlier ones stay valid.
+ */
+static void strip_own_headers(const sort_state *st, const pn_msg *m, pn_actions *a)
+{
+	const char *names[2];
+	size_t i, k;
+
+	names[0] = st->folder_header;
+	names[1] = strcasecmp(st->folder_header, st->trace_header) ? st->trace_header : NULL;
+	for (k = 0; k < 2 && names[k]; k++) {
+		int n = 0;
+		for (i = 0; i < m->nheaders; i++)
+			n += strcasecmp(m->headers[i].name, names[k]) == 0;
+		for (; n > 0; n--)
+			pn_actions_delete_header(a, names[k], n);
+	}
+}
+
+/* copy_script_edits - a script's header edits, but none of the fields
+ * Postern writes: those are removed on arrival and written by Postern */
+static void copy_script_edits(const sort_state *st, pn_actions *dst, const pn_actions *src,
+			      const char *qid)
+{
+	pn_actions *keep = pn_actions_new();
+	size_t i;
+
+	for (i = 0; i < src->count; i++) {
+		const pn_action *x = &src->items[i];
+		if (x->type != PN_ACT_ADD_RCPT && x->type != PN_ACT_DELETE_RCPT
+		    && x->type != PN_ACT_CHANGE_FROM && x->type != PN_ACT_QUARANTINE
+		    && own_header(st, x->name)) {
+			pn_log_msg(PN_LOG_WARN, qid, "sort: script edit of header %s ignored: "
+				   "Postern writes that header", x->name);
+			continue;
+		}
+		switch (x->type) {
+		case PN_ACT_ADD_HEADER: pn_actions_add_header(keep, x->name, x->value); break;
+		case PN_ACT_INSERT_HEADER: pn_actions_insert_header(keep, x->index, x->name, x->value); break;
+		case PN_ACT_CHANGE_HEADER: pn_actions_change_header(keep, x->name, x->index, x->value); break;
+		case PN_ACT_DELETE_HEADER: pn_actions_delete_header(keep, x->name, x->index); break;
+		default: break;
+		}
+	}
+	copy_actions(dst, keep);
+	pn_actions_free(keep);
+}
+
 /* sort_apply - milter modifications and verdict for an outcome */
 void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const char *queue_id, pn_actions *a)
@@ -1001,6 +1217,7 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 	pn_actions *headers = pn_actions_new();
 	size_t i, remain = 0;
 	int *stays = pn_calloc(o->n + 1, sizeof(int));
+	int *final = pn_calloc(o->n + 1, sizeof(int));
 
 	memset(&p, 0, sizeof(p));
 	p.mods = pn_actions_new();
@@ -1025,7 +1242,7 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		pn_addr_clear(&x);
 	}
 	for (i = 0; i < o->n; i++)
-		stays[i] = one_rcpt(st, &o->r[i], m, queue_id, &p, headers);
+		stays[i] = one_rcpt(st, &o->r[i], i, m, queue_id, &p);
 	if (o->n > 0 && p.rejected == o->n) {
 		char *text = reply_text(p.reject_text);
 		pn_actions_set_reply(a, PN_REJECT, "550", "5.7.1", text);
@@ -1036,18 +1253,35 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		pn_free(text);
 		goto out;
 	}
+	/* the recipients the message goes to in the end */
+	for (i = 0; i < o->n; i++) {
+		pn_addr x;
+
+		final[i] = stays[i] == 1;
+		if (!final[i] && pn_addr_parse_path(o->r[i].addr, &x, NULL) == 0) {
+			final[i] = strv_has(p.revived, p.nrevived, x.address);
+			pn_addr_clear(&x);
+		}
+	}
+	folder_headers(st, o, &p, final, queue_id, headers);
+	if (p.redirected) {
+		char *v = pn_asprintf("hops=%d", p.hops_in + 1);
+		pn_actions_add_header(headers, st->trace_header, v);
+		pn_free(v);
+	}
+	strip_own_headers(st, m, a);
 	/* header edits: shared by all recipients */
 	if (o->n > 0) {
 		int all_same = 1, global_same = 1;
 		for (i = 1; i < o->n; i++) {
-			all_same &= actions_equal(o->r[0].edits_all, o->r[i].edits_all);
-			global_same &= actions_equal(o->r[0].edits_global, o->r[i].edits_global);
+			all_same &= o->r[i].same_all;
+			global_same &= o->r[i].same_global;
 		}
 		if (all_same) {
-			copy_actions(a, o->r[0].edits_all);
+			copy_script_edits(st, a, o->r[0].edits_all, queue_id);
 			log_edits(&o->r[0], queue_id, NULL);
 		} else {
-			copy_actions(a, o->r[0].edits_global);
+			copy_script_edits(st, a, o->r[0].edits_global, queue_id);
 			log_edits(&o->r[0], queue_id, *st->global ? st->global : "");
 			pn_log_msg(PN_LOG_WARN, queue_id, "sort: header edits differ between "
 				   "recipients: %s", global_same ? "per-recipient edits ignored"
@@ -1099,4 +1333,6 @@ out:
 	pn_actions_free(p.mods);
 	pn_actions_free(headers);
 	pn_free(stays);
+	pn_free(final);
+	pn_free(p.filed);
 }

@@ -40,7 +40,11 @@ int sort_needs_body(const sort_state *st);
  *	or only the script `only` when it is not NULL (the test tool).
  *	items are the environment items (sort_env_items() builds them from
  *	what the MTA told: client address and name, TLS, authentication,
- *	GeoIP country and AS of the client).
+ *	GeoIP country and AS of the client). Its cost does not grow with
+ *	recipients x header size: every run reads the message's fields in
+ *	place (sieve.h), and after each recipient's chain its header edits
+ *	become modifications that are kept for the first recipient and, for
+ *	the others, only compared with those (same_global, same_all).
  *
  *	sort_apply() turns the outcome into milter modifications and a
  *	verdict, and logs every applied action with the queue id, the
@@ -49,14 +53,23 @@ int sort_needs_body(const sort_state *st);
  *	    fileinto   fileinto_method = subaddress: the recipient becomes
  *	               user+Folder@domain (recipient_delimiter), the form
  *	               Dovecot's lmtp_save_to_detail_mailbox files; "INBOX"
- *	               is a keep; a folder that cannot be written in a local
- *	               part is kept instead (logged). header: the recipient
- *	               stays and a folder_header "<rcpt> Folder" is added.
- *	    redirect   the address is added as a recipient and a
- *	               redirect_trace_header names it; the original goes
- *	               unless kept. A message that already carries a trace
- *	               header for that address (a loop), or max_redirect_hops
- *	               of them, is not redirected again but kept.
+ *	               is a keep; a folder outside the safe set (ASCII
+ *	               letters, digits, "-", "_", "." and "/" between names:
+ *	               nothing Postfix's percent hack, bang paths or a
+ *	               delivery agent would read) is kept instead (logged).
+ *	               header: the recipient stays, and a folder_header
+ *	               "Folder" (no address) is added only when every final
+ *	               recipient filed into the same folders; otherwise kept
+ *	               (logged): the header section is every recipient's.
+ *	    redirect   the address is added as a recipient; the original
+ *	               goes unless kept. The message gets one
+ *	               redirect_trace_header "hops=N" (no address). A message
+ *	               that arrived with max_redirect_hops hops, or an older
+ *	               trace header naming the address (a loop), is not
+ *	               redirected again but kept.
+ *	    (always)   incoming fields named folder_header or
+ *	               redirect_trace_header are deleted, and script edits
+ *	               of those names ignored.
  *	    discard    the recipient is removed; with no recipient left the
  *	               whole message is discarded.
  *	    reject, ereject  when every recipient rejects, the message is
@@ -105,6 +118,9 @@ typedef struct sort_rcpt {
 	sv_result res;
 	pn_actions *edits_global;	/* header edits after the global script */
 	pn_actions *edits_all;		/* header edits after the whole chain */
+	/* the first recipient's edits are kept (the header section is
+	 * shared); the others' are compared with them and dropped */
+	int same_global, same_all;
 	char *scripts;			/* scripts run, for the log */
 	int ran;			/* number of scripts run */
 } sort_rcpt;

@@ -167,8 +167,9 @@ static void chain_global_domain_user(void **state)
 		fail_msg("load: %s", err);
 	out = run(st, MSG, rcpts);
 	assert_string_equal(out,
+		"delete_header X-Postern-Redirected[1]\n"
 		"insert_header 0 X-Global: 1\n"
-		"add_header X-Postern-Redirected: <archive@example.net>\n"
+		"add_header X-Postern-Redirected: hops=2\n"
 		"add_rcpt <bob+Domain@example.org>\n"
 		"add_rcpt <carol+Domain@example.org>\n"
 		"add_rcpt <archive@example.net>\n"
@@ -213,36 +214,75 @@ static const struct apply_case {
 	const char *rcpts[3];
 	const char *want;
 } apply_cases[] = {
+	/* fileinto_method = header: the header names no address */
 	{"fileinto_method = header\n", "require \"fileinto\"; fileinto \"Caf\xc3\xa9 Work\";",
 	 {"<bob@example.org>"},
-	 "add_header X-Postern-Folder: <bob@example.org> =?UTF-8?B?Q2Fmw6kgV29yaw==?=\n"
+	 "delete_header X-Postern-Redirected[1]\n"
+	 "add_header X-Postern-Folder: =?UTF-8?B?Q2Fmw6kgV29yaw==?=\n"
 	 "verdict continue\n"},
 	{"", "require \"fileinto\"; fileinto \"Two Words\";", {"<bob@example.org>"},
-	 "verdict continue\n"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
 	{"recipient_delimiter = -+\n", "require \"fileinto\"; fileinto \"Lists\";",
 	 {"<bob-old@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\n"
 	 "add_rcpt <bob-Lists@example.org>\ndelete_rcpt <bob-old@example.org>\nverdict continue\n"},
-	{"", "redirect \"loop@example.net\";", {"<bob@example.org>"}, "verdict continue\n"},
+	{"", "redirect \"loop@example.net\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
 	{"max_redirect_hops = 1\n", "redirect \"other@example.net\";", {"<bob@example.org>"},
-	 "verdict continue\n"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
 	{"", "discard;", {"<bob@example.org>", "<carol@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\n"
 	 "delete_rcpt <bob@example.org>\ndelete_rcpt <carol@example.org>\nverdict discard\n"},
 	{"", "require \"reject\"; reject \"Not\r\nwanted\";", {"<bob@example.org>", "<c@example.org>"},
 	 "verdict reject 550 5.7.1 Not wanted\n"},
 	{"", "require [\"reject\", \"envelope\"]; if envelope :is \"to\" \"c@example.org\" { reject \"no\"; }",
-	 {"<bob@example.org>", "<c@example.org>"}, "delete_rcpt <c@example.org>\nverdict continue\n"},
+	 {"<bob@example.org>", "<c@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\ndelete_rcpt <c@example.org>\nverdict continue\n"},
 	{"", "require [\"editheader\", \"envelope\"]; addheader \"X-All\" \"1\"; "
 	 "if envelope :is \"to\" \"c@example.org\" { addheader \"X-C\" \"1\"; }",
 	 {"<bob@example.org>", "<c@example.org>"},
-	 "insert_header 0 X-All: 1\nverdict continue\n"},
+	 "delete_header X-Postern-Redirected[1]\ninsert_header 0 X-All: 1\nverdict continue\n"},
 	{"", "require \"editheader\"; deleteheader \"to\"; addheader :last \"To\" \"new@example.org\";",
 	 {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\n"
 	 "delete_header To[1]\nadd_header To: new@example.org\nverdict continue\n"},
+	/* the trace header counts hops and names no address */
 	{"", "require [\"fileinto\", \"envelope\"]; if envelope :is \"to\" \"bob@example.org\" "
 	 "{ redirect \"c@example.org\"; } else { fileinto \"INBOX\"; }",
 	 {"<bob@example.org>", "<c@example.org>"},
-	 "add_header X-Postern-Redirected: <c@example.org>\ndelete_rcpt <bob@example.org>\n"
+	 "delete_header X-Postern-Redirected[1]\n"
+	 "add_header X-Postern-Redirected: hops=2\ndelete_rcpt <bob@example.org>\n"
 	 "verdict continue\n"},
+	/* finding 6: folders that Postfix would route elsewhere stay keeps */
+	{"", "require \"fileinto\"; fileinto \"lists.news%evil.example\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
+	{"", "require \"fileinto\"; fileinto \"evil.example!news\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
+	{"", "require \"fileinto\"; fileinto \"a@evil.example\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
+	{"", "require \"fileinto\"; fileinto \"Lists/../x\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
+	{"", "require \"fileinto\"; fileinto \"Lists/News-2024_a.b\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\n"
+	 "add_rcpt <bob+Lists/News-2024_a.b@example.org>\ndelete_rcpt <bob@example.org>\n"
+	 "verdict continue\n"},
+	/* finding 7: a folder header only when every recipient files alike */
+	{"fileinto_method = header\n", "require \"fileinto\"; fileinto \"Legal\";",
+	 {"<bob@example.org>", "<secret@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nadd_header X-Postern-Folder: Legal\n"
+	 "verdict continue\n"},
+	{"fileinto_method = header\n", "require [\"fileinto\", \"envelope\"]; "
+	 "if envelope :is \"to\" \"secret@example.org\" { fileinto \"Legal\"; }",
+	 {"<bob@example.org>", "<secret@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
+	{"fileinto_method = header\n", "require [\"fileinto\", \"copy\"]; fileinto \"Legal\"; "
+	 "redirect :copy \"private@example.net\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\nadd_header X-Postern-Redirected: hops=2\n"
+	 "add_rcpt <private@example.net>\nverdict continue\n"},
+	/* scripts cannot write the headers Postern writes */
+	{"", "require \"editheader\"; addheader \"X-Postern-Folder\" \"Trash\"; "
+	 "addheader \"X-Other\" \"1\";", {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\ninsert_header 0 X-Other: 1\nverdict continue\n"},
 };
 
 static void actions_become_modifications(void **state)

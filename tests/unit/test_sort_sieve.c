@@ -243,6 +243,96 @@ static void matches_is_bounded(void **state)
 	assert_int_equal(sv_match_value(&m, value, 4000, key, strlen(key), NULL, NULL, &steps), -1);
 }
 
+static void contains_is_linear_and_charged(void **state)
+{
+	/* finding 8: a 61-byte key over 1 MB of "aaa..." took vlen x klen
+	 * byte compares under ascii-casemap and was charged (vlen+klen)/256 */
+	size_t vlen = 1 << 20;
+	char *value = pn_malloc(vlen + 1), key[62], *lkey;
+	sv_matcher m = {SV_CMP_CASEMAP, SV_MATCH_CONTAINS, 0};
+	unsigned long steps = 100000;
+
+	(void)state;
+	memset(value, 'a', vlen);
+	value[vlen] = '\0';
+	memset(key, 'A', 60);
+	key[60] = 'B';
+	key[61] = '\0';
+	assert_int_equal(sv_match_value(&m, value, vlen, key, 61, NULL, NULL, &steps), 0);
+	assert_int_equal(100000 - steps, 1 + (vlen + 61) / 256);
+	value[vlen - 1] = 'b';	/* the key ends the value, in another case */
+	assert_int_equal(sv_match_value(&m, value, vlen, key, 61, NULL, NULL, &steps), 1);
+	/* :matches pays for the literals it compares at each position:
+	 * "*aaa...ac" (200 bytes) over 40,000 "a" compares 200 bytes at
+	 * each of 40,000 positions */
+	m.match = SV_MATCH_MATCHES;
+	lkey = pn_malloc(201);
+	memset(lkey, 'a', 200);
+	lkey[0] = '*';
+	lkey[199] = 'c';
+	lkey[200] = '\0';
+	steps = 100000;
+	assert_int_equal(sv_match_value(&m, value, 40000, lkey, 200, NULL, NULL, &steps), -1);
+	pn_free(lkey);
+	pn_free(value);
+}
+
+/* many_fields - a message of n header fields "X: y" and a Subject */
+static pn_msg *many_fields(size_t n)
+{
+	pn_msg *m = pn_msg_new(1 << 20, "/tmp");
+	size_t i;
+
+	pn_msg_add_header(m, "Subject", " hello");
+	for (i = 0; i < n; i++)
+		pn_msg_add_header(m, "X", " y");
+	return m;
+}
+
+static void header_walks_are_charged_and_views_share_the_fields(void **state)
+{
+	static const char script[] = "require \"editheader\";\n"
+		"if header :contains \"subject\" \"hello\" { addheader \"X-Seen\" \"1\"; }\n"
+		"if header :contains \"subject\" \"nothing\" { discard; }\n"
+		"deleteheader :index 1 \"subject\";\n";
+	char *err = NULL;
+	sv_script *s = sv_compile("t", script, sizeof(script) - 1, NULL, &err);
+	pn_msg *m = many_fields(300000);
+	sv_limits l;
+	sv_env env;
+	sv_result r;
+	int i;
+
+	(void)state;
+	assert_non_null(s);
+	sv_limits_default(&l);
+	memset(&env, 0, sizeof(env));
+	env.msg = m;
+	env.from = "<a@example.com>";
+	env.to = "<b@example.org>";
+	env.limits = &l;
+	/* many recipients' results over one message: each holds only its
+	 * edits (one added field, one deletion mark per original field) */
+	for (i = 0; i < 40; i++) {
+		sv_result_init(&r, m);
+		assert_int_equal(sv_run(s, &env, &r), 0);
+		assert_null(r.error);
+		assert_int_equal(r.nhdrs, 1);
+		assert_non_null(r.deleted);
+		assert_true(r.deleted[0]);
+		sv_result_clear(&r);
+	}
+	/* three walks over 300,000 fields cost about 3 x 1172 steps */
+	l.max_steps = 2000;
+	sv_result_init(&r, m);
+	assert_int_equal(sv_run(s, &env, &r), -1);
+	assert_non_null(strstr(r.error, "run-time budget"));
+	assert_int_equal(r.nhdrs, 0);	/* the failed run's edits are undone */
+	sv_result_clear(&r);
+	pn_msg_free(m);
+	sv_script_free(s);
+}
+
 static void count_matches(void **state)
 {
 	sv_matcher m = {SV_CMP_NUMERIC, SV_MATCH_COUNT, SV_REL_GE};
@@ -412,6 +502,8 @@ int main(void)
 		cmocka_unit_test(match_types_and_comparators),
 		cmocka_unit_test(matches_is_bounded),
 		cmocka_unit_test(count_matches),
+		cmocka_unit_test(contains_is_linear_and_charged),
+		cmocka_unit_test(header_walks_are_charged_and_views_share_the_fields),
 		cmocka_unit_test(runs_give_actions),
 		cmocka_unit_test(runtime_limits_give_implicit_keep),
 		cmocka_unit_test(header_value_is_safe),
