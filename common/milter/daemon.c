@@ -502,7 +502,7 @@ static void poke_listener(const char *spec)
 		if (strlen(path) >= sizeof(sun->sun_path))
 			return;
 		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, path);
+		memcpy(sun->sun_path, path, strlen(path) + 1);
 		len = sizeof(*sun);
 	} else if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
 		int v6 = spec[4] == '6';
