@@ -423,6 +423,16 @@ static int from_mta(const char *v, pn_addr *out)
 	return fill(out, local, (size_t)(at - local), at + 1, n - (size_t)(at + 1 - local));
 }
 
+/* is_null_path - "<>" give or take comments and white space */
+static int is_null_path(const char *path)
+{
+	char *clean = strip_cfws(path);
+	int null = clean != NULL && strcmp(clean, "<>") == 0;
+
+	pn_free(clean);
+	return null;
+}
+
 /* pn_addr_parse_envelope - canonical envelope address (see addr.h) */
 int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out)
 {
@@ -432,7 +442,10 @@ int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out)
 
 	memset(out, 0, sizeof(*out));
 	if (mta_addr != NULL) {
-		if (from_mta(mta_addr, out) == 0)
+		/* an empty value says "null sender"; believe it only when the
+		 * path says so too, so that no spelling turns a sender into <> */
+		if (from_mta(mta_addr, out) == 0
+		    && (out->address[0] != '\0' || path == NULL || is_null_path(path)))
 			return 0;
 		/* keep what the MTA said unless the path does better */
 		if (path == NULL)

@@ -15,7 +15,14 @@ static char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* labels_ok - non-empty dot-separated labels without white space or controls */
+/* host_char - letters, digits, "-" and "_" (which occurs in real DNS names) */
+static int host_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+	       || c == '-' || c == '_';
+}
+
+/* labels_ok - non-empty dot-separated labels of host_char bytes */
 static int labels_ok(const char *s, size_t n)
 {
 	size_t i, label = 0;
@@ -24,7 +31,7 @@ static int labels_ok(const char *s, size_t n)
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c == 0x7f)
+		if (c != '.' && !host_char(c))
 			return 0;
 		if (c == '.') {
 			if (label == 0)
@@ -90,10 +97,13 @@ char *pn_domain_normalise_n(const char *s, size_t n)
 		free(ascii);	/* libidn2 allocates with malloc */
 		return NULL;
 	}
-	n = strlen(ascii);
-	if (n > 1 && ascii[n - 1] == '.')
-		n--;
-	out = labels_ok(ascii, n) ? ascii_lower(ascii, n) : NULL;
+	/* the A-label form must itself be a domain name ("\xc2\xad[" maps
+	 * to "["), and normalising it again must give it back */
+	for (i = 0; ascii[i]; i++)
+		if ((unsigned char)ascii[i] >= 0x80)
+			break;
+	out = ascii[i] == '\0' && ascii[0] != '[' ? pn_domain_normalise_n(ascii, strlen(ascii))
+						   : NULL;
 	free(ascii);
 	return out;
 }

@@ -28,9 +28,11 @@
  *	The result is allocated with pn_malloc() (free with pn_free()).
  *	Both functions are reentrant.
  * DIAGNOSTICS
- *	NULL when the input is not a domain name in any form: empty, "." ,
- *	an empty label ("a..b", ".a"), white space, control characters,
- *	invalid UTF-8, or a U-label that IDNA 2008 / UTS #46 refuses. A
+ *	NULL when the input is not a domain name in any form: empty, ".",
+ *	an empty label ("a..b", ".a"), a byte other than letters, digits,
+ *	"-" and "_" (before or after IDNA mapping: "\xef\xbb\xbf#" maps to
+ *	"#", which is no host name), invalid UTF-8, or a U-label that IDNA
+ *	2008 / UTS #46 refuses. A
  *	caller applying a policy treats NULL as "unknown domain" (the "*"
  *	rule or a temporary failure), never as "no policy"; a caller loading
  *	a table reports it as an error naming file:line.

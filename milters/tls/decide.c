@@ -420,7 +420,23 @@ void ptls_decide_addr(const ptls_policy_set *s, ptls_stage stage, const pn_addr 
 		d->domain = pn_strdup("");
 		return;
 	}
-	d->address = a->address[0] ? pn_strdup(a->address) : ptls_clean(path ? path : "", VALUE_MAX);
+	if (ok) {
+		d->address = pn_strdup(a->address);
+	} else {
+		/* the path as written, without its angle brackets */
+		const char *p = path ? path : "";
+		size_t n = strlen(p);
+		char *bare;
+		if (n > 0 && p[0] == '<') {
+			p++;
+			n--;
+		}
+		if (n > 0 && p[n - 1] == '>')
+			n--;
+		bare = pn_strndup(p, n);
+		d->address = ptls_clean(bare, VALUE_MAX);
+		pn_free(bare);
+	}
 	if (ok)
 		apply(d, ptls_policy_lookup(s, a->domain), a->domain, f);
 	else if (s->fallback)

@@ -597,8 +597,7 @@ static int add_entry(parse_ctx *x, ptls_policy_set *s, ptls_policy *p)
 		 * dot, U-labels as A-labels (common/domain.h) */
 		norm = p->key[0] == '.' ? pn_domain_normalise(p->key + 1) : pn_domain_normalise(p->key);
 		if (norm == NULL)
-			return fail(x, "\"%.200s\" is not a domain name, \".domain\" or \"*\" "
-				    "(IDNA 2008 / UTS #46)", p->key);
+			return fail(x, "\"%.200s\" is not a domain, \".domain\" or \"*\"", p->key);
 		lower = p->key[0] == '.' ? pn_asprintf(".%s", norm) : pn_strdup(norm);
 		pn_free(norm);
 		pn_free(p->key);
