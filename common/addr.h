@@ -83,7 +83,9 @@ char *pn_addr_relay_domain(const char *local);
  *	Postfix itself sees it. When mta_addr is not NULL it is the MTA's
  *	own parse of the command ({mail_addr} or {rcpt_addr}: "local@domain"
  *	in Postfix's internal form, quotes removed; Sendmail may keep angle
- *	brackets; an empty value is the null sender) and it wins. Otherwise
+ *	brackets; a source route "@a:" is dropped) and it wins; an empty
+ *	value (the null sender) is believed only when the path is "<>" too,
+ *	so that no spelling of a real address turns it into the null sender. Otherwise
  *	(or when it has no domain) the path is parsed after removing what
  *	Postfix's own parser ignores: comments anywhere ("<a(x)@example.com>")
  *	and white space outside quoted strings ("<a@example.com >"); source
