@@ -390,11 +390,13 @@ static int fill(pn_addr *out, const char *local, size_t llen, const char *domain
 	return d != NULL ? 0 : -1;
 }
 
-/* from_mta - parse the MTA's {mail_addr}/{rcpt_addr}: "local@domain", internal form */
+/* from_mta - parse the MTA's {mail_addr}/{rcpt_addr}: "local@domain", local part quoted as needed */
 static int from_mta(const char *v, pn_addr *out)
 {
 	size_t n = strlen(v);
 	const char *at, *local = v, *colon;
+	char *copy, *bare;
+	int rc;
 
 	if (n >= 2 && v[0] == '<' && v[n - 1] == '>') {	/* Sendmail may keep them */
 		local++;
@@ -420,7 +422,13 @@ static int from_mta(const char *v, pn_addr *out)
 		fill(out, local, n, "", 0);
 		return -1;
 	}
-	return fill(out, local, (size_t)(at - local), at + 1, n - (size_t)(at + 1 - local));
+	/* Postfix quotes a local part that needs it ("\"a b\"@x"): internal form */
+	copy = pn_memdup0(local, (size_t)(at - local));
+	bare = unquote(copy);
+	rc = fill(out, bare, strlen(bare), at + 1, n - (size_t)(at + 1 - local));
+	pn_free(bare);
+	pn_free(copy);
+	return rc;
 }
 
 /* is_null_path - "<>" give or take comments and white space */

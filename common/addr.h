@@ -82,8 +82,10 @@ char *pn_addr_relay_domain(const char *local);
  *	or RCPT TO address that every daemon decides on: the address as
  *	Postfix itself sees it. When mta_addr is not NULL it is the MTA's
  *	own parse of the command ({mail_addr} or {rcpt_addr}: "local@domain"
- *	in Postfix's internal form, quotes removed; Sendmail may keep angle
- *	brackets; a source route "@a:" is dropped) and it wins; an empty
+ *	with comments, source route, trailing dot and domain case already
+ *	gone and the local part quoted where it needs it, as Postfix 3.7
+ *	sends them; Sendmail may keep angle brackets; a source route "@a:"
+ *	is dropped) and it wins; an empty
  *	value (the null sender) is believed only when the path is "<>" too,
  *	so that no spelling of a real address turns it into the null sender. Otherwise
  *	(or when it has no domain) the path is parsed after removing what

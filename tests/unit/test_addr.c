@@ -403,6 +403,11 @@ static const struct env_case {
 	  "a@partner.example" },
 	{ "a b@Partner.Example.", "<\"a b\"@partner.example>", 0, "a b", "partner.example",
 	  "a b@partner.example" },
+	/* what Postfix 3.7 sent for <@relay.example:"a b"(c)@Partner.Example. > */
+	{ "\"a b\"@partner.example", "<@relay.example:\"a b\"(c)@Partner.Example. >", 0, "a b",
+	  "partner.example", "a b@partner.example" },
+	{ "\"a@b\"@partner.example", "<\"a@b\"@partner.example>", 0, "a@b", "partner.example",
+	  "a@b@partner.example" },
 	{ "@relay.example:a@partner.example", "<@relay.example:a@partner.example>", 0, "a",
 	  "partner.example", "a@partner.example" },
 	{ "<a@partner.example>", "<a@partner.example>", 0, "a", "partner.example",
