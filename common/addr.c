@@ -2,6 +2,7 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/domain.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -301,6 +302,208 @@ int pn_addr_parse_path(const char *s, pn_addr *out, char **err)
 	}
 	set_addr(out, ls, (size_t)(le - ls), ds, (size_t)(de - ds));
 	return 0;
+}
+
+/*
+ * Envelope addresses as Postfix sees them: the MTA's own view first,
+ * else the path cleaned of what Postfix ignores.
+ */
+
+/* strip_cfws - copy of s without comments and white space outside quotes
+ *
+ * Postfix's address parser (tok822) drops RFC 5322 comments and white
+ * space between tokens, so "<a(x)@example.com >" is a@example.com to it.
+ * Quoted strings and address literals are copied as written. NULL when a
+ * comment or quoted string is not closed.
+ */
+static char *strip_cfws(const char *s)
+{
+	size_t n = strlen(s), i, o = 0, depth;
+	char *out = pn_malloc(n + 1);
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '"' || c == '[') {
+			char close = c == '"' ? '"' : ']';
+			out[o++] = s[i++];
+			while (i < n && s[i] != close) {
+				if (s[i] == '\\' && c == '"' && i + 1 < n)
+					out[o++] = s[i++];
+				out[o++] = s[i++];
+			}
+			if (i == n) {
+				pn_free(out);
+				return NULL;
+			}
+			out[o++] = s[i];
+		} else if (c == '(') {
+			for (depth = 1, i++; i < n && depth > 0; i++) {
+				if (s[i] == '\\' && i + 1 < n)
+					i++;
+				else if (s[i] == '(')
+					depth++;
+				else if (s[i] == ')')
+					depth--;
+			}
+			if (depth > 0) {
+				pn_free(out);
+				return NULL;
+			}
+			i--;
+		} else if (c != ' ' && c != '\t') {
+			out[o++] = c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* unquote - a local part in Postfix's internal form: quotes and escapes removed */
+static char *unquote(const char *local)
+{
+	size_t n = strlen(local), i, o = 0;
+	char *out = pn_malloc(n + 1);
+
+	for (i = 0; i < n; i++) {
+		if (local[i] == '"')
+			continue;
+		if (local[i] == '\\' && i + 1 < n)
+			i++;
+		out[o++] = local[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* fill - set out from an internal-form local part and a raw domain; -1 if the domain is bad */
+static int fill(pn_addr *out, const char *local, size_t llen, const char *domain, size_t dlen)
+{
+	char *d = pn_domain_normalise_n(domain, dlen);
+
+	out->local = pn_memdup0(local, llen);
+	out->domain = pn_strdup(d ? d : "");
+	if (d != NULL)
+		out->address = pn_asprintf("%s@%s", out->local, d);
+	else
+		out->address = pn_strdup(out->local);
+	pn_free(d);
+	return d != NULL ? 0 : -1;
+}
+
+/* from_mta - parse the MTA's {mail_addr}/{rcpt_addr}: "local@domain", local part quoted as needed */
+static int from_mta(const char *v, pn_addr *out)
+{
+	size_t n = strlen(v);
+	const char *at, *local = v, *colon;
+	char *copy, *bare;
+	int rc;
+
+	if (n >= 2 && v[0] == '<' && v[n - 1] == '>') {	/* Sendmail may keep them */
+		local++;
+		n -= 2;
+	}
+	if (memchr(local, '\0', n) != NULL)
+		return -1;
+	for (at = NULL, colon = local; colon < local + n; colon++)
+		if (*colon == '@')
+			at = colon;
+	if (n == 0) {		/* the null sender */
+		out->local = pn_strdup("");
+		out->domain = pn_strdup("");
+		out->address = pn_strdup("");
+		return 0;
+	}
+	/* "@relay:user@domain": Postfix strips the route when it routes */
+	if (local[0] == '@' && (colon = memchr(local, ':', n)) != NULL && colon < at) {
+		n -= (size_t)(colon + 1 - local);
+		local = colon + 1;
+	}
+	if (at == NULL || at < local) {
+		fill(out, local, n, "", 0);
+		return -1;
+	}
+	/* Postfix quotes a local part that needs it ("\"a b\"@x"): internal form */
+	copy = pn_memdup0(local, (size_t)(at - local));
+	bare = unquote(copy);
+	rc = fill(out, bare, strlen(bare), at + 1, n - (size_t)(at + 1 - local));
+	pn_free(bare);
+	pn_free(copy);
+	return rc;
+}
+
+/* is_null_path - "<>" give or take comments and white space */
+static int is_null_path(const char *path)
+{
+	char *clean = strip_cfws(path);
+	int null = clean != NULL && strcmp(clean, "<>") == 0;
+
+	pn_free(clean);
+	return null;
+}
+
+/* pn_addr_parse_envelope - canonical envelope address (see addr.h) */
+int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out)
+{
+	pn_addr a;
+	char *clean, *local;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (mta_addr != NULL) {
+		/* an empty value says "null sender"; believe it only when the
+		 * path says so too, so that no spelling turns a sender into <> */
+		if (from_mta(mta_addr, out) == 0
+		    && (out->address[0] != '\0' || path == NULL || is_null_path(path)))
+			return 0;
+		/* keep what the MTA said unless the path does better */
+		if (path == NULL)
+			return -1;
+		pn_addr_clear(out);
+	}
+	clean = strip_cfws(path ? path : "");
+	if (clean == NULL || pn_addr_parse_path(clean, &a, NULL) < 0) {
+		/* a local part alone ("<a%partner.example>"): keep it for relay checks */
+		size_t n = clean ? strlen(clean) : 0;
+		const char *l = clean ? clean : "";
+		if (n >= 2 && l[0] == '<' && l[n - 1] == '>') {
+			l++;
+			n -= 2;
+		}
+		local = pn_memdup0(l, n);
+		if (strchr(local, '@') != NULL || strchr(local, '<') != NULL || strchr(local, '>') != NULL)
+			local[0] = '\0';
+		fill(out, local, strlen(local), "", 0);
+		pn_free(local);
+		pn_free(clean);
+		return -1;
+	}
+	pn_free(clean);
+	local = unquote(a.local);
+	if (a.domain[0] == '\0') {	/* "<>" */
+		out->local = local;
+		out->domain = pn_strdup("");
+		out->address = pn_strdup("");
+		pn_addr_clear(&a);
+		return 0;
+	}
+	rc = fill(out, local, strlen(local), a.domain, strlen(a.domain));
+	pn_free(local);
+	pn_addr_clear(&a);
+	return rc;
+}
+
+/* pn_addr_relay_domain - the domain a "%" or "!" route in a local part names */
+char *pn_addr_relay_domain(const char *local)
+{
+	const char *pct, *bang;
+
+	if (local == NULL)
+		return NULL;
+	if ((pct = strrchr(local, '%')) != NULL)	/* user%d1%d2: next hop d2 */
+		return pn_domain_normalise(pct + 1);
+	if ((bang = strchr(local, '!')) != NULL)	/* d1!d2!user: next hop d1 */
+		return pn_domain_normalise_n(local, (size_t)(bang - local));
+	return NULL;
 }
 
 /*

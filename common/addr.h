@@ -13,6 +13,12 @@
  *	void pn_addr_split_sub(const char *local, const char *separators,
  *	                       char **user, char **detail);
  *	char *pn_domain_lower(const char *domain);
+int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out);
+char *pn_addr_relay_domain(const char *local);
+ *
+ *	int pn_addr_parse_envelope(const char *mta_addr, const char *path,
+ *	                           pn_addr *out);
+ *	char *pn_addr_relay_domain(const char *local);
  * DESCRIPTION
  *	pn_addr_parse_path() parses what a milter receives as the MAIL FROM
  *	or RCPT TO argument (RFC 5321 Path): "<user@example.com>", the null
@@ -72,6 +78,32 @@
  *	pn_domain_lower() returns an ASCII lower-cased copy of a domain
  *	without one trailing dot. Non-ASCII bytes are left alone.
  *
+ *	pn_addr_parse_envelope() gives the one canonical form of a MAIL FROM
+ *	or RCPT TO address that every daemon decides on: the address as
+ *	Postfix itself sees it. When mta_addr is not NULL it is the MTA's
+ *	own parse of the command ({mail_addr} or {rcpt_addr}: "local@domain"
+ *	with comments, source route, trailing dot and domain case already
+ *	gone and the local part quoted where it needs it, as Postfix 3.7
+ *	sends them; Sendmail may keep angle brackets; a source route "@a:"
+ *	is dropped) and it wins; an empty
+ *	value (the null sender) is believed only when the path is "<>" too,
+ *	so that no spelling of a real address turns it into the null sender. Otherwise
+ *	(or when it has no domain) the path is parsed after removing what
+ *	Postfix's own parser ignores: comments anywhere ("<a(x)@example.com>")
+ *	and white space outside quoted strings ("<a@example.com >"); source
+ *	routes, quoted local parts, a trailing dot, upper case and "<>" are
+ *	accepted as by pn_addr_parse_path(). out->local is the local part in
+ *	internal form (quotes and backslash escapes removed); out->domain is
+ *	normalised with pn_domain_normalise() (A-labels, lower case, no
+ *	trailing dot); out->address is local@domain, "" for the null sender.
+ *	display and group are NULL.
+ *
+ *	pn_addr_relay_domain() returns the normalised domain that Postfix's
+ *	"%" hack or bang path would route a local part to ("a%partner.example"
+ *	and "partner.example!a" both name partner.example; for user%d1%d2 the
+ *	last, for d1!d2!user the first), or NULL when the local part names
+ *	none. A policy must look at this domain too.
+ *
  *	All strings returned are allocated with pn_malloc(); free a parsed
  *	address with pn_addr_clear(), a list with pn_addr_list_free() (both
  *	accept NULL), and split parts and pn_domain_lower() results with
@@ -80,6 +112,13 @@
  *	pn_addr_parse_path() returns 0, or -1 with *out cleared and, if err
  *	is not NULL, *err set to a message such as "missing domain" or
  *	"unbalanced angle brackets" (free it with pn_free()).
+ *	pn_addr_parse_envelope() returns 0, or -1 when no domain could be
+ *	made out (no "@", an unparsable path, a domain that is not a domain
+ *	name in any form); out is filled either way (free it with
+ *	pn_addr_clear()): on -1, out->domain is "" and out->local holds the
+ *	local part when one was recognised (else ""), so that
+ *	pn_addr_relay_domain() still applies. A caller applying a policy
+ *	treats -1 as an unknown domain: the "*" rule or a temporary failure.
  *	pn_addr_parse_list() returns a list, possibly empty, never NULL;
  *	a NULL value gives an empty list.
  */
@@ -112,5 +151,7 @@ void pn_addr_list_free(pn_addr_list *list);
 void pn_addr_split_sub(const char *local, const char *separators,
 		       char **user, char **detail);
 char *pn_domain_lower(const char *domain);
+int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out);
+char *pn_addr_relay_domain(const char *local);
 
 #endif

@@ -1,6 +1,7 @@
 /* domain_map - domain and parent-domain lookups (see domain_map.h) */
 #include "common/domain_map.h"
 #include "common/alloc.h"
+#include "common/domain.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -116,28 +117,43 @@ static int valid_key(const char *k, size_t n)
 	return label > 0;
 }
 
+/* normalise_key - "domain" or ".domain" in the one form of common/domain.h, or NULL */
+static char *normalise_key(const char *key)
+{
+	char *d, *out;
+
+	if (key[0] != '.')
+		return pn_domain_normalise(key);
+	if ((d = pn_domain_normalise(key + 1)) == NULL)
+		return NULL;
+	out = pn_asprintf(".%s", d);
+	pn_free(d);
+	return out;
+}
+
 /* pn_domain_map_add - add key; -1 duplicate, -2 not a domain pattern */
 int pn_domain_map_add(pn_domain_map *m, const char *key, void *value)
 {
-	size_t n = strlen(key), i;
+	char *norm = normalise_key(key);
+	size_t n;
 	struct slot *sl;
 	uint64_t h;
 
-	if (n > 1 && key[n - 1] == '.')
-		n--;
-	if (!valid_key(key, n))
+	if (norm == NULL || !valid_key(norm, n = strlen(norm))) {
+		pn_free(norm);
 		return -2;
-	h = hash(key, n);
-	sl = find(m, key, n, h);
-	if (sl->key != NULL)
+	}
+	h = hash(norm, n);
+	sl = find(m, norm, n, h);
+	if (sl->key != NULL) {
+		pn_free(norm);
 		return -1;
+	}
 	if ((m->count + 1) * 2 > m->cap) {
 		grow(m);
-		sl = find(m, key, n, h);
+		sl = find(m, norm, n, h);
 	}
-	sl->key = pn_memdup0(key, n);
-	for (i = 0; i < n; i++)
-		sl->key[i] = (char)lower((unsigned char)sl->key[i]);
+	sl->key = norm;
 	sl->len = n;
 	sl->hash = h;
 	sl->value = value;
@@ -159,9 +175,8 @@ static const struct slot *probe(const pn_domain_map *m, const char *s, size_t n)
 	return sl != NULL && sl->key != NULL ? sl : NULL;
 }
 
-/* pn_domain_map_lookup - most specific match for domain, else the default */
-void *pn_domain_map_lookup(const pn_domain_map *m, const char *domain,
-			   const char **matched_key)
+/* lookup_ascii - most specific match for an ASCII domain, or NULL */
+static const struct slot *lookup_ascii(const pn_domain_map *m, const char *domain)
 {
 	const struct slot *sl = NULL;
 	size_t n = strlen(domain), i;
@@ -174,6 +189,26 @@ void *pn_domain_map_lookup(const pn_domain_map *m, const char *domain,
 		for (i = 0; sl == NULL && i < n; i++)
 			if (domain[i] == '.')
 				sl = probe(m, domain + i, n - i);
+	}
+	return sl;
+}
+
+/* pn_domain_map_lookup - most specific match for domain, else the default */
+void *pn_domain_map_lookup(const pn_domain_map *m, const char *domain,
+			   const char **matched_key)
+{
+	const struct slot *sl = NULL;
+	const char *p;
+	char *norm;
+
+	for (p = domain; *p && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p == '\0') {
+		sl = lookup_ascii(m, domain);
+	} else if ((norm = pn_domain_normalise(domain)) != NULL) {
+		/* a U-label: its A-label is what the keys hold */
+		sl = lookup_ascii(m, norm);
+		pn_free(norm);
 	}
 	if (matched_key != NULL)
 		*matched_key = sl ? sl->key : NULL;

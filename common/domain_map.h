@@ -26,8 +26,12 @@
  *	value (NULL unless set) and *matched_key is NULL. A domain that is
  *	empty or starts with a dot matches nothing.
  *
- *	Keys are stored lower-cased and without one trailing dot, so
- *	"Example.COM." and "example.com" are the same key. The map owns its
+ *	Keys are stored in the one form of common/domain.h (lower case,
+ *	without one trailing dot, U-labels as A-labels), so "Example.COM."
+ *	and "example.com" are the same key, and so are "bücher.example" and
+ *	"xn--bcher-kva.example". A looked-up domain with non-ASCII bytes is
+ *	converted the same way first (this lookup allocates); one that is no
+ *	domain name in any form matches nothing (the default). The map owns its
  *	values and the default: pn_domain_map_free() passes each of them
  *	once to free_value (when not NULL), so they must be distinct.
  *
@@ -35,13 +39,13 @@
  *	lookups and count change nothing, so any number of threads may use
  *	a finished map at the same time without locks. Building is not
  *	thread-safe. The table is an open-addressing hash that grows as
- *	keys are added; lookups allocate nothing.
+ *	keys are added; ASCII lookups allocate nothing.
  * DIAGNOSTICS
  *	pn_domain_map_add() returns 0; -1 when the key is already present
  *	(the map is unchanged and still owns only the first value; the
  *	caller reports file:line and frees its value); -2 when the key is
  *	not a domain pattern (empty, ".", empty label, white space or
- *	control characters).
+ *	control characters, a U-label that IDNA 2008 refuses).
  */
 #ifndef PN_DOMAIN_MAP_H
 #define PN_DOMAIN_MAP_H

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
 build-essential pkg-config clang libclang-rt-14-dev
-libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev
+libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev libidn2-dev
 libcmocka-dev
 postfix swaks openssl python3 procps
 libmaxmind-db-writer-perl mmdb-bin

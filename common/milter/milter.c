@@ -49,6 +49,15 @@ static const char *known_macros[] = {
 	"{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}", "{msg_id}", NULL
 };
 
+/* Macros asked for at MAIL and RCPT (smfi_setsymlist replaces the MTA's
+ * list for that stage, so these are Postfix's and Sendmail's defaults plus
+ * what Postern reads there): {mail_addr} and {rcpt_addr} are the MTA's own
+ * parse of the address, the canonical form every daemon decides on. */
+static const char envfrom_macros[] = "i {auth_type} {auth_authen} {auth_ssf} {auth_author} "
+	"{mail_addr} {mail_host} {mail_mailer} {tls_version} {cipher} {cipher_bits} "
+	"{cert_subject} {cert_issuer} {verify}";
+static const char envrcpt_macros[] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}";
+
 /* collect_macros - remember every known macro the MTA made available */
 static void collect_macros(SMFICTX *ctx, pn_conn *c)
 {
@@ -237,6 +246,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	collect_macros(ctx, c);
 	m = current_msg(c);
 	pn_msg_set_sender(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
+	pn_msg_set_sender_mta(m, pn_conn_macro(c, "{mail_addr}"));
 	return to_sfsistat(ctx, engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE);
 }
 
@@ -252,13 +262,11 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	collect_macros(ctx, c);
 	m = current_msg(c);
 	pn_msg_add_rcpt(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
+	pn_msg_set_rcpt_mta(m, pn_conn_macro(c, "{rcpt_addr}"));
 	if (engine->on_rcpt)
 		v = engine->on_rcpt(c, m, &m->rcpts[m->nrcpts - 1]);
-	if (v == PN_REJECT || v == PN_TEMPFAIL || v == PN_DISCARD) {
-		m->nrcpts--;
-		pn_free(m->rcpts[m->nrcpts].addr);
-		pn_strv_free(m->rcpts[m->nrcpts].args);
-	}
+	if (v == PN_REJECT || v == PN_TEMPFAIL || v == PN_DISCARD)
+		pn_msg_drop_last_rcpt(m);
 	return to_sfsistat(ctx, v);
 }
 
@@ -528,8 +536,16 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			pn_log(PN_LOG_WARN, "MTA offers modifications 0x%lx, engine needs 0x%lx",
 			       f0, act);
 	}
+	if ((steps & (PN_STEP_MAIL | PN_STEP_RCPT)) && (f0 & SMFIF_SETSYMLIST))
+		act |= SMFIF_SETSYMLIST;
 	*pf0 = act & f0;
 	*pf1 = proto & f1;
+	if ((*pf0 & SMFIF_SETSYMLIST)
+	    && (((steps & PN_STEP_MAIL)
+		 && smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)envfrom_macros) != MI_SUCCESS)
+		|| ((steps & PN_STEP_RCPT)
+		    && smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)envrcpt_macros) != MI_SUCCESS)))
+		pn_log(PN_LOG_WARN, "cannot ask the MTA for the envelope macros");
 	/* Without LEADSPC or NR the callbacks must answer as usual. */
 	if (!(*pf1 & SMFIP_HDR_LEADSPC) && (steps & PN_STEP_HEADER))
 		pn_log(PN_LOG_DEBUG, "MTA does not offer SMFIP_HDR_LEADSPC");
@@ -548,7 +564,7 @@ int pn_milter_register(const char *daemon_name, const pn_engine *e)
 	desc.xxfi_name = (char *)daemon_name;
 	desc.xxfi_version = SMFI_VERSION;
 	desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR
-			  | SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE;
+			  | SMFIF_DELRCPT | SMFIF_CHGFROM | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 	desc.xxfi_connect = cb_connect;
 	desc.xxfi_helo = cb_helo;
 	desc.xxfi_envfrom = cb_envfrom;

@@ -157,18 +157,61 @@ void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args)
 	pn_strv_free(m->sender_args);
 	m->sender = pn_strdup(sender ? sender : "<>");
 	m->sender_args = pn_strv_dup(esmtp_args);
+	pn_addr_clear(&m->sender_canon);
+	m->sender_canon_ok = pn_addr_parse_envelope(NULL, m->sender, &m->sender_canon) == 0;
+}
+
+/* pn_msg_set_sender_mta - the sender as the MTA parsed it ({mail_addr}) */
+void pn_msg_set_sender_mta(pn_msg *m, const char *mail_addr)
+{
+	if (mail_addr == NULL)
+		return;
+	pn_addr_clear(&m->sender_canon);
+	m->sender_canon_ok = pn_addr_parse_envelope(mail_addr, m->sender ? m->sender : "<>",
+						    &m->sender_canon) == 0;
 }
 
 /* pn_msg_add_rcpt - one more envelope recipient */
 void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args)
 {
+	pn_rcpt *r;
+
 	if (m->nrcpts == m->rcpt_cap) {
 		m->rcpt_cap = m->rcpt_cap ? m->rcpt_cap * 2 : 4;
 		m->rcpts = pn_realloc(m->rcpts, m->rcpt_cap * sizeof(*m->rcpts));
 	}
-	m->rcpts[m->nrcpts].addr = pn_strdup(rcpt);
-	m->rcpts[m->nrcpts].args = pn_strv_dup(esmtp_args);
-	m->nrcpts++;
+	r = &m->rcpts[m->nrcpts++];
+	r->addr = pn_strdup(rcpt);
+	r->args = pn_strv_dup(esmtp_args);
+	r->canon_ok = pn_addr_parse_envelope(NULL, r->addr, &r->canon) == 0;
+}
+
+/* pn_msg_set_rcpt_mta - the last recipient as the MTA parsed it ({rcpt_addr}) */
+void pn_msg_set_rcpt_mta(pn_msg *m, const char *rcpt_addr)
+{
+	pn_rcpt *r;
+
+	if (rcpt_addr == NULL || m->nrcpts == 0)
+		return;
+	r = &m->rcpts[m->nrcpts - 1];
+	pn_addr_clear(&r->canon);
+	r->canon_ok = pn_addr_parse_envelope(rcpt_addr, r->addr, &r->canon) == 0;
+}
+
+/* rcpt_clear - free one recipient's fields */
+static void rcpt_clear(pn_rcpt *r)
+{
+	pn_free(r->addr);
+	pn_strv_free(r->args);
+	pn_addr_clear(&r->canon);
+	memset(r, 0, sizeof(*r));
+}
+
+/* pn_msg_drop_last_rcpt - forget the last recipient (a refused one) */
+void pn_msg_drop_last_rcpt(pn_msg *m)
+{
+	if (m->nrcpts > 0)
+		rcpt_clear(&m->rcpts[--m->nrcpts]);
 }
 
 /*
@@ -324,10 +367,9 @@ void pn_msg_free(pn_msg *m)
 	pn_free(m->queue_id);
 	pn_free(m->sender);
 	pn_strv_free(m->sender_args);
-	for (i = 0; i < m->nrcpts; i++) {
-		pn_free(m->rcpts[i].addr);
-		pn_strv_free(m->rcpts[i].args);
-	}
+	pn_addr_clear(&m->sender_canon);
+	for (i = 0; i < m->nrcpts; i++)
+		rcpt_clear(&m->rcpts[i]);
 	pn_free(m->rcpts);
 	pn_free(m->headers);
 	header_blocks_free(m);

@@ -14,6 +14,9 @@
  *	void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
  *	void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
  *	void pn_msg_set_header_limits(pn_msg *m, size_t max_count, size_t max_bytes);
+ *	void pn_msg_set_sender_mta(pn_msg *m, const char *mail_addr);
+ *	void pn_msg_set_rcpt_mta(pn_msg *m, const char *rcpt_addr);
+ *	void pn_msg_drop_last_rcpt(pn_msg *m);
  *	void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
  *	int  pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
  *	const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);
@@ -33,6 +36,20 @@
  *	sender and ESMTP arguments, recipients with theirs, headers in the
  *	order received, the body in a pn_spool (memory up to a limit, then an
  *	anonymous temp file) and the total size.
+ *
+ *	Every envelope address also has one canonical form that every daemon
+ *	decides on (m->sender_canon, r->canon; common/addr.h
+ *	pn_addr_parse_envelope): the address as the MTA itself sees it.
+ *	pn_msg_set_sender() and pn_msg_add_rcpt() fill it from the path as
+ *	given (comments and stray spaces dropped, domain normalised);
+ *	pn_msg_set_sender_mta() and pn_msg_set_rcpt_mta() (the last
+ *	recipient) replace it with the MTA's own parse, Postfix's and
+ *	Sendmail's {mail_addr} and {rcpt_addr} macros, when the MTA sent one
+ *	(NULL changes nothing). sender_canon_ok / canon_ok are 0 when no
+ *	domain could be made out: a policy then applies its catch-all rule
+ *	or a temporary failure, never "no policy".
+ *	pn_msg_drop_last_rcpt() forgets the last recipient (one a daemon
+ *	refused).
  *
  *	Headers are kept raw: h->raw is the value exactly as the MTA gave it
  *	(leading space included when the MTA honours SMFIP_HDR_LEADSPC, folded
@@ -77,6 +94,7 @@
 #include <time.h>
 
 #include "common/actions.h"
+#include "common/addr.h"
 #include "common/buf.h"
 #include "common/spool.h"
 
@@ -96,12 +114,16 @@ typedef struct pn_header {
 typedef struct pn_rcpt {
 	char *addr;		/* as given, e.g. "<user@example.com>" */
 	char **args;		/* ESMTP arguments, NULL-terminated */
+	pn_addr canon;		/* canonical address (see above) */
+	int canon_ok;		/* 0: no domain could be made out */
 } pn_rcpt;
 
 typedef struct pn_msg {
 	char *queue_id;		/* NULL until the MTA tells (Postfix: at DATA) */
 	char *sender;		/* as given, "<>" for the null sender */
 	char **sender_args;	/* ESMTP arguments, NULL-terminated */
+	pn_addr sender_canon;	/* canonical sender; address "" for <> */
+	int sender_canon_ok;	/* 0: no domain could be made out */
 	pn_rcpt *rcpts;
 	size_t nrcpts, rcpt_cap;
 	pn_header *headers;
@@ -144,6 +166,9 @@ pn_msg *pn_msg_new(size_t body_mem_limit, const char *tmp_dir);
 void pn_msg_set_sender(pn_msg *m, const char *sender, char **esmtp_args);
 void pn_msg_add_rcpt(pn_msg *m, const char *rcpt, char **esmtp_args);
 void pn_msg_set_header_limits(pn_msg *m, size_t max_count, size_t max_bytes);
+void pn_msg_set_sender_mta(pn_msg *m, const char *mail_addr);
+void pn_msg_set_rcpt_mta(pn_msg *m, const char *rcpt_addr);
+void pn_msg_drop_last_rcpt(pn_msg *m);
 void pn_msg_add_header(pn_msg *m, const char *name, const char *raw_value);
 int pn_msg_add_body(pn_msg *m, const void *chunk, size_t len);
 const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);

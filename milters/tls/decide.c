@@ -347,7 +347,7 @@ static void refuse(ptls_decision *d)
 {
 	int temp = d->policy->action == PTLS_ACT_TEMPFAIL;
 	int enc = (d->failed & PTLS_REQ_ENCRYPTION) != 0;
-	char *domain = ptls_clean(d->domain, VALUE_MAX);
+	char *domain = ptls_clean(*d->domain ? d->domain : "an unknown domain", VALUE_MAX);
 	char *text;
 
 	d->verdict = temp ? PN_TEMPFAIL : PN_REJECT;
@@ -364,29 +364,15 @@ static void refuse(ptls_decision *d)
 	pn_free(domain);
 }
 
-/* ptls_decide - the decision for one MAIL FROM or RCPT TO path */
-void ptls_decide(const ptls_policy_set *s, ptls_stage stage, const char *path,
-		 const ptls_facts *f, ptls_decision *d)
+/* apply - decide with policy p for domain; p may be NULL (nothing applies) */
+static void apply(ptls_decision *d, const ptls_policy *p, const char *domain,
+		  const ptls_facts *f)
 {
-	const ptls_policy *p = NULL;
-	unsigned dir = stage == PTLS_STAGE_MAIL ? PTLS_DIR_INBOUND : PTLS_DIR_OUTBOUND;
-	pn_addr a;
+	unsigned dir = d->stage == PTLS_STAGE_MAIL ? PTLS_DIR_INBOUND : PTLS_DIR_OUTBOUND;
 	pn_buf req, seen;
 
-	memset(d, 0, sizeof(*d));
-	d->stage = stage;
-	d->verdict = PN_CONTINUE;
-	if (pn_addr_parse_path(path ? path : "", &a, NULL) == 0) {
-		d->address = pn_strdup(a.address);
-		d->domain = pn_strdup(a.domain);
-		pn_addr_clear(&a);
-	} else {
-		/* unparsable: no domain to look up ("<postmaster>" and the like) */
-		d->address = ptls_clean(path ? path : "", VALUE_MAX);
-		d->domain = pn_strdup("");
-	}
-	if (*d->domain)
-		p = ptls_policy_lookup(s, d->domain);
+	pn_free(d->domain);
+	d->domain = pn_strdup(domain);
 	if (p == NULL || !(p->direction & dir))
 		return;
 	d->policy = p;
@@ -403,6 +389,100 @@ void ptls_decide(const ptls_policy_set *s, ptls_stage stage, const char *path,
 	pn_buf_free(&seen);
 }
 
+/* unparsable - no domain could be made out and no "*" line: try again later */
+static void unparsable(ptls_decision *d)
+{
+	char *addr = ptls_clean(d->address, VALUE_MAX);
+	char *text = pn_asprintf("Cannot tell the domain of <%s> for the TLS policy", addr);
+
+	d->verdict = PN_TEMPFAIL;
+	d->rcode = "451";
+	d->xcode = "4.7.0";
+	d->text = ptls_clean(text, TEXT_MAX);
+	pn_free(text);
+	pn_free(addr);
+}
+
+/* ptls_decide_addr - the decision for one canonical MAIL FROM or RCPT TO address */
+void ptls_decide_addr(const ptls_policy_set *s, ptls_stage stage, const pn_addr *a, int ok,
+		      const char *path, const ptls_facts *f, ptls_decision *d)
+{
+	const ptls_policy *relay_policy;
+	ptls_decision alt;
+	char *relay;
+
+	memset(d, 0, sizeof(*d));
+	d->stage = stage;
+	d->verdict = PN_CONTINUE;
+	if (ok && a->address[0] == '\0') {
+		/* the null sender "<>": no domain, so no partner */
+		d->address = pn_strdup("");
+		d->domain = pn_strdup("");
+		return;
+	}
+	if (ok) {
+		d->address = pn_strdup(a->address);
+	} else {
+		/* the path as written, without its angle brackets */
+		const char *p = path ? path : "";
+		size_t n = strlen(p);
+		char *bare;
+		if (n > 0 && p[0] == '<') {
+			p++;
+			n--;
+		}
+		if (n > 0 && p[n - 1] == '>')
+			n--;
+		bare = pn_strndup(p, n);
+		d->address = ptls_clean(bare, VALUE_MAX);
+		pn_free(bare);
+	}
+	if (ok)
+		apply(d, ptls_policy_lookup(s, a->domain), a->domain, f);
+	else if (s->fallback)
+		apply(d, s->fallback, "", f);
+	else if (a->local[0] == '\0' || strchr(path ? path : "", '@') != NULL)
+		unparsable(d);
+	else
+		/* a bare local part ("<root>"): the MTA qualifies it with its
+		 * own domain, which no line but "*" covers */
+		apply(d, NULL, "", f);
+	if (d->verdict != PN_CONTINUE)
+		return;
+	/* "a%partner.example@relay" and "partner.example!a": Postfix may
+	 * route the mail to the domain in the local part; its own line (not
+	 * the fallback) applies too, and a refusal by either wins */
+	relay = pn_addr_relay_domain(a->local);
+	if (relay == NULL)
+		return;
+	relay_policy = pn_domain_map_lookup(s->map, relay, NULL);
+	if (relay_policy != NULL && relay_policy != d->policy) {
+		memset(&alt, 0, sizeof(alt));
+		alt.stage = stage;
+		alt.verdict = PN_CONTINUE;
+		alt.address = pn_strdup(d->address);
+		apply(&alt, relay_policy, relay, f);
+		if (alt.verdict != PN_CONTINUE || d->policy == NULL) {
+			ptls_decision_clear(d);
+			*d = alt;
+		} else {
+			ptls_decision_clear(&alt);
+		}
+	}
+	pn_free(relay);
+}
+
+/* ptls_decide - the decision for one MAIL FROM or RCPT TO path as written */
+void ptls_decide(const ptls_policy_set *s, ptls_stage stage, const char *path,
+		 const ptls_facts *f, ptls_decision *d)
+{
+	pn_addr a;
+	int ok = pn_addr_parse_envelope(NULL, path ? path : "", &a) == 0;
+
+	ptls_decide_addr(s, stage, &a, ok, path, f, d);
+	pn_addr_clear(&a);
+}
+
 /* ptls_decision_log - the log text of a decision (the caller adds the queue id) */
 char *ptls_decision_log(const ptls_decision *d, const ptls_facts *f)
 {
@@ -413,8 +493,11 @@ char *ptls_decision_log(const ptls_decision *d, const ptls_facts *f)
 	pn_buf b;
 
 	if (d->policy == NULL) {
-		out = pn_asprintf("tls: none %s=<%s> domain=%s: no policy", dir, addr,
-				  *domain ? domain : "(none)");
+		out = pn_asprintf("tls: %s %s=<%s> domain=%s: %s",
+				  d->verdict == PN_TEMPFAIL ? "tempfail" : "none", dir, addr,
+				  *domain ? domain : "(none)",
+				  d->verdict == PN_TEMPFAIL ? "unparsable address and no \"*\" policy"
+							    : "no policy");
 	} else if (d->failed == 0) {
 		pn_buf_init(&b, 0);
 		ptls_facts_summary(f, &b);

@@ -12,6 +12,9 @@
  *	void ptls_decide(const ptls_policy_set *s, ptls_stage stage,
  *	                 const char *path, const ptls_facts *f,
  *	                 ptls_decision *d);
+ *	void ptls_decide_addr(const ptls_policy_set *s, ptls_stage stage,
+ *	                      const pn_addr *a, int ok, const char *path,
+ *	                      const ptls_facts *f, ptls_decision *d);
  *	char *ptls_decision_log(const ptls_decision *d, const ptls_facts *f);
  *	void ptls_decision_clear(ptls_decision *d);
  *
@@ -46,7 +49,21 @@
  *	sender's domain is looked up, at RCPT the recipient's; a policy
  *	applies when its direction covers the stage (inbound: MAIL,
  *	outbound: RCPT). The first matching line decides, as in a Postfix
- *	table (exact domain, then .parent, then "*"). d->verdict is
+ *	table (exact domain, then .parent, then "*").
+ *
+ *	The address decided on is the canonical one (common/addr.h
+ *	pn_addr_parse_envelope: the MTA's {mail_addr}/{rcpt_addr} when it
+ *	sent them, else the path without comments and stray spaces, domain
+ *	normalised to lower-case A-labels): ptls_decide_addr() takes it
+ *	ready-made (ok = 0 when no domain could be made out), ptls_decide()
+ *	makes it from the path as written. An address whose domain cannot
+ *	be made out is decided by the "*" line; without one it gets 451
+ *	4.7.0, never "no policy". A bare local part ("<root>") is qualified
+ *	by the MTA with its own domain, so "*" (if any) decides it. When the
+ *	local part routes elsewhere ("a%partner.example@relay",
+ *	"partner.example!a": Postfix's percent hack and bang paths), the
+ *	line for that domain is checked too and a refusal by either wins.
+ *	The null sender "<>" has no domain and no policy. d->verdict is
  *	PN_REJECT or PN_TEMPFAIL with d->rcode, d->xcode and d->text when the
  *	action refuses; hold, tag and log leave PN_CONTINUE and are
  *	remembered with ptls_findings_add() for end of message.
@@ -69,6 +86,7 @@
 #define PTLS_DECIDE_H
 
 #include "common/actions.h"
+#include "common/addr.h"
 #include "common/buf.h"
 #include "milters/tls/policy.h"
 
@@ -128,6 +146,8 @@ unsigned ptls_check(const ptls_policy *p, const ptls_facts *f, unsigned mask, pn
 void ptls_facts_summary(const ptls_facts *f, pn_buf *out);
 void ptls_decide(const ptls_policy_set *s, ptls_stage stage, const char *path,
 		 const ptls_facts *f, ptls_decision *d);
+void ptls_decide_addr(const ptls_policy_set *s, ptls_stage stage, const pn_addr *a, int ok,
+		      const char *path, const ptls_facts *f, ptls_decision *d);
 char *ptls_decision_log(const ptls_decision *d, const ptls_facts *f);
 void ptls_decision_clear(ptls_decision *d);
 void ptls_findings_add(ptls_findings *fs, const ptls_decision *d);

@@ -12,6 +12,7 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/domain.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -581,7 +582,7 @@ static ptls_policy *parse_entry(parse_ctx *x, const char *text)
 static int add_entry(parse_ctx *x, ptls_policy_set *s, ptls_policy *p)
 {
 	size_t i;
-	char *lower;
+	char *lower, *norm;
 	int rc;
 
 	if (strcmp(p->key, "*") == 0) {
@@ -592,12 +593,15 @@ static int add_entry(parse_ctx *x, ptls_policy_set *s, ptls_policy *p)
 		if (strpbrk(p->key, "[]:@/*\"\\") != NULL)
 			return fail(x, "\"%.200s\" is not a domain, \".domain\" or \"*\" (Postfix "
 				    "next-hop forms such as [host]:port are not supported)", p->key);
-		lower = pn_domain_lower(p->key);
+		/* one form for the key and the mail: lower case, no trailing
+		 * dot, U-labels as A-labels (common/domain.h) */
+		norm = p->key[0] == '.' ? pn_domain_normalise(p->key + 1) : pn_domain_normalise(p->key);
+		if (norm == NULL)
+			return fail(x, "\"%.200s\" is not a domain, \".domain\" or \"*\"", p->key);
+		lower = p->key[0] == '.' ? pn_asprintf(".%s", norm) : pn_strdup(norm);
+		pn_free(norm);
 		pn_free(p->key);
 		p->key = lower;
-		/* "a.example.." would lose its last dot in the map but keep one here */
-		if (*lower == '\0' || lower[strlen(lower) - 1] == '.')
-			return fail(x, "\"%.200s.\" is not a domain, \".domain\" or \"*\"", p->key);
 		rc = pn_domain_map_add(s->map, p->key, p);
 		if (rc == -2)
 			return fail(x, "\"%.200s\" is not a domain, \".domain\" or \"*\"", p->key);

@@ -5,7 +5,10 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/domain.h"
 
+#include <idn2.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,11 +30,30 @@ static void entry_attrs(const ptls_policy *p, int level, pn_buf *out)
 		pn_buf_printf(out, " match=%s", p->match);
 }
 
+/* u_label_key - the Unicode spelling of a key with A-labels, or NULL
+ *
+ * Postfix looks an SMTPUTF8 recipient's next hop up as written, in UTF-8,
+ * so an internationalised partner needs its key in both forms.
+ */
+static char *u_label_key(const char *key)
+{
+	const char *d = key[0] == '.' ? key + 1 : key;
+	char *u = NULL, *out = NULL;
+
+	if (strstr(d, "xn--") == NULL)
+		return NULL;
+	if (idn2_to_unicode_8z8z(d, &u, 0) == IDN2_OK && u != NULL && strcmp(u, d) != 0)
+		out = pn_asprintf("%s%s", key[0] == '.' ? "." : "", u);
+	free(u);	/* libidn2 allocates with malloc */
+	return out;
+}
+
 /* ptls_postfix_map_write - the policy as an smtp_tls_policy_maps table */
 void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 {
 	size_t i, width = 0;
 	pn_buf b;
+	char *u;
 
 	for (i = 0; i < s->count; i++)
 		if (ptls_policy_export_level(s->items[i]) != PTLS_LEVEL_UNSET
@@ -63,13 +85,18 @@ void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 			continue;
 		}
 		fprintf(out, "%-*s  %s%s\n", (int)width, p->key, ptls_level_name(level), pn_buf_str(&b));
+		if ((u = u_label_key(p->key)) != NULL) {
+			fprintf(out, "%-*s  %s%s\n", (int)width, u, ptls_level_name(level),
+				pn_buf_str(&b));
+			pn_free(u);
+		}
 	}
 	pn_buf_free(&b);
 }
 
 /* One entry of the Postfix table being checked. */
 typedef struct table_entry {
-	char *key;		/* lower-cased */
+	char *key;		/* normalised (common/domain.h) when a domain */
 	unsigned line;
 	char *level;		/* first word of the value */
 	char *protocols, *ciphers, *exclude;
@@ -123,7 +150,16 @@ static int parse_entry_text(table *t, const char *text, unsigned line)
 	pn_buf_init(&e->match, TABLE_LINE_MAX);
 	n = strcspn(p, " \t");
 	word = pn_strndup(p, n);
-	e->key = pn_domain_lower(word);
+	/* the one form of common/domain.h, so "b\xc3\xbccher.example" and its
+	 * A-label are the same key; what is no domain name stays as written */
+	e->key = word[0] == '.' ? pn_domain_normalise(word + 1) : pn_domain_normalise(word);
+	if (e->key != NULL && word[0] == '.') {
+		char *dotted = pn_asprintf(".%s", e->key);
+		pn_free(e->key);
+		e->key = dotted;
+	}
+	if (e->key == NULL)
+		e->key = pn_domain_lower(word);
 	pn_free(word);
 	e->line = line;
 	p += n;
@@ -432,7 +468,7 @@ int ptls_postfix_map_check(const ptls_policy_set *s, const char *text, size_t le
 			   const char *name, FILE *out, char **err)
 {
 	table t = {NULL, 0, 0};
-	size_t i;
+	size_t i, j;
 	int n = 0;
 
 	*err = NULL;
@@ -456,6 +492,11 @@ int ptls_postfix_map_check(const ptls_policy_set *s, const char *text, size_t le
 			continue;
 		}
 		n += compare(out, name, p, e);
+		/* the same key in its other spelling (U-label or A-label) is
+		 * another entry Postfix may use: it must be as strong */
+		for (j = 0; j < t.count; j++)
+			if (&t.items[j] != e && strcmp(t.items[j].key, e->key) == 0)
+				n += compare(out, name, p, &t.items[j]);
 	}
 	table_free(&t);
 	return n;

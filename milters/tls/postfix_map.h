@@ -22,14 +22,18 @@
  *	protocols= comes from min_version (Postfix >= 3.6 syntax), ciphers=
  *	from outbound_ciphers, exclude= from outbound_exclude, match= as
  *	given. Keys keep Postfix's meaning (".example.com" matches
- *	subdomains). Lines that are not exported, and the "*" fallback
+ *	subdomains). An internationalised key is written twice, as its
+ *	A-label and as its U-label: Postfix looks up an SMTPUTF8 next hop as
+ *	written. Lines that are not exported, and the "*" fallback
  *	(which a table cannot express), appear as comments; for "*" the
  *	comment gives the main.cf settings that have the same effect.
  *
  *	ptls_postfix_map_check() reads the source text of a Postfix table
  *	(name: its file name, for messages) and, for every exported policy
  *	line, finds the entry Postfix would use for that key (the key
- *	itself, then parent ".domain" keys). It prints one line per
+ *	itself, then parent ".domain" keys; table keys are normalised like
+ *	policy keys, and every spelling of the key found is checked). It
+ *	prints one line per
  *	weakness: no entry, a weaker level (a level that may fall back to
  *	plain text - none, may, dane - is weaker than any mandatory one;
  *	verify is weaker than secure, fingerprint and dane-only), a lower

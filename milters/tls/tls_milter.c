@@ -23,7 +23,8 @@ static const pn_param ptls_params[] = {
 	{"policy_file", PN_PARAM_STR, "/etc/postern/tls_policy", 0, 0, NULL,
 	 "the TLS policy: one line per partner domain (postern-tls.conf(5))"},
 	{"policy_check_interval", PN_PARAM_TIME, "1s", 0, 3600, NULL,
-	 "how often a connection may stat the policy file to reload it when it changed (0: only SIGHUP)"},
+	 "0: reload the policy on SIGHUP only; else every connection stats the policy file "
+	 "before its first decision and uses a changed file at once"},
 	{"trace_header", PN_PARAM_STR, "", 0, 0, NULL,
 	 "header that summarises the session's TLS and the policies that matched (empty: none)"},
 	{"tag_header", PN_PARAM_STR, "X-Postern-TLS-Policy", 0, 0, NULL,
@@ -126,49 +127,129 @@ static file_id loaded_id(const ptls_state *st)
 	return id;
 }
 
-/* Shared by every connection: when the file was last looked at, and which
- * version of it a reload was last asked for (so a broken file is tried once). */
+/* A policy newer than the running snapshot, read by the first connection
+ * that saw the file change and shared with the connections that start
+ * before the reload thread has installed it (reference-counted). */
+typedef struct fresh_policy {
+	int refs;
+	file_id id;
+	ptls_policy_set *set;
+} fresh_policy;
+
+/* Shared by every connection, under watch_lock: the fresh policy, and
+ * the file version a reload was last asked for (so a broken file is read
+ * and reported once, not on every connection). The lock also makes
+ * connections that see one change wait for one read of the file. */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct timespec last_check;
+static fresh_policy *fresh;
 static file_id requested;
 
-/* watch_policy - ask for a reload when the policy file changed (at most once per interval) */
-static void watch_policy(const ptls_state *st)
+/* fresh_release - drop a reference; the last one frees the policy */
+static void fresh_release(fresh_policy *fp)
 {
-	struct timespec now;
+	int last;
+
+	if (fp == NULL)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	last = --fp->refs == 0;
+	pthread_mutex_unlock(&watch_lock);
+	if (last) {
+		ptls_policy_free(fp->set);
+		pn_free(fp);
+	}
+}
+
+/* read_changed - under watch_lock: the policy of file version id, read now; NULL if broken */
+static fresh_policy *read_changed(const ptls_state *st)
+{
+	fresh_policy *fp;
+	ptls_policy_set *set;
+	char *err = NULL;
+
+	set = ptls_policy_load(st->policy->file, &err);
+	if (set == NULL) {
+		pn_log(PN_LOG_ERROR, "%s; keeping the running policy", err ? err : "cannot read the policy");
+		pn_free(err);
+		return NULL;
+	}
+	fp = pn_calloc(1, sizeof(*fp));
+	fp->refs = 1;
+	fp->set = set;
+	fp->id.ok = set->have_stat;
+	fp->id.dev = set->dev;
+	fp->id.ino = set->ino;
+	fp->id.size = set->size;
+	fp->id.mtime_ns = set->mtime_ns;
+	return fp;
+}
+
+/* watch_policy - before a connection's first decision: the policy file as it is now
+ *
+ * One stat per connection. When the file differs from the one the
+ * running snapshot was loaded from, the policy is read here, before the
+ * connection decides anything (other connections seeing the same change
+ * wait for that one read), and the reload thread is asked to install it
+ * for everyone. Returns a reference to the newer policy, or NULL to use
+ * the snapshot's (unchanged, or the new file is broken).
+ */
+static fresh_policy *watch_policy(const ptls_state *st)
+{
+	fresh_policy *fp = NULL, *old = NULL;
 	file_id id, then;
 	int ask = 0;
 
 	if (st->check_interval <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	pthread_mutex_lock(&watch_lock);
-	if (last_check.tv_sec != 0 && now.tv_sec - last_check.tv_sec < st->check_interval) {
-		pthread_mutex_unlock(&watch_lock);
-		return;
-	}
-	last_check = now;
-	pthread_mutex_unlock(&watch_lock);
-
+		return NULL;
 	id = current_id(st->policy->file);
 	then = loaded_id(st);
-	if (same_id(&id, &then))
-		return;
 	pthread_mutex_lock(&watch_lock);
-	if (!same_id(&id, &requested)) {
+	if (same_id(&id, &then)) {
+		/* the snapshot caught up: the fresh copy is no longer needed */
+		if (fresh && same_id(&fresh->id, &then)) {
+			old = fresh;
+			fresh = NULL;
+		}
+	} else if (fresh && same_id(&fresh->id, &id)) {
+		fp = fresh;
+		fp->refs++;
+	} else if (!same_id(&id, &requested)) {
 		requested = id;
 		ask = 1;
+		if ((fp = read_changed(st)) != NULL) {
+			old = fresh;
+			fresh = fp;
+			fp->refs++;
+		}
 	}
 	pthread_mutex_unlock(&watch_lock);
+	fresh_release(old);
 	if (ask && pn_daemon_request_reload() == 0)
 		pn_log(PN_LOG_INFO, "%s changed: reloading", st->policy->file);
+	return fp;
 }
 
-/* ptls_connect - a new connection: the moment to notice a changed policy file */
+/* ptls_connect - a new connection: look at the policy file before any decision */
 static pn_verdict ptls_connect(pn_conn *c)
 {
-	watch_policy(pn_snapshot_state(c->snap));
+	fresh_release(c->engine_data);
+	c->engine_data = watch_policy(pn_snapshot_state(c->snap));
 	return PN_CONTINUE;
+}
+
+/* policy_of - the policy this connection decides with */
+static const ptls_policy_set *policy_of(const pn_conn *c, const ptls_state *st)
+{
+	const fresh_policy *fp = c->engine_data;
+
+	return fp ? fp->set : st->policy;
+}
+
+/* ptls_free_conn - the connection's reference to a fresh policy */
+static void ptls_free_conn(pn_conn *c)
+{
+	fresh_release(c->engine_data);
+	c->engine_data = NULL;
 }
 
 /* findings_of - the message's remembered findings, created on first use */
@@ -180,7 +261,8 @@ static ptls_findings *findings_of(pn_msg *m)
 }
 
 /* decide - run the engine at MAIL or RCPT, log, and turn the decision into a verdict */
-static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const char *path)
+static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr *a, int ok,
+			 const char *path)
 {
 	const ptls_state *st = pn_snapshot_state(c->snap);
 	ptls_facts f;
@@ -189,7 +271,7 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const char *pa
 	char *line;
 
 	ptls_facts_from_conn(c, &f);
-	ptls_decide(st->policy, stage, path, &f, &d);
+	ptls_decide_addr(policy_of(c, st), stage, a, ok, path, &f, &d);
 	if (d.policy || pn_log_enabled(PN_LOG_DEBUG)) {
 		line = ptls_decision_log(&d, &f);
 		pn_log_msg(d.policy ? PN_LOG_INFO : PN_LOG_DEBUG, pn_conn_queue_id(c), "%s", line);
@@ -207,13 +289,13 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const char *pa
 /* ptls_mail - sender-domain rules */
 static pn_verdict ptls_mail(pn_conn *c, pn_msg *m)
 {
-	return decide(c, m, PTLS_STAGE_MAIL, m->sender);
+	return decide(c, m, PTLS_STAGE_MAIL, &m->sender_canon, m->sender_canon_ok, m->sender);
 }
 
 /* ptls_rcpt - recipient-domain rules, one recipient at a time */
 static pn_verdict ptls_rcpt(pn_conn *c, pn_msg *m, const pn_rcpt *r)
 {
-	return decide(c, m, PTLS_STAGE_RCPT, r->addr);
+	return decide(c, m, PTLS_STAGE_RCPT, &r->canon, r->canon_ok, r->addr);
 }
 
 /* ptls_eom - hold, tag and trace header, decided earlier, applied now */
@@ -262,4 +344,5 @@ const pn_engine ptls_engine = {
 	.on_rcpt = ptls_rcpt,
 	.on_eom = ptls_eom,
 	.free_msg = ptls_free_msg,
+	.free_conn = ptls_free_conn,
 };

@@ -21,14 +21,22 @@
  *	{cert_issuer}, {verify}) and the client address.
  *
  *	Policy reload: SIGHUP reloads everything (the shared layer builds
- *	a new snapshot). In addition the connect hook stats the policy file
- *	at most once per policy_check_interval; when its identity (device,
- *	inode, size, modification time) differs from the one loaded, it
- *	asks the worker's reload thread for the same reload SIGHUP causes
- *	(SIGUSR1 to its own process; done only where that signal is blocked,
- *	i.e. in the worker, whose reload thread waits for it). A file that
- *	fails to load is logged and asked for once; the running policy
- *	stays until the file changes again.
+ *	a new snapshot). In addition the connect hook, before the connection
+ *	decides anything, stats the policy file (unless
+ *	policy_check_interval is 0); when its identity (device, inode, size,
+ *	modification time) differs from the one the snapshot loaded, the
+ *	policy is read right there and the connection decides with it
+ *	(c->engine_data holds a reference; connections that see the same
+ *	change wait for that one read and share it), and the worker's reload
+ *	thread is asked for the reload SIGHUP causes (SIGUSR1 to its own
+ *	process; done only where that signal is blocked, i.e. in the worker,
+ *	whose reload thread waits for it). A file that fails to load is
+ *	logged and read once; the running policy stays until the file
+ *	changes again.
+ *
+ *	MAIL and RCPT decide on the canonical envelope address of the shared
+ *	context (m->sender_canon, r->canon: the MTA's {mail_addr} and
+ *	{rcpt_addr} when sent, else the parsed path), see decide.h.
  * DIAGNOSTICS
  *	load() fails with a message naming file:line and the attribute for a
  *	bad policy, or the parameter for a bad header name.
@@ -44,7 +52,7 @@ typedef struct ptls_state {
 	ptls_policy_set *policy;
 	const char *trace_header;	/* empty: none (points into the config) */
 	const char *tag_header;
-	long long check_interval;	/* seconds; 0: only SIGHUP */
+	long long check_interval;	/* 0: only SIGHUP; else stat at each connection */
 } ptls_state;
 
 extern const pn_engine ptls_engine;

@@ -30,6 +30,7 @@ strict.example      min_version=TLSv1.3
 certified.example   cert_subject=client.partner.test
 supplier.example    min_version=TLSv1.3 direction=both action=hold
 rcptonly.example    direction=outbound
+bücher.example      direction=outbound min_version=TLSv1.2
 """
 
 
@@ -41,7 +42,7 @@ def setup():
     os.makedirs(base)
     os.chmod(base, 0o755)
     S["policy"] = os.path.join(base, "tls_policy")
-    with open(S["policy"], "w") as f:
+    with open(S["policy"], "w", encoding="utf-8") as f:
         f.write(POLICY)
     d = Daemon("postern-tls", base=base, config={
         "policy_file": S["policy"],
@@ -245,7 +246,7 @@ def postfix_map_output_is_accepted_by_postmap():
     r = d.run("postfix-map")
     check_eq(r.returncode, 0, r.stderr)
     table = os.path.join(d.base, "postfix_tls_policy")
-    with open(table, "w") as f:
+    with open(table, "w", encoding="utf-8") as f:
         f.write(r.stdout)
     pm = subprocess.run(["postmap", "-c", S["pf"].config_dir, f"hash:{table}"],
                         capture_output=True, text=True)
@@ -253,6 +254,11 @@ def postfix_map_output_is_accepted_by_postmap():
     q = subprocess.run(["postmap", "-c", S["pf"].config_dir, "-q", "supplier.example",
                         f"hash:{table}"], capture_output=True, text=True)
     check_eq(q.stdout.strip(), "encrypt protocols=>=TLSv1.3", "lookup of supplier.example")
+    # an internationalised partner: Postfix finds it by A-label and by U-label
+    for key in ("xn--bcher-kva.example", "bücher.example"):
+        q = subprocess.run(["postmap", "-c", S["pf"].config_dir, "-q", key, f"hash:{table}"],
+                           capture_output=True, text=True)
+        check_eq(q.stdout.strip(), "encrypt protocols=>=TLSv1.2", f"lookup of {key}")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,44 @@ def negotiates_connect_helo_mail_rcpt_and_eom_only():
 
 
 @test
+def asks_the_mta_for_its_own_parse_of_each_envelope_address():
+    c = mc.MilterClient(D.spec)
+    c.negotiate()
+    assert "{mail_addr}" in (c.macro_names(mc.SMFIM_ENVFROM) or []), c.negotiated
+    assert "{rcpt_addr}" in (c.macro_names(mc.SMFIM_ENVRCPT) or []), c.negotiated
+    # the Postfix and Sendmail defaults stay in the lists it replaces
+    for name in ("i", "{auth_authen}", "{auth_type}", "{mail_host}", "{mail_mailer}"):
+        assert name in c.macro_names(mc.SMFIM_ENVFROM), (name, c.negotiated)
+    c.quit()
+    # an MTA that cannot take macro lists still works
+    c = mc.MilterClient(D.spec, actions=mc.SMFI_CURR_ACTS & ~mc.SMFIF_SETSYMLIST)
+    check_eq(c.negotiate().macros, {}, "no lists without SMFIF_SETSYMLIST")
+    c.quit()
+
+
+@test
+def the_mta_parse_of_the_address_decides_over_the_path_as_written():
+    # what Postfix hands over for MAIL FROM:<a(x)@partner.example >
+    c = client()
+    t = c.transaction("<a(x)@partner.example >", ["<bob@example.org>"], MSG,
+                      macros={mc.SMFIC_MAIL: {"{mail_addr}": "a@partner.example"}})
+    check_eq((t.stage, t.reply.text[:30]), ("mail", "550 5.7.10 Encryption needed: "), "refused")
+    c.quit()
+    # without the macro the path parser reads the same address
+    c = client()
+    t = c.transaction("<a(x)@PARTNER.example. >", ["<bob@example.org>"], MSG,
+                      macros={mc.SMFIC_MAIL: {"{mail_addr}": ""}})
+    check_eq((t.stage, t.reply.text[:30]), ("mail", "550 5.7.10 Encryption needed: "), "refused")
+    c.quit()
+    # and at RCPT, {rcpt_addr} per recipient
+    c = client()
+    t = c.transaction("<a@example.org>", ["<b(x)@temp.example>", "<c@example.org>"], MSG,
+                      macros={mc.SMFIC_RCPT: {"{rcpt_addr}": "b@temp.example"}})
+    check_eq(t.rcpt_replies[0][1].text[:3], "450", "outbound partner refused")
+    c.quit()
+
+
+@test
 def plaintext_from_a_partner_is_refused_at_mail_with_what_was_required():
     c = client()
     t = c.transaction("<alice@partner.example>", ["<bob@example.org>"], MSG)
@@ -211,7 +249,8 @@ def sendmail_verify_macro_is_honoured():
              "certificate verify=FAIL", "verify=FAIL despite a subject")
     c.quit()
     c = client({"{verify}": "NONE"})
-    t = c.transaction("<a@partner.example>", ["<b@example.org>"], MSG, macros=mail_macros)
+    t = c.transaction("<a@partner.example>", ["<b@example.org>"], MSG,
+                      macros={mc.SMFIC_MAIL: {"i": "SM4Q1d", "{mail_addr}": "a@partner.example"}})
     assert t.reply.text.startswith("550 5.7.10 Encryption needed"), t.reply
     c.quit()
     # Sendmail gives the queue id at MAIL: the log line carries it

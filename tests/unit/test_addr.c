@@ -362,6 +362,122 @@ static void survives_pathological_input(void **state)
 	}
 }
 
+/* Canonical envelope addresses: what Postfix itself reads in each spelling. */
+static const struct env_case {
+	const char *mta;	/* {mail_addr}, or NULL when the MTA sent none */
+	const char *path;	/* the argument as written */
+	int rc;
+	const char *local, *domain, *address;
+} env_cases[] = {
+	{ NULL, "<a@partner.example>", 0, "a", "partner.example", "a@partner.example" },
+	{ NULL, "<A@PARTNER.EXAMPLE.>", 0, "A", "partner.example", "A@partner.example" },
+	{ NULL, "<a(x)@partner.example>", 0, "a", "partner.example", "a@partner.example" },
+	{ NULL, "<a@partner.example(x (nested) \\) y)>", 0, "a", "partner.example",
+	  "a@partner.example" },
+	{ NULL, "<a@partner.example >", 0, "a", "partner.example", "a@partner.example" },
+	{ NULL, "< a @ partner . example >", 0, "a", "partner.example", "a@partner.example" },
+	{ NULL, "a@partner.example", 0, "a", "partner.example", "a@partner.example" },
+	{ NULL, "<@relay.example,@b.example:a@partner.example>", 0, "a", "partner.example",
+	  "a@partner.example" },
+	{ NULL, "<\"a b\"@partner.example>", 0, "a b", "partner.example", "a b@partner.example" },
+	{ NULL, "<\"a(x)\\\"\"@partner.example>", 0, "a(x)\"", "partner.example",
+	  "a(x)\"@partner.example" },
+	{ NULL, "<a@B\xc3\x9c" "CHER.example.>", 0, "a", "xn--bcher-kva.example",
+	  "a@xn--bcher-kva.example" },
+	{ NULL, "<a@cafe\xcc\x81.example>", 0, "a", "xn--caf-dma.example",
+	  "a@xn--caf-dma.example" },
+	{ NULL, "<a@partner\xe3\x80\x82" "example>", 0, "a", "partner.example",
+	  "a@partner.example" },
+	{ NULL, "<a@[192.0.2.1]>", 0, "a", "[192.0.2.1]", "a@[192.0.2.1]" },
+	{ NULL, "<>", 0, "", "", "" },
+	{ NULL, "< >", 0, "", "", "" },
+	/* no domain: the local part is kept for pn_addr_relay_domain() */
+	{ NULL, "<a%partner.example>", -1, "a%partner.example", "", "a%partner.example" },
+	{ NULL, "<partner.example!a>", -1, "partner.example!a", "", "partner.example!a" },
+	{ NULL, "<a@\xff.example>", -1, "a", "", "a" },
+	{ NULL, "<a(unclosed@partner.example>", -1, "", "", "" },
+	{ NULL, "<a@b@c>", -1, "", "", "" },
+	{ NULL, "", -1, "", "", "" },
+	/* the MTA's own parse wins over the path */
+	{ "a@partner.example", "<a(x)@elsewhere.example>", 0, "a", "partner.example",
+	  "a@partner.example" },
+	{ "a b@Partner.Example.", "<\"a b\"@partner.example>", 0, "a b", "partner.example",
+	  "a b@partner.example" },
+	/* what Postfix 3.7 sent for <@relay.example:"a b"(c)@Partner.Example. > */
+	{ "\"a b\"@partner.example", "<@relay.example:\"a b\"(c)@Partner.Example. >", 0, "a b",
+	  "partner.example", "a b@partner.example" },
+	{ "\"a@b\"@partner.example", "<\"a@b\"@partner.example>", 0, "a@b", "partner.example",
+	  "a@b@partner.example" },
+	{ "@relay.example:a@partner.example", "<@relay.example:a@partner.example>", 0, "a",
+	  "partner.example", "a@partner.example" },
+	{ "<a@partner.example>", "<a@partner.example>", 0, "a", "partner.example",
+	  "a@partner.example" },
+	{ "a@b\xc3\xbc" "cher.example", "<a@b\xc3\xbc" "cher.example>", 0, "a",
+	  "xn--bcher-kva.example", "a@xn--bcher-kva.example" },
+	{ "", "<>", 0, "", "", "" },
+	{ "<>", "< (c) >", 0, "", "", "" },
+	/* an empty MTA value never makes a real path the null sender */
+	{ "", "<a(x)@partner.example>", 0, "a", "partner.example", "a@partner.example" },
+	/* an MTA value without a domain: the path is tried next */
+	{ "a", "<a@partner.example>", 0, "a", "partner.example", "a@partner.example" },
+	{ "a%partner.example", "<a%partner.example>", -1, "a%partner.example", "",
+	  "a%partner.example" },
+};
+
+/* parses_envelopes - the canonical form of every spelling */
+static void parses_envelopes(void **state)
+{
+	size_t i, bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++) {
+		const struct env_case *c = &env_cases[i];
+		pn_addr a;
+		int rc = pn_addr_parse_envelope(c->mta, c->path, &a);
+
+		if (rc != c->rc || !str_eq(a.local, c->local) || !str_eq(a.domain, c->domain)
+		    || !str_eq(a.address, c->address)) {
+			fprintf(stderr, "env case %zu %s / %s: got %d [%s|%s|%s], want %d "
+				"[%s|%s|%s]\n", i, c->mta ? c->mta : "(none)", c->path, rc,
+				a.local ? a.local : "(null)", a.domain ? a.domain : "(null)",
+				a.address ? a.address : "(null)", c->rc, c->local, c->domain,
+				c->address);
+			bad++;
+		}
+		pn_addr_clear(&a);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* finds_relay_domains - the percent hack and bang paths name a next hop */
+static void finds_relay_domains(void **state)
+{
+	static const struct {
+		const char *local, *domain;
+	} cases[] = {
+		{ "a%partner.example", "partner.example" },
+		{ "a%one.example%Partner.Example.", "partner.example" },
+		{ "partner.example!a", "partner.example" },
+		{ "Partner.Example!two.example!a", "partner.example" },
+		{ "a%b\xc3\xbc" "cher.example", "xn--bcher-kva.example" },
+		{ "plain", NULL },
+		{ "a%", NULL },
+		{ "!a", NULL },
+		{ "a%..", NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = pn_addr_relay_domain(cases[i].local);
+		if (!str_eq(d, cases[i].domain))
+			fail_msg("%s: got %s, want %s", cases[i].local, d ? d : "(null)",
+				 cases[i].domain ? cases[i].domain : "(null)");
+		pn_free(d);
+	}
+	assert_null(pn_addr_relay_domain(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +487,8 @@ int main(void)
 		cmocka_unit_test(splits_subaddresses),
 		cmocka_unit_test(lowers_domains),
 		cmocka_unit_test(survives_pathological_input),
+		cmocka_unit_test(parses_envelopes),
+		cmocka_unit_test(finds_relay_domains),
 	};
 	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }

@@ -46,6 +46,12 @@ static const struct add_case {
 	{ "..example.com", "leading", -2 },
 	{ "a b.com", "space", -2 },
 	{ "a\tb.com", "tab", -2 },
+	/* IDN keys are stored as A-labels: the U-label is the same key */
+	{ "b\xc3\xbc" "cher.example", "idn", 0 },
+	{ "XN--BCHER-KVA.example", "dup-idn", -1 },
+	{ ".xn--caf-dma.example", "idn-sub", 0 },
+	{ ".CAF\xc3\x89.example", "dup-idn-sub", -1 },
+	{ "\xff.example", "not-utf8", -2 },
 };
 
 static const struct lookup_case {
@@ -73,6 +79,12 @@ static const struct lookup_case {
 	{ ".", NULL, NULL },
 	{ ".example.com", NULL, NULL },
 	{ "example.com..", NULL, NULL },
+	{ "xn--bcher-kva.example", "idn", "xn--bcher-kva.example" },
+	{ "B\xc3\x9c" "CHER.example.", "idn", "xn--bcher-kva.example" },
+	{ "mx.caf\xc3\xa9.example", "idn-sub", ".xn--caf-dma.example" },
+	{ "mx.cafe\xcc\x81.example", "idn-sub", ".xn--caf-dma.example" },
+	{ "caf\xc3\xa9.example", NULL, NULL },
+	{ "\xff.example", NULL, NULL },
 };
 
 /* build - the map of add_cases, checking each result */
@@ -122,7 +134,7 @@ static void matches_like_postfix(void **state)
 	pn_domain_map *m;
 	(void)state;
 	m = build(&bad);
-	assert_int_equal(pn_domain_map_count(m), 6);
+	assert_int_equal(pn_domain_map_count(m), 8);
 	run_lookups(m, NULL, &bad);
 	pn_domain_map_set_default(m, (void *)"default");
 	run_lookups(m, "default", &bad);

@@ -19,7 +19,9 @@ static const char policy_text[] =
 	"rcpt.example       direction=outbound action=tempfail ciphers=ECDHE-*:TLS_AES_*:!*CBC*\n"
 	"subj.example       cert_subject=\"*.subj.example\" action=tag\n"
 	"open.example       tls=optional min_version=TLSv1.2\n"
-	"logged.example     min_version=TLSv1.3 action=log\n";
+	"logged.example     min_version=TLSv1.3 action=log\n"
+	"b\xc3\xbc" "cher.example     tls=required\n"
+	".xn--caf-dma.example tls=required direction=outbound\n";
 
 /* show - printable form of a possibly NULL string */
 static const char *show(const char *s)
@@ -131,15 +133,116 @@ static const struct decide_case {
 	 NULL, NULL, NULL},
 	{PTLS_STAGE_MAIL, "<a@other.example>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, NULL, 0,
 	 PN_CONTINUE, NULL, NULL, NULL},
+	/* an address whose domain cannot be made out, without a "*" line: 451 */
 	{PTLS_STAGE_MAIL, "<not an address", {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, NULL, 0,
-	 PN_CONTINUE, NULL, NULL, NULL},
+	 PN_TEMPFAIL, "451", "4.7.0", "Cannot tell the domain of <not an address> for the TLS "
+	 "policy"},
 	/* 25: mail data in a reply is printable ASCII without "%" */
 	{PTLS_STAGE_MAIL, "<a@partner.example>", {PF("TLSv1\r\n250 %s ok", "x", "256"), NULL},
 	 "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10", "Encryption needed: TLS "
 	 "policy for mail from partner.example requires TLSv1.2 or later; seen TLSv1??250 ?s ok"},
 	{PTLS_STAGE_MAIL, "<a@logged.example>", {PF(T12), NULL}, "logged.example",
 	 PTLS_REQ_VERSION, PN_CONTINUE, NULL, NULL, NULL},
+	/* every spelling Postfix reads as a@partner.example is the partner */
+	{PTLS_STAGE_MAIL, "<a(x)@partner.example>", {PF(T12), NULL}, "partner.example", 0,
+	 PN_CONTINUE, NULL, NULL, NULL},
+	{PTLS_STAGE_MAIL, "<a(x)@partner.example>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	 "partner.example", PTLS_REQ_TLS | PTLS_REQ_VERSION | PTLS_REQ_BITS, PN_REJECT, "550",
+	 "5.7.10", "Encryption needed: TLS policy for mail from partner.example requires TLS, "
+	 "TLSv1.2 or later, 128 or more cipher bits; seen no TLS"},
+	{PTLS_STAGE_MAIL, "<a@partner.example >", {PF("TLSv1.1", "AES256-SHA", "256"), NULL},
+	 "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10",
+	 "Encryption needed: TLS policy for mail from partner.example requires TLSv1.2 or later; "
+	 "seen TLSv1.1"},
+	{PTLS_STAGE_MAIL, "< \"a b\"@PARTNER.example. (c) >", {PF("TLSv1.1", "AES256-SHA", "256"),
+	 NULL}, "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10",
+	 "Encryption needed: TLS policy for mail from partner.example requires TLSv1.2 or later; "
+	 "seen TLSv1.1"},
+	{PTLS_STAGE_MAIL, "<@relay.example,@r2.example:a@partner.example>",
+	 {PF("TLSv1.1", "AES256-SHA", "256"), NULL}, "partner.example", PTLS_REQ_VERSION,
+	 PN_REJECT, "550", "5.7.10", "Encryption needed: TLS policy for mail from partner.example "
+	 "requires TLSv1.2 or later; seen TLSv1.1"},
+	/* 32: percent hack and bang path route to the partner */
+	{PTLS_STAGE_MAIL, "<a%partner.example@relay.example>", {PF("TLSv1.1", "AES256-SHA", "256"),
+	 NULL}, "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10",
+	 "Encryption needed: TLS policy for mail from partner.example requires TLSv1.2 or later; "
+	 "seen TLSv1.1"},
+	{PTLS_STAGE_MAIL, "<a%partner.example>", {PF("TLSv1.1", "AES256-SHA", "256"), NULL},
+	 "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10",
+	 "Encryption needed: TLS policy for mail from partner.example requires TLSv1.2 or later; "
+	 "seen TLSv1.1"},
+	{PTLS_STAGE_MAIL, "<Partner.Example!a>", {PF("TLSv1.1", "AES256-SHA", "256"), NULL},
+	 "partner.example", PTLS_REQ_VERSION, PN_REJECT, "550", "5.7.10",
+	 "Encryption needed: TLS policy for mail from partner.example requires TLSv1.2 or later; "
+	 "seen TLSv1.1"},
+	{PTLS_STAGE_MAIL, "<a%nobody.example@relay.example>", {NULL, NULL, NULL, NULL, NULL, NULL,
+	 NULL}, NULL, 0, PN_CONTINUE, NULL, NULL, NULL},
+	/* a bare local part is qualified by the MTA: no line but "*" covers it */
+	{PTLS_STAGE_MAIL, "<root>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, NULL, 0,
+	 PN_CONTINUE, NULL, NULL, NULL},
+	/* IDN: the A-label of a U-label key, the U-label of an A-label key */
+	{PTLS_STAGE_MAIL, "<a@XN--BCHER-KVA.example>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	 "xn--bcher-kva.example", PTLS_REQ_TLS, PN_REJECT, "550", "5.7.10", "Encryption needed: "
+	 "TLS policy for mail from xn--bcher-kva.example requires TLS; seen no TLS"},
+	{PTLS_STAGE_RCPT, "<b@mx.CAF\xc3\x89.example>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	 ".xn--caf-dma.example", PTLS_REQ_TLS, PN_REJECT, "550", "5.7.10", "Encryption needed: "
+	 "TLS policy for mail to mx.xn--caf-dma.example requires TLS; seen no TLS"},
+	{PTLS_STAGE_MAIL, "<a@\xff.example>", {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, NULL, 0,
+	 PN_TEMPFAIL, "451", "4.7.0", "Cannot tell the domain of <a@?.example> for the TLS policy"},
 };
+
+/* A policy with a "*" line: what cannot be parsed falls to it. */
+static const char star_policy_text[] =
+	"partner.example    min_version=TLSv1.2\n"
+	"*                  min_version=TLSv1.2 action=tempfail\n";
+
+/* test_unparsable_falls_to_star - never "no policy" for an address nobody can read */
+static void test_unparsable_falls_to_star(void **state)
+{
+	static const char *paths[] = {"<not an address", "<a@\xff.example>", "<a@b@c>", "<root>",
+				      "<a@partner..example>", NULL};
+	char *err = NULL;
+	ptls_policy_set *s = ptls_policy_parse(star_policy_text, strlen(star_policy_text),
+					       "tls_policy", &err);
+	ptls_facts plain = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	ptls_decision d;
+	size_t i;
+
+	(void)state;
+	assert_non_null(s);
+	for (i = 0; paths[i]; i++) {
+		ptls_decide(s, PTLS_STAGE_MAIL, paths[i], &plain, &d);
+		if (d.policy == NULL || strcmp(d.policy->key, "*") != 0 || d.verdict != PN_TEMPFAIL)
+			fail_msg("%s: got policy %s verdict %d", paths[i],
+				 d.policy ? d.policy->key : "(none)", d.verdict);
+		ptls_decision_clear(&d);
+	}
+	/* the null sender has no domain and so no partner */
+	ptls_decide(s, PTLS_STAGE_MAIL, "<>", &plain, &d);
+	assert_null(d.policy);
+	assert_int_equal(d.verdict, PN_CONTINUE);
+	ptls_decision_clear(&d);
+	ptls_policy_free(s);
+}
+
+/* test_mta_address_wins - {mail_addr} decides over the path as written */
+static void test_mta_address_wins(void **state)
+{
+	ptls_policy_set *s = state ? *state : NULL;
+	ptls_facts plain = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	ptls_decision d;
+	pn_addr a;
+	int ok;
+
+	ok = pn_addr_parse_envelope("a@partner.example", "<garbage(", &a) == 0;
+	assert_true(ok);
+	ptls_decide_addr(s, PTLS_STAGE_MAIL, &a, ok, "<garbage(", &plain, &d);
+	assert_non_null(d.policy);
+	assert_string_equal(d.policy->key, "partner.example");
+	assert_int_equal(d.verdict, PN_REJECT);
+	ptls_decision_clear(&d);
+	pn_addr_clear(&a);
+}
 
 /* test_decisions - one table row per behaviour */
 static void test_decisions(void **state)
@@ -315,6 +418,8 @@ int main(void)
 		cmocka_unit_test(test_end_of_message),
 		cmocka_unit_test(test_log_lines),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_unparsable_falls_to_star),
+		cmocka_unit_test(test_mta_address_wins),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -195,6 +195,15 @@ static const struct bad_case {
 	{"\"\"#x.example min_bits=1", "tls_policy:1: \"#x.example\": a domain key cannot be quoted"},
 	{"a..example min_bits=1", "tls_policy:1: \"a..example\" is not a domain, \".domain\" or \"*\""},
 	{"  min_bits=1", "tls_policy:1: line starts with white space but continues no entry"},
+	/* keys are normalised: a U-label and its A-label are one key */
+	{"b\xc3\xbc" "cher.example min_bits=1\nXN--BCHER-KVA.example. min_bits=2",
+	 "tls_policy:2: \"xn--bcher-kva.example\" already defined at line 1"},
+	{".xn--mller-kva.example min_bits=1\n.M\xc3\x9cLLER.example min_bits=2",
+	 "tls_policy:2: \".xn--mller-kva.example\" already defined at line 1"},
+	{"a.example min_bits=1\n\xff.example min_bits=2",
+	 "tls_policy:2: \"\xff.example\" is not a domain, \".domain\" or \"*\""},
+	{"bad\xf0\x9f\x92\xa9.example min_bits=1",
+	 "tls_policy:1: \"bad\xf0\x9f\x92\xa9.example\" is not a domain, \".domain\" or \"*\""},
 	{"a.example min_bits=1\nb.example\n  min_version=TLSv2", "tls_policy:2: attribute "
 	 "\"min_version\" = \"TLSv2\": unknown TLS version (want SSLv3, TLSv1, TLSv1.1, TLSv1.2 or "
 	 "TLSv1.3)"},
@@ -260,20 +269,29 @@ static const struct lookup_case {
 	{"special.bank.example", "special.bank.example"},
 	{"other.example", "*"},
 	{"", NULL},
+	/* U-label keys match A-label mail and the reverse, in any case */
+	{"xn--bcher-kva.example", "xn--bcher-kva.example"},
+	{"B\xc3\x9c" "CHER.example.", "xn--bcher-kva.example"},
+	{"b\xc3\xbc" "cher.example", "xn--bcher-kva.example"},
+	{"mx.caf\xc3\xa9.example", ".xn--caf-dma.example"},
+	{"mx.XN--CAF-DMA.example", ".xn--caf-dma.example"},
+	{"caf\xc3\xa9.example", "*"},
+	{"\xff.example", "*"},
 };
 
 /* test_lookup - exact, then .parent, then "*"; nothing for no domain */
 static void test_lookup(void **state)
 {
 	const char *text = "partner.example min_bits=1\n.bank.example verify=yes\n"
-			   "special.bank.example tls=optional\n* min_version=TLSv1.2\n";
+			   "special.bank.example tls=optional\n* min_version=TLSv1.2\n"
+			   "b\xc3\xbc" "cher.example min_bits=1\n.xn--caf-dma.example min_bits=1\n";
 	char *err = NULL;
 	ptls_policy_set *s = parse(text, &err);
 	size_t i, bad = 0;
 
 	(void)state;
 	assert_non_null(s);
-	assert_int_equal(s->count, 4);
+	assert_int_equal(s->count, 6);
 	for (i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
 		const ptls_policy *p = ptls_policy_lookup(s, lookups[i].domain);
 		if (!str_eq(p ? p->key : NULL, lookups[i].key)) {

@@ -201,12 +201,45 @@ static void test_check_errors(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* test_idn - an internationalised key is exported and checked in both spellings */
+static void test_idn(void **state)
+{
+	static const char policy[] = "b\xc3\xbc" "cher.example direction=outbound min_version=TLSv1.2\n";
+	static const char weak[] = "xn--bcher-kva.example encrypt protocols=>=TLSv1.2\n"
+				   "B\xc3\x9c" "CHER.example may\n";
+	char *err = NULL, *buf = NULL, *out;
+	size_t len = 0;
+	ptls_policy_set *s = ptls_policy_parse(policy, strlen(policy), "p", &err);
+	FILE *fp;
+	int n;
+
+	(void)state;
+	assert_non_null(s);
+	fp = open_memstream(&buf, &len);
+	ptls_postfix_map_write(s, fp);
+	fclose(fp);
+	out = pn_strdup(buf);
+	free(buf);
+	assert_non_null(strstr(out, "\nxn--bcher-kva.example  encrypt protocols=>=TLSv1.2\n"));
+	assert_non_null(strstr(out, "\nb\xc3\xbc" "cher.example"));
+	/* our own export checks clean */
+	fp = fopen("/dev/null", "w");
+	assert_int_equal(ptls_postfix_map_check(s, out, strlen(out), "export", fp, &err), 0);
+	/* a weak U-label entry next to a good A-label one is found */
+	n = ptls_postfix_map_check(s, weak, strlen(weak), "weak", fp, &err);
+	fclose(fp);
+	assert_int_equal(n, 2);
+	pn_free(out);
+	ptls_policy_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_check_errors),
+		cmocka_unit_test(test_idn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
