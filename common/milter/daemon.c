@@ -37,7 +37,8 @@ const pn_param pn_daemon_params[] = {
 	{"socket_owner", PN_PARAM_STR, "", 0, 0, NULL,
 	 "user:group that owns a unix socket (empty: leave as created)"},
 	{"user", PN_PARAM_STR, "", 0, 0, NULL,
-	 "user to run as after the socket is open (empty: do not change)"},
+	 "user to run as after the socket is open, and whose rights root's check and tools "
+	 "take before they open the daemon's data (empty: do not change)"},
 	{"pidfile", PN_PARAM_STR, "", 0, 0, NULL, "file that receives the supervisor's pid"},
 	{"log_level", PN_PARAM_ENUM, "info", 0, 0, "debug|info|warning|error",
 	 "lowest level that is logged"},

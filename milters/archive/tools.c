@@ -422,9 +422,21 @@ int arc_tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 	}
 	if ((rc = load_key(e.ar, &a, &key)) != 0)
 		goto done;
+	/* An mbox is one file the administrator names: opened with root's
+	 * rights, then written through that descriptor. A maildir or eml
+	 * directory receives a file per message, created with the daemon
+	 * user's rights like everything else after the archive is open. */
+	if (a.mbox && pn_privs_invoker_begin() < 0) {
+		fprintf(stderr, PROG ": cannot create %s as the invoking user: %s\n", a.mbox,
+			strerror(errno));
+		rc = EX_CANTCREAT;
+		goto done;
+	}
 	e.x = arc_export_open(a.mbox ? ARC_EXPORT_MBOX : a.maildir ? ARC_EXPORT_MAILDIR
 			      : ARC_EXPORT_EML, a.mbox ? a.mbox : a.maildir ? a.maildir : a.emldir,
 			      &e.err);
+	if (a.mbox)
+		pn_privs_invoker_end();
 	if (e.x == NULL) {
 		rc = EX_CANTCREAT;
 		goto done;
