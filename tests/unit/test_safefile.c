@@ -1,4 +1,5 @@
-/* test_safefile - planted links, FIFOs and foreign files are refused; plain files work */
+/* test_safefile - planted links, FIFOs and foreign files are refused; plain files work;
+ * root's commands take the daemon user's rights (common/privs) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/privs.h"
 #include "common/safefile.h"
 
 #define OTHER_UID ((uid_t)54321)
@@ -196,6 +199,48 @@ static void created_files_go_to_the_owner(void **state)
 	outside_untouched(f);
 }
 
+/* privs_child - in a child: the switch, root's file refused, the invoker's scope */
+static int privs_child(const fixture *f)
+{
+	int fd;
+
+	if (pn_privs_become(OTHER_UID, OTHER_GID) < 0 || !pn_privs_switched())
+		return 10;
+	if (geteuid() != OTHER_UID || getegid() != OTHER_GID || getuid() != 0)
+		return 11;
+	/* root's 0600 file: out of reach with the daemon user's rights */
+	if ((fd = open(f->outside, O_RDONLY)) >= 0 || errno != EACCES)
+		return 12;
+	if (pn_privs_invoker_begin() < 0 || geteuid() != 0)
+		return 13;
+	if ((fd = open(f->outside, O_RDONLY)) < 0)	/* a file the administrator named */
+		return 14;
+	close(fd);
+	pn_privs_invoker_end();
+	if (geteuid() != OTHER_UID || getegid() != OTHER_GID)
+		return 15;
+	return 0;
+}
+
+static void root_takes_the_daemon_users_rights_and_back_for_named_files(void **state)
+{
+	fixture *f = *state;
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(f->outside, 0600), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(privs_child(f));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +250,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fifo_is_refused_without_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(wrong_owner_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(created_files_go_to_the_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			root_takes_the_daemon_users_rights_and_back_for_named_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
