@@ -5,6 +5,7 @@
 #include "common/milter/daemon.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/privs.h"
 #include "common/milter/milter.h"
 
 #include <errno.h>
@@ -41,7 +42,8 @@ const pn_param pn_daemon_params[] = {
 	{"socket_owner", PN_PARAM_STR, "", 0, 0, NULL,
 	 "user:group that owns a unix socket (empty: leave as created)"},
 	{"user", PN_PARAM_STR, "", 0, 0, NULL,
-	 "user to run as after the socket is open (empty: do not change)"},
+	 "user to run as after the socket is open, and whose rights root's check and tools "
+	 "take before they open the daemon's data (empty: do not change)"},
 	{"pidfile", PN_PARAM_STR, "", 0, 0, NULL, "file that receives the supervisor's pid"},
 	{"log_level", PN_PARAM_ENUM, "info", 0, 0, "debug|info|warning|error",
 	 "lowest level that is logged"},
@@ -150,6 +152,68 @@ static pn_snapshot *load_snapshot(const pn_daemon *d, const char *path, int to_s
 		pn_free(err);
 	}
 	return s;
+}
+
+/* snapshot_from - engine state for a configuration loaded already (takes cfg) */
+static pn_snapshot *snapshot_from(const pn_daemon *d, pn_config *cfg)
+{
+	char *err = NULL;
+	pn_snapshot *s = pn_snapshot_new(d->engine, cfg, &err);
+
+	if (s == NULL) {
+		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		pn_free(err);
+	}
+	return s;
+}
+
+/* data_user - whose rights root's commands take to touch the daemon's data:
+ * the configured user, else the owner of the engine's data directory when
+ * that is not root; 1 with uid and gid set, 0 for nobody, -1 on error */
+static int data_user(const pn_daemon *d, const pn_config *cfg, uid_t *uid, gid_t *gid)
+{
+	const char *user = pn_config_str(cfg, "user");
+	struct passwd *pw;
+	struct stat st;
+
+	if (*user) {
+		if ((pw = getpwnam(user)) == NULL) {
+			fprintf(stderr, "%s: fatal: %s: parameter \"user\" = \"%s\": unknown user\n",
+				d->name, pn_config_path(cfg), user);
+			return -1;
+		}
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+		return 1;
+	}
+	if (d->engine->data_dir_param
+	    && stat(pn_config_str(cfg, d->engine->data_dir_param), &st) == 0 && st.st_uid != 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+		return 1;
+	}
+	return 0;
+}
+
+/* become_data_user - root's command takes the daemon user's rights (reversibly,
+ * see privs.h) before it opens anything of the daemon's: a link planted there
+ * then leads nowhere the daemon's user could not go anyway */
+static int become_data_user(const pn_daemon *d, const pn_config *cfg)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((r = data_user(d, cfg, &uid, &gid)) <= 0)
+		return r;
+	if (pn_privs_become(uid, gid) < 0) {
+		fprintf(stderr, "%s: fatal: cannot take the rights of uid %ld: %s\n", d->name,
+			(long)uid, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* socket_path - the file of a unix socket spec, or NULL for inet */
@@ -303,11 +367,28 @@ static int open_socket(const pn_daemon *d, const pn_config *cfg)
 	return 0;
 }
 
+static int data_owner_set;	/* no user set, the data directory has an owner */
+static uid_t data_owner_uid;
+static gid_t data_owner_gid;
+
 /* drop_privileges - become the configured user for good */
 static int drop_privileges(const pn_daemon *d, const char *user)
 {
 	struct passwd *pw;
 
+	if (*user == '\0' && data_owner_set && getuid() == 0) {
+		/* root never works in a directory another user owns: that user
+		 * could lead it anywhere with a link */
+		if (setgroups(1, &data_owner_gid) < 0 || setgid(data_owner_gid) < 0
+		    || setuid(data_owner_uid) < 0 || setuid(0) == 0) {
+			fprintf(stderr, "%s: fatal: cannot become uid %ld: %s\n", d->name,
+				(long)data_owner_uid, strerror(errno));
+			return -1;
+		}
+		pn_log(PN_LOG_WARN, "\"user\" is not set in %s: running as uid %ld, the owner of"
+		       " the data directory", config_path, (long)data_owner_uid);
+		return 0;
+	}
 	if (*user == '\0') {
 		if (getuid() == 0)
 			pn_log(PN_LOG_WARN, "running as root: set \"user\" in %s", config_path);
@@ -671,37 +752,76 @@ done:
 	return rc;
 }
 
+/* preload - load the engine's state once in a child with the data user's
+ * rights, so that errors reach the terminal; its exit code */
+static int preload(const pn_daemon *d)
+{
+	pn_config *cfg;
+	pn_snapshot *s;
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "%s: fatal: cannot fork: %s\n", d->name, strerror(errno));
+		return EX_OSERR;
+	}
+	if (pid == 0) {
+		if ((cfg = load_config(d, config_path)) == NULL)
+			exit(EX_CONFIG);
+		if (become_data_user(d, cfg) < 0) {
+			pn_config_free(cfg);
+			exit(EX_NOPERM);
+		}
+		if ((s = snapshot_from(d, cfg)) == NULL)
+			exit(EX_CONFIG);
+		pn_snapshot_release(s);
+		exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EX_OSERR;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+}
+
 /* serve - the serve command */
 static int serve(const pn_daemon *d, int foreground)
 {
-	pn_snapshot *s;
+	pn_config *cfg;
 	char *pidfile, *user, *sock_path;
 	const char *path;
 	int rc;
 
-	/* Load everything once up front so errors reach the admin's terminal. */
+	/* Load everything once up front so errors reach the admin's terminal:
+	 * the engine's state in a child with the worker's rights (it opens
+	 * the daemon's data, which root must not), the configuration here. */
 	pn_log_open(d->name, foreground, PN_LOG_INFO);
-	if ((s = load_snapshot(d, config_path, 1)) == NULL)
+	if ((rc = preload(d)) != 0)
+		return rc;
+	if ((cfg = load_config(d, config_path)) == NULL)
 		return EX_CONFIG;
-	if (validate_daemon_params(d, s->config) < 0) {
-		pn_snapshot_release(s);
+	if (validate_daemon_params(d, cfg) < 0) {
+		pn_config_free(cfg);
 		return EX_CONFIG;
 	}
-	apply_log_level(s->config, verbose_flag);
+	apply_log_level(cfg, verbose_flag);
+	if (!*pn_config_str(cfg, "user") && geteuid() == 0
+	    && data_user(d, cfg, &data_owner_uid, &data_owner_gid) > 0)
+		data_owner_set = 1;
 	if (pn_milter_register(d->name, d->engine) < 0) {
 		fprintf(stderr, "%s: fatal: smfi_register failed\n", d->name);
-		pn_snapshot_release(s);
+		pn_config_free(cfg);
 		return EX_SOFTWARE;
 	}
-	if (open_socket(d, s->config) < 0) {
-		pn_snapshot_release(s);
+	if (open_socket(d, cfg) < 0) {
+		pn_config_free(cfg);
 		return EX_UNAVAILABLE;
 	}
-	pidfile = pn_strdup(pn_config_str(s->config, "pidfile"));
-	user = pn_strdup(pn_config_str(s->config, "user"));
-	path = socket_path(pn_config_str(s->config, "socket"));
+	pidfile = pn_strdup(pn_config_str(cfg, "pidfile"));
+	user = pn_strdup(pn_config_str(cfg, "user"));
+	path = socket_path(pn_config_str(cfg, "socket"));
 	sock_path = path ? pn_strdup(path) : NULL;
-	pn_snapshot_release(s);		/* the worker loads its own */
+	pn_config_free(cfg);		/* the worker loads its own */
 	rc = 0;
 	if (!foreground && detach() < 0)
 		rc = EX_OSERR;
@@ -721,11 +841,18 @@ static int serve(const pn_daemon *d, int foreground)
 /* check - the check command */
 static int check(const pn_daemon *d, int quiet)
 {
+	pn_config *cfg;
 	pn_snapshot *s;
 	int rc;
 
 	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
-	if ((s = load_snapshot(d, config_path, 1)) == NULL)
+	if ((cfg = load_config(d, config_path)) == NULL)
+		return EX_CONFIG;
+	if (become_data_user(d, cfg) < 0) {
+		pn_config_free(cfg);
+		return EX_NOPERM;
+	}
+	if ((s = snapshot_from(d, cfg)) == NULL)
 		return EX_CONFIG;
 	rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : 0;
 	if (rc == 0 && !quiet)
@@ -763,8 +890,18 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 			pn_free(err);
 			return EX_CONFIG;
 		}
-	} else if ((s = load_snapshot(d, config_path, 1)) == NULL) {
-		return EX_CONFIG;
+	} else {
+		/* the configuration as root (it may name root's files), the
+		 * daemon's data with its user's rights */
+		pn_config *cfg = load_config(d, config_path);
+		if (cfg == NULL)
+			return EX_CONFIG;
+		if (become_data_user(d, cfg) < 0) {
+			pn_config_free(cfg);
+			return EX_NOPERM;
+		}
+		if ((s = snapshot_from(d, cfg)) == NULL)
+			return EX_CONFIG;
 	}
 	optind = 1;
 	rc = t->run(s->config, s->state, argc, argv);

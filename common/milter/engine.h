@@ -74,6 +74,10 @@ typedef struct pn_engine {
 	const pn_param *params;		/* engine's own parameters, NULL-terminated */
 	unsigned steps;			/* PN_STEP_* */
 	unsigned mods;			/* PN_MOD_* */
+	/* Optional: the parameter naming the directory the daemon writes.
+	 * Root's commands with no `user` set take its owner's rights before
+	 * they load the engine's state (see daemon.h). */
+	const char *data_dir_param;
 	/* Optional: the steps to negotiate for connections that start while
 	 * state is current (e.g. the body only when a script reads it);
 	 * .steps when NULL. */

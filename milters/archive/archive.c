@@ -3,6 +3,8 @@
 #include "common/alloc.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/privs.h"
+#include "common/safefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,12 @@ static int make_root(const arc_settings *set, char **err)
 		}
 		return 0;
 	}
+	/* A root command that took the daemon user's rights (common/privs)
+	 * takes root's back to create the directory in root's parent. */
+	if (pn_privs_invoker_begin() < 0) {
+		*err = pn_asprintf("cannot create archive directory %s: %s", set->dir, strerror(errno));
+		return -1;
+	}
 	{
 		/* missing parents too (/var/lib/postern on a fresh system) */
 		char *p = pn_strdup(set->dir), *slash;
@@ -48,13 +56,18 @@ static int make_root(const arc_settings *set, char **err)
 	}
 	if (mkdir(set->dir, 0750) < 0 && errno != EEXIST) {
 		*err = pn_asprintf("cannot create archive directory %s: %s", set->dir, strerror(errno));
+		pn_privs_invoker_end();
 		return -1;
 	}
 	if (geteuid() == 0 && set->user && *set->user) {
 		struct passwd *pw = getpwnam(set->user);
-		if (pw && chown(set->dir, pw->pw_uid, pw->pw_gid) < 0)
+		int fd = open(set->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (pw && (fd < 0 || fchown(fd, pw->pw_uid, pw->pw_gid) < 0))
 			pn_warn("cannot give %s to %s: %s", set->dir, set->user, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 	}
+	pn_privs_invoker_end();
 	return 0;
 }
 
@@ -62,15 +75,27 @@ static int make_root(const arc_settings *set, char **err)
 static int check_format(arc_archive *a, char **err)
 {
 	char *path = pn_asprintf("%s/FORMAT", a->dir), buf[64];
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640), rc = 0;
+	int dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, rc = 0, created = 0;
 	ssize_t n;
 
-	if (fd >= 0) {
-		arc_owner_fd(&a->owner, fd);
+	/* never through a planted link: safefile creates or opens it */
+	fd = dirfd < 0 ? -1 : arc_open_in(dirfd, "FORMAT", O_RDWR | O_CREAT, 0640, &a->owner,
+					  &created);
+	if (fd < 0 && dirfd >= 0 && errno == EACCES)
+		fd = arc_open_in(dirfd, "FORMAT", O_RDONLY, 0, &a->owner, NULL);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (fd < 0) {
+		/* a read-only archive may lack it; a planted link is refused */
+		if (errno != ENOENT && errno != EACCES) {
+			*err = pn_asprintf("%s: %s", path, strerror(errno));
+			rc = -1;
+		}
+	} else if (created) {
 		if (arc_write_all(fd, FORMAT_TEXT, strlen(FORMAT_TEXT)) == 0)
 			fsync(fd);
 		close(fd);
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+	} else {
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 		buf[n > 0 ? n : 0] = '\0';
@@ -85,14 +110,17 @@ static int check_format(arc_archive *a, char **err)
 }
 
 /* touch_lock - create a lock file now, owned like the archive */
-static void touch_lock(arc_archive *a, const char *path)
+static void touch_lock(arc_archive *a, const char *name)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+	int dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
 
-	if (fd >= 0) {
-		arc_owner_fd(&a->owner, fd);
+	if (dirfd < 0)
+		return;
+	fd = pn_safe_create(dirfd, name, O_RDWR, 0660, a->owner.set ? a->owner.uid : (uid_t)-1,
+			    a->owner.set ? a->owner.gid : (gid_t)-1);
+	if (fd >= 0)
 		close(fd);
-	}
+	close(dirfd);
 }
 
 /* parse_key_hex - 64 hex digits (and an optional newline) into a key */
@@ -256,8 +284,8 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 	pn_free(path);
 	if (a->index == NULL)
 		goto fail;
-	touch_lock(a, a->lock_path);
-	touch_lock(a, a->maint_lock_path);
+	touch_lock(a, "lock");
+	touch_lock(a, "maintenance.lock");
 	if ((n = arc_store_clean_temps(a->store, 1)) > 0)
 		pn_info("%s: removed %zu temporary file%s left by a writer that stopped", a->dir, n,
 			n == 1 ? "" : "s");

@@ -1,6 +1,7 @@
 /* files - durable file operations for the archive (see files.h) */
 #include "milters/archive/files.h"
 #include "common/alloc.h"
+#include "common/safefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,54 @@ void arc_owner_path(const arc_owner *o, const char *path)
 {
 	if (o && o->set && lchown(path, o->uid, o->gid) < 0)
 		return;
+}
+
+/* arc_owner_uid - who owns the archive's files: its owner, or we when we made it */
+uid_t arc_owner_uid(const arc_owner *o)
+{
+	return o && o->set ? o->uid : geteuid();
+}
+
+/* arc_open_in - a file in dirfd, never through a planted link */
+int arc_open_in(int dirfd, const char *name, int flags, mode_t mode, const arc_owner *o,
+		int *created)
+{
+	uid_t uid = arc_owner_uid(o);
+	gid_t gid = o && o->set ? o->gid : (gid_t)-1;
+
+	if (created)
+		*created = 0;
+	if (flags & O_CREAT)
+		return pn_safe_open_or_create(dirfd, name, flags & ~O_CREAT, mode, uid, gid, created);
+	return pn_safe_open(dirfd, name, flags, uid);
+}
+
+/* open_in_parent - open the last component of path inside its directory */
+static int open_in_parent(const char *path, int flags, mode_t mode, const arc_owner *o)
+{
+	char *dir = pn_strdup(path), *slash = strrchr(dir, '/');
+	const char *name = path;
+	int dirfd = AT_FDCWD, fd, saved;
+
+	if (slash) {
+		name = path + (slash - dir) + 1;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		/* the archive directory itself is the administrator's setting */
+		if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			pn_free(dir);
+			return -1;
+		}
+	}
+	fd = arc_open_in(dirfd, name, flags, mode, o, NULL);
+	saved = errno;
+	if (dirfd != AT_FDCWD)
+		close(dirfd);
+	pn_free(dir);
+	errno = saved;
+	return fd;
 }
 
 /* arc_fsync_dir - make a directory's entries durable */
@@ -94,16 +143,13 @@ int arc_write_all(int fd, const void *data, size_t len)
 /* arc_lock - flock a lock file, waiting at most timeout_ms */
 int arc_lock(const char *path, int exclusive, long timeout_ms, const arc_owner *o)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660), saved;
+	int fd = open_in_parent(path, O_RDWR | O_CREAT, 0660, o), saved;
 	struct timespec start, now, nap = {0, 5 * 1000 * 1000};
-	struct stat st;
 
 	if (fd < 0 && errno == EACCES)
-		fd = open(path, O_RDONLY | O_CLOEXEC);	/* flock needs no write access */
+		fd = open_in_parent(path, O_RDONLY, 0, o);	/* flock needs no write access */
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) == 0 && st.st_size == 0 && st.st_uid == 0)
-		arc_owner_fd(o, fd);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)

@@ -271,6 +271,7 @@ const pn_engine archive_engine = {
 	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_HEADER
 		 | PN_STEP_EOH | PN_STEP_BODY | PN_STEP_EOM,
 	.mods = 0,
+	.data_dir_param = "archive_directory",
 	.load = archive_load,
 	.unload = archive_unload,
 	.on_mail = archive_mail,

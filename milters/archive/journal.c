@@ -2,6 +2,7 @@
 #include "milters/archive/journal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/safefile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 struct arc_journal {
 	char *dir;
+	int dirfd;	/* every day file is opened in it, never through a link */
 	arc_owner owner;
 	long lock_ms;
 };
@@ -32,8 +34,15 @@ arc_journal *arc_journal_open(const char *dir, const arc_owner *o, long lock_ms,
 	if (o)
 		j->owner = *o;
 	j->lock_ms = lock_ms;
+	j->dirfd = -1;
 	if (arc_mkdir(j->dir, 0750, &j->owner) < 0 && stat(j->dir, &st) < 0) {
 		*err = pn_asprintf("cannot create %s: %s", j->dir, strerror(errno));
+		arc_journal_close(j);
+		return NULL;
+	}
+	/* "journal" itself may have been replaced by a link to elsewhere */
+	if ((j->dirfd = pn_safe_opendir(AT_FDCWD, j->dir, arc_owner_uid(&j->owner))) < 0) {
+		*err = pn_asprintf("cannot open %s: %s", j->dir, strerror(errno));
 		arc_journal_close(j);
 		return NULL;
 	}
@@ -45,6 +54,8 @@ void arc_journal_close(arc_journal *j)
 {
 	if (j == NULL)
 		return;
+	if (j->dirfd >= 0)
+		close(j->dirfd);
 	pn_free(j->dir);
 	pn_free(j);
 }
@@ -99,13 +110,14 @@ static int flock_wait(int fd, int op, long ms)
 }
 
 /* open_day - open a day file for appending, locked shared, current inode */
-static int open_day(arc_journal *j, const char *path, int *created)
+static int open_day(arc_journal *j, const char *name, int *created)
 {
 	int tries;
 
 	for (tries = 0; tries < 100; tries++) {
 		struct stat a, b;
-		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		int fd = arc_open_in(j->dirfd, name, O_WRONLY | O_APPEND | O_CREAT, 0640, &j->owner,
+				     NULL);
 		if (fd < 0)
 			return -1;
 		if (flock_wait(fd, LOCK_SH, j->lock_ms) < 0 || fstat(fd, &a) < 0) {
@@ -114,10 +126,9 @@ static int open_day(arc_journal *j, const char *path, int *created)
 			errno = e;
 			return -1;
 		}
-		if (stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		if (fstatat(j->dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino
+		    && a.st_dev == b.st_dev) {
 			*created = a.st_size == 0;
-			if (*created && a.st_uid == 0)
-				arc_owner_fd(&j->owner, fd);
 			return fd;
 		}
 		close(fd);	/* replaced by a rewrite meanwhile: open the new one */
@@ -150,14 +161,14 @@ int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **
 			goto done;
 		}
 	}
-	if ((fd = open_day(j, path, &created)) < 0) {
+	if ((fd = open_day(j, name, &created)) < 0) {
 		*err = pn_asprintf("cannot open %s: %s", path, strerror(errno));
 		goto done;
 	}
 	if (!created && fstat(fd, &st) == 0 && st.st_size > 0) {
 		/* a crash may have cut the last line: never glue a record to it */
 		char last = '\n';
-		int rfd = open(path, O_RDONLY | O_CLOEXEC);
+		int rfd = arc_open_in(j->dirfd, name, O_RDONLY, 0, &j->owner, NULL);
 		if (rfd >= 0) {
 			if (pread(rfd, &last, 1, st.st_size - 1) != 1)
 				last = '\n';
@@ -175,7 +186,7 @@ int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **
 		goto done;
 	}
 	close(fd);
-	if (created && arc_fsync_dir(j->dir) < 0) {
+	if (created && fsync(j->dirfd) < 0) {
 		*err = pn_asprintf("cannot fsync %s: %s", j->dir, strerror(errno));
 		goto done;
 	}
@@ -211,14 +222,19 @@ static int cmp_str(const void *a, const void *b)
 /* arc_journal_files - day files in date order */
 int arc_journal_files(const arc_journal *j, char ***names, size_t *n)
 {
-	DIR *d = opendir(j->dir);
+	int fd = dup(j->dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *e;
 	size_t cap = 0;
 
 	*names = NULL;
 	*n = 0;
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);	/* the duplicate shares its offset with j->dirfd */
 	while ((e = readdir(d)) != NULL) {
 		if (!is_day_file(e->d_name))
 			continue;
@@ -248,8 +264,9 @@ void arc_journal_files_free(char **names, size_t n)
 int arc_journal_read(const arc_journal *j, const char *name, long long from, arc_journal_fn fn,
 		     void *ctx, arc_journal_pos *end)
 {
-	char *path = pn_asprintf("%s/%s", j->dir, name), *chunk;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), stop = 0, skipping = 0;
+	char *chunk;
+	int fd = arc_open_in(j->dirfd, name, O_RDONLY, 0, &j->owner, NULL), stop = 0,
+	    skipping = 0;
 	struct stat st;
 	pn_buf line;
 	long long pos = from;
@@ -257,7 +274,6 @@ int arc_journal_read(const arc_journal *j, const char *name, long long from, arc
 
 	memset(end, 0, sizeof(*end));
 	end->offset = from;
-	pn_free(path);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) == 0)
@@ -307,12 +323,11 @@ int arc_journal_read(const arc_journal *j, const char *name, long long from, arc
 /* repair_one - cut a day file after its last newline, if it does not end in one */
 static int repair_one(arc_journal *j, const char *name)
 {
-	char *path = pn_asprintf("%s/%s", j->dir, name), buf[4096];
-	int fd = open(path, O_RDWR | O_CLOEXEC), rc = 0;
+	char buf[4096];
+	int fd = arc_open_in(j->dirfd, name, O_RDWR, 0, &j->owner, NULL), rc = 0;
 	struct stat st;
 	off_t end;
 
-	pn_free(path);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) < 0 || st.st_size == 0 || pread(fd, buf, 1, st.st_size - 1) != 1
@@ -383,15 +398,16 @@ int arc_journal_rewrite(arc_journal *j, const char *name, arc_keep_fn keep, void
 			size_t *dropped, char **err)
 {
 	char *path = pn_asprintf("%s/%s", j->dir, name);
-	char *tmp = pn_asprintf("%s/.%s.tmp", j->dir, name);
+	char *tmp_name = pn_asprintf(".%s.tmp", name);
+	char *tmp = pn_asprintf("%s/%s", j->dir, tmp_name);
 	rewrite_ctx w = {keep, ctx, -1, 0, 0};
 	arc_journal_pos end;
-	int lock = -1, rc = -1;
+	int lock = -1, rc = -1, created_tmp = 0;
 	struct stat st;
 
 	*err = NULL;
 	*dropped = 0;
-	if ((lock = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((lock = arc_open_in(j->dirfd, name, O_RDONLY, 0, &j->owner, NULL)) < 0) {
 		*err = pn_asprintf("cannot open %s: %s", path, strerror(errno));
 		goto done;
 	}
@@ -399,13 +415,19 @@ int arc_journal_rewrite(arc_journal *j, const char *name, arc_keep_fn keep, void
 		*err = pn_asprintf("cannot lock %s: %s", path, strerror(errno));
 		goto done;
 	}
-	w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* whatever has the temporary name goes (a link is removed, never its
+	 * target), the new file is created exclusively and, when root makes
+	 * it, given to the owner of the day file it replaces (checked above) */
+	if (fstat(lock, &st) < 0) {
+		*err = pn_asprintf("cannot stat %s: %s", path, strerror(errno));
+		goto done;
+	}
+	w.fd = pn_safe_create_tmp(j->dirfd, tmp_name, O_WRONLY, 0640, st.st_uid, st.st_gid);
 	if (w.fd < 0) {
 		*err = pn_asprintf("cannot create %s: %s", tmp, strerror(errno));
 		goto done;
 	}
-	if (geteuid() == 0 && fstat(lock, &st) == 0 && fchown(w.fd, st.st_uid, st.st_gid) < 0)
-		arc_owner_fd(&j->owner, w.fd);	/* keep the day file's owner */
+	created_tmp = 1;
 	if (arc_journal_read(j, name, 0, rewrite_line, &w, &end) < 0 || w.err) {
 		*err = pn_asprintf("cannot rewrite %s: %s", path, strerror(w.err ? w.err : errno));
 		goto done;
@@ -428,7 +450,7 @@ int arc_journal_rewrite(arc_journal *j, const char *name, arc_keep_fn keep, void
 		goto done;
 	}
 	w.fd = -1;
-	if (rename(tmp, path) < 0 || arc_fsync_dir(j->dir) < 0) {
+	if (pn_safe_rename(j->dirfd, tmp_name, name) < 0 || fsync(j->dirfd) < 0) {
 		*err = pn_asprintf("cannot replace %s: %s", path, strerror(errno));
 		goto done;
 	}
@@ -437,11 +459,12 @@ int arc_journal_rewrite(arc_journal *j, const char *name, arc_keep_fn keep, void
 done:
 	if (w.fd >= 0)
 		close(w.fd);
-	if (rc < 0 || *dropped == 0)
-		unlink(tmp);
+	if (created_tmp && (rc < 0 || *dropped == 0))
+		pn_safe_unlink(j->dirfd, tmp_name);
 	if (lock >= 0)
 		close(lock);
 	pn_free(tmp);
+	pn_free(tmp_name);
 	pn_free(path);
 	return rc;
 }

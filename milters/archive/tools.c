@@ -2,6 +2,7 @@
 #include "milters/archive/tools.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/privs.h"
 #include "milters/archive/export.h"
 #include "milters/archive/hooks.h"
 #include "milters/archive/maint.h"
@@ -110,7 +111,15 @@ static int load_key(arc_archive *ar, const args *a, arc_key **key)
 	*key = NULL;
 	if (a->key == NULL)
 		return 0;
-	if ((*key = arc_key_load(a->key, a->cert, &err)) == NULL) {
+	/* the administrator's key file, which the daemon's user may not read */
+	if (pn_privs_invoker_begin() < 0) {
+		fprintf(stderr, PROG ": cannot read %s as the invoking user: %s\n", a->key,
+			strerror(errno));
+		return EX_NOPERM;
+	}
+	*key = arc_key_load(a->key, a->cert, &err);
+	pn_privs_invoker_end();
+	if (*key == NULL) {
 		fprintf(stderr, PROG ": %s\n", err);
 		pn_free(err);
 		return EX_NOINPUT;
@@ -144,8 +153,11 @@ static int audit_read(const pn_config *cfg, const char *cmd, const char *id, con
 	syslog(LOG_MAIL | LOG_NOTICE, "%s: read by user=%s uid=%ld id=%s sha256=%s", cmd, clean,
 	       (long)getuid(), id, sha);
 	if (*path) {
-		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		/* root's log of root's reads: written with the invoker's rights */
+		int fd = pn_privs_invoker_begin() < 0 ? -1
+			 : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		char *line;
+		pn_privs_invoker_end();
 		arc_format_time((long long)time(NULL), now);
 		line = pn_asprintf("%s %s: read by user=%s uid=%ld id=%s sha256=%s\n", now, cmd,
 				   clean, (long)getuid(), id, sha);
@@ -410,9 +422,21 @@ int arc_tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 	}
 	if ((rc = load_key(e.ar, &a, &key)) != 0)
 		goto done;
+	/* An mbox is one file the administrator names: opened with root's
+	 * rights, then written through that descriptor. A maildir or eml
+	 * directory receives a file per message, created with the daemon
+	 * user's rights like everything else after the archive is open. */
+	if (a.mbox && pn_privs_invoker_begin() < 0) {
+		fprintf(stderr, PROG ": cannot create %s as the invoking user: %s\n", a.mbox,
+			strerror(errno));
+		rc = EX_CANTCREAT;
+		goto done;
+	}
 	e.x = arc_export_open(a.mbox ? ARC_EXPORT_MBOX : a.maildir ? ARC_EXPORT_MAILDIR
 			      : ARC_EXPORT_EML, a.mbox ? a.mbox : a.maildir ? a.maildir : a.emldir,
 			      &e.err);
+	if (a.mbox)
+		pn_privs_invoker_end();
 	if (e.x == NULL) {
 		rc = EX_CANTCREAT;
 		goto done;

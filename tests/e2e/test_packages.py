@@ -7,11 +7,12 @@ daemon the way its systemd unit would: the unit's ExecStart line, under the
 unit's capability bounding set, NoNewPrivileges and UMask (systemd itself is
 not running here), so a unit that leaves the root supervisor too few
 capabilities fails here too. It checks the user, the directories and their
-owners, the conffiles, the sockets (owner, mode, reachable by user postfix),
+owners (one system user per daemon, and the upgrade from the one shared
+user of older packages), the conffiles, the sockets (owner, mode, reachable by user postfix),
 reload (ExecReload) and stop, sends one message through a private Postfix
 whose smtpd_milters come from packaging/postfix/main.cf.snippet, and
 finally purges the packages and removes what purge keeps on purpose (the
-archive, the audit trail, the user), leaving the machine as it was.
+archive, the audit trail, the users), leaving the machine as it was.
 
 Daemons: every milters/NAME/main.c. One that lacks its packaging (control
 stanza, unit, sample configuration, man pages) fails the first test and is
@@ -42,7 +43,7 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from tap import test, main, check_eq  # noqa: E402
+from tap import test, main, check_eq, skip  # noqa: E402
 from milter_client import MilterClient  # noqa: E402
 from postfix import PrivatePostfix  # noqa: E402
 from sink import Sink  # noqa: E402
@@ -50,6 +51,8 @@ from smtp import build_message, send  # noqa: E402
 
 TOOLS = ["dpkg-buildpackage", "dh", "fakeroot", "apt-get", "lintian", "setpriv", "runuser"]
 SPOOL = "/var/spool/postfix/postern"
+# one system user per daemon, and the one shared user of older packages
+USERS = ["postern-tls", "postern-sort", "postern-archive", "postern-audit", "postern"]
 UNIT_DIR = "/lib/systemd/system"
 KEEP = os.environ.get("POSTERN_KEEP") == "1"
 S = {"procs": {}}
@@ -140,8 +143,8 @@ def setup():
         raise RuntimeError(reason)
     S["tmp"] = tempfile.mkdtemp(prefix="postern-pkg-")
     os.chmod(S["tmp"], 0o755)
-    S["had_user"] = _user_exists("postern")
-    S["had_group"] = _group_exists("postern")
+    S["had_users"] = {u for u in USERS if _user_exists(u)}
+    S["had_groups"] = {u for u in USERS if _group_exists(u)}
     S["had_paths"] = {p for p in ("/etc/postern", "/var/lib/postern", "/var/log/postern",
                                   "/run/postern", SPOOL) if os.path.exists(p)}
     S["daemons"] = daemons()
@@ -199,10 +202,11 @@ def remove_leftovers():
     for p in ("/var/lib/postern", "/var/log/postern", "/etc/postern", "/run/postern", SPOOL):
         if p not in S.get("had_paths", ()) and os.path.exists(p):
             shutil.rmtree(p, ignore_errors=True)
-    if "had_user" in S and not S["had_user"] and _user_exists("postern"):
-        run(["userdel", "postern"], check=False)
-    if "had_group" in S and not S["had_group"] and _group_exists("postern"):
-        run(["groupdel", "postern"], check=False)
+    for u in USERS:
+        if "had_users" in S and u not in S["had_users"] and _user_exists(u):
+            run(["userdel", u], check=False)
+        if "had_groups" in S and u not in S["had_groups"] and _group_exists(u):
+            run(["groupdel", u], check=False)
 
 
 def apt_env():
@@ -351,22 +355,59 @@ def packages_install_with_apt_get():
 @test
 def system_user_and_directories():
     need("installed")
-    pw = pwd.getpwnam("postern")
-    assert pw.pw_uid < 1000, f"postern is not a system user: uid {pw.pw_uid}"
-    assert pw.pw_shell.endswith("nologin") or pw.pw_shell == "/bin/false", pw.pw_shell
-    check_eq(pw.pw_dir, "/var/lib/postern", "home of postern")
-    assert "postern" not in grp.getgrnam("postfix").gr_mem, "postern is in group postfix"
-    want = {"/var/lib/postern": ("postern", "postern", "0o750"),
+    uids = set()
+    for d in S["packaged"]:
+        user = f"postern-{d}"
+        pw = pwd.getpwnam(user)
+        assert pw.pw_uid < 1000, f"{user} is not a system user: uid {pw.pw_uid}"
+        assert pw.pw_shell.endswith("nologin") or pw.pw_shell == "/bin/false", pw.pw_shell
+        check_eq(grp.getgrgid(pw.pw_gid).gr_name, user, f"group of {user}")
+        assert user not in grp.getgrnam("postfix").gr_mem, f"{user} is in group postfix"
+        uids.add(pw.pw_uid)
+    check_eq(len(uids), len(S["packaged"]), "distinct uids of the daemons")
+    want = {"/var/lib/postern": ("root", "root", "0o755"),
             "/etc/postern": ("root", "root", "0o755"),
             "/run/postern": ("root", "root", "0o755"),
             SPOOL: ("root", "root", "0o755")}
     if "archive" in S["packaged"]:
-        want["/var/lib/postern/archive"] = ("postern", "postern", "0o750")
+        want["/var/lib/postern/archive"] = ("postern-archive", "postern-archive", "0o750")
     if "audit" in S["packaged"]:
-        want["/var/log/postern"] = ("postern", "adm", "0o2750")
+        want["/var/log/postern"] = ("postern-audit", "adm", "0o2750")
     for path, w in want.items():
         assert os.path.isdir(path), f"{path} missing"
         check_eq(owner(path), w, path)
+
+
+@test
+def upgrade_from_the_shared_user_gives_the_archive_to_its_own_user():
+    """What older packages left (everything postern's) becomes postern-archive's
+    when its postinst runs again; a link planted by postern changes nothing
+    outside the archive."""
+    need("installed")
+    if "archive" not in S["packaged"]:
+        skip("postern-archive is not packaged")
+    if not _user_exists("postern"):
+        run(["adduser", "--system", "--group", "--no-create-home", "--quiet", "postern"])
+    archive = "/var/lib/postern/archive"
+    outside = os.path.join(S["tmp"], "root-file")
+    with open(outside, "w") as f:
+        f.write("root's\n")
+    os.makedirs(os.path.join(archive, "journal"), exist_ok=True)
+    with open(os.path.join(archive, "journal", "old.jsonl"), "w") as f:
+        f.write("{}\n")
+    os.link(outside, os.path.join(archive, "hardlink"))
+    os.symlink(outside, os.path.join(archive, "symlink"))
+    run(["chown", "-R", "-h", "postern:postern", archive])
+    os.chown(os.path.join(archive, "hardlink"), 0, 0)	# it is root's file
+    os.lchown(os.path.join(archive, "symlink"), pwd.getpwnam("postern").pw_uid, -1)
+    run(["dpkg-reconfigure", "-fnoninteractive", "postern-archive"], env=apt_env())
+    check_eq(owner(archive)[:2], ("postern-archive", "postern-archive"), archive)
+    check_eq(owner(os.path.join(archive, "journal", "old.jsonl"))[:2],
+             ("postern-archive", "postern-archive"), "a file of the old user")
+    check_eq(owner(outside), ("root", "root", "0o644"), "root's file behind the links")
+    for n in ("hardlink", "symlink", "journal/old.jsonl"):
+        os.unlink(os.path.join(archive, n))
+    os.rmdir(os.path.join(archive, "journal"))
 
 
 @test
@@ -381,7 +422,7 @@ def conffiles_set_for_debian_and_units_enabled():
                       if " = " in line and not line.startswith("#"))
         check_eq(values.get("socket"), f"unix:{SPOOL}/{d}.sock", f"postern-{d} socket")
         check_eq(values.get("socket_owner"), "root:postfix", f"postern-{d} socket_owner")
-        check_eq(values.get("user"), "postern", f"postern-{d} user")
+        check_eq(values.get("user"), f"postern-{d}", f"postern-{d} user")
         run([f"/usr/sbin/postern-{d}", "check"])
         # enabled at install (started too, where systemd runs)
         link = f"/etc/systemd/system/multi-user.target.wants/postern-{d}.service"
@@ -423,15 +464,16 @@ def check_running_daemon(name):
     check_eq(owner(sock), ("root", "postfix", "0o660"), sock)
     assert stat.S_ISSOCK(os.stat(sock).st_mode), f"{sock} is not a socket"
     users = sorted(u for u, _ in workers(name))
-    check_eq(users, ["postern", "root"], f"users of postern-{name}'s processes")
+    check_eq(users, [f"postern-{name}", "root"], f"users of postern-{name}'s processes")
     # Postfix's user may connect; the workers' user may not.
     probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX); "
              "s.connect(sys.argv[1]); print('connected')")
     r = run(["runuser", "-u", "postfix", "--", "python3", "-c", probe, sock], check=False)
     check_eq(r.stdout.strip(), "connected", f"user postfix connects to {sock} ({r.stderr})")
-    r = run(["runuser", "-u", "postern", "--", "python3", "-c", probe, sock], check=False)
+    r = run(["runuser", "-u", f"postern-{name}", "--", "python3", "-c", probe, sock],
+            check=False)
     assert r.returncode != 0 and "Permission denied" in r.stderr, \
-        f"user postern could connect to {sock}: {r.stdout} {r.stderr}"
+        f"user postern-{name} could connect to {sock}: {r.stdout} {r.stderr}"
     # A milter that answers: negotiate and connect as an MTA would.
     with MilterClient("unix:" + sock) as c:
         c.negotiate()
@@ -452,7 +494,8 @@ def check_running_daemon(name):
 def register_daemon_test(name):
     def fn():
         check_running_daemon(name)
-    fn.__name__ = f"postern-{name} runs from its unit: socket root:postfix 0660, worker postern, reload"
+    fn.__name__ = (f"postern-{name} runs from its unit: socket root:postfix 0660, "
+                   f"worker postern-{name}, reload")
     test(fn)
 
 
@@ -497,7 +540,7 @@ def a_message_through_postfix_wired_as_main_cf_snippet():
         while r.queue_id not in read(trail):
             assert time.time() < deadline, f"{r.queue_id} not in {trail}: {read(trail)[-500:]}"
             time.sleep(0.1)
-        check_eq(owner(trail)[:2], ("postern", "adm"), trail)
+        check_eq(owner(trail)[:2], ("postern-audit", "adm"), trail)
     if "archive" in running:
         s = run(["/usr/sbin/postern-archive", "search", "--json"], check=False)
         assert s.returncode == 0 and "packaged milters" in s.stdout, \
@@ -534,7 +577,8 @@ def purge_removes_packages_and_configuration_keeps_data():
     # Mail data is never purged (retention); README.Debian says so.
     if "audit" in S["packaged"]:
         assert os.path.exists("/var/log/postern/audit.jsonl"), "purge removed the audit trail"
-    assert _user_exists("postern"), "purge removed the system user"
+    for d in S["packaged"]:
+        assert _user_exists(f"postern-{d}"), f"purge removed the system user postern-{d}"
     remove_leftovers()
 
 
