@@ -186,7 +186,7 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 static int verify_usage(void)
 {
 	fprintf(stderr, "usage: postern-audit verify [--key FILE]... [--no-key] [--head SEQ:SHA256] "
-		"[--head-file FILE] [--host NAME] [FILE...]\n");
+		"[--head-file FILE] [--host NAME] [--after SEQ:SHA256] [FILE...]\n");
 	return EX_USAGE;
 }
 
@@ -196,13 +196,14 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 	static const struct option opts[] = {
 		{"key", required_argument, NULL, 'k'}, {"head", required_argument, NULL, 'H'},
 		{"no-key", no_argument, NULL, 'n'}, {"head-file", required_argument, NULL, 'F'},
-		{"host", required_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+		{"host", required_argument, NULL, 'h'}, {"after", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0}
 	};
 	const audit_state *st = state;
 	audit_verify_opts vo;
 	audit_seal *keys = NULL;
 	audit_headfile hf;
-	audit_head head;
+	audit_head head, after;
 	const char *head_file = NULL;
 	char *default_head = NULL;
 	int ch, rc = EX_USAGE, got;
@@ -233,6 +234,13 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 				goto out;
 			}
 			vo.checkpoint = &head;
+			break;
+		case 'a':
+			if (audit_head_parse(optarg, &after) < 0) {
+				fprintf(stderr, "postern-audit: verify: --after wants SEQ:SHA256\n");
+				goto out;
+			}
+			vo.after = &after;
 			break;
 		case 'F':
 			head_file = optarg;
@@ -332,7 +340,7 @@ static const pn_tool audit_tools[] = {
 		   "[FILE...]",
 	 "write the records that match as JSON, JSON Lines or CSV", tool_export},
 	{"verify", "[--key FILE]... [--no-key] [--head SEQ:SHA256] [--head-file FILE] [--host NAME] "
-		   "[FILE...]",
+		   "[--after SEQ:SHA256] [FILE...]",
 	 "check that the trail is whole, unedited and this host's (exit 0 only if intact)",
 	 tool_verify},
 	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",

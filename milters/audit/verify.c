@@ -69,6 +69,17 @@ static int check_link(state *s, const audit_link *l, const char *file, unsigned 
 			report_gap(s);
 		return 1;
 	}
+	if (!s->have_prev && s->o->after) {
+		/* The auditor verified up to there before (older files expired). */
+		if (l->seq != s->o->after->seq + 1 || strcmp(l->prev, s->o->after->hash) != 0) {
+			fprintf(s->out, "%s:%lu: seq %llu does not follow seq %llu:%s given by "
+				"--after: records were deleted or the trail was replaced\n", file,
+				line, l->seq, s->o->after->seq, s->o->after->hash);
+			return 1;
+		}
+		s->started = strcmp(l->event, "trail-start") != 0;
+		return 0;
+	}
 	if (!s->have_prev) {
 		if (l->seq != 1 || strcmp(l->event, "trail-start") != 0) {
 			fprintf(s->out, "%s:%lu: the trail begins at seq %llu, not with its trail-start "
@@ -197,6 +208,13 @@ static int check_event(state *s, const char *line, size_t len, const audit_link 
 static int check_seal(state *s, const char *line, size_t len, const audit_link *l,
 		      const char *file, unsigned long n)
 {
+	if (!s->key_id[0] && l->has_mac && s->o->after && s->records == 0) {
+		/* Started mid-trail: the lineage is the key given (or unknown). */
+		if (s->o->nkeys == 1)
+			use_lineage(s, s->o->keys[0].key_id);
+		else
+			snprintf(s->key_id, sizeof(s->key_id), "%s", "unknown");
+	}
 	if (!s->key_id[0]) {
 		if (l->has_mac) {
 			fprintf(s->out, "%s:%lu: seq %llu has a mac but the trail was not sealed "
@@ -330,9 +348,13 @@ static int summary(state *s)
 			"sealed\n");
 		return 1;
 	}
-	fprintf(s->out, "%s: %llu record%s, seq %llu..%llu, trail %s (host %s, created %s); ",
-		s->macs ? "intact" : "chain intact", s->records, s->records == 1 ? "" : "s",
-		s->first_seq, s->prev.seq, s->trail_id, s->host, s->created);
+	fprintf(s->out, "%s: %llu record%s, seq %llu..%llu, ", s->macs ? "intact" : "chain intact",
+		s->records, s->records == 1 ? "" : "s", s->first_seq, s->prev.seq);
+	if (s->trail_id[0])
+		fprintf(s->out, "trail %s (host %s, created %s); ", s->trail_id, s->host, s->created);
+	else
+		fprintf(s->out, "after seq %llu (--after), trail identity not seen; ",
+			o->after ? o->after->seq : 0ULL);
 	if (s->macs)
 		fprintf(s->out, "%llu mac%s checked (%llu unsigned record%s before the first key; "
 			"%llu key change%s); ", s->macs, s->macs == 1 ? "" : "s",

@@ -33,6 +33,10 @@
  *	    the current key is found (wrong mac, or an epoch out of order).
  *	    Records before the first key are unsigned and covered by the
  *	    signed key-change record that chains them.
+ *	o->after (SEQ:HASH of a record verified before, e.g. from a
+ *	checkpoint kept when older files expired; 0:000... for a trail
+ *	written before trail identities) replaces the trail-start: the
+ *	first record must be seq+1 with that prev.
  *	o->checkpoint (SEQ:HASH from `postern-audit checkpoint` or the
  *	head file) closes the one gap a chain cannot show, a cut tail: the
  *	record with that seq must be present with that hash.
@@ -62,6 +66,7 @@ typedef struct audit_verify_opts {
 	size_t nkeys;
 	int no_key;			/* hash chain only */
 	const audit_head *checkpoint;	/* NULL: none */
+	const audit_head *after;	/* first record must follow it; NULL: trail-start */
 	const char *trail_id;		/* expected trail id, NULL: any */
 	const char *host;		/* expected trail-start host, NULL: any */
 } audit_verify_opts;
