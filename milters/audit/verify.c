@@ -94,6 +94,12 @@ static int check_link(state *s, const audit_link *l, const char *file, unsigned 
 		}
 		return 0;
 	}
+	if (strcmp(l->event, "trail-start") == 0 && l->seq == 1) {
+		fprintf(s->out, "%s:%lu: a trail-start record (seq 1) follows seq %llu (%s:%lu): "
+			"another trail was spliced in\n", file, line, s->prev.seq, s->prev_at.file,
+			s->prev_at.line);
+		return 1;
+	}
 	if (l->seq == s->prev.seq + 1) {
 		if (strcmp(l->prev, s->prev.hash) != 0) {
 			fprintf(s->out, "%s:%lu: seq %llu was edited, or what follows it was spliced "
