@@ -253,6 +253,7 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 			goto out;
 		}
 	}
+	vo.keys = keys;
 	if (vo.no_key && vo.nkeys) {
 		fprintf(stderr, "postern-audit: verify: --key and --no-key exclude each other\n");
 		goto out;
