@@ -255,16 +255,25 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 		goto fail;
 	}
 	st->key_file = pn_strdup(pn_config_str(cfg, "key_file"));
-	st->key_uid = audit_key_owner(cfg);
+	st->key_uid = AUDIT_SEAL_ANY_OWNER;
 	if (*st->key_file) {
 		/* Checked here (so `check` refuses a bad key), used by the trail,
 		 * which reads it again: no copy stays in the snapshot. */
 		audit_seal s;
-		if (audit_seal_load(st->key_file, st->key_uid, &s, &why) < 0) {
+		struct stat kst;
+		if (audit_seal_load(st->key_file, AUDIT_SEAL_ANY_OWNER, &s, &why) < 0) {
 			*err = param_error(cfg, "key_file", why);
 			goto fail;
 		}
 		audit_seal_wipe(&s);
+		st->key_uid = audit_key_owner(cfg);
+		if (lstat(st->key_file, &kst) == 0 && (long)kst.st_uid != st->key_uid) {
+			why = pn_asprintf("key file %s: owned by uid %lu: it must be owned by the "
+					  "daemon's user (uid %ld, the \"user\" parameter), mode 0600",
+					  st->key_file, (unsigned long)kst.st_uid, st->key_uid);
+			*err = param_error(cfg, "key_file", why);
+			goto fail;
+		}
 	}
 	if (st->pseudonymize) {
 		if (!*pn_config_str(cfg, "pseudonymize_key_file")) {
