@@ -41,7 +41,7 @@ struct audit_trail {
 	/* group commit */
 	unsigned long long written, synced, failed_upto;
 	int syncing;
-	time_t last_sync, last_head_write;
+	time_t last_sync, last_head_write, last_head_fsync;
 	int dirty;		/* written since the last fdatasync */
 	audit_trail *next;
 };
@@ -1002,7 +1002,7 @@ static int group_commit(audit_trail *t, unsigned long long gen, char **err)
 		unsigned long long target;
 		audit_headfile snap;
 		char *herr = NULL;
-		int fd, rc, e = 0;
+		int fd, rc, e = 0, durable_head;
 
 		if (t->failed_upto >= gen) {
 			*err = pn_asprintf("trail %s: fdatasync failed", t->path);
@@ -1016,6 +1016,11 @@ static int group_commit(audit_trail *t, unsigned long long gen, char **err)
 		 * the records written meanwhile wait for the next one. */
 		target = t->written;
 		snap = t->hf;
+		/* The head file is a hint that may lag (a longer file that chains on
+		 * is adopted at start): fsync it at most once a second, not per batch. */
+		durable_head = time(NULL) != t->last_head_fsync;
+		if (durable_head)
+			t->last_head_fsync = time(NULL);
 		fd = t->fd >= 0 ? dup(t->fd) : -1;
 		t->syncing = 1;
 		pthread_mutex_unlock(&t->lock);
@@ -1024,7 +1029,8 @@ static int group_commit(audit_trail *t, unsigned long long gen, char **err)
 			e = errno;
 		if (fd >= 0)
 			close(fd);
-		if (rc == 0 && t->head_path && audit_headfile_write(t->head_path, &snap, 1, &herr) < 0) {
+		if (rc == 0 && t->head_path
+		    && audit_headfile_write(t->head_path, &snap, durable_head, &herr) < 0) {
 			pn_log(PN_LOG_ERROR, "trail %s: %s", t->path, herr);
 			pn_free(herr);
 		}
