@@ -10,7 +10,7 @@
  *	                         int durable, char **err);
  * DESCRIPTION
  *	What the daemon knows of the trail it wrote, kept in a small file
- *	(by default trail_file with ".head" appended) so that neither a
+ *	(by default .NAME.head beside the trail file) so that neither a
  *	restart nor someone editing the trail can make it adopt a shorter
  *	or altered file: the trail's identity (random trail id, host,
  *	creation time), the last record it wrote (seq and SHA-256 of the

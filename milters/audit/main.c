@@ -260,8 +260,7 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 	}
 	/* The configured trail is checked against the head its daemon keeps. */
 	if (head_file == NULL && optind >= argc && st->trail_file[0]) {
-		const char *hp = pn_config_str(cfg, "head_file");
-		default_head = *hp ? pn_strdup(hp) : pn_asprintf("%s.head", st->trail_file);
+		default_head = audit_trail_head_path(st->trail_file, pn_config_str(cfg, "head_file"));
 		head_file = default_head;
 	}
 	if (head_file) {

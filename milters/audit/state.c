@@ -37,8 +37,8 @@ const pn_param audit_params[] = {
 	{"seal_epoch_time", PN_PARAM_TIME, "15m", 0, 31 * 86400, NULL,
 	 "longest time one sealing key is used before it evolves (0: no limit)"},
 	{"head_file", PN_PARAM_STR, "", 0, 0, NULL,
-	 "where the daemon keeps the trail's identity and head (empty: trail_file with .head "
-	 "appended)"},
+	 "where the daemon keeps the trail's identity and head (empty: .NAME.head beside "
+	 "trail_file)"},
 	{"syslog", PN_PARAM_BOOL, "no", 0, 0, NULL,
 	 "also send each record to syslog (facility mail, level info) as one line"},
 	{"syslog_cee", PN_PARAM_BOOL, "no", 0, 0, NULL,

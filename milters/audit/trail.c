@@ -73,6 +73,19 @@ void audit_trail_opts_init(audit_trail_opts *o)
 	o->epoch_seconds = 900;
 }
 
+/* audit_trail_head_path - head_file, or the hidden .BASE.head beside path */
+char *audit_trail_head_path(const char *path, const char *head_file)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (head_file && head_file[0])
+		return pn_strdup(head_file);
+	if (slash == NULL)
+		return pn_asprintf(".%s.head", path);
+	/* Hidden, so that "ls audit.jsonl*" lists trail files only. */
+	return pn_asprintf("%.*s/.%s.head", (int)(slash - path), path, slash + 1);
+}
+
 /* audit_trail_open - the trail for path, shared by every snapshot */
 audit_trail *audit_trail_open(const char *path, const audit_trail_opts *o)
 {
@@ -98,8 +111,7 @@ audit_trail *audit_trail_open(const char *path, const audit_trail_opts *o)
 		t->fd = -1;
 		set_opts(t, o);
 		if (path[0])
-			t->head_path = t->o.head_file[0] ? pn_strdup(t->o.head_file)
-							  : pn_asprintf("%s.head", path);
+			t->head_path = audit_trail_head_path(path, t->o.head_file);
 		t->next = registry;
 		registry = t;
 	}

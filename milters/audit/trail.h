@@ -5,6 +5,8 @@
  *	#include "milters/audit/trail.h"
  *
  *	void audit_trail_opts_init(audit_trail_opts *o);
+ *	char *audit_trail_head_path(const char *path, const char *head_file);
+char *audit_trail_head_path(const char *path, const char *head_file);
  *	audit_trail *audit_trail_open(const char *path,
  *	                              const audit_trail_opts *o);
  *	audit_trail *audit_trail_get(const char *path, mode_t mode,
@@ -51,8 +53,10 @@
  *	(opts host) and the creation time. Every record binds the one
  *	before (prev), so the chain binds that identity. After each
  *	durable write the trail's head (seq, hash, file size, device and
- *	inode, sealing state) goes to the head file (headfile.h; path
- *	".head" appended unless opts head_file names one). At start, and
+ *	inode, sealing state) goes to the head file (headfile.h): opts
+ *	head_file, else audit_trail_head_path() names DIR/.BASE.head beside
+ *	the trail (hidden, so that a glob of the trail's rotations does not
+ *	match it; pn_free the result). At start, and
  *	whenever the file's size or identity is not what this process
  *	left, the file must still hold the last record written, where it
  *	was written, and anything after it must continue the chain (another
@@ -127,6 +131,7 @@ typedef struct audit_trail_opts {
 } audit_trail_opts;
 
 void audit_trail_opts_init(audit_trail_opts *o);
+char *audit_trail_head_path(const char *path, const char *head_file);
 audit_trail *audit_trail_open(const char *path, const audit_trail_opts *o);
 audit_trail *audit_trail_get(const char *path, mode_t mode, audit_sync sync, long interval);
 void audit_trail_put(audit_trail *t);

@@ -470,7 +470,7 @@ static int make_tmpdir(void)
 static void remove_tmpdir(void)
 {
 	static const char *const names[] = {"never.jsonl", "always.jsonl", "key",
-					    "never.jsonl.head", "always.jsonl.head", "key.tmp",
+					    ".never.jsonl.head", ".always.jsonl.head", "key.tmp",
 					    "never.jsonl.1", "always.jsonl.1"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

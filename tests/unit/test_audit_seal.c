@@ -316,7 +316,7 @@ static void cut_while_stopped_is_a_gap_at_restart(void **state)
 	write_lines(path, v, 0, 4);
 	free_lines(v);
 	{
-		char *hf = pn_asprintf("%s.head", path);
+		char *hf = audit_trail_head_path(path, NULL);
 		expect("tail cut", path, keys, 1, hf, 1, "the tail was cut");
 		pn_free(hf);
 	}
@@ -358,7 +358,7 @@ static void splice_and_other_hosts_trail_are_refused(void **state)
 	fclose(f);
 	expect("two trails back to back", mix, keys, 1, NULL, 1, "another trail");
 	/* a's file replaced by b's: a's head file names another trail */
-	ha = pn_asprintf("%s.head", a);
+	ha = audit_trail_head_path(a, NULL);
 	expect("a alone", a, keys, 1, ha, 0, "intact");
 	expect("b in place of a", b, keys, 1, ha, 1, "the trail was replaced");
 	/* without the head file, the host still tells */
