@@ -410,6 +410,7 @@ def audit_interval_variant(cfg, d_base, source):
         shutil.copy2(cfg["key_file"], v["key_file"])
     v["sync"] = "interval"
     m = PosternMilter("postern-audit", "audit-interval", v_base, v, source + " + sync = interval")
+    m.name = "postern-audit(interval)"   # CPU and RSS figures are kept per name
     rc, _ = m.check()
     return m if rc == 0 else None
 
