@@ -338,6 +338,8 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 		o.key_uid = st->key_uid;
 		o.epoch_records = (unsigned long)pn_config_int(cfg, "seal_epoch_records");
 		o.epoch_seconds = (long)pn_config_int(cfg, "seal_epoch_time");
+		o.syslog = st->syslog;
+		o.syslog_cee = st->syslog_cee;
 		st->trail = audit_trail_open(st->trail_file, &o);
 	}
 	return st;

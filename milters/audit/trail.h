@@ -81,6 +81,10 @@ char *audit_trail_head_path(const char *path, const char *head_file);
  *	previous_key_id) sealed with the new key. The key file must be
  *	owned by opts.key_uid (-1: any) with no group or other access.
  *
+ *	With opts.syslog the trail's own records (trail-start, gap at level
+ *	crit, key-change) also go to syslog (facility mail), prefixed
+ *	"@cee: " with opts.syslog_cee, as the milter sends the others.
+ *
  *	Durability: sync AUDIT_SYNC_ALWAYS (the default) returns only when
  *	the record is on disk, by group commit: the first waiting thread
  *	calls fdatasync(2) for every record written so far, outside the
@@ -128,6 +132,7 @@ typedef struct audit_trail_opts {
 	long key_uid;			/* owner key_file must have; -1 any */
 	unsigned long epoch_records;	/* records per sealing epoch, 0 no limit */
 	long epoch_seconds;		/* seconds per sealing epoch, 0 no limit */
+	int syslog, syslog_cee;		/* copy the trail's own records to syslog */
 } audit_trail_opts;
 
 void audit_trail_opts_init(audit_trail_opts *o);
