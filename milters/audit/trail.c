@@ -860,7 +860,10 @@ static int resume_key(audit_trail *t, char **err)
 	if (have < 0)
 		return -1;
 	if (have && t->hf.key_id[0] && strcmp(s.key_id, t->hf.key_id) == 0) {
-		audit_seal_advance_to(&s, t->hf.epoch);
+		if (s.epoch < t->hf.epoch)
+			audit_seal_advance_to(&s, t->hf.epoch);
+		else
+			t->hf.epoch = s.epoch;	/* evolved after the head was written */
 		t->seal = s;
 		t->sealed = 1;
 	}
