@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +41,16 @@ static int mac_hex(const unsigned char *key, size_t keylen, const void *data, si
 	return 0;
 }
 
-/* audit_chain_seal - record body to a chained (and MACed) line */
+/* audit_chain_seal - record body to a chained (and MACed) line, no epoch */
 int audit_chain_seal(pn_buf *line, const char *body, size_t len, const audit_head *prev,
 		     const unsigned char *key, size_t keylen)
+{
+	return audit_chain_seal_epoch(line, body, len, prev, key, keylen, -1);
+}
+
+/* audit_chain_seal_epoch - the same, naming the sealing epoch when keyed */
+int audit_chain_seal_epoch(pn_buf *line, const char *body, size_t len, const audit_head *prev,
+			   const unsigned char *key, size_t keylen, long long epoch)
 {
 	char mac[PN_SHA256_HEX_LEN + 1];
 
@@ -58,6 +66,11 @@ int audit_chain_seal(pn_buf *line, const char *body, size_t len, const audit_hea
 		return -1;
 	if (key == NULL)
 		return 0;
+	if (epoch >= 0) {
+		line->len--;	/* the epoch member is covered by the mac */
+		if (pn_buf_printf(line, ",\"epoch\":%lld}", epoch) < 0)
+			return -1;
+	}
 	if (mac_hex(key, keylen, pn_buf_str(line), pn_buf_len(line), mac) < 0)
 		return -1;
 	line->len--;	/* drop "}": the mac member goes last */
@@ -154,6 +167,16 @@ int audit_chain_parse(const char *line, size_t len, audit_link *out, char **err)
 		out->has_mac = 1;
 		break;
 	}
+	if (json_object_object_get_ex(o, "epoch", &v)) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+			*err = pn_strdup("malformed \"epoch\" member");
+			goto out;
+		}
+		out->epoch = (unsigned long long)json_object_get_int64(v);
+		out->has_epoch = 1;
+	}
+	if (json_object_object_get_ex(o, "event", &v) && json_object_is_type(v, json_type_string))
+		snprintf(out->event, sizeof(out->event), "%s", json_object_get_string(v));
 	audit_line_hash(line, len, out->hash);
 	rc = 0;
 out:

@@ -8,7 +8,12 @@
  *	int audit_chain_seal(pn_buf *line, const char *body, size_t len,
  *	                     const audit_head *prev, const unsigned char *key,
  *	                     size_t keylen);
- *	void audit_chain_advance(audit_head *h, unsigned long long seq,
+ *	int audit_chain_seal_epoch(pn_buf *line, const char *body, size_t len,
+ *	                     const audit_head *prev, const unsigned char *key,
+ *	                     size_t keylen, long long epoch);
+ *	int audit_chain_seal_epoch(pn_buf *line, const char *body, size_t len, const audit_head *prev,
+			   const unsigned char *key, size_t keylen, long long epoch);
+void audit_chain_advance(audit_head *h, unsigned long long seq,
  *	                         const char *line, size_t len);
  *	int audit_chain_parse(const char *line, size_t len, audit_link *out,
  *	                      char **err);
@@ -25,7 +30,10 @@
  *
  *	and, when a key is given, appends a last member "mac": the
  *	HMAC-SHA256 under key of that whole line without the mac member,
- *	as lower-case hex. prev is the SHA-256 of the previous line's exact
+ *	as lower-case hex. audit_chain_seal_epoch() with epoch >= 0 also
+ *	writes "epoch":E just before the mac (so the mac covers it): the
+ *	forward-secure key epoch the mac was made with (seal.h).
+ *	prev is the SHA-256 of the previous line's exact
  *	bytes (without its newline); the first record of a trail has 64
  *	zeros. Because both hashes cover bytes, not a re-serialisation,
  *	verification never depends on how a JSON library orders or escapes.
@@ -69,11 +77,16 @@ typedef struct audit_link {
 	int has_mac;
 	char mac[PN_SHA256_HEX_LEN + 1];
 	char hash[PN_SHA256_HEX_LEN + 1];	/* SHA-256 of this line */
+	int has_epoch;
+	unsigned long long epoch;	/* sealing epoch, 0 when absent */
+	char event[24];			/* the event member, "" when absent */
 } audit_link;
 
 void audit_head_init(audit_head *h);
 int audit_chain_seal(pn_buf *line, const char *body, size_t len, const audit_head *prev,
 		     const unsigned char *key, size_t keylen);
+int audit_chain_seal_epoch(pn_buf *line, const char *body, size_t len, const audit_head *prev,
+			   const unsigned char *key, size_t keylen, long long epoch);
 void audit_chain_advance(audit_head *h, unsigned long long seq, const char *line, size_t len);
 int audit_chain_parse(const char *line, size_t len, audit_link *out, char **err);
 int audit_chain_mac_ok(const char *line, size_t len, const audit_link *l,

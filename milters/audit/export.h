@@ -25,7 +25,9 @@
  *	address in that domain, anything else one address; both without
  *	regard to case. AUDIT_F_CLIENT takes a list of networks (cidr.h)
  *	matched against client.ip, AUDIT_F_COUNTRY an ISO code matched
- *	against client.geo.country, AUDIT_F_QUEUE_ID a queue id.
+ *	against client.geo.country, AUDIT_F_QUEUE_ID a queue id. The
+ *	trail's own trail-start and key-change records are never exported
+ *	(they are bookkeeping for verify); gap records are.
  *
  *	audit_time_parse() reads RFC 3339 and its shorter forms:
  *	YYYY-MM-DD, YYYY-MM-DDTHH:MM, ...:SS, ...:SS.fff, with "T" or a
@@ -34,8 +36,7 @@
  *
  *	audit_export_line() takes one trail line, checks it is a JSON
  *	object, applies the filter and writes it: AUDIT_FMT_JSONL writes
- *	the line exactly as stored (so verify still works on the output
- *	when nothing was filtered out), AUDIT_FMT_JSON the same records as
+ *	the line exactly as stored, AUDIT_FMT_JSON the same records as
  *	the elements of one JSON array, AUDIT_FMT_CSV one row per record
  *	under a header row (columns listed in postern-audit(8)), quoted as
  *	RFC 4180 says, with list members joined by a space (addresses) or

@@ -11,6 +11,8 @@
 #include "common/milter/daemon.h"
 #include "milters/audit/chain.h"
 #include "milters/audit/export.h"
+#include "milters/audit/headfile.h"
+#include "milters/audit/seal.h"
 #include "milters/audit/milter.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/record.h"
@@ -180,65 +182,122 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 	return rc;
 }
 
-/* tool_verify - check the chain (and MACs) across files */
+/* verify_usage - the synopsis */
+static int verify_usage(void)
+{
+	fprintf(stderr, "usage: postern-audit verify [--key FILE]... [--no-key] [--head SEQ:SHA256] "
+		"[--head-file FILE] [--host NAME] [--after SEQ:SHA256] [FILE...]\n");
+	return EX_USAGE;
+}
+
+/* tool_verify - check the chain, identity and seals across files */
 static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"key", required_argument, NULL, 'k'}, {"head", required_argument, NULL, 'H'},
-		{"no-key", no_argument, NULL, 'n'}, {NULL, 0, NULL, 0}
+		{"no-key", no_argument, NULL, 'n'}, {"head-file", required_argument, NULL, 'F'},
+		{"host", required_argument, NULL, 'h'}, {"after", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0}
 	};
 	const audit_state *st = state;
-	const unsigned char *key = st->key;
-	size_t keylen = st->keylen;
-	unsigned char *own_key = NULL;
-	audit_head head;
-	int ch, have_head = 0, rc;
-	char **files, *err = NULL;
+	audit_verify_opts vo;
+	audit_seal *keys = NULL;
+	audit_headfile hf;
+	audit_head head, after;
+	const char *head_file = NULL;
+	char *default_head = NULL;
+	int ch, rc = EX_USAGE, got;
+	char **files = NULL, *err = NULL;
+	size_t n = 0, i;
 
-	(void)cfg;
+	memset(&vo, 0, sizeof(vo));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':
-			pn_free(own_key);
-			if (audit_key_load(optarg, &own_key, &keylen, &err) < 0) {
+			keys = pn_realloc(keys, (vo.nkeys + 1) * sizeof(*keys));
+			/* The offline copy: its mode is the auditor's business. */
+			if (audit_seal_load(optarg, AUDIT_SEAL_NO_CHECK, &keys[vo.nkeys], &err) < 0) {
 				fprintf(stderr, "postern-audit: verify: %s\n", err);
 				pn_free(err);
-				return EX_NOINPUT;
+				rc = EX_NOINPUT;
+				goto out;
 			}
-			key = own_key;
+			vo.nkeys++;
 			break;
 		case 'n':
-			key = NULL;
+			vo.no_key = 1;
 			break;
 		case 'H':
 			if (audit_head_parse(optarg, &head) < 0) {
 				fprintf(stderr, "postern-audit: verify: --head wants SEQ:SHA256 as "
 					"printed by postern-audit checkpoint\n");
-				pn_free(own_key);
-				return EX_USAGE;
+				goto out;
 			}
-			have_head = 1;
+			vo.checkpoint = &head;
+			break;
+		case 'a':
+			if (audit_head_parse(optarg, &after) < 0) {
+				fprintf(stderr, "postern-audit: verify: --after wants SEQ:SHA256\n");
+				goto out;
+			}
+			vo.after = &after;
+			break;
+		case 'F':
+			head_file = optarg;
+			break;
+		case 'h':
+			vo.host = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: postern-audit verify [--key FILE|--no-key] "
-				"[--head SEQ:SHA256] [FILE...]\n");
-			pn_free(own_key);
-			return EX_USAGE;
+			rc = verify_usage();
+			goto out;
+		}
+	}
+	vo.keys = keys;
+	if (vo.no_key && vo.nkeys) {
+		fprintf(stderr, "postern-audit: verify: --key and --no-key exclude each other\n");
+		goto out;
+	}
+	/* The configured trail is checked against the head its daemon keeps. */
+	if (head_file == NULL && optind >= argc && st->trail_file[0]) {
+		default_head = audit_trail_head_path(st->trail_file, pn_config_str(cfg, "head_file"));
+		head_file = default_head;
+	}
+	if (head_file) {
+		got = audit_headfile_read(head_file, &hf, &err);
+		if (got < 0 || (got == 0 && default_head == NULL)) {
+			fprintf(stderr, "postern-audit: verify: %s\n", got < 0 ? err
+				: "--head-file: no such file");
+			pn_free(err);
+			rc = EX_NOINPUT;
+			goto out;
+		}
+		if (got == 1) {
+			vo.trail_id = hf.trail_id;
+			if (vo.host == NULL)
+				vo.host = hf.host;
+			if (vo.checkpoint == NULL) {
+				head.seq = hf.seq;
+				memcpy(head.hash, hf.hash, sizeof(head.hash));
+				vo.checkpoint = &head;
+			}
 		}
 	}
 	if ((files = input_files(st, argc, argv, "verify")) == NULL) {
-		pn_free(own_key);
-		return EX_NOINPUT;
+		rc = EX_NOINPUT;
+		goto out;
 	}
-	{
-		size_t n = 0;
-		while (files[n])
-			n++;
-		rc = audit_verify(files, n, key, keylen, have_head ? &head : NULL, stdout);
-	}
+	while (files[n])
+		n++;
+	rc = audit_verify_ex(files, n, &vo, stdout);
+	rc = rc == 2 ? EX_NOINPUT : rc;
+out:
+	for (i = 0; i < vo.nkeys; i++)
+		audit_seal_wipe(&keys[i]);
+	pn_free(keys);
+	pn_free(default_head);
 	free_strv(files);
-	pn_free(own_key);
-	return rc == 2 ? EX_NOINPUT : rc;
+	return rc;
 }
 
 /* tool_checkpoint - print the head of the trail (SEQ:SHA256) to keep elsewhere */
@@ -280,8 +339,10 @@ static const pn_tool audit_tools[] = {
 		   "[--client CIDR] [--country CC] [--queue-id ID] [--format json|jsonl|csv] "
 		   "[FILE...]",
 	 "write the records that match as JSON, JSON Lines or CSV", tool_export},
-	{"verify", "[--key FILE|--no-key] [--head SEQ:SHA256] [FILE...]",
-	 "check that the trail is unbroken and unedited (exit 0 only if intact)", tool_verify},
+	{"verify", "[--key FILE]... [--no-key] [--head SEQ:SHA256] [--head-file FILE] [--host NAME] "
+		   "[--after SEQ:SHA256] [FILE...]",
+	 "check that the trail is whole, unedited and this host's (exit 0 only if intact)",
+	 tool_verify},
 	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",
 	 tool_checkpoint},
 	{NULL, NULL, NULL, NULL}

@@ -16,7 +16,7 @@ int audit_emit(const audit_state *st, const char *body, size_t len, const char *
 	pn_buf line;
 
 	pn_buf_init(&line, 0);
-	if (audit_trail_append(st->trail, body, len, st->key, st->keylen, &line, err) < 0) {
+	if (audit_trail_append(st->trail, body, len, &line, err) < 0) {
 		pn_buf_free(&line);
 		return -1;
 	}

@@ -7,10 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <pwd.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #define KEY_MIN 16
@@ -21,12 +24,21 @@ const pn_param audit_params[] = {
 	 "JSON Lines file that receives one record per message and connection (empty: none)"},
 	{"trail_file_mode", PN_PARAM_STR, "0640", 0, 0, NULL,
 	 "permissions of a trail file the daemon creates (octal)"},
-	{"sync", PN_PARAM_ENUM, "interval", 0, 0, "always|interval|never",
-	 "when records reach the disk: after each record, once per sync_interval, or when the kernel likes"},
+	{"sync", PN_PARAM_ENUM, "always", 0, 0, "always|interval|never",
+	 "when records reach the disk: before the MTA gets its reply (group commit), once per "
+	 "sync_interval, or when the kernel likes"},
 	{"sync_interval", PN_PARAM_TIME, "1s", 1, 3600, NULL,
 	 "longest time between two fdatasync calls with sync = interval"},
 	{"key_file", PN_PARAM_STR, "", 0, 0, NULL,
-	 "file holding the HMAC-SHA256 key that signs each record (empty: no mac)"},
+	 "file holding the forward-secure sealing key (HMAC-SHA256, evolved and rewritten by the "
+	 "daemon each epoch; owner the daemon's user, mode 0600; empty: no mac)"},
+	{"seal_epoch_records", PN_PARAM_INT, "1000", 0, 100000000, NULL,
+	 "records sealed with one key before it evolves (0: no limit)"},
+	{"seal_epoch_time", PN_PARAM_TIME, "15m", 0, 31 * 86400, NULL,
+	 "longest time one sealing key is used before it evolves (0: no limit)"},
+	{"head_file", PN_PARAM_STR, "", 0, 0, NULL,
+	 "where the daemon keeps the trail's identity and head (empty: .NAME.head beside "
+	 "trail_file)"},
 	{"syslog", PN_PARAM_BOOL, "no", 0, 0, NULL,
 	 "also send each record to syslog (facility mail, level info) as one line"},
 	{"syslog_cee", PN_PARAM_BOOL, "no", 0, 0, NULL,
@@ -141,39 +153,59 @@ int audit_redact_parse(const char *list, unsigned *mask, char **err)
 	return rc;
 }
 
-/* audit_key_load - a key file's bytes, trailing white space removed */
+/* audit_key_load - a key file's bytes, trailing white space removed (pseudonym key) */
 int audit_key_load(const char *path, unsigned char **key, size_t *len, char **err)
 {
-	pn_buf b;
-	char chunk[4096];
-	ssize_t n;
-	int fd;
+	audit_seal s;
 
 	*key = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*err = pn_asprintf("key file %s: %s", path, strerror(errno));
+	if (audit_seal_load(path, AUDIT_SEAL_NO_CHECK, &s, err) < 0)
+		return -1;
+	if (s.epoch != 0 || s.keylen == 0) {
+		audit_seal_wipe(&s);
+		*err = pn_asprintf("key file %s: holds an evolved sealing key, not a plain key", path);
 		return -1;
 	}
-	pn_buf_init(&b, KEY_MAX * 2);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (pn_buf_append(&b, chunk, (size_t)n) < 0)
-			break;
-	close(fd);
-	while (b.len > 0 && strchr(" \t\r\n", b.data[b.len - 1]) && b.data[b.len - 1])
-		b.len--;
-	if (n < 0 || b.len < KEY_MIN || b.len > KEY_MAX) {
-		*err = n < 0 ? pn_asprintf("key file %s: %s", path, strerror(errno))
-			     : pn_asprintf("key file %s: key must be %d to %d bytes, not %zu (make one "
-					   "with: openssl rand -hex 32 > %s)", path, KEY_MIN, KEY_MAX,
-					   b.len, path);
-		pn_buf_free(&b);
-		return -1;
-	}
-	*key = (unsigned char *)pn_memdup0(b.data, b.len);
-	*len = b.len;
-	pn_buf_free(&b);
+	*key = (unsigned char *)pn_memdup0(s.key, s.keylen);
+	*len = s.keylen;
+	audit_seal_wipe(&s);
 	return 0;
+}
+
+/* config_user - the `user` parameter, or NULL when cfg has none (the engine's
+ * own table alone, as unit tests and benchmarks load it): pn_config_str()
+ * would panic on a parameter its table does not have. */
+static char *config_user(const pn_config *cfg)
+{
+	char *text = NULL, *user = NULL, *line;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (out == NULL)
+		return NULL;
+	pn_config_dump(cfg, out, 0);
+	fclose(out);
+	for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, "user = ", 7) == 0) {
+			user = pn_strndup(line + 7, strcspn(line + 7, "\n"));
+			break;
+		}
+	free(text);
+	return user;
+}
+
+/* audit_key_owner - the uid a sealing key file must have: the daemon's user */
+long audit_key_owner(const pn_config *cfg)
+{
+	char *user = config_user(cfg);
+	struct passwd *pw;
+	long uid = (long)geteuid();
+
+	if (user && *user && (pw = getpwnam(user)) != NULL)
+		uid = (long)pw->pw_uid;
+	pn_free(user);
+	return uid;
 }
 
 /* parse_mode - octal file mode */
@@ -247,10 +279,26 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 		*err = param_error(cfg, "redact", why);
 		goto fail;
 	}
-	if (*pn_config_str(cfg, "key_file")
-	    && audit_key_load(pn_config_str(cfg, "key_file"), &st->key, &st->keylen, &why) < 0) {
-		*err = param_error(cfg, "key_file", why);
-		goto fail;
+	st->key_file = pn_strdup(pn_config_str(cfg, "key_file"));
+	st->key_uid = AUDIT_SEAL_ANY_OWNER;
+	if (*st->key_file) {
+		/* Checked here (so `check` refuses a bad key), used by the trail,
+		 * which reads it again: no copy stays in the snapshot. */
+		audit_seal s;
+		struct stat kst;
+		if (audit_seal_load(st->key_file, AUDIT_SEAL_ANY_OWNER, &s, &why) < 0) {
+			*err = param_error(cfg, "key_file", why);
+			goto fail;
+		}
+		audit_seal_wipe(&s);
+		st->key_uid = audit_key_owner(cfg);
+		if (lstat(st->key_file, &kst) == 0 && (long)kst.st_uid != st->key_uid) {
+			why = pn_asprintf("key file %s: owned by uid %lu: it must be owned by the "
+					  "daemon's user (uid %ld, the \"user\" parameter), mode 0600",
+					  st->key_file, (unsigned long)kst.st_uid, st->key_uid);
+			*err = param_error(cfg, "key_file", why);
+			goto fail;
+		}
 	}
 	if (st->pseudonymize) {
 		if (!*pn_config_str(cfg, "pseudonymize_key_file")) {
@@ -270,7 +318,30 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 	}
 	if (st->trail_file[0])
 		check_trail_dir(st->trail_file);
-	st->trail = audit_trail_get(st->trail_file, st->trail_mode, st->sync, st->sync_interval);
+	{
+		audit_trail_opts o;
+		char host[256];
+
+		audit_trail_opts_init(&o);
+		o.mode = st->trail_mode;
+		o.sync = st->sync;
+		o.interval = st->sync_interval;
+		o.head_file = pn_config_str(cfg, "head_file");
+		if (st->host_name[0])
+			o.host = st->host_name;
+		else if (gethostname(host, sizeof(host)) == 0) {
+			host[sizeof(host) - 1] = '\0';
+			o.host = host;
+		} else
+			o.host = "localhost";
+		o.key_file = st->key_file;
+		o.key_uid = st->key_uid;
+		o.epoch_records = (unsigned long)pn_config_int(cfg, "seal_epoch_records");
+		o.epoch_seconds = (long)pn_config_int(cfg, "seal_epoch_time");
+		o.syslog = st->syslog;
+		o.syslog_cee = st->syslog_cee;
+		st->trail = audit_trail_open(st->trail_file, &o);
+	}
 	return st;
 fail:
 	pn_free(why);
@@ -286,12 +357,10 @@ void audit_state_free(audit_state *st)
 	audit_trail_put(st->trail);
 	pn_geoip_free(st->geoip);
 	free_list(st->extra_headers);
-	if (st->key)
-		memset(st->key, 0, st->keylen);
 	if (st->pseudo_key)
-		memset(st->pseudo_key, 0, st->pseudo_keylen);
-	pn_free(st->key);
+		OPENSSL_cleanse(st->pseudo_key, st->pseudo_keylen);
 	pn_free(st->pseudo_key);
+	pn_free(st->key_file);
 	pn_free(st->host_name);
 	pn_free(st->trail_file);
 	pn_free(st);

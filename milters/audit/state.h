@@ -26,9 +26,12 @@
  *
  *	audit_redact_parse() turns "subject, attachment_names" into a mask
  *	of AUDIT_REDACT_* bits; audit_redact_name() names one bit.
- *	audit_key_load() reads a key file: its bytes with trailing white
- *	space removed (so `openssl rand -hex 32 > FILE` works), at least
- *	16 and at most 4096 bytes.
+ *	audit_key_load() reads a plain key file (the pseudonym key): its
+ *	bytes with trailing white space removed (so `openssl rand -hex 32
+ *	> FILE` works), at least 16 and at most 4096 bytes. The sealing key (key_file) is
+ *	checked here, owner and mode included (audit_key_owner(): the uid
+ *	of the `user` parameter, else the current one), then wiped: the
+ *	trail reads and evolves it (seal.h), so the snapshot keeps no copy.
  * DIAGNOSTICS
  *	audit_state_load() and audit_key_load() return NULL / -1 with *err
  *	naming the parameter, the file and the reason (free with pn_free).
@@ -59,8 +62,8 @@ typedef struct audit_state {
 	mode_t trail_mode;
 	audit_sync sync;
 	long sync_interval;		/* seconds */
-	unsigned char *key;		/* HMAC key, or NULL */
-	size_t keylen;
+	char *key_file;			/* sealing key, "" = none; read by the trail */
+	long key_uid;			/* owner the key file must have */
 	int pseudonymize;
 	unsigned char *pseudo_key;
 	size_t pseudo_keylen;
@@ -81,5 +84,6 @@ void audit_state_free(audit_state *st);
 int audit_redact_parse(const char *list, unsigned *mask, char **err);
 const char *audit_redact_name(unsigned bit);
 int audit_key_load(const char *path, unsigned char **key, size_t *len, char **err);
+long audit_key_owner(const pn_config *cfg);
 
 #endif

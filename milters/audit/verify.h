@@ -4,6 +4,8 @@
  * SYNOPSIS
  *	#include "milters/audit/verify.h"
  *
+ *	int audit_verify_ex(char **files, size_t nfiles,
+ *	                    const audit_verify_opts *o, FILE *out);
  *	int audit_verify(char **files, size_t nfiles, const unsigned char *key,
  *	                 size_t keylen, const audit_head *checkpoint,
  *	                 FILE *out);
@@ -11,24 +13,41 @@
  *	Reads the files in the order given (oldest first: rotated files,
  *	then the current one; compressed ones too, see reader.h) as one
  *	chain, one line at a time, and stops at the first problem, which
- *	it prints as "FILE:LINE: what": a line that is not a record, a
- *	record whose MAC does not match (when key is given), a record whose
- *	SHA-256 is not the prev of the next one (edited), a gap in seq
- *	(deleted), a seq that repeats or goes back (inserted or reordered;
- *	a gap followed by the missing seq is reported as reordered), a last
- *	line without its newline (cut short).
+ *	it prints as "FILE:LINE: what":
+ *	  - a line that is not a record, or cut short (no newline);
+ *	  - a first record that is not the trail-start with seq 1 (the
+ *	    oldest records were deleted);
+ *	  - a record whose prev is not the SHA-256 of the one before (edited,
+ *	    or another trail spliced in), a gap in seq (deleted), a seq that
+ *	    repeats or goes back (inserted or reordered; a gap followed by
+ *	    the missing seq is reported as reordered);
+ *	  - a second trail-start (spliced, or adopted without a head file),
+ *	    a trail id other than o->trail_id (the head file's: the trail was
+ *	    replaced by another one), a trail-start host other than o->host;
+ *	  - a gap record: the daemon found the trail altered and says so;
+ *	  - sealing: from a trail-start or key-change that names a key id,
+ *	    every record must carry a mac and an epoch; epochs never go back
+ *	    and advance one at a time; the mac must match the key of that
+ *	    epoch, derived forward from the key in o->keys with that id
+ *	    (seal.h). So a record older than the current epoch forged with
+ *	    the current key is found (wrong mac, or an epoch out of order).
+ *	    Records before the first key are unsigned and covered by the
+ *	    signed key-change record that chains them.
+ *	o->after (SEQ:HASH of a record verified before, e.g. from a
+ *	checkpoint kept when older files expired; 0:000... for a trail
+ *	written before trail identities) replaces the trail-start: the
+ *	first record must be seq+1 with that prev.
+ *	o->checkpoint (SEQ:HASH from `postern-audit checkpoint` or the
+ *	head file) closes the one gap a chain cannot show, a cut tail: the
+ *	record with that seq must be present with that hash.
  *
- *	A hash chain cannot show that records were removed from the end:
- *	what is left is still a valid chain. checkpoint, the "SEQ:HASH" an
- *	administrator saved from `postern-audit checkpoint`, closes that
- *	gap: the record with that seq must be present with that hash.
- *	Without a key, someone who can write the file can also rewrite
- *	every record after an edit; the MAC (key kept away from the files)
- *	or an external checkpoint detects that.
- *
- *	On success it prints one line: the count, the seq range, and the
- *	head as "SEQ:HASH". A chain whose first record has seq > 1 is
- *	fine (older files were not given) and said so.
+ *	On success it prints one line: "intact" (macs were checked) or
+ *	"chain intact" with "NO mac checked", the count, the seq range, the
+ *	trail, how many macs were checked, and the head as "SEQ:HASH".
+ *	Sealed records that no given key covers fail verification unless
+ *	o->no_key asks for the hash chain only; keys given while no mac was
+ *	checked fail too. audit_verify() is the one-key form (key NULL:
+ *	no_key).
  * DIAGNOSTICS
  *	Returns 0 when intact, 1 when not (the reason printed), 2 when a
  *	file cannot be read.
@@ -40,7 +59,19 @@
 #include <stdio.h>
 
 #include "milters/audit/chain.h"
+#include "milters/audit/seal.h"
 
+typedef struct audit_verify_opts {
+	const audit_seal *keys;		/* initial (or evolved) keys, any order */
+	size_t nkeys;
+	int no_key;			/* hash chain only */
+	const audit_head *checkpoint;	/* NULL: none */
+	const audit_head *after;	/* first record must follow it; NULL: trail-start */
+	const char *trail_id;		/* expected trail id, NULL: any */
+	const char *host;		/* expected trail-start host, NULL: any */
+} audit_verify_opts;
+
+int audit_verify_ex(char **files, size_t nfiles, const audit_verify_opts *o, FILE *out);
 int audit_verify(char **files, size_t nfiles, const unsigned char *key, size_t keylen,
 		 const audit_head *checkpoint, FILE *out);
 

@@ -134,8 +134,8 @@ def main():
             print("  " + json.dumps(att[-1], indent=2, ensure_ascii=False).replace("\n", "\n  "))
 
         title("Verification")
-        rc, out = run([binary("postern-audit"), "-c", daemons[3].conf, "verify", "--key", key,
-                       trail])
+        rc, out = run([binary("postern-audit"), "-c", daemons[3].conf, "verify",
+                       "--key", key + ".initial", trail])
         print(f"  postern-audit verify: exit {rc}: {out}")
         rc, out = run([binary("postern-archive"), "-c", daemons[2].conf, "verify"])
         print(f"  postern-archive verify: exit {rc}: {out}")

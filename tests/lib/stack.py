@@ -137,6 +137,8 @@ class Stack:
             f.write(SIEVE)
         with open(self.key, "wb") as f:
             f.write(os.urandom(32))
+        os.chmod(self.key, 0o600)   # postern-audit refuses a key others can read
+        shutil.copy(self.key, self.key + ".initial")   # offline copy: the daemon evolves self.key
         script = os.path.join(TOP, "tests", "lib", "make_mmdb.pl")
         self.geo = {k: os.path.join(self.base, f"geo-{k}.mmdb") for k in ("country", "asn")}
         if "audit" in self.names:
@@ -314,7 +316,7 @@ class Stack:
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
     def verify_audit(self):
-        r = self.tool("audit", "verify")
+        r = self.tool("audit", "verify", "--key", self.key + ".initial")
         return r.returncode, (r.stdout + r.stderr).strip()
 
     def verify_archive(self):

@@ -54,6 +54,8 @@ MSG = (b"From: Alice <alice@example.com>\r\nTo: Bob <bob@example.org>\r\n"
 def setup():
     with open(KEY, "w") as f:
         f.write("0123456789abcdef0123456789abcdef\n")
+    os.chmod(KEY, 0o600)   # the daemon refuses a key others can read (issue 12, finding 9)
+    shutil.copy(KEY, KEY + ".initial")   # the administrator's offline copy: the daemon evolves KEY
     os.makedirs(MMDB)
     top = os.path.join(HERE, "..", "..")
     for kind in ("country", "asn"):
@@ -71,7 +73,8 @@ def teardown():
 
 def trail_files():
     """Rotated files (oldest first, as the tests name them) then the current one."""
-    rotated = sorted(glob.glob(TRAIL + ".*"), key=os.path.getmtime)
+    rotated = sorted((p for p in glob.glob(TRAIL + ".*")
+                      if not p.endswith((".head", ".tmp", ".key"))), key=os.path.getmtime)
     return rotated + ([TRAIL] if os.path.exists(TRAIL) else [])
 
 
@@ -81,13 +84,16 @@ def read_lines(path):
         return f.read().splitlines()
 
 
+OWN_EVENTS = ("trail-start", "key-change")   # the daemon's own records, not mail
+
+
 def records(validate=True):
-    """Every record of the trail, in order, each checked against the schema."""
+    """Every mail record of the trail, in order, each checked against the schema."""
     out = []
     for p in trail_files():
         out += validate_lines(read_lines(p), SCHEMA, p) if validate else \
             [json.loads(x) for x in read_lines(p)]
-    return out
+    return [r for r in out if r["event"] not in OWN_EVENTS]
 
 
 def wait_records(n, timeout=10):
@@ -291,21 +297,30 @@ def key_signs_records_and_verify_checks_the_mac():
     c.quit()
     r = wait_records(before + 1)[before]
     assert len(r.get("mac", "")) == 64, r
-    rc, out = verify("--key", KEY, TRAIL)
-    # earlier records were written without a key: verify says which one
-    check_eq(rc, 1, f"verify --key over unsigned records ({out})")
-    assert "has no mac" in out, out
+    # the unsigned records before the key are covered by the signed key-change record
+    own = [json.loads(x) for x in read_lines(TRAIL)]
+    change = [x for x in own if x["event"] == "key-change"]
+    check_eq(len(change), 1, "key-change records")
+    assert "mac" in change[0] and "previous_key_id" not in change[0], change[0]
+    rc, out = verify("--key", KEY + ".initial", TRAIL)
+    check_eq(rc, 0, f"verify --key across the key change ({out})")
+    assert "intact:" in out and "2 macs checked" in out, out
+    rc, out = verify(TRAIL)
+    check_eq(rc, 1, f"verify without the key of a sealed trail ({out})")
+    assert "not checked" in out, out
     wrong = os.path.join(BASE, "wrong.key")
     with open(wrong, "w") as f:
         f.write("another key of sufficient length\n")
+    rc, out = verify("--key", wrong, TRAIL)
+    check_eq(rc, 1, f"verify with the wrong key ({out})")
+    assert "not checked" in out, out
     lines = read_lines(TRAIL)
-    signed = os.path.join(BASE, "signed.jsonl")
-    with open(signed, "wb") as f:
-        f.write(lines[-1] + b"\n")
-    rc, out = verify("--key", KEY, signed)
-    check_eq(rc, 0, f"verify of the signed record ({out})")
-    rc, out = verify("--key", wrong, signed)
-    check_eq(rc, 1, "verify with the wrong key")
+    edited = os.path.join(BASE, "edited.jsonl")
+    with open(edited, "wb") as f:
+        f.write(b"".join(x + b"\n" for x in lines[:-1]))
+        f.write(lines[-1].replace(b"a@example.com", b"z@example.com") + b"\n")
+    rc, out = verify("--key", KEY + ".initial", edited)
+    check_eq(rc, 1, f"verify of an edited signed record ({out})")
     assert "mac does not match" in out, out
 
 
@@ -322,7 +337,7 @@ def sighup_after_logrotate_moves_the_file_continues_the_chain_in_a_new_file():
     check_eq(new[0]["seq"], before[-1]["seq"] + 1, "seq continues")
     last = read_lines(TRAIL + ".1")[-1]
     check_eq(new[0]["prev"], hashlib.sha256(last).hexdigest(), "prev is the old file's last line")
-    rc, out = verify("--no-key", TRAIL + ".1", TRAIL)
+    rc, out = verify("--key", KEY + ".initial", TRAIL + ".1", TRAIL)
     check_eq(rc, 0, f"verify across both files ({out})")
 
 
@@ -341,7 +356,7 @@ def restart_recovers_the_chain_from_the_newest_rotated_file():
     c.quit()
     new = validate_lines(read_lines(TRAIL), SCHEMA, TRAIL)
     check_eq(new[0]["seq"], last_seq + 1, "seq after a restart")
-    rc, out = verify("--no-key", TRAIL + ".1", TRAIL + ".0.gz", TRAIL)
+    rc, out = verify("--key", KEY + ".initial", TRAIL + ".1", TRAIL + ".0.gz", TRAIL)
     check_eq(rc, 0, f"verify across plain, gzip and current files ({out})")
 
 
@@ -418,10 +433,12 @@ def syslog_gets_the_same_line_with_the_cee_prefix():
         sock.close()
         os.unlink("/dev/log")
     lines = [m for m in got if b"@cee: " in m]
-    check_eq(len(lines), 1, "records sent to syslog")
-    check_eq(lines[0][:4], b"<22>", "facility mail, level info")
-    check_eq(lines[0].split(b"@cee: ", 1)[1].rstrip(b"\n"), read_lines(path)[0],
-             "the same line as in the file")
+    # the trail-start record too: the syslog copy is a whole chain
+    check_eq(len(lines), 2, "records sent to syslog")
+    for i in range(2):
+        check_eq(lines[i][:4], b"<22>", "facility mail, level info")
+        check_eq(lines[i].split(b"@cee: ", 1)[1].rstrip(b"\n"), read_lines(path)[i],
+                 "the same line as in the file")
 
 
 @test

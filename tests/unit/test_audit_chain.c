@@ -3,7 +3,8 @@
  * Trails are written by the real trail code to a temp directory; verify
  * must accept them, and must catch each kind of tampering at the right
  * file:line: an edited, deleted, inserted or reordered record, a record
- * cut short, and (with a checkpoint) records removed from the end.
+ * cut short, the oldest records deleted, and (with a checkpoint) records
+ * removed from the end. Identity, gaps and sealing: test_audit_seal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,17 +91,47 @@ static char *body(int i)
 			   "\"headers\":{\"subject\":\"record %d\"}}", i % 60, i);
 }
 
+/* key_file_for - a sealing key file (mode 0600) beside path holding key */
+static char *key_file_for(const char *path, const unsigned char *key)
+{
+	char *kf = pn_asprintf("%s.key", path);
+	FILE *f = fopen(kf, "wb");
+
+	assert_non_null(f);
+	fwrite(key, 1, KEYLEN, f);
+	fclose(f);
+	assert_int_equal(chmod(kf, 0600), 0);
+	return kf;
+}
+
+/* open_trail - a trail at path, sealed with key when given (a new process) */
+static audit_trail *open_trail(const char *path, audit_sync sync, const unsigned char *key)
+{
+	audit_trail_opts o;
+	audit_trail *t;
+	char *kf = key ? key_file_for(path, key) : NULL;
+
+	audit_trail_opts_init(&o);
+	o.mode = 0600;
+	o.sync = sync;
+	o.host = "test.example";
+	o.key_file = kf;
+	t = audit_trail_open(path, &o);
+	pn_free(kf);
+	return t;
+}
+
 /* append_n - n records through a trail at path */
 static void append_n(const char *path, int from, int n, const unsigned char *key)
 {
-	audit_trail *t = audit_trail_get(path, 0600, AUDIT_SYNC_NEVER, 1);
+	audit_trail *t = open_trail(path, AUDIT_SYNC_NEVER, key);
 	pn_buf line;
 	int i;
 
 	pn_buf_init(&line, 0);
 	for (i = from; i < from + n; i++) {
 		char *b = body(i), *err = NULL;
-		if (audit_trail_append(t, b, strlen(b), key, key ? KEYLEN : 0, &line, &err) < 0)
+		if (audit_trail_append(t, b, strlen(b), &line, &err) < 0)
 			fail_msg("append %d: %s", i, err);
 		pn_free(b);
 	}
@@ -236,7 +267,7 @@ static void *writer(void *p)
 		char *b = pn_asprintf("{\"ts\":\"2024-05-01T12:00:00.000Z\",\"thread\":%d,\"i\":%d,"
 				      "\"pad\":\"%0*d\"}", w->id, i, 200 + w->id * 50, 0);
 		char *err = NULL;
-		if (audit_trail_append(w->t, b, strlen(b), KEY, KEYLEN, &line, &err) < 0) {
+		if (audit_trail_append(w->t, b, strlen(b), &line, &err) < 0) {
 			pn_free(err);
 			pn_free(b);
 			break;
@@ -252,7 +283,7 @@ static void concurrent_appends_form_one_chain(void **state)
 {
 	fixture *fx = *state;
 	char *path = fresh_path(fx, "concurrent");
-	audit_trail *t = audit_trail_get(path, 0600, AUDIT_SYNC_ALWAYS, 1);
+	audit_trail *t = open_trail(path, AUDIT_SYNC_ALWAYS, KEY);
 	pthread_t tid[THREADS];
 	writer_arg args[THREADS];
 	char **lines, *out;
@@ -268,8 +299,8 @@ static void concurrent_appends_form_one_chain(void **state)
 		pthread_join(tid[i], NULL);
 	audit_trail_put(t);
 	lines = read_lines(path, &n);
-	if (n != THREADS * PER_THREAD)
-		fail_msg("lines got %zu, want %d", n, THREADS * PER_THREAD);
+	if (n != THREADS * PER_THREAD + 1)	/* and the trail-start record */
+		fail_msg("lines got %zu, want %d", n, THREADS * PER_THREAD + 1);
 	for (i = 0; i < n; i++) {
 		audit_link l;
 		char *err = NULL;
@@ -295,14 +326,18 @@ typedef struct tamper {
 	const char *says;	/* words it must use */
 } tamper;
 
+/* Line 0 is the trail-start record (seq 1); lines 1..10 are seq 2..11. */
 static const tamper tampers[] = {
-	{"edit", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1}, 4, 0, 5, "edited"},
-	{"delete", {0, 1, 2, 3, 5, 6, 7, 8, 9, -1}, -1, 0, 5, "deleted"},
-	{"delete two", {0, 1, 2, 5, 6, 7, 8, 9, -1}, -1, 0, 4, "seq 4..5 were deleted"},
-	{"insert", {0, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9, -1}, -1, 0, 6, "inserted"},
-	{"reorder", {0, 1, 2, 3, 5, 4, 6, 7, 8, 9, -1}, -1, 0, 6, "out of order"},
-	{"truncate", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1}, -1, 1, 10, "cut short"},
-	{"edit first", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1}, 0, 0, 1, "edited"},
+	{"edit", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1}, 4, 0, 5, "edited"},
+	{"delete", {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, -1}, -1, 0, 5, "deleted"},
+	{"delete two", {0, 1, 2, 5, 6, 7, 8, 9, 10, -1}, -1, 0, 4, "seq 4..5 were deleted"},
+	{"insert", {0, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9, 10, -1}, -1, 0, 6, "inserted"},
+	{"reorder", {0, 1, 2, 3, 5, 4, 6, 7, 8, 9, 10, -1}, -1, 0, 6, "out of order"},
+	{"truncate", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1}, -1, 1, 11, "cut short"},
+	{"edit first", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1}, 1, 0, 2, "edited"},
+	{"delete oldest", {2, 3, 4, 5, 6, 7, 8, 9, 10, -1}, -1, 0, 1, "oldest records were deleted"},
+	{"delete trail-start", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1}, -1, 0, 1,
+	 "oldest records were deleted"},
 };
 
 /* tampering_is_found_at_its_line - with and without a MAC key */
@@ -325,7 +360,7 @@ static void tampering_is_found_at_its_line(void **state)
 			fail_msg("untouched trail: %s", out);
 		pn_free(out);
 		lines = read_lines(orig, &n);
-		assert_int_equal(n, 10);
+		assert_int_equal(n, 11);
 		for (i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++) {
 			const tamper *t = &tampers[i];
 			char *path = fresh_path(fx, "tampered"), *want, *saved = NULL;
@@ -366,11 +401,11 @@ static void checkpoint_catches_records_removed_from_the_end(void **state)
 	char **lines;
 	audit_head head;
 	size_t n;
-	int rc, order[] = {0, 1, 2, 3, 4, 5, -1};
+	int rc, order[] = {0, 1, 2, 3, 4, 5, 6, -1};
 
 	append_n(path, 1, 8, NULL);
 	assert_int_equal(audit_trail_head(path, &head, &where, &err), 0);
-	assert_int_equal(head.seq, 8);
+	assert_int_equal(head.seq, 9);
 	assert_string_equal(where, path);
 	pn_free(where);
 	out = verify_text(&path, 1, NULL, &head, &rc);
@@ -379,7 +414,7 @@ static void checkpoint_catches_records_removed_from_the_end(void **state)
 	pn_free(out);
 
 	lines = read_lines(path, &n);
-	write_lines(path, lines, order);	/* seq 7 and 8 removed */
+	write_lines(path, lines, order);	/* seq 8 and 9 removed */
 	free_lines(lines, n);
 	out = verify_text(&path, 1, NULL, NULL, &rc);
 	if (rc != 0)
@@ -405,23 +440,23 @@ static void chain_continues_in_rotated_and_compressed_files(void **state)
 
 	append_n(path, 1, 3, KEY);
 	assert_int_equal(rename(path, gz_src), 0);
-	assert_int_equal(run(gz), 0);		/* path.2.gz: seq 1..3 */
+	assert_int_equal(run(gz), 0);		/* path.2.gz: seq 1..4 */
 	append_n(path, 4, 2, KEY);		/* a new process: the chain goes on from .2.gz */
-	assert_int_equal(rename(path, one), 0);	/* path.1: seq 4..5 */
+	assert_int_equal(rename(path, one), 0);	/* path.1: seq 5..6 */
 	newest = audit_trail_newest_rotated(path);
 	if (newest == NULL || strcmp(newest, one) != 0)
 		fail_msg("newest rotated got %s, want %s", newest ? newest : "(none)", one);
 	pn_free(newest);
-	append_n(path, 6, 2, KEY);		/* path: seq 6..7 */
+	append_n(path, 6, 2, KEY);		/* path: seq 7..8 */
 	files[0] = two;
 	files[1] = one;
 	files[2] = path;
 	out = verify_text(files, 3, KEY, NULL, &rc);
-	if (rc != 0 || strstr(out, "7 records, seq 1..7") == NULL)
+	if (rc != 0 || strstr(out, "8 records, seq 1..8") == NULL)
 		fail_msg("rotated chain: rc %d \"%s\"", rc, out);
 	pn_free(out);
 	out = verify_text(files + 1, 2, KEY, NULL, &rc);
-	if (rc != 0 || strstr(out, "earlier records not given") == NULL)
+	if (rc != 1 || strstr(out, "oldest records were deleted") == NULL)
 		fail_msg("chain without its oldest file: rc %d \"%s\"", rc, out);
 	pn_free(out);
 	files[0] = one;
@@ -441,7 +476,7 @@ static void moved_file_is_reopened_and_the_chain_goes_on(void **state)
 {
 	fixture *fx = *state;
 	char *path = fresh_path(fx, "moved"), *old = pn_asprintf("%s.1", path);
-	audit_trail *t = audit_trail_get(path, 0600, AUDIT_SYNC_INTERVAL, 1);
+	audit_trail *t = open_trail(path, AUDIT_SYNC_INTERVAL, NULL);
 	audit_trail *again;
 	char *files[2] = {old, path}, *out, *err = NULL;
 	pn_buf line;
@@ -454,18 +489,18 @@ static void moved_file_is_reopened_and_the_chain_goes_on(void **state)
 			assert_int_equal(rename(path, old), 0);	/* logrotate without SIGHUP */
 		if (i == 4) {
 			/* SIGHUP: the new snapshot gets the same trail; old file moved again */
-			again = audit_trail_get(path, 0600, AUDIT_SYNC_INTERVAL, 1);
+			again = open_trail(path, AUDIT_SYNC_INTERVAL, NULL);
 			audit_trail_put(t);
 			t = again;
 		}
-		if (audit_trail_append(t, b, strlen(b), NULL, 0, &line, &err) < 0)
+		if (audit_trail_append(t, b, strlen(b), &line, &err) < 0)
 			fail_msg("append %d: %s", i, err);
 		pn_free(b);
 	}
 	pn_buf_free(&line);
 	audit_trail_put(t);
 	out = verify_text(files, 2, NULL, NULL, &rc);
-	if (rc != 0 || strstr(out, "6 records, seq 1..6") == NULL)
+	if (rc != 0 || strstr(out, "7 records, seq 1..7") == NULL)
 		fail_msg("after the move: rc %d \"%s\"", rc, out);
 	pn_free(out);
 	pn_free(old);
@@ -482,11 +517,11 @@ static void record_cut_by_a_crash_is_kept_and_reported(void **state)
 
 	append_n(path, 1, 3, NULL);
 	f = fopen(path, "ab");
-	fputs("{\"schema\":1,\"seq\":4,\"ts\":\"half a rec", f);
+	fputs("{\"schema\":1,\"seq\":5,\"ts\":\"half a rec", f);
 	fclose(f);
-	append_n(path, 4, 2, NULL);	/* restart: seq 4 and 5 follow seq 3 */
+	append_n(path, 4, 2, NULL);	/* restart: seq 5 and 6 follow seq 4 */
 	out = verify_text(&path, 1, NULL, NULL, &rc);
-	want = pn_asprintf("%s:4: not an audit record", path);
+	want = pn_asprintf("%s:5: not an audit record", path);
 	if (rc != 1 || strstr(out, want) == NULL)
 		fail_msg("got rc %d \"%s\", want rc 1 and \"%s\"", rc, out, want);
 	pn_free(want);
@@ -497,9 +532,9 @@ static void record_cut_by_a_crash_is_kept_and_reported(void **state)
 		audit_link l;
 		char *err = NULL;
 		lines = read_lines(path, &n);
-		assert_int_equal(n, 6);
-		assert_int_equal(audit_chain_parse(lines[4], strlen(lines[4]) - 1, &l, &err), 0);
-		assert_int_equal(l.seq, 4);
+		assert_int_equal(n, 7);
+		assert_int_equal(audit_chain_parse(lines[5], strlen(lines[5]) - 1, &l, &err), 0);
+		assert_int_equal(l.seq, 5);
 		free_lines(lines, n);
 	}
 	pn_free(path);
@@ -518,7 +553,7 @@ static void garbage_file_is_refused(void **state)
 	fclose(f);
 	t = audit_trail_get(path, 0600, AUDIT_SYNC_NEVER, 1);
 	pn_buf_init(&line, 0);
-	if (audit_trail_append(t, "{\"a\":1}", 7, NULL, 0, &line, &err) == 0)
+	if (audit_trail_append(t, "{\"a\":1}", 7, &line, &err) == 0)
 		fail_msg("appended to a file that is not a trail");
 	if (strstr(err, "not an audit trail") == NULL)
 		fail_msg("error got \"%s\", want it to say \"not an audit trail\"", err);
@@ -548,7 +583,7 @@ static void failed_write_leaves_no_partial_record(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	t = audit_trail_get(path, 0600, AUDIT_SYNC_NEVER, 1);
 	pn_buf_init(&line, 0);
-	rc = audit_trail_append(t, b, strlen(b), NULL, 0, &line, &err);
+	rc = audit_trail_append(t, b, strlen(b), &line, &err);
 	setrlimit(RLIMIT_FSIZE, &old);
 	if (rc == 0)
 		fail_msg("append past the file size limit succeeded");
@@ -557,11 +592,11 @@ static void failed_write_leaves_no_partial_record(void **state)
 	if (after.st_size != before.st_size)
 		fail_msg("size after a failed append got %lld, want %lld",
 			 (long long)after.st_size, (long long)before.st_size);
-	assert_int_equal(audit_trail_append(t, b, strlen(b), NULL, 0, &line, &err), 0);
+	assert_int_equal(audit_trail_append(t, b, strlen(b), &line, &err), 0);
 	pn_buf_free(&line);
 	audit_trail_put(t);
 	out = verify_text(&path, 1, NULL, NULL, &rc);
-	if (rc != 0 || strstr(out, "3 records") == NULL)
+	if (rc != 0 || strstr(out, "4 records") == NULL)
 		fail_msg("after the failed append: rc %d \"%s\"", rc, out);
 	pn_free(out);
 	pn_free(b);
