@@ -51,6 +51,7 @@ from smtp import build_message, send  # noqa: E402
 
 TOOLS = ["dpkg-buildpackage", "dh", "fakeroot", "apt-get", "lintian", "setpriv", "runuser"]
 SPOOL = "/var/spool/postfix/postern"
+STATE_PATHS = ("/etc/postern", "/var/lib/postern", "/var/log/postern", "/run/postern", SPOOL)
 # one system user per daemon, and the one shared user of older packages
 USERS = ["postern-tls", "postern-sort", "postern-archive", "postern-audit", "postern"]
 UNIT_DIR = "/lib/systemd/system"
@@ -145,8 +146,21 @@ def setup():
     os.chmod(S["tmp"], 0o755)
     S["had_users"] = {u for u in USERS if _user_exists(u)}
     S["had_groups"] = {u for u in USERS if _group_exists(u)}
-    S["had_paths"] = {p for p in ("/etc/postern", "/var/lib/postern", "/var/log/postern",
-                                  "/run/postern", SPOOL) if os.path.exists(p)}
+    # What an earlier install (or a killed run of this test) left is moved
+    # aside and put back at teardown: the packages are tested on a clean
+    # host, and real data on a developer's machine is never touched.
+    S["had_paths"] = set()
+    S["saved_paths"] = {}
+    if not installed_postern_packages():
+        for p in STATE_PATHS:
+            if os.path.lexists(p):
+                aside = p + ".postern-test-saved"
+                if os.path.lexists(aside):
+                    raise RuntimeError(f"{aside} exists: a killed run left it; restore it by hand")
+                os.rename(p, aside)
+                S["saved_paths"][p] = aside
+    else:
+        S["had_paths"] = {p for p in STATE_PATHS if os.path.exists(p)}
     S["daemons"] = daemons()
     S["packaged"] = [d for d in S["daemons"] if not missing_packaging(d)]
 
@@ -198,10 +212,15 @@ def teardown():
 
 
 def remove_leftovers():
-    """What purge keeps on purpose (data, the user), if this test made it."""
-    for p in ("/var/lib/postern", "/var/log/postern", "/etc/postern", "/run/postern", SPOOL):
+    """What purge keeps on purpose (data, the user), if this test made it;
+    then what setup moved aside goes back."""
+    for p in STATE_PATHS:
         if p not in S.get("had_paths", ()) and os.path.exists(p):
             shutil.rmtree(p, ignore_errors=True)
+    for p, aside in S.get("saved_paths", {}).items():
+        if not os.path.lexists(p) and os.path.lexists(aside):
+            os.rename(aside, p)
+    S["saved_paths"] = {}
     for u in USERS:
         if "had_users" in S and u not in S["had_users"] and _user_exists(u):
             run(["userdel", u], check=False)
