@@ -220,6 +220,7 @@ def remove_leftovers():
     for p, aside in S.get("saved_paths", {}).items():
         if not os.path.lexists(p) and os.path.lexists(aside):
             os.rename(aside, p)
+            S.setdefault("had_paths", set()).add(p)	# never removed again
     S["saved_paths"] = {}
     for u in USERS:
         if "had_users" in S and u not in S["had_users"] and _user_exists(u):
