@@ -325,8 +325,8 @@ static void test_load_file(void **state)
 	assert_int_equal(t_write_file(path, text, strlen(text)), 0);
 	s = ptls_policy_load(path, &err);
 	assert_non_null(s);
-	assert_true(s->have_stat);
-	assert_int_equal(s->size, (long)strlen(text));
+	assert_true(s->stamp.ok);
+	assert_int_equal(s->stamp.size, (long)strlen(text));
 	assert_string_equal(s->items[0]->file, path);
 	ptls_policy_free(s);
 	unlink(path);
