@@ -26,8 +26,8 @@
  *	Engines never talk to libmilter. At end of message they describe what
  *	should happen as a list of actions plus a verdict (continue, accept,
  *	reject, tempfail, discard) with an optional SMTP reply; the milter
- *	layer applies the list in one place (pn_milter_apply in
- *	common/milter/), and the offline tools print the same list with
+ *	layer applies the list in one place (apply_actions() in
+ *	common/milter/milter.c), and the offline tools print the same list with
  *	pn_actions_print(), so a dry run shows exactly what the daemon does.
  *
  *	Header occurrences count from 1, as smfi_chgheader() does; insert

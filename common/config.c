@@ -2,14 +2,17 @@
 #include "common/config.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Expansion depth at which we assume a runaway rather than a real need. */
 #define EXPAND_DEPTH_MAX 100
@@ -702,43 +705,34 @@ pn_config *pn_config_parse(const char *text, const char *filename,
 /* pn_config_load - configuration from a file */
 pn_config *pn_config_load(const char *path, const pn_param *table, char **err)
 {
-	char chunk[8192];
-	pn_buf data;
 	pn_config *cfg;
-	size_t n;
-	FILE *fp;
+	char *data;
+	size_t len;
+	int fd;
 
 	if (err)
 		*err = NULL;
 	if (path == NULL)
 		pn_panic("pn_config_load: NULL path");
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (err)
 			*err = pn_asprintf("%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	pn_buf_init(&data, FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (pn_buf_append(&data, chunk, n) < 0) {
-			if (err)
-				*err = pn_asprintf("%s: file too large (more than %zu bytes)",
-						   path, FILE_MAX);
-			goto fail;
-		}
-	}
-	if (ferror(fp)) {
-		if (err)
+	data = pn_read_fd(fd, FILE_MAX, &len);
+	if (data == NULL && err) {
+		if (errno == EFBIG)
+			*err = pn_asprintf("%s: file too large (more than %zu bytes)", path,
+					   (size_t)FILE_MAX);
+		else
 			*err = pn_asprintf("%s: cannot read: %s", path, strerror(errno));
-		goto fail;
 	}
-	fclose(fp);
-	cfg = build(pn_buf_str(&data), pn_buf_len(&data), path, path, table, err);
-	pn_buf_free(&data);
+	close(fd);
+	if (data == NULL)
+		return NULL;
+	cfg = build(data, len, path, path, table, err);
+	pn_free(data);
 	return cfg;
-fail:
-	fclose(fp);
-	pn_buf_free(&data);
-	return NULL;
 }
 
 /* pn_config_defaults - the configuration when no file changes anything */

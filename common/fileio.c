@@ -7,16 +7,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-/* pn_read_file - whole file, at most max bytes */
-char *pn_read_file(const char *path, size_t max, size_t *len)
+/* pn_read_fd - the rest of an open file, at most max bytes */
+char *pn_read_fd(int fd, size_t max, size_t *len)
 {
 	char chunk[65536];
 	pn_buf b;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return NULL;
 	pn_buf_init(&b, max ? max : (size_t)64 << 20);
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
@@ -32,13 +29,26 @@ char *pn_read_file(const char *path, size_t max, size_t *len)
 	}
 	if (n < 0) {
 		int saved = errno;
-		close(fd);
 		pn_buf_free(&b);
 		errno = saved;
 		return NULL;
 	}
-	close(fd);
 	return pn_buf_steal(&b, len);
+}
+
+/* pn_read_file - whole file, at most max bytes */
+char *pn_read_file(const char *path, size_t max, size_t *len)
+{
+	char *data;
+	int saved, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	data = pn_read_fd(fd, max, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return data;
 }
 
 /* pn_write_all - write everything or fail */

@@ -5,19 +5,22 @@
  *	#include "common/fileio.h"
  *
  *	char *pn_read_file(const char *path, size_t max, size_t *len);
+ *	char *pn_read_fd(int fd, size_t max, size_t *len);
  *	int   pn_write_all(int fd, const void *data, size_t len);
  * DESCRIPTION
  *	pn_read_file() reads a whole file (message files for the offline
  *	tools, scripts, policy files) into a NUL-terminated buffer of at most
  *	max bytes (0: 64 MB); *len receives the size. The caller frees the
- *	result with pn_free().
+ *	result with pn_free(). pn_read_fd() reads the rest of an open
+ *	descriptor the same way (the caller fstat()s it first when the
+ *	file's identity must match the text read) and leaves it open.
  *
  *	pn_write_all() writes every byte, retrying after EINTR and short
  *	writes, because a short write to a spool or an archive must never pass
  *	for a complete one.
  * DIAGNOSTICS
- *	pn_read_file() returns NULL with errno set (EFBIG when the file is
- *	larger than max). pn_write_all() returns 0, or -1 with errno set.
+ *	pn_read_file() and pn_read_fd() return NULL with errno set (EFBIG
+ *	when the file is larger than max). pn_write_all() returns 0, or -1 with errno set.
  */
 #ifndef PN_FILEIO_H
 #define PN_FILEIO_H
@@ -25,6 +28,7 @@
 #include <stddef.h>
 
 char *pn_read_file(const char *path, size_t max, size_t *len);
+char *pn_read_fd(int fd, size_t max, size_t *len);
 int pn_write_all(int fd, const void *data, size_t len);
 
 #endif

@@ -16,6 +16,12 @@ For every daemon (milters/NAME/main.c), one TAP test that checks:
   - both man pages format without warnings (man --warnings, as lintian
     runs it).
 
+And one test for every header in common/ and milters/ (synopsis_names):
+every function and field its SYNOPSIS names (`name(` or `.name =`), and
+every pn_ name its module comment mentions, exists as an identifier in the
+C code (comments and strings left out), so the synopsis cannot document
+a field or function that was renamed or never written.
+
 What the code knows comes from the daemon itself: `postern-NAME config`
 on a file that sets only socket prints every parameter, the shared ones
 included. BUILD (default $POSTERN_BUILD, else build/) holds bin/postern-NAME.
@@ -210,8 +216,43 @@ def register(name):
     test(fn)
 
 
+def synopsis_names():
+    """Every name a header's SYNOPSIS or module comment promises exists."""
+    ident = re.compile(r"[A-Za-z_]\w*")
+    code, headers = set(), []
+    for top in ("common", "milters"):
+        for root, _, files in os.walk(os.path.join(TOP, top)):
+            for f in sorted(x for x in files if x.endswith((".c", ".h"))):
+                with open(os.path.join(root, f), encoding="utf-8", errors="replace") as fp:
+                    text = fp.read()
+                bare = re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
+                code.update(ident.findall(re.sub(r'"(?:\\.|[^"\\\n])*"', "", bare)))
+                if f.endswith(".h"):
+                    headers.append((os.path.relpath(os.path.join(root, f), TOP), text))
+    missing = []
+    for path, text in headers:
+        m = re.match(r"\s*/\*(.*?)\*/", text, re.S)
+        if not m:
+            continue
+        section, names = None, set(re.findall(r"\b(pn_\w*[a-z0-9]|PN_\w*[A-Z0-9])\b", m.group(1)))
+        for line in m.group(1).split("\n"):
+            body = re.sub(r"^\s*\*", "", line)
+            if re.fullmatch(r" ?[A-Z][A-Z ]+", body):   # a section heading
+                section = body.strip()
+            elif section == "SYNOPSIS" and not body.strip().startswith("#"):
+                body = re.sub(r'"(?:\\.|[^"\\])*"', '""', body)
+                names.update(n for n in re.findall(r"\b([A-Za-z_]\w*)\s*\(", body)
+                             if n not in ("sizeof", "if", "while", "for", "return"))
+                names.update(re.findall(r"(?:\.|->)([A-Za-z_]\w*)\s*=", body))
+        missing += [f"{path}: {n}" for n in sorted(names - code)]
+    if missing:
+        raise AssertionError("named in a header comment, absent from the code:\n  "
+                             + "\n  ".join(missing))
+
+
 for _name in daemons():
     register(_name)
+test(synopsis_names)
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@
  *		.name = "tls",
  *		.params = my_params,
  *		.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT,
- *		.actions = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
+ *		.mods = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
  *		.load = my_load, .unload = my_unload,
  *		.on_mail = my_mail, .on_eom = my_eom, ...
  *	};

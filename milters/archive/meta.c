@@ -4,6 +4,7 @@
 #include "common/buf.h"
 #include "common/mime.h"
 #include "common/rfc2047.h"
+#include "common/text.h"
 
 #include <string.h>
 #include <strings.h>
@@ -69,19 +70,6 @@ static char *tidy(char *s)
 	return s;
 }
 
-/* trim - s without white space at both ends, in place */
-static char *trim(char *s)
-{
-	size_t n = strlen(s), i = 0;
-
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-	while (s[i] == ' ' || s[i] == '\t')
-		i++;
-	memmove(s, s + i, n - i + 1);
-	return s;
-}
-
 /* decode_field - the display form of one header value */
 static char *decode_field(int f, const char *raw, size_t len)
 {
@@ -94,7 +82,7 @@ static char *decode_field(int f, const char *raw, size_t len)
 	} else {
 		v = pn_rfc2047_decode(raw, len);
 	}
-	return tidy(trim(v));
+	return tidy(pn_trim(v));
 }
 
 /* end_field - a complete header field: keep what the index wants, tell MIME */

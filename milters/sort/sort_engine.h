@@ -8,8 +8,7 @@
  *
  *	sort_state *sort_load(const pn_config *cfg, char **err);
  *	void sort_unload(sort_state *st);
-int sort_needs_body(const sort_state *st);
- *	int  sort_steps_body(const sort_state *st);	(sort_needs_body)
+ *	int sort_needs_body(const sort_state *st);
  *
  *	char **sort_env_items(const sort_state *st, const sort_facts *f);
  *	sort_outcome *sort_run(sort_state *st, const pn_msg *m,

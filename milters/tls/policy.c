@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/domain.h"
+#include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -721,9 +722,8 @@ ptls_policy_set *ptls_policy_load(const char *path, char **err)
 {
 	ptls_policy_set *s;
 	struct stat st;
-	pn_buf b;
-	char chunk[65536];
-	ssize_t n;
+	char *text;
+	size_t len;
 	int fd;
 
 	*err = NULL;
@@ -733,29 +733,20 @@ ptls_policy_set *ptls_policy_load(const char *path, char **err)
 			close(fd);
 		return NULL;
 	}
-	pn_buf_init(&b, PTLS_POLICY_FILE_MAX);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (pn_buf_append(&b, chunk, (size_t)n) < 0)
-			break;
+	text = pn_read_fd(fd, PTLS_POLICY_FILE_MAX, &len);
 	close(fd);
-	if (n != 0) {
-		if (n < 0)
-			*err = pn_asprintf("%s: cannot read the TLS policy: %s", path,
-					   strerror(errno));
-		else
+	if (text == NULL) {
+		if (errno == EFBIG)
 			*err = pn_asprintf("%s: file larger than %d bytes", path,
 					   PTLS_POLICY_FILE_MAX);
-		pn_buf_free(&b);
+		else
+			*err = pn_asprintf("%s: cannot read the TLS policy: %s", path,
+					   strerror(errno));
 		return NULL;
 	}
-	s = ptls_policy_parse(pn_buf_str(&b), pn_buf_len(&b), path, err);
-	pn_buf_free(&b);
-	if (s) {
-		s->have_stat = 1;
-		s->dev = st.st_dev;
-		s->ino = st.st_ino;
-		s->size = st.st_size;
-		s->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-	}
+	s = ptls_policy_parse(text, len, path, err);
+	pn_free(text);
+	if (s)
+		pn_filestamp_set(&s->stamp, &st);
 	return s;
 }

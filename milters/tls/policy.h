@@ -78,6 +78,7 @@
 
 #include "common/cidr.h"
 #include "common/domain_map.h"
+#include "common/filestamp.h"
 
 /* The longest logical line and the largest file a policy may have. */
 #define PTLS_POLICY_LINE_MAX (64 * 1024)
@@ -136,12 +137,7 @@ typedef struct ptls_policy_set {
 	size_t count, cap;
 	pn_domain_map *map;	/* key -> policy (the map does not own them) */
 	ptls_policy *fallback;	/* the "*" line, or NULL */
-	/* identity of the file when it was read, to notice changes */
-	int have_stat;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	long long mtime_ns;
+	pn_filestamp stamp;	/* the file version read (ok = 0: parsed from memory) */
 } ptls_policy_set;
 
 ptls_policy_set *ptls_policy_load(const char *path, char **err);

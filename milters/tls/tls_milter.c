@@ -8,6 +8,7 @@
  */
 #include "milters/tls/tls_milter.h"
 #include "common/alloc.h"
+#include "common/filestamp.h"
 #include "common/log.h"
 #include "common/milter/daemon.h"
 #include "common/milter/milter.h"
@@ -80,59 +81,12 @@ void ptls_facts_from_conn(const pn_conn *c, ptls_facts *f)
 	f->client_addr = c->client_addr;
 }
 
-/* file identity as the watcher compares it */
-typedef struct file_id {
-	int ok;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	long long mtime_ns;
-} file_id;
-
-/* current_id - identity of the policy file now (ok = 0 when it cannot be stat'ed) */
-static file_id current_id(const char *path)
-{
-	file_id id;
-	struct stat sb;
-
-	memset(&id, 0, sizeof(id));
-	if (stat(path, &sb) == 0) {
-		id.ok = 1;
-		id.dev = sb.st_dev;
-		id.ino = sb.st_ino;
-		id.size = sb.st_size;
-		id.mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
-	}
-	return id;
-}
-
-/* same_id - two identities are the same file version */
-static int same_id(const file_id *a, const file_id *b)
-{
-	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size
-	       && a->mtime_ns == b->mtime_ns;
-}
-
-/* loaded_id - identity of the file a state was read from */
-static file_id loaded_id(const ptls_state *st)
-{
-	file_id id;
-
-	memset(&id, 0, sizeof(id));
-	id.ok = st->policy->have_stat;
-	id.dev = st->policy->dev;
-	id.ino = st->policy->ino;
-	id.size = st->policy->size;
-	id.mtime_ns = st->policy->mtime_ns;
-	return id;
-}
-
 /* A policy newer than the running snapshot, read by the first connection
  * that saw the file change and shared with the connections that start
  * before the reload thread has installed it (reference-counted). */
 typedef struct fresh_policy {
 	int refs;
-	file_id id;
+	pn_filestamp id;
 	ptls_policy_set *set;
 } fresh_policy;
 
@@ -142,7 +96,7 @@ typedef struct fresh_policy {
  * connections that see one change wait for one read of the file. */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static fresh_policy *fresh;
-static file_id requested;
+static pn_filestamp requested;
 
 /* fresh_release - drop a reference; the last one frees the policy */
 static void fresh_release(fresh_policy *fp)
@@ -176,11 +130,7 @@ static fresh_policy *read_changed(const ptls_state *st)
 	fp = pn_calloc(1, sizeof(*fp));
 	fp->refs = 1;
 	fp->set = set;
-	fp->id.ok = set->have_stat;
-	fp->id.dev = set->dev;
-	fp->id.ino = set->ino;
-	fp->id.size = set->size;
-	fp->id.mtime_ns = set->mtime_ns;
+	fp->id = set->stamp;
 	return fp;
 }
 
@@ -196,24 +146,24 @@ static fresh_policy *read_changed(const ptls_state *st)
 static fresh_policy *watch_policy(const ptls_state *st)
 {
 	fresh_policy *fp = NULL, *old = NULL;
-	file_id id, then;
+	pn_filestamp id;
+	const pn_filestamp *then = &st->policy->stamp;
 	int ask = 0;
 
 	if (st->check_interval <= 0)
 		return NULL;
-	id = current_id(st->policy->file);
-	then = loaded_id(st);
+	id = pn_filestamp_path(st->policy->file);
 	pthread_mutex_lock(&watch_lock);
-	if (same_id(&id, &then)) {
+	if (pn_filestamp_same(&id, then)) {
 		/* the snapshot caught up: the fresh copy is no longer needed */
-		if (fresh && same_id(&fresh->id, &then)) {
+		if (fresh && pn_filestamp_same(&fresh->id, then)) {
 			old = fresh;
 			fresh = NULL;
 		}
-	} else if (fresh && same_id(&fresh->id, &id)) {
+	} else if (fresh && pn_filestamp_same(&fresh->id, &id)) {
 		fp = fresh;
 		fp->refs++;
-	} else if (!same_id(&id, &requested)) {
+	} else if (!pn_filestamp_same(&id, &requested)) {
 		requested = id;
 		ask = 1;
 		if ((fp = read_changed(st)) != NULL) {

@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from postfix import PrivatePostfix  # noqa: E402
+from mta import private_mta, stop_all  # noqa: E402
+from stack import children  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
@@ -37,7 +38,7 @@ SENDERS, PER_SENDER = 6, 30
 
 
 def setup():
-    pf = PrivatePostfix()
+    pf = private_mta("postfix")
     S["sink"] = Sink(os.path.join(pf.base, "sink")).start()
     pf.relay_port = S["sink"].port
     base = os.path.join(pf.base, "archive")
@@ -49,34 +50,11 @@ def setup():
         "body_memory_limit": "8k",
     }).start()
     pf.milters = [S["d"].spec]
-    pf.settings["milter_default_action"] = "tempfail"
     S["pf"] = pf.start()
 
 
 def teardown():
-    try:
-        if "pf" in S:
-            S["pf"].stop()
-            S["pf"].cleanup()
-    finally:
-        if "sink" in S:
-            S["sink"].stop()
-        if "d" in S:
-            S["d"].stop()
-
-
-def children(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            if int(data[data.rindex(")") + 2:].split()[1]) == pid:
-                out.append(int(name))
-    return out
+    stop_all(S.get("pf"), S.get("sink"), [S["d"]] if "d" in S else [])
 
 
 def sender(n, results):

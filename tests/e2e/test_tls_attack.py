@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from postfix import PrivatePostfix  # noqa: E402
+from mta import private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 
 S = {}
@@ -79,7 +79,7 @@ RCPT_SPELLINGS = [
 
 
 def setup():
-    pf = PrivatePostfix()
+    pf = private_mta("postfix")
     S["sink"] = Sink(os.path.join(pf.base, "sink")).start()
     pf.relay_port = S["sink"].port
     base = os.path.join(pf.base, "tls")
@@ -91,21 +91,12 @@ def setup():
     d = Daemon("postern-tls", base=base, config={"policy_file": S["policy"]})
     S["d"] = d.start()
     pf.milters = [d.spec]
-    pf.settings["milter_default_action"] = "tempfail"
     pf.settings["smtputf8_enable"] = "yes"
     S["pf"] = pf.start()
 
 
 def teardown():
-    try:
-        if "pf" in S:
-            S["pf"].stop()
-            S["pf"].cleanup()
-    finally:
-        if "sink" in S:
-            S["sink"].stop()
-        if "d" in S:
-            S["d"].stop()
+    stop_all(S.get("pf"), S.get("sink"), [S["d"]] if "d" in S else [])
 
 
 def raw_transaction(mail_arg, rcpt_arg, tag):

@@ -9,9 +9,80 @@ cleanup().
         mark = mta.log_offset()
         ...
         mta.wait_for_log(r"status=sent", since=mark)
+
+A scenario file runs against both MTAs with tap.main(params=MTAS) and
+private_mta(kind) in its setup; what the MTAs do differently is said once
+here, by the subclasses:
+
+    mta = private_mta("sendmail")        # tempfails when a milter is down
+    mta.kind                             # "postfix" or "sendmail"
+    mta.reply(code, addr, text)          # a milter's reply as the client sees it
+    mta.added_header(value)              # a milter's header value, unfolded
+    mta.received_names(m, qid)           # the sink's copy m carries qid
+    mta.sent_line(qid, rcpt=None)        # maillog regex: delivered (to rcpt)
+    mta.queue_ids("hold")                # queue listing, Postfix-shaped
+    mta.shutdown()                       # stop, no process left, cleanup
 """
+import os
 import re
+import socket
 import time
+
+MTAS = ("postfix", "sendmail")
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free a moment ago (bind to 0, read, release)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def proc_stat(pid):
+    """(state, pgrp, session) of pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2:].split()
+    return fields[0], int(fields[2]), int(fields[3])
+
+
+def alive(pid):
+    """pid runs (exists and is no zombie)."""
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def stop_all(mta=None, sink=None, daemons=()):
+    """Stop a scenario file's fixture: the MTA (shutdown(): no process
+    left), the sink, then the daemons, each even when an earlier one
+    failed; the first error is raised at the end."""
+    errors = []
+    for fn in ([mta.shutdown] if mta else []) + ([sink.stop] if sink else []) \
+            + [d.stop for d in daemons]:
+        try:
+            fn()
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+def private_mta(kind, **kw):
+    """A private MTA of that kind that answers 4xx when a milter is
+    unreachable (Postfix: milter_default_action = tempfail; Sendmail: F=T),
+    so that no test loses mail by a daemon it stopped."""
+    if kind == "postfix":
+        from postfix import PrivatePostfix
+        mta = PrivatePostfix(**kw)
+        mta.settings.setdefault("milter_default_action", "tempfail")
+        return mta
+    if kind == "sendmail":
+        from sendmail import PrivateSendmail
+        return PrivateSendmail(milter_flags="T", **kw)
+    raise ValueError(f"unknown MTA {kind!r}")
 
 
 class MtaBase:
@@ -50,3 +121,75 @@ class MtaBase:
                     f"maillog: {regex!r} seen {len(found)}/{count} times in "
                     f"{timeout}s; tail:\n{text[-2000:]}")
             time.sleep(0.05)
+
+    # ---- what differs by MTA (set or overridden by the subclasses) -----
+
+    kind = None
+    # Sendmail puts the address between the status code and a milter's
+    # reply text ("5.7.1 <a@b.example>... text"); Postfix sends the text.
+    reply_names_address = False
+
+    def reply(self, status, addr, text):
+        """The reply text a client sees for a milter's "STATUS TEXT" at
+        MAIL FROM:<addr> or RCPT TO:<addr>."""
+        if self.reply_names_address:
+            return f"{status} <{addr}>... {text}"
+        return f"{status} {text}"
+
+    def added_header(self, value):
+        """The value of a header a milter added, as the sink got it
+        (Sendmail folds a long one: unfolded here)."""
+        return value.strip()
+
+    def received_names(self, m, qid):
+        """Whether the Received header of the sink's message m names qid."""
+        return qid in "".join(m.headers("Received"))
+
+    def sent_line(self, qid, rcpt=None):
+        """maillog regex of the delivery of qid to rcpt (to any recipient
+        when rcpt is None)."""
+        to = re.escape(rcpt) if rcpt else ".*"
+        return rf"{qid}: .*to=<{to}>.*status=sent"
+
+    # ---- lifecycle shared by both -------------------------------------
+
+    def shutdown(self):
+        """stop(); then fail when a process of this instance is left;
+        cleanup() in any case."""
+        try:
+            self.stop()
+            left = self.processes()
+            if left:
+                raise AssertionError(f"{self.kind} left {left}")
+        finally:
+            self.cleanup()
+
+    def daemon_base(self, name):
+        """A 0755 directory base/NAME for a daemon's files."""
+        path = os.path.join(self.base, name)
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o755)
+        return path
+
+    # ---- queue --------------------------------------------------------
+
+    def queue_ids(self, queue_name=None):
+        """Queue ids currently queued (optionally only in queue_name:
+        'deferred', 'active', 'hold', ...)."""
+        return [m["queue_id"] for m in self.queue()
+                if queue_name is None or m["queue_name"] == queue_name]
+
+    def wait_for_queue(self, predicate, timeout=10):
+        """Wait until predicate(queue list) is true; return the list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            q = self.queue()
+            if predicate(q):
+                return q
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"queue condition not met in {timeout}s: "
+                                   f"{q!r}")
+            time.sleep(0.1)
+
+    def wait_queue_empty(self, timeout=10):
+        return self.wait_for_queue(lambda q: not q, timeout)

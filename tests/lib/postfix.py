@@ -37,7 +37,7 @@ import tempfile
 import time
 
 import certs
-from mta import MtaBase
+from mta import MtaBase, alive, free_port, proc_stat
 
 POSTFIX = "/usr/sbin/postfix"
 POSTQUEUE = "/usr/sbin/postqueue"
@@ -77,13 +77,6 @@ class PostfixError(RuntimeError):
     pass
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago (bind to 0, read, release)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def make_socket_dir(path, mode=0o755, owner=None):
     """Create directory path (and missing parents, 0755) for a daemon's unix
     socket; make it mode (default 0755) and optionally chown it to owner (a
@@ -108,22 +101,6 @@ def make_socket_dir(path, mode=0o755, owner=None):
     return path
 
 
-def _proc_stat(pid):
-    """(state, pgrp, session) of pid, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = data[data.rindex(")") + 2:].split()
-    return fields[0], int(fields[2]), int(fields[3])
-
-
-def _alive(pid):
-    st = _proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
 DAEMON_DIRECTORY = "/usr/lib/postfix/sbin/"
 
 
@@ -143,7 +120,7 @@ def session_pids(sid):
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        st = _proc_stat(int(name))
+        st = proc_stat(int(name))
         if st and st[2] == sid and st[0] not in ("Z", "X") and \
                 _is_postfix(int(name)):
             out.append(int(name))
@@ -161,6 +138,8 @@ class PrivatePostfix(MtaBase):
              {"milter_default_action": "accept", "milter_protocol": 6}.
     relay_port: the sink's port; None discards every message.
     master_extra: lines appended to master.cf."""
+
+    kind = "postfix"
 
     def __init__(self, base=None, milters=(), settings=None, relay_port=None,
                  pki=None, port=None, master_extra=""):
@@ -388,7 +367,7 @@ class PrivatePostfix(MtaBase):
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not session_pids(pid) and not _alive(pid):
+            if not session_pids(pid) and not alive(pid):
                 return
             time.sleep(0.05)
 
@@ -431,27 +410,6 @@ class PrivatePostfix(MtaBase):
         r = self.postqueue("-j")
         return [json.loads(line) for line in r.stdout.splitlines()
                 if line.strip()]
-
-    def queue_ids(self, queue_name=None):
-        """Queue ids currently queued (optionally only in queue_name:
-        'deferred', 'active', 'incoming', 'hold', 'maildrop')."""
-        return [m["queue_id"] for m in self.queue()
-                if queue_name is None or m["queue_name"] == queue_name]
-
-    def wait_for_queue(self, predicate, timeout=10):
-        """Wait until predicate(queue list) is true; return the list."""
-        deadline = time.monotonic() + timeout
-        while True:
-            q = self.queue()
-            if predicate(q):
-                return q
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"queue condition not met in {timeout}s: "
-                                   f"{q!r}")
-            time.sleep(0.1)
-
-    def wait_queue_empty(self, timeout=10):
-        return self.wait_for_queue(lambda q: not q, timeout)
 
     def flush(self):
         """postqueue -f: retry all deferred mail now (dead destinations

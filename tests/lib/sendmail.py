@@ -103,7 +103,7 @@ import threading
 import time
 
 import certs
-from mta import MtaBase
+from mta import MtaBase, alive, free_port
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -151,13 +151,6 @@ protocols: files
 
 class SendmailError(RuntimeError):
     pass
-
-
-def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def queue_id_of(result):
@@ -265,15 +258,6 @@ class _SyslogReceiver:
             self._sock = None
 
 
-def _proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.rindex(")") + 2:].split()[0]
-
-
 class PrivateSendmail(MtaBase):
     """PrivateSendmail(base=None, milters=(), settings=None, relay_port=None,
     pki=None, port=None, milter_flags="T", milter_macros=True, mc_extra='').
@@ -295,6 +279,21 @@ class PrivateSendmail(MtaBase):
     pki: a certs.make_pki() namespace to copy into base/pki (the same
              certificates as, say, a PrivatePostfix's); default: new.
     base must not lie below a world-writable directory such as /tmp."""
+
+    kind = "sendmail"
+
+    reply_names_address = True
+
+    def added_header(self, value):
+        return " ".join(value.split())
+
+    def received_names(self, m, qid):
+        return f"id {qid}" in " ".join("".join(m.headers("Received")).split())
+
+    def sent_line(self, qid, rcpt=None):
+        if rcpt is None:
+            return rf"{qid}: to=.*stat=Sent"
+        return rf"{qid}: to=<{re.escape(rcpt)}>.*stat=Sent"
 
     def __init__(self, base=None, milters=(), settings=None, relay_port=None,
                  pki=None, port=None, milter_flags="T", milter_macros=True,
@@ -654,8 +653,7 @@ class PrivateSendmail(MtaBase):
                 exe = os.readlink(f"/proc/{name}/exe")
             except OSError:
                 continue
-            if exe.replace(" (deleted)", "") == self.binary and \
-                    _proc_state(name) not in (None, "Z", "X"):
+            if exe.replace(" (deleted)", "") == self.binary and alive(name):
                 out.append(int(name))
         return sorted(out)
 
@@ -710,25 +708,6 @@ class PrivateSendmail(MtaBase):
                 "arrival_time": arrival,
                 "recipients": [{"address": a, "delay_reason": reason}
                                for a in rcpts]}
-
-    def queue_ids(self, queue_name=None):
-        return [m["queue_id"] for m in self.queue()
-                if queue_name is None or m["queue_name"] == queue_name]
-
-    def wait_for_queue(self, predicate, timeout=10):
-        """Wait until predicate(queue list) is true; return the list."""
-        deadline = time.monotonic() + timeout
-        while True:
-            q = self.queue()
-            if predicate(q):
-                return q
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"queue condition not met in {timeout}s: "
-                                   f"{q!r}")
-            time.sleep(0.1)
-
-    def wait_queue_empty(self, timeout=10):
-        return self.wait_for_queue(lambda q: not q, timeout)
 
     def flush(self):
         """sendmail -q: one queue run now, in the foreground."""

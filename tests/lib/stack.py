@@ -41,6 +41,7 @@ import subprocess
 import time
 
 from daemon import Daemon, binary
+from mta import proc_stat
 from postfix import PrivatePostfix
 from sink import Sink
 
@@ -86,12 +87,8 @@ def children(pid):
 
 def proc_state(pid):
     """One-letter state of pid (R, S, Z...), or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    return data[data.rindex(")") + 2:].split()[0]
+    st = proc_stat(pid)
+    return st[0] if st else None
 
 
 def proc_status(pid, field):

@@ -16,7 +16,21 @@ the order they are defined. `skip(reason)` inside a test reports it as skipped (
 test that cannot run on this machine; the runner counts it apart.
 `main(setup, teardown)` runs optional fixtures
 around the whole file; a failing setup fails every test.
+
+A parametrised file runs all its tests once per parameter (say, per MTA):
+
+    @test
+    def mail_goes_through(): ...            # runs for every parameter
+    @test(only="sendmail")
+    def quarantine_is_an_hf_file(): ...     # runs for that parameter only
+
+    main(setup, teardown, params=("postfix", "sendmail"))
+
+setup(param) starts the fixture for one parameter, teardown() stops it;
+each test is reported as "name [param]". POSTERN_PARAM=sendmail runs one
+parameter only (while working on one MTA).
 """
+import os
 import sys
 import traceback
 
@@ -32,9 +46,14 @@ def skip(reason):
     raise Skip(reason)
 
 
-def test(fn):
-    _tests.append(fn)
-    return fn
+def test(fn=None, *, only=None):
+    """@test, or @test(only=PARAM) for a test that applies to one
+    parameter of a parametrised file."""
+    def add(f):
+        f.only = only
+        _tests.append(f)
+        return f
+    return add(fn) if fn is not None else add
 
 
 def check_eq(got, want, what=""):
@@ -43,47 +62,67 @@ def check_eq(got, want, what=""):
         raise AssertionError(f"{what}: got {got!r}, want {want!r}")
 
 
-def main(setup=None, teardown=None):
-    failed = 0
-    setup_error = None
-    if setup:
-        try:
-            setup()
-        except Exception:
-            setup_error = traceback.format_exc()
-    try:
-        for i, fn in enumerate(_tests, 1):
-            name = fn.__name__.replace("_", " ")
-            if setup_error:
-                print(f"not ok {i} - {name} (setup failed)")
-                failed += 1
-                continue
-            try:
-                fn()
-                print(f"ok {i} - {name}", flush=True)
-            except Skip as e:
-                print(f"ok {i} - {name} # SKIP {e}", flush=True)
-            except Exception:
-                failed += 1
-                print(f"not ok {i} - {name}")
-                for line in traceback.format_exc().rstrip().splitlines():
-                    print("# " + line)
-                sys.stdout.flush()
-    finally:
-        # A failing teardown (a daemon that exits non-zero, leaks under
-        # LeakSanitizer, or leaves processes) is a failed test, not a note.
-        if teardown:
-            try:
-                teardown()
-            except Exception:
-                failed += 1
-                print(f"not ok {len(_tests) + 1} - teardown")
-                for line in traceback.format_exc().rstrip().splitlines():
-                    print("# " + line)
-            else:
-                print(f"ok {len(_tests) + 1} - teardown")
-    if setup_error:
-        for line in setup_error.rstrip().splitlines():
+class _Run:
+    """Numbering and counting of the TAP lines of one file."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def report(self, ok, text, trace=""):
+        self.n += 1
+        if not ok:
+            self.failed += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {text}")
+        for line in trace.rstrip().splitlines():
             print("# " + line)
-    print(f"1..{len(_tests) + (1 if teardown else 0)}")
-    sys.exit(1 if failed else 0)
+        sys.stdout.flush()
+
+    def one_fixture(self, setup, teardown, tests, suffix="", args=()):
+        setup_error = None
+        if setup:
+            try:
+                setup(*args)
+            except Exception:
+                setup_error = traceback.format_exc()
+        try:
+            for fn in tests:
+                name = fn.__name__.replace("_", " ") + suffix
+                if setup_error:
+                    self.report(False, f"{name} (setup failed)")
+                    continue
+                try:
+                    fn()
+                    self.report(True, name)
+                except Skip as e:
+                    self.report(True, f"{name} # SKIP {e}")
+                except Exception:
+                    self.report(False, name, traceback.format_exc())
+        finally:
+            # A failing teardown (a daemon that exits non-zero, leaks under
+            # LeakSanitizer, or leaves processes) is a failed test, not a note.
+            if teardown:
+                try:
+                    teardown()
+                except Exception:
+                    self.report(False, "teardown" + suffix, traceback.format_exc())
+                else:
+                    self.report(True, "teardown" + suffix)
+        if setup_error:
+            for line in setup_error.rstrip().splitlines():
+                print("# " + line)
+
+
+def main(setup=None, teardown=None, params=None):
+    run = _Run()
+    if params is None:
+        run.one_fixture(setup, teardown, _tests)
+    else:
+        chosen = os.environ.get("POSTERN_PARAM")
+        for p in params:
+            if chosen and p != chosen:
+                continue
+            tests = [fn for fn in _tests if fn.only in (None, p)]
+            run.one_fixture(setup, teardown, tests, f" [{p}]", (p,))
+    print(f"1..{run.n}")
+    sys.exit(1 if run.failed else 0)

@@ -10,20 +10,7 @@
 #include "common/addr.h"
 #include "common/alloc.h"
 #include "common/buf.h"
-
-/* str_eq - string equality where NULL equals only NULL */
-static int str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* show - printable form of a possibly NULL string */
-static const char *show(const char *s)
-{
-	return s ? s : "(null)";
-}
+#include "tests/unit/testlib.h"
 
 /* Envelope paths: err is a substring the error message must contain. */
 static const struct path_case {
@@ -92,20 +79,20 @@ static void parses_paths(void **state)
 		if (c->err != NULL) {
 			if (rc != -1 || err == NULL || strstr(err, c->err) == NULL) {
 				print_error("path %zu \"%s\": got rc %d error \"%s\", want error \"%s\"\n",
-					    i, c->in, rc, show(err), c->err);
+					    i, c->in, rc, t_show(err), c->err);
 				bad++;
 			}
 			if (a.local || a.domain || a.address) {
 				print_error("path %zu \"%s\": fields set after an error\n", i, c->in);
 				bad++;
 			}
-		} else if (rc != 0 || !str_eq(a.local, c->local) ||
-			   !str_eq(a.domain, c->domain) || !str_eq(a.address, c->address) ||
+		} else if (rc != 0 || !t_str_eq(a.local, c->local) ||
+			   !t_str_eq(a.domain, c->domain) || !t_str_eq(a.address, c->address) ||
 			   a.display != NULL || a.group != NULL) {
 			print_error("path %zu \"%s\": got rc %d local \"%s\" domain \"%s\" address \"%s\""
 				    " (error \"%s\"), want local \"%s\" domain \"%s\" address \"%s\"\n",
-				    i, c->in, rc, show(a.local), show(a.domain), show(a.address),
-				    show(err), c->local, c->domain, c->address);
+				    i, c->in, rc, t_show(a.local), t_show(a.domain), t_show(a.address),
+				    t_show(err), c->local, c->domain, c->address);
 			bad++;
 		}
 		pn_free(err);
@@ -239,7 +226,7 @@ static void parses_lists(void **state)
 		for (j = 0; j < l->count; j++)
 			if (!consistent(&l->items[j])) {
 				print_error("list %zu item %zu: got address \"%s\", want local@domain\n",
-					    i, j, show(l->items[j].address));
+					    i, j, t_show(l->items[j].address));
 				bad++;
 			}
 		pn_free(got);
@@ -296,10 +283,10 @@ static void splits_subaddresses(void **state)
 		char *user, *detail;
 
 		pn_addr_split_sub(c->local, c->seps, &user, &detail);
-		if (!str_eq(user, c->user) || !str_eq(detail, c->detail)) {
+		if (!t_str_eq(user, c->user) || !t_str_eq(detail, c->detail)) {
 			print_error("split \"%s\" at \"%s\": got \"%s\" \"%s\", want \"%s\" \"%s\"\n",
-				    c->local, show(c->seps), show(user), show(detail),
-				    c->user, show(c->detail));
+				    c->local, t_show(c->seps), t_show(user), t_show(detail),
+				    c->user, t_show(c->detail));
 			bad++;
 		}
 		pn_free(user);
@@ -435,8 +422,8 @@ static void parses_envelopes(void **state)
 		pn_addr a;
 		int rc = pn_addr_parse_envelope(c->mta, c->path, &a);
 
-		if (rc != c->rc || !str_eq(a.local, c->local) || !str_eq(a.domain, c->domain)
-		    || !str_eq(a.address, c->address)) {
+		if (rc != c->rc || !t_str_eq(a.local, c->local) || !t_str_eq(a.domain, c->domain)
+		    || !t_str_eq(a.address, c->address)) {
 			fprintf(stderr, "env case %zu %s / %s: got %d [%s|%s|%s], want %d "
 				"[%s|%s|%s]\n", i, c->mta ? c->mta : "(none)", c->path, rc,
 				a.local ? a.local : "(null)", a.domain ? a.domain : "(null)",
@@ -470,7 +457,7 @@ static void finds_relay_domains(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *d = pn_addr_relay_domain(cases[i].local);
-		if (!str_eq(d, cases[i].domain))
+		if (!t_str_eq(d, cases[i].domain))
 			fail_msg("%s: got %s, want %s", cases[i].local, d ? d : "(null)",
 				 cases[i].domain ? cases[i].domain : "(null)");
 		pn_free(d);

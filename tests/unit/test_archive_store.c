@@ -22,8 +22,9 @@
 #include "milters/archive/archive.h"
 #include "milters/archive/export.h"
 #include "milters/archive/maint.h"
+#include "tests/unit/testlib.h"
 
-static char *base;		/* per-run temporary directory */
+static const char *base;	/* per-run temporary directory (t_tmpdir) */
 static char *rsa_cert, *rsa_key, *ec_cert, *ec_key;
 
 /* run - a shell command; its exit status */
@@ -43,31 +44,10 @@ static int run(const char *fmt, ...)
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-/* slurp - a whole file */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	pn_buf b;
-	char chunk[65536];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	pn_buf_init(&b, 0);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		pn_buf_append(&b, chunk, n);
-	fclose(fp);
-	return pn_buf_steal(&b, len);
-}
-
 static int setup_all(void **state)
 {
-	char tmpl[] = "/tmp/postern-test-archive-XXXXXX";
-
 	(void)state;
-	if (mkdtemp(tmpl) == NULL)
-		return -1;
-	base = pn_strdup(tmpl);
+	base = t_tmpdir("postern-test-archive");
 	rsa_cert = pn_asprintf("%s/rsa.crt", base);
 	rsa_key = pn_asprintf("%s/rsa.key", base);
 	ec_cert = pn_asprintf("%s/ec.crt", base);
@@ -84,9 +64,6 @@ static int setup_all(void **state)
 static int teardown_all(void **state)
 {
 	(void)state;
-	if (getenv("POSTERN_KEEP") == NULL)
-		run("rm -rf %s", base);
-	pn_free(base);
 	pn_free(rsa_cert);
 	pn_free(rsa_key);
 	pn_free(ec_cert);
@@ -305,7 +282,7 @@ static void stores_and_reads_back_byte_for_byte(void **state)
 	/* the stored form is a plain zstd frame anyone can read */
 	assert_int_equal(run("zstd -q -d -c %s > %s/plain.out", path, base), 0);
 	{
-		char *p = pn_asprintf("%s/plain.out", base), *data = slurp(p, &len);
+		char *p = pn_asprintf("%s/plain.out", base), *data = t_read_file(p, &len);
 		assert_int_equal(len, sizeof(plain_msg) - 1);
 		assert_memory_equal(data, plain_msg, len);
 		pn_free(data);
@@ -424,7 +401,7 @@ static void encrypts_to_certificates_and_decrypts_with_either_key(void **state)
 	assert_int_equal(enc, 1);
 	assert_non_null(strstr(path, ".eml.zst.p7m"));
 	/* the plaintext is nowhere in the stored file */
-	got = slurp(path, &len);
+	got = t_read_file(path, &len);
 	assert_null(memmem(got, len, "zeppelin", 8));
 	pn_free(got);
 	/* without the key: refused */
@@ -446,7 +423,7 @@ static void encrypts_to_certificates_and_decrypts_with_either_key(void **state)
 		char *outp = pn_asprintf("%s/sealed%zu.out", base, i), *data;
 		assert_int_equal(run("openssl cms -decrypt -inform DER -in %s -inkey %s -recip %s "
 				     "| zstd -q -d -c > %s", path, keys[i][0], keys[i][1], outp), 0);
-		data = slurp(outp, &len);
+		data = t_read_file(outp, &len);
 		if (len != sizeof(plain_msg) - 1 || memcmp(data, plain_msg, len) != 0)
 			fail_msg("openssl cms -decrypt with key %zu: %zu bytes, want the message", i, len);
 		pn_free(data);
@@ -518,7 +495,7 @@ static void sealed_objects_are_gcm_auth_enveloped_data_with_oaep_and_ecdh(void *
 	r = put(a, plain_msg, sizeof(plain_msg) - 1, d);
 	assert_int_equal(arc_store_find(a->store, r.sha256, &path, &enc), 0);
 	assert_int_equal(run("openssl cms -cmsout -print -inform DER -in %s > %s", path, outp), 0);
-	printed = slurp(outp, &len);
+	printed = t_read_file(outp, &len);
 	if (strstr(printed, "contentType: id-smime-ct-authEnvelopedData") == NULL
 	    || strstr(printed, "algorithm: aes-256-gcm") == NULL
 	    || strstr(printed, "algorithm: rsaesOaep") == NULL
@@ -646,7 +623,7 @@ static void objects_written_in_the_old_formats_stay_readable(void **state)
 			     "-binary -aes256 -outform DER -out %s %s", s.dir, hex, eml, obj,
 			     rsa_cert), 0);
 	assert_int_equal(run("openssl cms -cmsout -print -inform DER -in %s > %s", obj, outp), 0);
-	printed = slurp(outp, &len);
+	printed = t_read_file(outp, &len);
 	assert_non_null(strstr(printed, "contentType: pkcs7-envelopedData"));
 	assert_non_null(strstr(printed, "aes-256-cbc"));
 	pn_free(printed);
@@ -1025,7 +1002,7 @@ static void refuses_an_archive_of_another_format(void **state)
 
 	(void)state;
 	arc_archive_close(a);
-	text = slurp(path, &len);
+	text = t_read_file(path, &len);
 	assert_string_equal(text, "postern-archive 1\n");
 	pn_free(text);
 	assert_int_equal(run("echo 'postern-archive 2' > %s", path), 0);
@@ -1068,7 +1045,7 @@ static void exports_mbox_maildir_and_eml(void **state)
 	assert_int_equal(arc_export_message(x, a, d1, &err), 0);
 	assert_int_equal(arc_export_message(x, a, d2, &err), 0);
 	assert_int_equal(arc_export_close(x, &err), 0);
-	data = slurp(path, &len);
+	data = t_read_file(path, &len);
 	if (strcmp(data, want_mbox) != 0)
 		fail_msg("mbox: got\n%s\nwant\n%s", data, want_mbox);
 	pn_free(data);
@@ -1082,7 +1059,7 @@ static void exports_mbox_maildir_and_eml(void **state)
 	assert_int_equal(arc_export_close(x, &err), 0);
 	pn_free(path);
 	path = pn_asprintf("%s/eml/%s.eml", base, r.sha256);
-	data = slurp(path, &len);
+	data = t_read_file(path, &len);
 	assert_int_equal(len, sizeof(msg) - 1);
 	assert_memory_equal(data, msg, len);
 	pn_free(data);
@@ -1096,7 +1073,7 @@ static void exports_mbox_maildir_and_eml(void **state)
 	assert_int_equal(arc_export_close(x, &err), 0);
 	pn_free(path);
 	path = pn_asprintf("%s/Maildir/new/1700000000.%s.postern", base, d1->id);
-	data = slurp(path, &len);
+	data = t_read_file(path, &len);
 	assert_non_null(data);
 	assert_null(strstr(data, "\r\n"));
 	assert_non_null(strstr(data, "\nFrom here on\n"));	/* no quoting in Maildir */

@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "tests/unit/testlib.h"
 
 #define FILE_NAME "/etc/postern/tls.conf"
 #define G (1024LL * 1024 * 1024)
@@ -408,16 +409,13 @@ static void defaults_and_path(void **state)
 /* load_files - a real file, a missing one, a directory */
 static void load_files(void **state)
 {
-	char path[] = "/tmp/test_config.XXXXXX", *err = NULL, *want;
+	char *path = pn_asprintf("%s/test.conf", t_tmpdir("test_config")), *err = NULL, *want;
 	static const char good[] = "# test\nworkers = 8\nmax_message_size = 1m\n";
-	static const char bad[] = "\nworkers = 9x\n";
+	static const char bad[] = "# test\nworkers = 8\nmax_message_size = 1m\n\nworkers = 9x\n";
 	pn_config *cfg;
-	int fd;
 	(void)state;
 
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+	assert_int_equal(t_write_file(path, good, strlen(good)), 0);
 	cfg = pn_config_load(path, table, &err);
 	if (cfg == NULL)
 		fail_msg("load: got error %s", err);
@@ -425,14 +423,13 @@ static void load_files(void **state)
 	assert_int_equal(pn_config_int(cfg, "workers"), 8);
 	pn_config_free(cfg);
 
-	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
-	close(fd);
+	assert_int_equal(t_write_file(path, bad, strlen(bad)), 0);
 	assert_null(pn_config_load(path, table, &err));
 	want = pn_asprintf("%s:5: parameter \"workers\" = \"9x\": not an integer", path);
 	assert_string_equal(err, want);
 	pn_free(want);
 	pn_free(err);
-	unlink(path);
+	pn_free(path);
 
 	assert_null(pn_config_load("/nonexistent/postern/tls.conf", table, &err));
 	assert_string_equal(err, "/nonexistent/postern/tls.conf: cannot open: No such file or directory");

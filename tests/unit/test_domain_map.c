@@ -9,20 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/domain_map.h"
-
-/* show - printable form of a possibly NULL string */
-static const char *show(const char *s)
-{
-	return s ? s : "(null)";
-}
-
-/* str_eq - string equality where NULL equals only NULL */
-static int str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
+#include "tests/unit/testlib.h"
 
 /* Keys and the values (their own names) the lookup table expects. */
 static const struct add_case {
@@ -115,9 +102,9 @@ static void run_lookups(const pn_domain_map *m, const char *def, size_t *bad)
 		const char *got = pn_domain_map_lookup(m, c->domain, &key);
 		const char *want = c->want ? c->want : def;
 
-		if (!str_eq(got, want) || !str_eq(key, c->key)) {
+		if (!t_str_eq(got, want) || !t_str_eq(key, c->key)) {
 			print_error("lookup \"%s\": got %s (key %s), want %s (key %s)\n",
-				    c->domain, show(got), show(key), show(want), show(c->key));
+				    c->domain, t_show(got), t_show(key), t_show(want), t_show(c->key));
 			(*bad)++;
 		}
 		if (pn_domain_map_lookup(m, c->domain, NULL) != (void *)got) {
@@ -169,7 +156,7 @@ static void grows_and_frees_values(void **state)
 		char *want = pn_asprintf("%zu", i);
 		const char *got = pn_domain_map_lookup(m, dom, NULL);
 		if (got == NULL || strcmp(got, want) != 0)
-			fail_msg("lookup %s: got %s, want %s", dom, show(got), want);
+			fail_msg("lookup %s: got %s, want %s", dom, t_show(got), want);
 		pn_free(dom);
 		pn_free(want);
 	}

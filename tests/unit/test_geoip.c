@@ -17,13 +17,14 @@
 
 #include "common/alloc.h"
 #include "common/geoip.h"
+#include "tests/unit/testlib.h"
 
 /* Every file the fixture creates, so teardown can remove exactly those. */
 enum { DB_COUNTRY, DB_ASN, DB_COUNTRY4, DB_ASN_EXTRA, DB_GARBAGE, DB_EMPTY,
        DB_BADTREE, DB_MISSING, DB_COUNT };
 
 typedef struct fixture {
-	char *dir;
+	const char *dir;
 	char *path[DB_COUNT];
 	pn_geoip *both;
 } fixture;
@@ -130,18 +131,6 @@ static int make_db(const char *top, const char *const *args)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* write_file - create a file with the given bytes */
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int ok;
-
-	if (f == NULL)
-		return -1;
-	ok = fwrite(data, 1, len, f) == len;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 /* copy_with_broken_tree - a valid file whose search tree points nowhere */
 static int copy_with_broken_tree(const char *from, const char *to)
 {
@@ -157,14 +146,13 @@ static int copy_with_broken_tree(const char *from, const char *to)
 		return -1;
 	/* Metadata sits at the end and stays valid, so open() succeeds. */
 	memset(buf, 0xff, 21);
-	return write_file(to, buf, len);
+	return t_write_file(to, buf, len);
 }
 
 static int setup(void **state)
 {
 	static const char garbage[] = "this is not a MaxMind database\n\xab\xcd\xef";
 	const char *top = getenv("POSTERN_TOP");
-	const char *tmp = getenv("TMPDIR");
 	static const char *const names[DB_COUNT] = {
 		"country.mmdb", "asn.mmdb", "country4.mmdb", "asn-extra.mmdb",
 		"garbage.mmdb", "empty.mmdb", "badtree.mmdb", "missing.mmdb",
@@ -176,11 +164,7 @@ static int setup(void **state)
 	*state = fx;
 	if (top == NULL)
 		top = ".";
-	fx->dir = pn_asprintf("%s/test_geoip.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(fx->dir) == NULL) {
-		print_error("mkdtemp %s: %s\n", fx->dir, strerror(errno));
-		return -1;
-	}
+	fx->dir = t_tmpdir("test_geoip");
 	for (i = 0; i < DB_COUNT; i++)
 		fx->path[i] = pn_asprintf("%s/%s", fx->dir, names[i]);
 	{
@@ -197,8 +181,8 @@ static int setup(void **state)
 			return -1;
 		}
 	}
-	if (write_file(fx->path[DB_GARBAGE], garbage, sizeof(garbage) - 1) < 0
-	    || write_file(fx->path[DB_EMPTY], "", 0) < 0
+	if (t_write_file(fx->path[DB_GARBAGE], garbage, sizeof(garbage) - 1) < 0
+	    || t_write_file(fx->path[DB_EMPTY], "", 0) < 0
 	    || copy_with_broken_tree(fx->path[DB_COUNTRY], fx->path[DB_BADTREE]) < 0) {
 		print_error("cannot write test files in %s\n", fx->dir);
 		return -1;
@@ -218,14 +202,8 @@ static int teardown(void **state)
 	int i;
 
 	pn_geoip_free(fx->both);
-	for (i = 0; i < DB_COUNT; i++) {
-		if (fx->path[i] != NULL)
-			unlink(fx->path[i]);
+	for (i = 0; i < DB_COUNT; i++)
 		pn_free(fx->path[i]);
-	}
-	if (fx->dir != NULL && rmdir(fx->dir) < 0 && errno != ENOENT)
-		print_error("rmdir %s: %s\n", fx->dir, strerror(errno));
-	pn_free(fx->dir);
 	pn_free(fx);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/mime.h"
 #include "common/rfc2047.h"
+#include "tests/unit/testlib.h"
 
 /*
  * The messages below were written by hand to look like what real mail
@@ -354,32 +355,20 @@ static pn_mime *walk(const char *msg, size_t len, size_t chunk, const pn_mime_li
 	return m;
 }
 
-/* nz - printable form of a string that may be NULL */
-static const char *nz(const char *s)
-{
-	return s ? s : "(null)";
-}
-
-/* same - equal strings, NULL equal only to NULL */
-static int same(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 /* part_diff - NULL if the part is as wanted, else what differs */
 static char *part_diff(const pn_mime_part *p, const want_part *w)
 {
-	if (!same(p->content_type, w->type))
-		return pn_asprintf("type got %s, want %s", nz(p->content_type), nz(w->type));
-	if (!same(p->charset, w->charset))
-		return pn_asprintf("charset got %s, want %s", nz(p->charset), nz(w->charset));
-	if (!same(p->encoding, w->encoding))
-		return pn_asprintf("encoding got %s, want %s", nz(p->encoding), nz(w->encoding));
-	if (!same(p->disposition, w->disposition))
-		return pn_asprintf("disposition got %s, want %s", nz(p->disposition),
-				   nz(w->disposition));
-	if (!same(p->filename, w->filename))
-		return pn_asprintf("filename got %s, want %s", nz(p->filename), nz(w->filename));
+	if (!t_str_eq(p->content_type, w->type))
+		return pn_asprintf("type got %s, want %s", t_show(p->content_type), t_show(w->type));
+	if (!t_str_eq(p->charset, w->charset))
+		return pn_asprintf("charset got %s, want %s", t_show(p->charset), t_show(w->charset));
+	if (!t_str_eq(p->encoding, w->encoding))
+		return pn_asprintf("encoding got %s, want %s", t_show(p->encoding), t_show(w->encoding));
+	if (!t_str_eq(p->disposition, w->disposition))
+		return pn_asprintf("disposition got %s, want %s", t_show(p->disposition),
+				   t_show(w->disposition));
+	if (!t_str_eq(p->filename, w->filename))
+		return pn_asprintf("filename got %s, want %s", t_show(p->filename), t_show(w->filename));
 	if (p->depth != w->depth)
 		return pn_asprintf("depth got %u, want %u", p->depth, w->depth);
 	if (p->is_attachment != w->attachment)
@@ -390,8 +379,8 @@ static char *part_diff(const pn_mime_part *p, const want_part *w)
 		return pn_asprintf("size got %llu, want %llu", p->size, w->size);
 	if (strcmp(p->sha256, w->sha256) != 0)
 		return pn_asprintf("sha256 got %s, want %s", p->sha256, w->sha256);
-	if (!same(p->text, w->text))
-		return pn_asprintf("text got \"%s\", want \"%s\"", nz(p->text), nz(w->text));
+	if (!t_str_eq(p->text, w->text))
+		return pn_asprintf("text got \"%s\", want \"%s\"", t_show(p->text), t_show(w->text));
 	if (p->text && (p->text_len != strlen(p->text) || !pn_utf8_valid(p->text, p->text_len)))
 		return pn_asprintf("text_len got %zu for %zu valid bytes", p->text_len,
 				   strlen(p->text));
@@ -678,8 +667,8 @@ static char *same_walk(const pn_mime *a, const pn_mime *b)
 		const pn_mime_part *p = pn_mime_part_get(a, i), *q = pn_mime_part_get(b, i);
 
 		if (strcmp(p->sha256, q->sha256) != 0 || p->size != q->size ||
-		    p->depth != q->depth || !same(p->content_type, q->content_type) ||
-		    !same(p->filename, q->filename) || !same(p->text, q->text))
+		    p->depth != q->depth || !t_str_eq(p->content_type, q->content_type) ||
+		    !t_str_eq(p->filename, q->filename) || !t_str_eq(p->text, q->text))
 			return pn_asprintf("part %zu: got %s %llu %s, want %s %llu %s", i,
 					   q->content_type, q->size, q->sha256, p->content_type,
 					   p->size, p->sha256);
@@ -874,12 +863,12 @@ static void outer_boundary_closes_inner_and_reopens(void **state)
 			const pn_mime_part *p = pn_mime_part_get(m, i);
 
 			if (strcmp(p->content_type, want[i].type) != 0 ||
-			    !same(p->filename, want[i].filename) || p->depth != want[i].depth ||
+			    !t_str_eq(p->filename, want[i].filename) || p->depth != want[i].depth ||
 			    p->size != want[i].size) {
 				print_error("chunks of %zu, part %zu: got %s %s depth %u size %llu, "
 					    "want %s %s depth %u size %llu\n", chunk_sizes[k], i,
-					    p->content_type, nz(p->filename), p->depth, p->size,
-					    want[i].type, nz(want[i].filename), want[i].depth,
+					    p->content_type, t_show(p->filename), p->depth, p->size,
+					    want[i].type, t_show(want[i].filename), want[i].depth,
 					    want[i].size);
 				fail();
 			}
@@ -910,11 +899,11 @@ static void feed_headers_skips_junk_and_folds(void **state)
 	pn_mime_body(m, msg + off, sizeof(msg) - 1 - off);
 	pn_mime_finish(m);
 	p = pn_mime_part_get(m, 0);
-	if (p == NULL || strcmp(p->content_type, "text/html") != 0 || !same(p->charset, "koi8-r") ||
-	    !same(p->filename, "page.html") || p->size != 2) {
+	if (p == NULL || strcmp(p->content_type, "text/html") != 0 || !t_str_eq(p->charset, "koi8-r") ||
+	    !t_str_eq(p->filename, "page.html") || p->size != 2) {
 		print_error("got %s charset %s filename %s size %llu; "
 			    "want text/html koi8-r page.html 2\n", p ? p->content_type : "-",
-			    p ? nz(p->charset) : "-", p ? nz(p->filename) : "-", p ? p->size : 0);
+			    p ? t_show(p->charset) : "-", p ? t_show(p->filename) : "-", p ? p->size : 0);
 		fail();
 	}
 	pn_mime_free(m);
@@ -1084,12 +1073,12 @@ static void keeps_text_in_utf8_within_limits(void **state)
 		for (k = 0; k < 5; k++) {
 			const pn_mime_part *p = pn_mime_part_get(m, k);
 
-			if (p == NULL || !same(p->text, t[i].text[k]) ||
+			if (p == NULL || !t_str_eq(p->text, t[i].text[k]) ||
 			    p->text_truncated != t[i].cut[k]) {
 				print_error("limit %zu/%zu part %zu: got \"%s\" cut %d, "
 					    "want \"%s\" cut %d\n", t[i].max, t[i].total, k,
-					    p ? nz(p->text) : "no part", p ? p->text_truncated : -1,
-					    nz(t[i].text[k]), t[i].cut[k]);
+					    p ? t_show(p->text) : "no part", p ? p->text_truncated : -1,
+					    t_show(t[i].text[k]), t[i].cut[k]);
 				fail();
 			}
 		}

@@ -16,12 +16,14 @@
 
 #include "common/privs.h"
 #include "common/safefile.h"
+#include "tests/unit/testlib.h"
 
 #define OTHER_UID ((uid_t)54321)
 #define OTHER_GID ((gid_t)54321)
 
 typedef struct fixture {
-	char dir[64];		/* the directory "another user" can write */
+	const char *dir;	/* the directory "another user" can write */
+	const char *outdir;	/* where the outside file lives */
 	char outside[128];	/* a file that must never change */
 	int dirfd;
 } fixture;
@@ -31,16 +33,12 @@ static const char OUTSIDE_TEXT[] = "precious\n";
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	int fd;
 
-	strcpy(f->dir, "/tmp/test_safefile.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	f->dir = t_tmpdir("test_safefile");
+	f->outdir = t_tmpdir("test_safefile-outside");
+	snprintf(f->outside, sizeof(f->outside), "%s/outside", f->outdir);
+	if (t_write_file(f->outside, OUTSIDE_TEXT, strlen(OUTSIDE_TEXT)) < 0)
 		return -1;
-	snprintf(f->outside, sizeof(f->outside), "%s.outside", f->dir);
-	fd = open(f->outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, OUTSIDE_TEXT, strlen(OUTSIDE_TEXT)) < 0)
-		return -1;
-	close(fd);
 	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY);
 	*state = f;
 	return f->dirfd < 0 ? -1 : 0;
@@ -49,14 +47,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	char cmd[256];
+	int rc;
 
 	close(f->dirfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->dir, f->outside);
-	if (system(cmd) != 0)
-		return -1;
+	rc = t_rmtree(f->dir) | t_rmtree(f->outdir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* outside_untouched - same bytes, same owner, one link */

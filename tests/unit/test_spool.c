@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/spool.h"
+#include "tests/unit/testlib.h"
 
 /* read_back - the whole spool through the reading interface */
 static char *read_back(pn_spool *s, size_t *len)
@@ -80,14 +81,14 @@ static void stays_in_memory_then_moves_to_disk(void **state)
 static void configured_spool_is_encrypted_in_its_own_directory(void **state)
 {
 	static const char line[] = "SECRET-MARKER of a confidential body line\r\n";
-	char tmpl[] = "/tmp/postern-test-spool-XXXXXX", link[64], where[512], *raw, *got;
+	const char *tmpl = t_tmpdir("postern-test-spool");
+	char link[64], where[512], *raw, *got;
 	pn_spool *s;
 	pn_buf want;
 	size_t i, len;
 	ssize_t n;
 
 	(void)state;
-	assert_non_null(mkdtemp(tmpl));
 	pn_spool_configure(tmpl, 1);
 	s = pn_spool_new(1024, "/tmp");
 	assert_int_equal(pn_spool_encrypted(s), 1);
@@ -134,19 +135,17 @@ static void configured_spool_is_encrypted_in_its_own_directory(void **state)
 	where[n] = '\0';
 	assert_int_equal(strncmp(where, "/tmp/", 5), 0);
 	pn_spool_free(s);
-	rmdir(tmpl);
 }
 
 static void leaves_no_file_behind(void **state)
 {
-	char dir[] = "/tmp/pn-spool-XXXXXX";
+	const char *dir = t_tmpdir("pn-spool");
 	pn_spool *s;
 	DIR *d;
 	struct dirent *e;
 	int files = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
 	s = pn_spool_new(4, dir);
 	assert_int_equal(pn_spool_write(s, "0123456789", 10), 0);
 	assert_true(pn_spool_on_disk(s));
@@ -156,7 +155,6 @@ static void leaves_no_file_behind(void **state)
 	closedir(d);
 	assert_int_equal(files, 0);
 	pn_spool_free(s);
-	rmdir(dir);
 }
 
 static void unwritable_dir_is_an_error_not_a_crash(void **state)

@@ -10,6 +10,7 @@
 
 #include "common/alloc.h"
 #include "milters/tls/decide.h"
+#include "tests/unit/testlib.h"
 
 static const char policy_text[] =
 	"partner.example    min_version=TLSv1.2 min_bits=128\n"
@@ -22,20 +23,6 @@ static const char policy_text[] =
 	"logged.example     min_version=TLSv1.3 action=log\n"
 	"b\xc3\xbc" "cher.example     tls=required\n"
 	".xn--caf-dma.example tls=required direction=outbound\n";
-
-/* show - printable form of a possibly NULL string */
-static const char *show(const char *s)
-{
-	return s ? s : "(null)";
-}
-
-/* str_eq - string equality where NULL equals only NULL */
-static int str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
 
 #define PF(...) __VA_ARGS__, NULL, NULL, NULL	/* TLS facts, no client certificate */
 #define T13 "TLSv1.3", "TLS_AES_256_GCM_SHA384", "256"
@@ -254,14 +241,14 @@ static void test_decisions(void **state)
 		const struct decide_case *c = &cases[i];
 		ptls_decision d;
 		ptls_decide(s, c->stage, c->path, &c->f, &d);
-		if (!str_eq(d.policy ? d.policy->key : NULL, c->key) || d.failed != c->failed
-		    || d.verdict != c->verdict || !str_eq(d.rcode, c->rcode)
-		    || !str_eq(d.xcode, c->xcode) || !str_eq(d.text, c->text)) {
+		if (!t_str_eq(d.policy ? d.policy->key : NULL, c->key) || d.failed != c->failed
+		    || d.verdict != c->verdict || !t_str_eq(d.rcode, c->rcode)
+		    || !t_str_eq(d.xcode, c->xcode) || !t_str_eq(d.text, c->text)) {
 			fprintf(stderr, "case %zu %s:\n  got  key=%s failed=0x%x verdict=%d %s %s %s\n"
 				"  want key=%s failed=0x%x verdict=%d %s %s %s\n", i, c->path,
 				d.policy ? d.policy->key : "(none)", d.failed, d.verdict,
-				show(d.rcode), show(d.xcode), show(d.text), show(c->key), c->failed,
-				c->verdict, show(c->rcode), show(c->xcode), show(c->text));
+				t_show(d.rcode), t_show(d.xcode), t_show(d.text), t_show(c->key), c->failed,
+				c->verdict, t_show(c->rcode), t_show(c->xcode), t_show(c->text));
 			bad++;
 		}
 		ptls_decision_clear(&d);
@@ -397,7 +384,7 @@ static int setup(void **state)
 
 	*state = ptls_policy_parse(policy_text, strlen(policy_text), "tls_policy", &err);
 	if (*state == NULL) {
-		fprintf(stderr, "policy: %s\n", show(err));
+		fprintf(stderr, "policy: %s\n", t_show(err));
 		pn_free(err);
 		return -1;
 	}

@@ -11,20 +11,7 @@
 
 #include "common/alloc.h"
 #include "milters/tls/policy.h"
-
-/* show - printable form of a possibly NULL string */
-static const char *show(const char *s)
-{
-	return s ? s : "(null)";
-}
-
-/* str_eq - string equality where NULL equals only NULL */
-static int str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
+#include "tests/unit/testlib.h"
 
 /* parse - a policy from a C string */
 static ptls_policy_set *parse(const char *text, char **err)
@@ -92,31 +79,31 @@ static void test_good_lines(void **state)
 
 		if (s == NULL || s->count != 1) {
 			fprintf(stderr, "case %zu %s: got error %s, want one entry\n", i, c->text,
-				show(err));
+				t_show(err));
 			pn_free(err);
 			ptls_policy_free(s);
 			bad++;
 			continue;
 		}
 		p = s->items[0];
-		if (!str_eq(p->key, c->key) || p->tls_required != c->tls_required
+		if (!t_str_eq(p->key, c->key) || p->tls_required != c->tls_required
 		    || p->min_version != c->min_version || p->min_bits != c->min_bits
 		    || p->verify != c->verify || p->direction != c->direction
 		    || p->action != c->action || p->outbound != c->outbound
-		    || !str_eq(p->ciphers, c->ciphers) || !str_eq(p->subject_text, c->subject)
-		    || !str_eq(p->issuer_text, c->issuer) || !str_eq(p->clients_text, c->clients)
-		    || !str_eq(p->match, c->match) || p->line != 1) {
+		    || !t_str_eq(p->ciphers, c->ciphers) || !t_str_eq(p->subject_text, c->subject)
+		    || !t_str_eq(p->issuer_text, c->issuer) || !t_str_eq(p->clients_text, c->clients)
+		    || !t_str_eq(p->match, c->match) || p->line != 1) {
 			fprintf(stderr, "case %zu %s: got key=%s tls=%d ver=%x bits=%d verify=%d dir=%u "
 				"action=%d out=%d ciphers=%s subject=%s issuer=%s clients=%s match=%s "
 				"line=%u; want key=%s tls=%d ver=%x bits=%d verify=%d dir=%u action=%d "
 				"out=%d ciphers=%s subject=%s issuer=%s clients=%s match=%s line=1\n",
 				i, c->text, p->key, p->tls_required, p->min_version, p->min_bits,
-				p->verify, p->direction, p->action, p->outbound, show(p->ciphers),
-				show(p->subject_text), show(p->issuer_text), show(p->clients_text),
-				show(p->match), p->line, c->key, c->tls_required, c->min_version,
+				p->verify, p->direction, p->action, p->outbound, t_show(p->ciphers),
+				t_show(p->subject_text), t_show(p->issuer_text), t_show(p->clients_text),
+				t_show(p->match), p->line, c->key, c->tls_required, c->min_version,
 				c->min_bits, c->verify, c->direction, c->action, c->outbound,
-				show(c->ciphers), show(c->subject), show(c->issuer), show(c->clients),
-				show(c->match));
+				t_show(c->ciphers), t_show(c->subject), t_show(c->issuer), t_show(c->clients),
+				t_show(c->match));
 			bad++;
 		}
 		ptls_policy_free(s);
@@ -225,7 +212,7 @@ static void test_bad_lines(void **state)
 					       : strncmp(err, "tls_policy:1: attribute \"clients\"", 33) == 0);
 		if (!ok) {
 			fprintf(stderr, "case %zu %s:\n  got  %s\n  want %s\n", i, bad_cases[i].text,
-				s ? "(parsed)" : show(err), show(bad_cases[i].want));
+				s ? "(parsed)" : t_show(err), t_show(bad_cases[i].want));
 			bad++;
 		}
 		ptls_policy_free(s);
@@ -294,9 +281,9 @@ static void test_lookup(void **state)
 	assert_int_equal(s->count, 6);
 	for (i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
 		const ptls_policy *p = ptls_policy_lookup(s, lookups[i].domain);
-		if (!str_eq(p ? p->key : NULL, lookups[i].key)) {
+		if (!t_str_eq(p ? p->key : NULL, lookups[i].key)) {
 			fprintf(stderr, "lookup %s: got %s, want %s\n", lookups[i].domain,
-				p ? p->key : "(none)", show(lookups[i].key));
+				p ? p->key : "(none)", t_show(lookups[i].key));
 			bad++;
 		}
 	}
@@ -329,20 +316,17 @@ static void test_helpers(void **state)
 /* test_load_file - a file on disk, its identity, and a missing file */
 static void test_load_file(void **state)
 {
-	char path[] = "/tmp/test_tls_policy.XXXXXX";
-	int fd = mkstemp(path);
+	char *path = pn_asprintf("%s/tls_policy", t_tmpdir("test_tls_policy"));
 	const char *text = "a.example min_bits=1\n";
 	char *err = NULL;
 	ptls_policy_set *s;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
-	close(fd);
+	assert_int_equal(t_write_file(path, text, strlen(text)), 0);
 	s = ptls_policy_load(path, &err);
 	assert_non_null(s);
-	assert_true(s->have_stat);
-	assert_int_equal(s->size, (long)strlen(text));
+	assert_true(s->stamp.ok);
+	assert_int_equal(s->stamp.size, (long)strlen(text));
 	assert_string_equal(s->items[0]->file, path);
 	ptls_policy_free(s);
 	unlink(path);
@@ -350,6 +334,7 @@ static void test_load_file(void **state)
 	assert_null(s);
 	assert_non_null(strstr(err, "cannot read the TLS policy: No such file or directory"));
 	pn_free(err);
+	pn_free(path);
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "milters/tls/postfix_map.h"
+#include "tests/unit/testlib.h"
 
 /* data_path - tests/unit/data/tls/NAME under the source tree */
 static char *data_path(const char *name)
@@ -28,19 +29,10 @@ static char *data_path(const char *name)
 /* slurp - a whole data file, or NULL */
 static char *slurp(const char *name, size_t *len)
 {
-	char *path = data_path(name), chunk[4096];
-	FILE *fp = fopen(path, "rb");
-	size_t n;
-	pn_buf b;
+	char *path = data_path(name), *text = t_read_file(path, len);
 
 	pn_free(path);
-	if (fp == NULL)
-		return NULL;
-	pn_buf_init(&b, 0);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		pn_buf_append(&b, chunk, n);
-	fclose(fp);
-	return pn_buf_steal(&b, len);
+	return text;
 }
 
 /* golden - compare got with NAME.ref (or rewrite it when asked) */

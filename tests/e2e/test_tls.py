@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""End-to-end: postern-tls attached to a private Postfix on 127.0.0.1 with
-STARTTLS and client certificates requested, mail sent with smtplib in
-plain text and over TLS (forced to TLS 1.2 where needed), checked in the
-client's replies, at the sink and in Postfix's queue. Also the probe
-against that Postfix, and the postfix-map output through postmap."""
+"""End-to-end: postern-tls attached to a private Postfix and to a private
+Sendmail on 127.0.0.1 (tests/lib/mta.py; Sendmail with the macro lists of
+packaging/sendmail/postern.mc-snippet), each asking for client
+certificates verified against the test CA. Mail is sent with smtplib in
+plain text and over STARTTLS (forced to TLS 1.2 where needed) and checked
+in the client's replies, at the sink and in the MTA's queue.
+
+Every scenario runs against both MTAs; what Sendmail does differently is
+asserted as such: {verify} (OK, FAIL for an untrusted certificate) decides
+"verified", {cert_subject} is the full xtext DN, replies carry the address
+("<addr>... text"), Sendmail sends the queue id at MAIL, and hold is
+Sendmail's quarantine queue (hf file, `mailq -qQ`, released with
+`sendmail -Q -qQ -qI`) where Postfix uses its hold queue. The probe and
+the postfix-map output through postmap need Postfix only."""
 import os
 import re
 import smtplib
@@ -17,7 +26,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from postfix import PrivatePostfix  # noqa: E402
+from mta import MTAS, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send, transaction  # noqa: E402
 
@@ -32,52 +41,49 @@ supplier.example    min_version=TLSv1.3 direction=both action=hold
 rcptonly.example    direction=outbound
 bücher.example      direction=outbound min_version=TLSv1.2
 """
+# How the daemon words a refused certificate: Postfix sends {cert_subject}
+# for a verified certificate only; Sendmail sends the names of any
+# certificate and says in {verify} whether it verified it.
+ROGUE = {"postfix": "seen no verified client certificate",
+         "sendmail": "client certificate verify=FAIL"}
+NO_CERT = {"postfix": "seen no verified client certificate",
+           "sendmail": "client certificate verify=NO"}
 
 
-def setup():
-    pf = PrivatePostfix()
-    S["sink"] = Sink(os.path.join(pf.base, "sink")).start()
-    pf.relay_port = S["sink"].port
-    base = os.path.join(pf.base, "tls")
-    os.makedirs(base)
-    os.chmod(base, 0o755)
+def setup(kind):
+    S.clear()
+    mta = private_mta(kind)
+    S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
+    mta.relay_port = S["sink"].port
+    base = mta.daemon_base("tls")
     S["policy"] = os.path.join(base, "tls_policy")
     with open(S["policy"], "w", encoding="utf-8") as f:
         f.write(POLICY)
-    d = Daemon("postern-tls", base=base, config={
+    d = Daemon("postern-tls", base=base, socket_dir=mta.socket_dir("tls"), config={
         "policy_file": S["policy"],
         "trace_header": "X-Postern-TLS",
     })
     S["d"] = d.start()
-    pf.milters = [d.spec]
-    pf.settings["milter_default_action"] = "tempfail"
-    S["pf"] = pf.start()
+    mta.milters = [d.spec]
+    S["mta"] = mta.start()
 
 
 def teardown():
-    try:
-        if "pf" in S:
-            S["pf"].stop()
-            S["pf"].cleanup()
-    finally:
-        if "sink" in S:
-            S["sink"].stop()
-        if "d" in S:
-            S["d"].stop()
+    stop_all(S.get("mta"), S.get("sink"), [S[n] for n in ("d",) if n in S])
 
 
 def send_tls(sender, rcpts, max_version=None, cert=None, key=None):
     """One message over STARTTLS with an ssl context we control."""
-    pf = S["pf"]
+    mta = S["mta"]
     msg = build_message(sender, rcpts, subject=f"from {sender}")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
-    ctx.load_verify_locations(pf.pki.ca_cert)
+    ctx.load_verify_locations(mta.pki.ca_cert)
     if max_version:
         ctx.maximum_version = max_version
     if cert:
         ctx.load_cert_chain(cert, key)
-    s = smtplib.SMTP("127.0.0.1", pf.port, local_hostname="client.postern.test", timeout=30)
+    s = smtplib.SMTP("127.0.0.1", mta.port, local_hostname="client.postern.test", timeout=30)
     try:
         s.ehlo()
         s.starttls(context=ctx)
@@ -94,13 +100,12 @@ def send_tls(sender, rcpts, max_version=None, cert=None, key=None):
 
 
 def arrived(r, rcpt):
-    """The sink's copy of the message Postfix queued as r.queue_id for rcpt."""
-    assert r.ok, r
+    """The sink's copy of the message the MTA queued as r.queue_id for rcpt."""
+    assert r.ok and r.queue_id, r
     sink = S["sink"]
     msgs = sink.wait_for(1, timeout=20)
-    for _ in range(2):
-        got = [m for m in msgs if rcpt in m.rcpts
-               and r.queue_id in "".join(m.headers("Received"))]
+    for _ in range(3):
+        got = [m for m in msgs if rcpt in m.rcpts and S["mta"].received_names(m, r.queue_id)]
         if got:
             return got[0]
         msgs = sink.wait_for(len(msgs) + 1, timeout=20)
@@ -110,17 +115,25 @@ def arrived(r, rcpt):
 def trace(m):
     values = m.headers("X-Postern-TLS")
     check_eq(len(values), 1, "trace headers")
-    return values[0].strip()
+    return S["mta"].added_header(values[0])
 
 
 @test
 def plaintext_from_a_partner_domain_is_refused():
-    pf = S["pf"]
+    mta = S["mta"]
     msg = build_message("a@partner.example", ["b@dest.example"])
-    r = send("127.0.0.1", pf.port, "a@partner.example", ["b@dest.example"], msg)
+    r = send("127.0.0.1", mta.port, "a@partner.example", ["b@dest.example"], msg)
     check_eq((r.stage, r.code), ("mail", 550), "refused at MAIL FROM")
-    assert r.text.startswith("5.7.10 Encryption needed: TLS policy for mail from partner.example "
-                             "requires TLS, TLSv1.2 or later; seen no TLS"), r.text
+    want = mta.reply("5.7.10", "a@partner.example", "Encryption needed: TLS policy for mail from "
+                     "partner.example requires TLS, TLSv1.2 or later; seen no TLS")
+    assert r.text.startswith(want), r.text
+    if mta.kind == "sendmail":
+        # Sendmail sends i at MAIL: the daemon logs the refusal with the
+        # queue id Sendmail logs it with (Postfix: NOQUEUE)
+        m = mta.wait_for_log(r"(\w+): Milter: from=<a@partner\.example>, reject=550 5\.7\.10 "
+                             r"Encryption needed")
+        S["d"].wait_for_log(f"{m.group(1)}: tls: reject from=<a@partner.example> "
+                            "domain=partner.example")
 
 
 @test
@@ -139,31 +152,41 @@ def tls_1_2_is_refused_where_the_policy_says_tls_1_3():
 
 @test
 def client_certificate_signed_by_the_test_ca_is_accepted_where_verify_is_required():
-    pki = S["pf"].pki
+    mta = S["mta"]
+    pki = mta.pki
     r, _ = send_tls("a@mx.bank.example", ["b@dest.example"], cert=pki.client_cert,
                     key=pki.client_key)
     m = arrived(r, "b@dest.example")
     assert "verified=yes" in trace(m) and ".bank.example:4 pass" in trace(m), trace(m)
+    if mta.kind == "sendmail":
+        # Sendmail's view, which it sent as {verify}
+        rec = " ".join(m.headers("Received")[0].split())
+        assert "verify=OK" in rec, rec
+    # cert_subject=client.partner.test matches the CN (Postfix) or the CN
+    # of the full DN (Sendmail)
     r, _ = send_tls("a@certified.example", ["c@dest.example"], cert=pki.client_cert,
                     key=pki.client_key)
-    arrived(r, "c@dest.example")
+    m = arrived(r, "c@dest.example")
+    assert "certified.example:5 pass" in trace(m), trace(m)
 
 
 @test
 def rogue_or_missing_client_certificate_is_refused():
-    pki = S["pf"].pki
+    mta = S["mta"]
+    pki = mta.pki
     for sender in ("a@mx.bank.example", "a@certified.example"):
         r, _ = send_tls(sender, ["b@dest.example"], cert=pki.rogue_cert, key=pki.rogue_key)
         check_eq((r.stage, r.code), ("mail", 550), f"rogue certificate from {sender}")
-        assert r.text.startswith("5.7.1 Not authorized") and \
-            "seen no verified client certificate" in r.text, r.text
+        assert r.text.startswith(mta.reply("5.7.1", sender, "Not authorized")) and \
+            ROGUE[mta.kind] in r.text, r.text
     r, _ = send_tls("a@mx.bank.example", ["b@dest.example"])
     check_eq((r.stage, r.code), ("mail", 550), "no certificate")
+    assert NO_CERT[mta.kind] in r.text, r.text
 
 
-@test
+@test(only="postfix")
 def hold_lands_the_message_in_postfix_hold_queue():
-    pf = S["pf"]
+    pf = S["mta"]
     r, _ = send_tls("a@dest.example", ["s@supplier.example"], max_version=ssl.TLSVersion.TLSv1_2)
     assert r.ok and r.queue_id, r
     q = pf.wait_for_queue(lambda q: any(m["queue_id"] == r.queue_id for m in q))
@@ -176,12 +199,53 @@ def hold_lands_the_message_in_postfix_hold_queue():
     pf.postsuper("-d", r.queue_id)
 
 
+@test(only="sendmail")
+def hold_puts_the_message_in_sendmails_quarantine_queue():
+    sm, sink = S["mta"], S["sink"]
+    before = sink.count()
+    r, _ = send_tls("a@dest.example", ["s@supplier.example"], max_version=ssl.TLSVersion.TLSv1_2)
+    qid = r.queue_id
+    assert r.ok and qid, r
+    reason = ("postern-tls: mail to supplier.example requires TLSv1.3 or later; "
+              f"seen TLSv1.2 (policy {S['policy']}:6)")
+    S["d"].wait_for_log(f"{qid}: tls: hold applied: mail to supplier.example requires "
+                        "TLSv1.3 or later; seen TLSv1.2")
+    # smfi_quarantine in Sendmail: the envelope is written as an hf file
+    # (not qf) with the reason in it, and Sendmail logs "quarantine=".
+    q = sm.wait_for_queue(lambda q: any(m["queue_id"] == qid for m in q))
+    held = [m for m in q if m["queue_id"] == qid][0]
+    check_eq(held["queue_name"], "hold", "queue (hf file)")
+    check_eq([x["address"] for x in held["recipients"]], ["s@supplier.example"], "recipients")
+    with open(os.path.join(sm.queue_dir, "hf" + qid), errors="replace") as f:
+        qf = f.read()
+    assert "\nq" + reason + "\n" in qf, qf[:600]
+    sm.wait_for_log(rf"{qid}: milter=postern-tls, quarantine={re.escape(reason)}")
+    # mailq -qQ lists it with the reason; a queue run leaves it alone
+    listing = sm.sendmail("-bp", "-qQ").stdout
+    assert re.search(rf"(?m)^{qid} .*\n\s+QUARANTINE: {re.escape(reason[:50])}", listing), \
+        listing
+    assert qid not in sm.sendmail("-bp").stdout, "listed by plain mailq"
+    sm.flush()
+    check_eq(sink.count(), before, "messages at the sink while quarantined")
+    check_eq(sm.queue_ids("hold"), [qid], "still quarantined after a queue run")
+    # released (-Q without a reason unquarantines the -qQ items matched
+    # by -qI), it is an ordinary qf file again and a queue run delivers it
+    sm.sendmail("-Q", "-qQ", f"-qI{qid}")
+    check_eq(sm.queue_ids("hold"), [], "quarantined after release")
+    check_eq(sm.queue_ids(), [qid], "queued after release")
+    sm.flush()
+    m = [x for x in sink.wait_for(before + 1, timeout=30)[before:]
+         if "s@supplier.example" in x.rcpts]
+    check_eq(len(m), 1, "delivered after release")
+    sm.wait_queue_empty()
+
+
 @test
 def non_partner_mail_passes_untouched():
-    pf = S["pf"]
+    mta = S["mta"]
     msg = build_message("x@other.example", ["y@dest.example"], subject="untouched",
                         body="Body stays as it was.\n")
-    r = send("127.0.0.1", pf.port, "x@other.example", ["y@dest.example"], msg)
+    r = send("127.0.0.1", mta.port, "x@other.example", ["y@dest.example"], msg)
     m = arrived(r, "y@dest.example")
     check_eq(trace(m), "version=none; verified=no; policy=none", "trace")
     sent_head, sent_body = msg.split(b"\r\n\r\n", 1)
@@ -190,27 +254,30 @@ def non_partner_mail_passes_untouched():
     want = [(line.split(":", 1)[0], line.split(":", 1)[1])
             for line in sent_head.decode().split("\r\n")]
     check_eq(got, want, "the client's headers")
+    raw = [x for x in m.data.split(b"\r\n") if x.startswith(b"X-Postern-TLS:")]
+    want = [b"X-Postern-TLS: version=none; verified=no; policy=none"]
+    check_eq(raw, want, "raw trace header (one space after the colon)")
 
 
 @test
 def multi_recipient_message_is_refused_only_for_the_partner_recipient():
-    pf = S["pf"]
+    mta = S["mta"]
     rcpts = ["a@dest.example", "b@rcptonly.example", "c@dest.example"]
     msg = build_message("x@other.example", rcpts, subject="three recipients")
-    r = send("127.0.0.1", pf.port, "x@other.example", rcpts, msg)
+    r = send("127.0.0.1", mta.port, "x@other.example", rcpts, msg)
     codes = {rc: code for rc, code, _ in r.rcpt_replies}
     check_eq(codes, {"a@dest.example": 250, "b@rcptonly.example": 550, "c@dest.example": 250},
              "RCPT replies")
     text = dict((rc, t) for rc, _, t in r.rcpt_replies)["b@rcptonly.example"]
-    assert text.startswith("5.7.10 Encryption needed: TLS policy for mail to rcptonly.example"), \
-        text
+    assert text.startswith(mta.reply("5.7.10", "b@rcptonly.example", "Encryption needed: TLS "
+                                     "policy for mail to rcptonly.example")), text
     m = arrived(r, "a@dest.example")
     check_eq(sorted(m.rcpts), ["a@dest.example", "c@dest.example"], "delivered to")
 
 
-@test
+@test(only="postfix")
 def probe_reports_the_certificate_the_test_made():
-    pf, d = S["pf"], S["d"]
+    pf, d = S["mta"], S["d"]
     r = d.run("probe", f"127.0.0.1:{pf.port}", "--cafile", pf.pki.ca_cert, "--domain",
               "partner.example", "--timeout", "20")
     check_eq(r.returncode, 0, f"probe: {r.stdout}{r.stderr}")
@@ -230,9 +297,9 @@ def probe_reports_the_certificate_the_test_made():
         "partner.example) satisfied"), out["policy"]
 
 
-@test
+@test(only="postfix")
 def probe_with_an_untrusted_ca_reports_failed_verification():
-    pf, d = S["pf"], S["d"]
+    pf, d = S["mta"], S["d"]
     r = d.run("probe", f"127.0.0.1:{pf.port}", "--cafile", pf.pki.rogue_ca_cert, "--timeout",
               "20")
     check_eq(r.returncode, 0, f"TLS itself worked: {r.stdout}{r.stderr}")
@@ -240,26 +307,26 @@ def probe_with_an_untrusted_ca_reports_failed_verification():
     assert not line.startswith("verification: ok"), line
 
 
-@test
+@test(only="postfix")
 def postfix_map_output_is_accepted_by_postmap():
-    d = S["d"]
+    d, pf = S["d"], S["mta"]
     r = d.run("postfix-map")
     check_eq(r.returncode, 0, r.stderr)
     table = os.path.join(d.base, "postfix_tls_policy")
     with open(table, "w", encoding="utf-8") as f:
         f.write(r.stdout)
-    pm = subprocess.run(["postmap", "-c", S["pf"].config_dir, f"hash:{table}"],
+    pm = subprocess.run(["postmap", "-c", pf.config_dir, f"hash:{table}"],
                         capture_output=True, text=True)
     check_eq(pm.returncode, 0, f"postmap: {pm.stderr}")
-    q = subprocess.run(["postmap", "-c", S["pf"].config_dir, "-q", "supplier.example",
+    q = subprocess.run(["postmap", "-c", pf.config_dir, "-q", "supplier.example",
                         f"hash:{table}"], capture_output=True, text=True)
     check_eq(q.stdout.strip(), "encrypt protocols=>=TLSv1.3", "lookup of supplier.example")
     # an internationalised partner: Postfix finds it by A-label and by U-label
     for key in ("xn--bcher-kva.example", "bücher.example"):
-        q = subprocess.run(["postmap", "-c", S["pf"].config_dir, "-q", key, f"hash:{table}"],
+        q = subprocess.run(["postmap", "-c", pf.config_dir, "-q", key, f"hash:{table}"],
                            capture_output=True, text=True)
         check_eq(q.stdout.strip(), "encrypt protocols=>=TLSv1.2", f"lookup of {key}")
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=MTAS)
