@@ -127,3 +127,9 @@ int pn_ct_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
+
+/* pn_crypto_thread_end - free OpenSSL's state for this thread now */
+void pn_crypto_thread_end(void)
+{
+	OPENSSL_thread_stop();
+}

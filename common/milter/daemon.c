@@ -552,6 +552,14 @@ static int run_worker(void)
 	pn_log(PN_LOG_INFO, "%s %s: serving on %s", self->name, POSTERN_VERSION,
 	       pn_config_str(s->config, "socket"));
 	rc = smfi_main();
+	/* The supervisor kills a worker that takes more than 30 s */
+	if (pn_milter_drain(25) < 0)
+		pn_log(PN_LOG_WARN, "stopping with sessions still open");
+	/* The supervisor's wake-up connections (poke_listener) each start a
+	 * libmilter thread that reads end-of-file and ends; no callback tells
+	 * when. Exiting under one was seen to leave OpenSSL's per-thread
+	 * state behind (LeakSanitizer, inet sockets): give them a moment. */
+	usleep(250000);
 	pn_log(PN_LOG_INFO, "stopped");
 	pn_snapshot_shutdown();
 	pn_free(conn_spec);

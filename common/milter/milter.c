@@ -7,14 +7,17 @@
  * SMFICTX, so they can be driven offline with the same context.
  */
 #include "common/milter/milter.h"
+#include "common/crypto.h"
 #include "common/alloc.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmilter/mfapi.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 static const pn_engine *engine;
@@ -70,6 +73,12 @@ static void collect_macros(SMFICTX *ctx, pn_conn *c)
 	}
 }
 
+/* Sessions that have a context: a stopping worker waits for them
+ * (pn_milter_drain) instead of exiting under a message in progress. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sessions_done = PTHREAD_COND_INITIALIZER;
+static unsigned long sessions;
+
 /* get_conn - the connection context, created on first use */
 static pn_conn *get_conn(SMFICTX *ctx)
 {
@@ -78,8 +87,40 @@ static pn_conn *get_conn(SMFICTX *ctx)
 	if (c == NULL) {
 		c = pn_conn_new(pn_snapshot_acquire());
 		smfi_setpriv(ctx, c);
+		pthread_mutex_lock(&sessions_lock);
+		sessions++;
+		pthread_mutex_unlock(&sessions_lock);
 	}
 	return c;
+}
+
+/* session_over - a context was freed; the thread ends after this */
+static void session_over(void)
+{
+	/* OpenSSL frees a thread's state when the thread exits, which may be
+	 * after the process has decided it is idle and exits itself. */
+	pn_crypto_thread_end();
+	pthread_mutex_lock(&sessions_lock);
+	if (sessions > 0 && --sessions == 0)
+		pthread_cond_broadcast(&sessions_done);
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+/* pn_milter_drain - wait up to seconds for every session to close */
+int pn_milter_drain(unsigned seconds)
+{
+	struct timespec until;
+	unsigned long left;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&sessions_lock);
+	while (sessions > 0)
+		if (pthread_cond_timedwait(&sessions_done, &sessions_lock, &until) != 0)
+			break;
+	left = sessions;
+	pthread_mutex_unlock(&sessions_lock);
+	return left == 0 ? 0 : -1;
 }
 
 /* reply_state - pending SMTP reply set by a hook through pn_conn_reply */
@@ -480,6 +521,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 	pn_conn_free(c);
 	smfi_setpriv(ctx, NULL);
 	clear_pending();
+	session_over();
 	return SMFIS_CONTINUE;
 }
 

@@ -6,6 +6,7 @@
  *
  *	int  pn_milter_register(const char *daemon_name, const pn_engine *e);
  *	pn_verdict pn_conn_on_error(const pn_conn *c);
+ *	int  pn_milter_drain(unsigned seconds);
  *	extern const pn_param pn_milter_params[];
  * DESCRIPTION
  *	pn_milter_register() hands libmilter one set of callbacks that fill
@@ -28,9 +29,12 @@
  *	(header_limit_action = reject, the default) or 452 4.3.4 (tempfail)
  *	without calling the engine.
  *	pn_conn_on_error() is the verdict an engine returns when it fails
- *	internally.
+ *	internally. pn_milter_drain() waits, after smfi_main() has returned,
+ *	until every open session has closed or seconds have passed: a worker
+ *	told to stop lets the messages in progress finish.
  * DIAGNOSTICS
  *	pn_milter_register() returns 0, or -1 when libmilter refuses.
+ *	pn_milter_drain() returns 0, or -1 when sessions were still open.
  *	Failed modifications are logged with the queue id.
  */
 #ifndef PN_MILTER_H
@@ -43,5 +47,6 @@ extern const pn_param pn_milter_params[];
 
 int pn_milter_register(const char *daemon_name, const pn_engine *e);
 pn_verdict pn_conn_on_error(const pn_conn *c);
+int pn_milter_drain(unsigned seconds);
 
 #endif
