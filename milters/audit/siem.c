@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #ifndef POSTERN_VERSION
 #define POSTERN_VERSION "0"
@@ -75,7 +76,7 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->tls_bits = -1;
 	event = str(rec, "event");
 	r->kind = AUDIT_SIEM_OTHER;
-	r->kind_name = event ? event : str(rec, "type") ? str(rec, "type") : "record";
+	r->kind_name = str(rec, "type") ? str(rec, "type") : event ? event : "record";
 	/* A record of a kind added later (a "type" member) is not an email record. */
 	if (event && member(rec, "type") == NULL) {
 		if (strcmp(event, "message") == 0)
@@ -88,6 +89,17 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->has_seq = num(rec, "seq", &r->seq);
 	r->ts = str(rec, "ts");
 	r->has_time = r->ts && audit_time_parse(r->ts, &r->time_ms) == 0;
+	if (!r->has_time) {
+		/* ECS's rule for a source without a time: when the pipeline got it */
+		struct timespec now;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		r->time_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		strftime(r->now, sizeof(r->now), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(r->now + strlen(r->now), sizeof(r->now) - strlen(r->now), ".%03dZ",
+			 (int)(now.tv_nsec / 1000000));
+	}
 	r->host = str(rec, "host");
 	r->queue_id = str(rec, "queue_id");
 	r->has_duration = num(rec, "duration_ms", &r->duration_ms) && r->duration_ms >= 0;
@@ -294,6 +306,8 @@ static void postern_facts(json_object *p, const audit_siem_record *r)
 	if (r->has_seq)
 		put_int(p, "seq", r->seq);
 	put_str(p, "event", r->kind_name);
+	if (!r->has_time)
+		put_str(p, "ts", r->ts);	/* not a time: kept as written */
 	put_str(p, "prev", r->prev);
 	put_str(p, "mac", r->mac);
 	if (r->line_sha256[0])
@@ -349,7 +363,7 @@ static void ecs_event(json_object *e, const audit_siem_record *r)
 	static const char *actions[] = {"message-received", "message-aborted",
 					"connection-without-message"};
 
-	put_str(e, "@timestamp", r->ts);
+	put_str(e, "@timestamp", r->has_time ? r->ts : r->now);
 	ev = child(e, "event");
 	put_str(child(e, "ecs"), "version", AUDIT_SIEM_ECS_VERSION);
 	put_str(ev, "kind", "event");
@@ -688,7 +702,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 		ocsf_class(e, 4001, "Network Activity", 4, "Network Activity", 2, "Close");
 	else
 		ocsf_class(e, 4009, "Email Activity", 4, "Network Activity", 2, "Receive");
-	put_int(e, "time", r->has_time ? r->time_ms : 0);
+	put_int(e, "time", r->time_ms);
 	put_int(e, "severity_id", 1);
 	put_str(e, "severity", "Informational");
 	md = child(e, "metadata");
@@ -813,7 +827,7 @@ static json_object *cim_map(const audit_siem_record *r)
 	if (r->kind == AUDIT_SIEM_OTHER)
 		return NULL;
 	e = json_object_new_object();
-	put_str(e, "time", r->ts);
+	put_str(e, "time", r->has_time ? r->ts : r->now);
 	put_str(e, "action", r->kind == AUDIT_SIEM_MESSAGE ? "delivered" : "blocked");
 	put_str(e, "dest", or_unknown(r->host));
 	put_str(e, "internal_message_id", or_unknown(r->queue_id));

@@ -37,7 +37,9 @@
  *	postern.record; OCSF Base Event (class 0, activity 99 Other) with
  *	the record under unmapped.record; CIM skips it, since the Email
  *	data model has no place for it. Nothing in a record can make the
- *	mapping fail: members of an unexpected JSON type are ignored.
+ *	mapping fail: members of an unexpected JSON type are ignored. A
+ *	record without a valid ts gets the time it was mapped (ECS's rule
+ *	for a source without a time), its ts kept under postern/unmapped.
  *
  *	Redaction and pseudonymisation happen when the record is built
  *	(record.h), so every format shows exactly what the trail holds.
@@ -80,12 +82,13 @@ typedef enum {
 typedef struct audit_siem_record {
 	json_object *rec;
 	audit_siem_kind kind;
-	const char *kind_name;		/* event or type member, else "record" */
+	const char *kind_name;		/* type member, else event, else "record" */
 	int has_seq;
 	long long seq;
 	const char *ts;
-	int has_time;
+	int has_time;			/* ts is a time; else time_ms and now are the mapping's */
 	long long time_ms;
+	char now[32];
 	const char *host, *queue_id;
 	int has_duration;
 	long long duration_ms;
