@@ -312,7 +312,8 @@ static const pn_tool audit_tools[] = {
 	 "check that the trail is unbroken and unedited (exit 0 only if intact)", tool_verify},
 	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",
 	 tool_checkpoint},
-	{"tail", "[--follow] [--from-seq N | --cursor FILE] [--format jsonl|ecs|ocsf|cim] [FILE]",
+	{"tail", "[--follow] [--from-seq N | --cursor FILE] [--format jsonl|ecs|ocsf|cim] "
+		 "[--syslog-to udp:HOST:PORT|tcp:HOST:PORT|unix:PATH] [FILE]",
 	 "print records as they are appended, across rotations, resuming from a cursor",
 	 audit_tool_tail},
 	{"fields", "[--format ecs|ocsf|cim]",

@@ -7,6 +7,7 @@
 #include "milters/audit/reader.h"
 #include "milters/audit/siem.h"
 #include "milters/audit/state.h"
+#include "milters/audit/syslog5424.h"
 #include "milters/audit/trail.h"
 
 #include <errno.h>
@@ -143,6 +144,9 @@ typedef struct tailer {
 	int dirty;		/* printed since the cursor was saved */
 	int failed;		/* EX_* code to stop with, or 0 */
 	const char *path;
+	audit_syslog *syslog;	/* --syslog-to: events go there, not to stdout */
+	char *membuf;		/* the event export just wrote (open_memstream) */
+	size_t memlen;
 } tailer;
 
 /* on_signal - stop between two records */
@@ -152,18 +156,22 @@ static void on_signal(int sig)
 	stop_asked = 1;
 }
 
-/* record_seq - the seq of a record line, 0 if it has none */
-static unsigned long long record_seq(tailer *t, const char *line, size_t len)
+/* record_seq - the seq of a record line, 0 if it has none; its ts into ts */
+static unsigned long long record_seq(tailer *t, const char *line, size_t len, char ts[40])
 {
 	json_object *rec, *v;
 	unsigned long long seq = 0;
 
+	ts[0] = '\0';
 	json_tokener_reset(t->tok);
 	rec = json_tokener_parse_ex(t->tok, line, (int)len);
 	if (rec && json_object_is_type(rec, json_type_object)
 	    && json_object_object_get_ex(rec, "seq", &v) && json_object_is_type(v, json_type_int)
 	    && json_object_get_int64(v) > 0)
 		seq = (unsigned long long)json_object_get_int64(v);
+	if (seq && json_object_object_get_ex(rec, "ts", &v) && json_object_is_type(v, json_type_string)
+	    && json_object_get_string_len(v) < 40)
+		memcpy(ts, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
 	json_object_put(rec);
 	return seq;
 }
@@ -191,9 +199,9 @@ static int save(tailer *t)
 /* handle - one complete line: print it unless already printed or before the start */
 static void handle(tailer *t, const char *line, size_t len, const char *where)
 {
-	unsigned long long seq = record_seq(t, line, len);
+	char ts[40], hash[65], *err = NULL;
+	unsigned long long seq = record_seq(t, line, len, ts);
 	unsigned char d[PN_SHA256_LEN];
-	char hash[65];
 
 	if (seq == 0) {
 		fprintf(stderr, "postern-audit: tail: %s: a line without a record seq, skipped\n",
@@ -222,7 +230,20 @@ static void handle(tailer *t, const char *line, size_t len, const char *where)
 	if (audit_export_line(t->x, line, len) < 0)
 		fprintf(stderr, "postern-audit: tail: %s: record %llu is not JSON, skipped\n", where,
 			seq);
-	pn_sha256_once(line, len, d);
+	if (t->syslog) {
+		fflush(t->out);
+		if (t->memlen > 0) {
+			size_t n = t->memlen - (t->membuf[t->memlen - 1] == '\n');
+			if (audit_syslog_send(t->syslog, ts, t->membuf, n, &err) < 0) {
+				/* not sent: the cursor stays on the record before */
+				fprintf(stderr, "postern-audit: tail: %s\n", err);
+				pn_free(err);
+				t->failed = EX_IOERR;
+				return;
+			}
+			rewind(t->out);
+		}
+	}	pn_sha256_once(line, len, d);
 	pn_hex(d, sizeof(d), t->cursor.hash);
 	t->cursor.seq = seq;
 	t->have_last = 1;
@@ -411,7 +432,8 @@ static void follow(tailer *t, follower *cur, int keep_following)
 static int usage(void)
 {
 	fprintf(stderr, "usage: postern-audit tail [--follow] [--from-seq N | --cursor FILE] "
-		"[--format jsonl|ecs|ocsf|cim] [FILE]\n");
+		"[--format jsonl|ecs|ocsf|cim] [--syslog-to udp:H:P|tcp:H:P|unix:PATH] "
+		"[FILE]\n");
 	return EX_USAGE;
 }
 
@@ -433,8 +455,9 @@ int audit_tool_tail(const pn_config *cfg, void *state, int argc, char **argv)
 	static const struct option opts[] = {
 		{"follow", no_argument, NULL, 'f'}, {"from-seq", required_argument, NULL, 's'},
 		{"cursor", required_argument, NULL, 'c'}, {"format", required_argument, NULL, 'F'},
-		{NULL, 0, NULL, 0}
+		{"syslog-to", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0}
 	};
+	const char *syslog_to = NULL, *fmt_name = "jsonl";
 	const audit_state *st = state;
 	tailer t;
 	follower cur = {.fd = -1};
@@ -464,7 +487,11 @@ int audit_tool_tail(const pn_config *cfg, void *state, int argc, char **argv)
 		case 'c':
 			t.cursor_path = optarg;
 			break;
+		case 'S':
+			syslog_to = optarg;
+			break;
 		case 'F':
+			fmt_name = optarg;
 			if (strcmp(optarg, "jsonl") == 0)
 				fmt = AUDIT_FMT_JSONL;
 			else if (audit_siem_format_parse(optarg, &fmt) < 0) {
@@ -509,6 +536,18 @@ int audit_tool_tail(const pn_config *cfg, void *state, int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 
 	t.out = stdout;
+	if (syslog_to) {
+		if ((t.syslog = audit_syslog_open(syslog_to, fmt_name, &err)) == NULL) {
+			fprintf(stderr, "postern-audit: tail: %s\n", err);
+			pn_free(err);
+			return EX_UNAVAILABLE;
+		}
+		if ((t.out = open_memstream(&t.membuf, &t.memlen)) == NULL) {
+			perror("postern-audit: tail: open_memstream");
+			audit_syslog_close(t.syslog);
+			return EX_OSERR;
+		}
+	}
 	t.tok = json_tokener_new();
 	audit_filter_init(&none);
 	t.x = audit_export_new(&none, fmt, t.out);
@@ -566,5 +605,10 @@ int audit_tool_tail(const pn_config *cfg, void *state, int argc, char **argv)
 		pn_free(files[i]);
 	pn_free(files);
 	pn_free(fds);
+	if (t.syslog) {
+		audit_syslog_close(t.syslog);
+		fclose(t.out);
+		free(t.membuf);
+	}
 	return t.failed;
 }

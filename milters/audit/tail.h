@@ -21,6 +21,10 @@
  *	reading a file twice (a rotation seen late) never prints a record
  *	twice.
  *
+ *	With --syslog-to TARGET, each event is sent as an RFC 5424 message
+ *	(syslog5424.h) instead of printed; the cursor moves past a record
+ *	only once its message was sent.
+ *
  *	Rotation: tail keeps the file it reads open. When the trail's path
  *	names another file (logrotate moved it, with or without "create"),
  *	tail reads the old file to its end, keeps reading it before the new
@@ -53,7 +57,8 @@
  *	audit_cursor_load() and audit_cursor_save() return 0, or -1 with
  *	*err (pn_free). audit_tool_tail() returns a sysexits code: 0, or
  *	EX_USAGE, EX_NOINPUT, EX_DATAERR (a cursor of another trail, a bad
- *	cursor file), EX_IOERR.
+ *	cursor file), EX_IOERR (output or syslog send failed),
+ *	EX_UNAVAILABLE (syslog target cannot be reached).
  */
 #ifndef AUDIT_TAIL_H
 #define AUDIT_TAIL_H

@@ -11,9 +11,12 @@ and restarts tail from its cursor twice: the concatenated output must be the
 trail's lines, each exactly once, in order."""
 import gzip
 import hashlib
+import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -188,6 +191,80 @@ def follow_takes_a_late_record_of_the_rotated_file_first_and_survives_copytrunca
     check_eq(printed(), b"".join(rec(n) for n in range(1, 8)), "records 1-7, in order")
 
 
+SYSLOG = re.compile(rb"^<22>1 (\S+) (\S+) postern-audit (\d+) (\S+) - \xef\xbb\xbf(.*)$", re.S)
+
+
+def syslog_events(frames, fmt):
+    events = []
+    for frame in frames:
+        m = SYSLOG.match(frame)
+        assert m, frame[:120]
+        check_eq(m.group(4).decode(), fmt, "MSGID: the format")
+        events.append((m.group(1).decode(), json.loads(m.group(5))))
+    return events
+
+
+@test
+def syslog_to_udp_and_tcp_sends_one_rfc5424_message_per_event():
+    path, lines = sample_dir()
+    want = run_tail("--from-seq", "1", "--format", "ocsf", path).stdout.splitlines()
+    check_eq(len(want), 12, "events")
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(5)
+    cursor = os.path.join(BASE, "syslog.cursor")
+    r = run_tail("--cursor", cursor, "--format", "ocsf", "--syslog-to",
+                 "udp:127.0.0.1:%d" % u.getsockname()[1], path)
+    check_eq((r.returncode, r.stdout), (0, ""), f"udp: exit status, stdout ({r.stderr})")
+    frames = [u.recv(70000) for _ in want]
+    u.close()
+    got = syslog_events(frames, "ocsf")
+    check_eq([e for _, e in got], [json.loads(x) for x in want], "udp: the events, in order")
+    check_eq(got[0][0], json.loads(lines[0])["ts"], "TIMESTAMP: the record's time")
+    with open(cursor) as f:
+        check_eq(f.read().split(":")[0], "12", "cursor after the last message sent")
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    p = subprocess.Popen(tail_cmd("--from-seq", "1", "--format", "ocsf", "--syslog-to",
+                                  "tcp:127.0.0.1:%d" % srv.getsockname()[1], path),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    srv.settimeout(10)
+    conn, _ = srv.accept()
+    conn.settimeout(10)
+    data = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    conn.close()
+    srv.close()
+    check_eq(p.wait(timeout=30), 0, "tcp: exit status")
+    frames = []
+    while data:   # RFC 6587 octet counting: LENGTH SP MESSAGE
+        n, rest = data.split(b" ", 1)
+        frames.append(rest[:int(n)])
+        data = rest[int(n):]
+    check_eq([e for _, e in syslog_events(frames, "ocsf")], [json.loads(x) for x in want],
+             "tcp: the events, in order")
+
+
+@test
+def syslog_target_that_cannot_be_reached_or_parsed_is_an_error():
+    path, _ = sample_dir()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                       # nobody listens there now
+    r = run_tail("--syslog-to", "tcp:127.0.0.1:%d" % port, path)
+    check_eq(r.returncode, 69, f"unreachable ({r.stderr})")
+    for bad in ("127.0.0.1:514", "udp:", "udp:host", "tcp:[::1]514", "unix:"):
+        r = run_tail("--syslog-to", bad, path)
+        check_eq(r.returncode, 69, f"{bad!r} ({r.stderr})")
+
+
 class Tail:
     """A tail --follow --cursor process writing to one output file (appended)."""
 
@@ -264,7 +341,6 @@ def ten_thousand_records_two_rotations_two_restarts_each_printed_once_in_order()
     with open(out, "rb") as f:
         printed = f.read()
     if printed != stored:
-        import json
         seqs = [json.loads(x)["seq"] for x in printed.splitlines()]
         dup = len(seqs) - len(set(seqs))
         missing = sorted(set(range(1, TOTAL + 1)) - set(seqs))[:10]
