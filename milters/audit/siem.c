@@ -174,6 +174,12 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 
 /* ---- building events --------------------------------------------------- */
 
+/* add - o.key = v; every key here is a string literal, so json-c need not copy it */
+static void add(json_object *o, const char *key, json_object *v)
+{
+	json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
 /* child - the object at key in o, created when missing */
 static json_object *child(json_object *o, const char *key)
 {
@@ -182,7 +188,7 @@ static json_object *child(json_object *o, const char *key)
 	if (json_object_object_get_ex(o, key, &c))
 		return c;
 	c = json_object_new_object();
-	json_object_object_add(o, key, c);
+	add(o, key, c);
 	return c;
 }
 
@@ -190,20 +196,20 @@ static json_object *child(json_object *o, const char *key)
 static void put_str(json_object *o, const char *key, const char *s)
 {
 	if (s)
-		json_object_object_add(o, key, json_object_new_string(s));
+		add(o, key, json_object_new_string(s));
 }
 
 /* put_int - o.key = n */
 static void put_int(json_object *o, const char *key, long long n)
 {
-	json_object_object_add(o, key, json_object_new_int64((int64_t)n));
+	add(o, key, json_object_new_int64((int64_t)n));
 }
 
 /* put_copy - o.key = another reference to v, when v is not NULL */
 static void put_copy(json_object *o, const char *key, json_object *v)
 {
 	if (v)
-		json_object_object_add(o, key, json_object_get(v));
+		add(o, key, json_object_get(v));
 }
 
 /* addr_at - the address of item i of a header list ({addr}) or of a string list */
@@ -273,7 +279,7 @@ static json_object *blind_copies(const audit_siem_record *r)
 static void put_list(json_object *o, const char *key, json_object *list)
 {
 	if (list)
-		json_object_object_add(o, key, list);
+		add(o, key, list);
 }
 
 /* client_domain - the client's reverse name, unless the MTA found none */
@@ -324,7 +330,7 @@ static void postern_facts(json_object *p, const audit_siem_record *r)
 		if (r->tls_bits >= 0)
 			put_int(o, "bits", r->tls_bits);
 		if (r->tls_verified >= 0)
-			json_object_object_add(o, "verified",
+			add(o, "verified",
 					       json_object_new_boolean(r->tls_verified));
 	}
 	if (r->auth_type || r->auth_author) {
@@ -347,10 +353,10 @@ static void postern_facts(json_object *p, const audit_siem_record *r)
 		put_copy(o, "duplicates", r->duplicates);
 		put_copy(o, "unparsed", r->unparsed);
 		if (r->hdr_truncated)
-			json_object_object_add(o, "truncated", json_object_new_boolean(1));
+			add(o, "truncated", json_object_new_boolean(1));
 	}
 	if (r->attachments_truncated)
-		json_object_object_add(p, "attachments_truncated", json_object_new_boolean(1));
+		add(p, "attachments_truncated", json_object_new_boolean(1));
 	put_copy(p, "privacy", r->privacy);
 }
 
@@ -384,7 +390,7 @@ static void ecs_event(json_object *e, const audit_siem_record *r)
 		a = json_object_new_array();
 		json_object_array_add(a, json_object_new_string(
 			r->kind == AUDIT_SIEM_CONNECTION ? "network" : "email"));
-		json_object_object_add(ev, "category", a);
+		add(ev, "category", a);
 		a = json_object_new_array();
 		if (r->kind == AUDIT_SIEM_CONNECTION) {
 			json_object_array_add(a, json_object_new_string("connection"));
@@ -392,7 +398,7 @@ static void ecs_event(json_object *e, const audit_siem_record *r)
 		} else {
 			json_object_array_add(a, json_object_new_string("info"));
 		}
-		json_object_object_add(ev, "type", a);
+		add(ev, "type", a);
 		put_str(ev, "action", actions[r->kind]);
 		put_str(ev, "outcome", r->kind == AUDIT_SIEM_MESSAGE ? "success" : "failure");
 	}
@@ -409,15 +415,15 @@ static void ecs_email(json_object *e, const audit_siem_record *r)
 	size_t i;
 
 	if ((list = addresses(r->hdr_from)) != NULL)
-		json_object_object_add(child(em, "from"), "address", list);
+		add(child(em, "from"), "address", list);
 	if ((list = addresses(r->hdr_to)) != NULL)
-		json_object_object_add(child(em, "to"), "address", list);
+		add(child(em, "to"), "address", list);
 	if ((list = addresses(r->hdr_cc)) != NULL)
-		json_object_object_add(child(em, "cc"), "address", list);
+		add(child(em, "cc"), "address", list);
 	if ((list = blind_copies(r)) != NULL)
-		json_object_object_add(child(em, "bcc"), "address", list);
+		add(child(em, "bcc"), "address", list);
 	if ((list = addresses(r->hdr_reply_to)) != NULL)
-		json_object_object_add(child(em, "reply_to"), "address", list);
+		add(child(em, "reply_to"), "address", list);
 	put_str(em, "subject", r->subject);
 	put_str(em, "message_id", r->message_id);
 	put_str(em, "local_id", r->queue_id);
@@ -437,13 +443,13 @@ static void ecs_email(json_object *e, const audit_siem_record *r)
 				put_int(f, "size", n);
 			if (str(a, "sha256"))
 				put_str(child(f, "hash"), "sha256", str(a, "sha256"));
-			json_object_object_add(w, "file", f);
+			add(w, "file", f);
 			json_object_array_add(atts, w);
 		}
-		json_object_object_add(em, "attachments", atts);
+		add(em, "attachments", atts);
 	}
 	if (json_object_object_length(em))
-		json_object_object_add(e, "email", em);
+		add(e, "email", em);
 	else
 		json_object_put(em);
 }
@@ -466,7 +472,7 @@ static json_object *ecs_map(const audit_siem_record *r)
 	ecs_email(e, r);
 	if (r->has_tls) {
 		o = child(e, "tls");
-		json_object_object_add(o, "established", json_object_new_boolean(1));
+		add(o, "established", json_object_new_boolean(1));
 		if ((number = tls_number(r->tls_version, &protocol)) != NULL) {
 			put_str(o, "version", number);
 			put_str(o, "version_protocol", protocol);
@@ -624,11 +630,11 @@ static json_object *ocsf_email(const audit_siem_record *r, json_object *misfits)
 				put_str(h, "value", str(a, "sha256"));
 				hs = json_object_new_array();
 				json_object_array_add(hs, h);
-				json_object_object_add(f, "hashes", hs);
+				add(f, "hashes", hs);
 			}
 			json_object_array_add(files, f);
 		}
-		json_object_object_add(em, "files", files);
+		add(em, "files", files);
 	}
 	return em;
 }
@@ -722,7 +728,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 		put_int(e, "status_id", 0);
 		put_str(e, "status", "Unknown");
 		put_copy(u, "record", r->rec);
-		json_object_object_add(e, "unmapped", u);
+		add(e, "unmapped", u);
 		return e;
 	}
 	if (r->kind == AUDIT_SIEM_MESSAGE) {
@@ -740,7 +746,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 		put_str(e, "direction", dir_names[r->direction]);
 		put_str(e, "protocol_name", "SMTP");
 		put_str(e, "smtp_hello", r->helo);
-		json_object_object_add(e, "email", ocsf_email(r, misfits));
+		add(e, "email", ocsf_email(r, misfits));
 		if (r->has_envelope) {
 			json_object *l = ocsf_one(r->env_from);
 			ocsf_addrs(e, "from", l, 1, NULL);
@@ -748,7 +754,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 			ocsf_addrs(e, "to", r->env_rcpt, 0, NULL);
 		}
 		if (json_object_object_length(misfits))
-			json_object_object_add(u, "email", misfits);
+			add(u, "email", misfits);
 		else
 			json_object_put(misfits);
 	} else {
@@ -758,7 +764,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 	postern_facts(u, r);
 	if (r->auth_user)
 		put_str(child(u, "auth"), "user", r->auth_user);
-	json_object_object_add(e, "unmapped", u);
+	add(e, "unmapped", u);
 	return e;
 }
 
@@ -813,8 +819,8 @@ static void cim_files(json_object *e, const audit_siem_record *r)
 			json_object_array_add(hashes, json_object_new_string(str(a, "sha256")));
 	}
 	put_list(e, "file_name", names);
-	json_object_object_add(e, "file_size", sizes);
-	json_object_object_add(e, "file_hash", hashes);
+	add(e, "file_size", sizes);
+	add(e, "file_hash", hashes);
 }
 
 /* cim_map - one email or connection record as a CIM Email event; NULL for others */
@@ -834,7 +840,7 @@ static json_object *cim_map(const audit_siem_record *r)
 	put_str(e, "message_id", or_unknown(r->message_id));
 	put_str(e, "protocol", "smtp");
 	if ((l = addresses(r->env_rcpt)) != NULL)
-		json_object_object_add(e, "recipient", l);
+		add(e, "recipient", l);
 	else
 		put_str(e, "recipient", UNKNOWN);
 	put_int(e, "recipient_count", (long long)count(r->env_rcpt));
@@ -860,7 +866,7 @@ static json_object *cim_map(const audit_siem_record *r)
 		char text[32];
 		snprintf(text, sizeof(text), "%lld.%03lld", r->duration_ms / 1000,
 			 r->duration_ms % 1000);
-		json_object_object_add(e, "duration", json_object_new_double_s(
+		add(e, "duration", json_object_new_double_s(
 			(double)r->duration_ms / 1000.0, text));
 	}
 	cim_files(e, r);
@@ -882,7 +888,7 @@ static json_object *cim_map(const audit_siem_record *r)
 	put_str(e, "postern_tls_version", r->tls_version);
 	put_str(e, "postern_tls_cipher", r->tls_cipher);
 	if (r->tls_verified >= 0)
-		json_object_object_add(e, "postern_tls_verified",
+		add(e, "postern_tls_verified",
 				       json_object_new_boolean(r->tls_verified));
 	return e;
 }
