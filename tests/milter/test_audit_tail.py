@@ -191,6 +191,29 @@ def follow_takes_a_late_record_of_the_rotated_file_first_and_survives_copytrunca
     check_eq(printed(), b"".join(rec(n) for n in range(1, 8)), "records 1-7, in order")
 
 
+@test
+def follow_without_a_start_prints_only_new_records():
+    d = tempfile.mkdtemp(dir=BASE)
+    path, out = os.path.join(d, "t.jsonl"), os.path.join(d, "out")
+    with open(path, "wb") as f:   # old records, and one being written right now
+        f.write(b'{"seq":1}\n{"seq":2}\n{"seq":3,"event":"mess')
+    with open(out, "wb") as fp:
+        p = subprocess.Popen(tail_cmd("--follow", path), stdout=fp, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: any(os.path.realpath(os.path.join(f"/proc/{p.pid}/fd", x)) == path
+                                 for x in os.listdir(f"/proc/{p.pid}/fd")), "tail to open it")
+            time.sleep(0.3)         # and to look at its end
+            with open(path, "ab") as f:
+                f.write(b'age"}\n{"seq":4}\n')
+            wait_for(lambda: os.path.getsize(out) > 0, "the new record")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=30)
+    check_eq((rc, p.stderr.read()), (0, b""), "exit status, no complaint about half a record")
+    with open(out, "rb") as f:
+        check_eq(f.read(), b'{"seq":4}\n', "only the record appended after tail started")
+
+
 SYSLOG = re.compile(rb"^<22>1 (\S+) (\S+) postern-audit (\d+) (\S+) - \xef\xbb\xbf(.*)$", re.S)
 
 
