@@ -54,8 +54,6 @@ def load_ecs_flat(path):
                     cur["type"] = m.group(1)
                 if line == "  required: true":
                     cur["required"] = True
-                if line == "  normalize:" or line == "  normalize: []":
-                    pass
                 continue
             if in_allowed:
                 m = re.match(r"^    name: (\S+)$", line)
