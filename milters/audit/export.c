@@ -2,6 +2,7 @@
 #include "milters/audit/export.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "milters/audit/siem.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
@@ -423,6 +424,16 @@ int audit_export_line(audit_export *x, const char *line, size_t len)
 		break;
 	case AUDIT_FMT_CSV:
 		csv_row(&x->row, rec);
+		fwrite(pn_buf_str(&x->row), 1, pn_buf_len(&x->row), x->out);
+		break;
+	case AUDIT_FMT_ECS:
+	case AUDIT_FMT_OCSF:
+	case AUDIT_FMT_CIM:
+		pn_buf_reset(&x->row);
+		if (!audit_siem_write(x->fmt == AUDIT_FMT_ECS ? AUDIT_SIEM_ECS
+				      : x->fmt == AUDIT_FMT_OCSF ? AUDIT_SIEM_OCSF : AUDIT_SIEM_CIM,
+				      rec, line, len, &x->row))
+			goto out;	/* the format's rule skips this record */
 		fwrite(pn_buf_str(&x->row), 1, pn_buf_len(&x->row), x->out);
 		break;
 	}

@@ -43,7 +43,9 @@
  *	"; " (attachment names). A CSV field that starts with =, +, -, @,
  *	tab or CR gets a leading single quote, so a spreadsheet shows it
  *	instead of running it as a formula: subjects and file names come
- *	from strangers. audit_export_finish() closes the output (the JSON
+ *	from strangers. AUDIT_FMT_ECS, _OCSF and _CIM write one SIEM event
+ *	per line (siem.h); a CIM export leaves out records that are not
+ *	about mail, and such a record does not count as written. audit_export_finish() closes the output (the JSON
  *	array) and frees x. Only one line is held at a time.
  * DIAGNOSTICS
  *	audit_filter_add() returns 0, or -1 with *err for a bad value.
@@ -59,7 +61,10 @@
 
 #include "common/cidr.h"
 
-typedef enum { AUDIT_FMT_JSON, AUDIT_FMT_JSONL, AUDIT_FMT_CSV } audit_format;
+typedef enum {
+	AUDIT_FMT_JSON, AUDIT_FMT_JSONL, AUDIT_FMT_CSV,
+	AUDIT_FMT_ECS, AUDIT_FMT_OCSF, AUDIT_FMT_CIM	/* SIEM events, one per line: siem.h */
+} audit_format;
 
 typedef enum {
 	AUDIT_F_SINCE, AUDIT_F_UNTIL, AUDIT_F_FROM, AUDIT_F_RCPT, AUDIT_F_CLIENT,

@@ -16,6 +16,9 @@
 #include "milters/audit/milter.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/record.h"
+#include "milters/audit/siem.h"
+#include "milters/audit/siem_fields.h"
+#include "milters/audit/tail.h"
 #include "milters/audit/state.h"
 #include "milters/audit/trail.h"
 #include "milters/audit/verify.h"
@@ -118,9 +121,11 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 				fmt = AUDIT_FMT_JSONL;
 			else if (strcmp(optarg, "csv") == 0)
 				fmt = AUDIT_FMT_CSV;
+			else if (audit_siem_format_parse(optarg, &fmt) == 0)
+				;
 			else {
-				fprintf(stderr, "postern-audit: export: --format must be json, jsonl "
-					"or csv\n");
+				fprintf(stderr, "postern-audit: export: --format must be json, jsonl, "
+					"csv, ecs, ocsf or cim\n");
 				audit_filter_free(&f);
 				return EX_USAGE;
 			}
@@ -128,7 +133,8 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: postern-audit export [--since T] [--until T] "
 				"[--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] [--client CIDR] "
-				"[--country CC] [--queue-id ID] [--format json|jsonl|csv] [FILE...]\n");
+				"[--country CC] [--queue-id ID] "
+				"[--format json|jsonl|csv|ecs|ocsf|cim] [FILE...]\n");
 			audit_filter_free(&f);
 			return EX_USAGE;
 		}
@@ -334,17 +340,45 @@ static int tool_checkpoint(const pn_config *cfg, void *state, int argc, char **a
 	return 0;
 }
 
+/* tool_fields - the SIEM fields the export formats use: format, name, type, requirement */
+static int tool_fields(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	const audit_siem_field *f;
+	const char *only = NULL;
+
+	(void)cfg;
+	(void)state;
+	if (argc == 3 && strcmp(argv[1], "--format") == 0)
+		only = argv[2];
+	else if (argc != 1) {
+		fprintf(stderr, "usage: postern-audit fields [--format ecs|ocsf|cim]\n");
+		return EX_USAGE;
+	}
+	for (f = audit_siem_fields; f->name; f++)
+		if (only == NULL || strcmp(only, audit_siem_format_name(f->fmt)) == 0)
+			printf("%s\t%s\t%s\t%s\n", audit_siem_format_name(f->fmt), f->name, f->type,
+			       f->requirement);
+	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
+
 static const pn_tool audit_tools[] = {
 	{"export", "[--since T] [--until T] [--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] "
-		   "[--client CIDR] [--country CC] [--queue-id ID] [--format json|jsonl|csv] "
+		   "[--client CIDR] [--country CC] [--queue-id ID] "
+		   "[--format json|jsonl|csv|ecs|ocsf|cim] "
 		   "[FILE...]",
-	 "write the records that match as JSON, JSON Lines or CSV", tool_export},
+	 "write the records that match as JSON, JSON Lines, CSV or SIEM events", tool_export},
 	{"verify", "[--key FILE]... [--no-key] [--head SEQ:SHA256] [--head-file FILE] [--host NAME] "
 		   "[--after SEQ:SHA256] [FILE...]",
 	 "check that the trail is whole, unedited and this host's (exit 0 only if intact)",
 	 tool_verify},
 	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",
 	 tool_checkpoint},
+	{"tail", "[--follow] [--from-seq N | --cursor FILE] [--format jsonl|ecs|ocsf|cim] "
+		 "[--syslog-to udp:HOST:PORT|tcp:HOST:PORT|unix:PATH] [FILE]",
+	 "print records as they are appended, across rotations, resuming from a cursor",
+	 audit_tool_tail},
+	{"fields", "[--format ecs|ocsf|cim]",
+	 "list the SIEM fields the export formats use (name, type, requirement)", tool_fields},
 	{NULL, NULL, NULL, NULL}
 };
 

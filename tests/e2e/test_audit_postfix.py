@@ -217,5 +217,27 @@ def sighup_after_logrotate_moved_the_file_continues_the_chain():
     check_eq(head.split(":")[0], str(new[0]["seq"]), "checkpoint seq")
 
 
+@test
+def every_record_postfix_produced_is_a_valid_siem_event_in_each_format():
+    import json
+    import audit_siem_check as siem
+    from tap import skip
+    ref = siem.reference()
+    if ref is None:
+        skip("../shared/siem not present")
+    audit = S["audit"]
+    table = siem.fields_table(audit.run("fields").stdout)
+    files = [S["trail"] + ".1", S["trail"]]
+    checks = {"ecs": lambda e: siem.check_ecs(e, table, ref),
+              "ocsf": lambda e: siem.check_ocsf(e, table, ref),
+              "cim": lambda e: siem.check_cim(e, table)}
+    for fmt, check in checks.items():
+        r = audit.run("export", "--format", fmt, *files)
+        check_eq(r.returncode, 0, f"{fmt}: export ({r.stderr})")
+        events = [json.loads(x) for x in r.stdout.splitlines()]
+        assert len(events) > 20, f"{fmt}: {len(events)} events"
+        check_eq(sorted({p for e in events for p in check(e)}), [], f"{fmt} problems")
+
+
 if __name__ == "__main__":
     main(setup, teardown)
