@@ -91,9 +91,20 @@ def client(addr="192.0.2.7", tls=None, cert_subject=None, helo="helo.example"):
     return c
 
 
+# The trail's own bookkeeping records, which export leaves out (a gap
+# record is exported: an auditor must see it).
+BOOKKEEPING = (b'"event":"trail-start"', b'"event":"key-change"')
+
+
+def mail_records(data):
+    """The lines of a trail that export turns into events."""
+    return [x for x in data.splitlines()
+            if x.strip() and not any(b in x for b in BOOKKEEPING)]
+
+
 def trail_lines():
     with open(TRAIL, "rb") as f:
-        return f.read().splitlines()
+        return mail_records(f.read())
 
 
 def wait_lines(n, timeout=10):
@@ -163,7 +174,7 @@ def count_records(files):
     n = 0
     for p in files:
         with open(p, "rb") as f:
-            n += len([x for x in f.read().splitlines() if x.strip()])
+            n += len(mail_records(f.read()))
     return n
 
 
@@ -234,7 +245,7 @@ def live_message_maps_the_facts_a_siem_user_searches_for():
     check_eq((ecs["source"]["ip"], ecs["source"]["geo"]["country_iso_code"]),
              ("192.0.2.7", "DE"), "source and its country")
     assert isinstance(ecs["source"]["as"]["number"], int), ecs["source"]
-    check_eq(ecs["postern"]["seq"], 1, "postern.seq")
+    check_eq(ecs["postern"]["seq"], 2, "postern.seq (1 is the trail-start record)")
     ocsf, = export("ocsf", first)
     check_eq((ocsf["email"]["smtp_from"], ocsf["email"]["uid"], ocsf["src_endpoint"]["ip"]),
              ("alice@example.com", "4QsiemA", "192.0.2.7"), "OCSF email and endpoint")
