@@ -38,7 +38,7 @@ static int tool_compile(const pn_config *cfg, void *state, int argc, char **argv
 		sv_script *s = sv_compile_file(argv[i], sort_limits(state), &err);
 
 		if (s == NULL) {
-			fprintf(stderr, "%s\n", err);
+			fprintf(stderr, "postern-sort: error: %s\n", err);
 			pn_free(err);
 			rc = EX_DATAERR;
 			continue;
@@ -127,7 +127,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	if (argc - optind != 2)
 		goto usage;
 	if ((s = sv_compile_file(argv[optind], sort_limits(st), &err)) == NULL) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "postern-sort: error: %s\n", err);
 		pn_free(err);
 		pn_free(tos);
 		sort_env_free(items);

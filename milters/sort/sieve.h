@@ -80,8 +80,10 @@
  *	bytes examined and a step counter (commands, tests and comparisons)
  *	at run time. sv_limits_default() sets safe values.
  * DIAGNOSTICS
- *	sv_compile() returns NULL and sets *err to "NAME:LINE:COL: error: TEXT"
+ *	sv_compile() returns NULL and sets *err to "NAME:LINE:COL: TEXT"
  *	saying what was expected and what was found (free with pn_free()).
+ *	The text carries no severity: the caller prints or logs it with its
+ *	own single prefix ("postern-sort: error: "), never a second one.
  *
  *	sv_run() returns 0, 1 when the script executed stop (a chain should
  *	not run the next script), or -1 on a run-time error (a limit hit,

@@ -762,6 +762,13 @@ static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, 
 	size_t i;
 	sv_action *a;
 
+	/* RFC 5228 2.10.3 and 4.1: INBOX, in any letter case, is where keep
+	 * delivers, and a message goes at most once into one mailbox */
+	if (type == SV_ACT_FILEINTO && arglen == 5 && strncasecmp(arg, "INBOX", 5) == 0) {
+		type = SV_ACT_KEEP;
+		arg = NULL;
+		arglen = 0;
+	}
 	for (i = 0; i < r->nacts; i++) {
 		const sv_action *x = &r->acts[i];
 		int rej = type == SV_ACT_REJECT || type == SV_ACT_EREJECT;

@@ -6,6 +6,7 @@ per-domain and per-recipient scripts, environment items from the MTA's
 macros, scripts recompiled when they change, reload, `check` and the tools,
 and the log lines (queue id, script, line)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def write(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.rename(tmp, path)	# a new inode: the daemon sees the change at once
+
+
+def prefixes(line):
+    """The severity words (error:, fatal:, ...) of a log or tool line: one
+    is right; "FILE:1:2: error: ..." after the logger's own was not."""
+    return re.findall(r"\b(error|fatal|warning|panic): ", line)
 
 
 def msg(subject, extra="", body="Hello.\r\n"):
@@ -249,7 +256,9 @@ def changed_script_is_recompiled_without_reload():
     write(path, 'require "fileinto";\nfileinto "Three"\n')	# broken: last good stays
     t = send("hello", rcpts=("<u@changing.example>",))
     assert ("addrcpt", "<u+Two@changing.example>") in t.mods, t.mods
-    D.wait_for_log("changing.example.sieve:3:1: error: expected ';'")
+    D.wait_for_log(f"error: {path}:3:1: expected ';'")
+    line = [x for x in D.log().splitlines() if f"{path}:3:1:" in x][0]
+    check_eq(prefixes(line), ["error"], f"one severity in {line!r}")
     os.unlink(path)	# a broken script would make `check` and reload fail
     t = send("hello", rcpts=("<u@changing.example>",))
     check_eq(t.mods, [], "script removed")
@@ -264,16 +273,27 @@ def check_and_compile_report_line_and_column():
         f.write('require "fileinto";\nif header :is "subject" {\n  fileinto "x";\n}\n')
     r = D.run("compile", bad, GLOBAL)
     check_eq(r.returncode, 65, "compile exit status")
-    assert f"{bad}:2:4: error: test \"header\" needs a string list" in r.stderr, r.stderr
+    check_eq(r.stderr, f'postern-sort: error: {bad}:2:4: test "header" needs a string list '
+             'as argument 2\n', "compile error line: one prefix")
     assert f"{GLOBAL}: OK" in r.stdout, r.stdout
     conf = dict(D.config)
-    D.config["user_scripts"] = os.path.join(BASE, "%u.sieve")	# matches bad.sieve
+    D.config = dict(conf, user_scripts=os.path.join(BASE, "%u.sieve"))	# matches bad.sieve
     try:
         r = D.run("check")
     finally:
         D.config = conf
     check_eq(r.returncode, 78, "check with a broken per-recipient script")
-    assert "bad.sieve:2:4: error:" in r.stderr, r.stderr
+    line = [x for x in r.stderr.splitlines() if "bad.sieve:2:4:" in x]
+    assert line and line[0].startswith(f"postern-sort: fatal: {bad}:2:4: test "), r.stderr
+    check_eq(prefixes(line[0]), ["fatal"], f"one severity in {line[0]!r}")
+    D.config = dict(conf, script=bad)	# a broken global script
+    try:
+        r = D.run("check")
+    finally:
+        D.config = conf
+    check_eq(r.returncode, 78, "check with a broken global script")
+    check_eq(r.stderr, f'postern-sort: fatal: {bad}:2:4: test "header" needs a string list '
+             'as argument 2\n', "check error line: one prefix")
     os.unlink(bad)
 
 
