@@ -539,33 +539,42 @@ static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
 	return 0;
 }
 
-/* envelope_values - address parts of the envelope sender or recipient */
+/* envelope_values - address parts of the envelope sender or recipient,
+ * canonical but in the case the MTA gave (sieve_envelope.c) */
 static void envelope_values(ctx *c, const sv_node *n, const char *part, vals *out)
 {
 	const char *path;
-	pn_addr a;
+	const pn_addr *given;
+	pn_addr own;
 
-	if (strcasecmp(part, "from") == 0)
+	if (strcasecmp(part, "from") == 0) {
 		path = c->env->from;
-	else if (strcasecmp(part, "to") == 0)
+		given = c->env->from_addr;
+	} else if (strcasecmp(part, "to") == 0) {
 		path = c->env->to;
-	else
-		return;
-	if (path == NULL)
-		return;
-	if (pn_addr_parse_path(path, &a, NULL) < 0) {
-		/* what Postfix accepted but we cannot split: compare it whole */
-		if (n->part == SV_PART_ALL)
-			vals_add(out, path, strlen(path));
+		given = c->env->to_addr;
+	} else {
 		return;
 	}
-	if (a.address[0] == '\0') {	/* null sender: every part is empty */
+	if (path == NULL && given == NULL)
+		return;
+	memset(&own, 0, sizeof(own));
+	if (given == NULL) {
+		if (sv_envelope_address(path, NULL, &own) < 0) {
+			/* what the MTA accepted but we cannot split: compare it whole */
+			if (n->part == SV_PART_ALL)
+				vals_add(out, path, strlen(path));
+			return;
+		}
+		given = &own;
+	}
+	if (given->address[0] == '\0') {	/* null sender: every part is empty */
 		if (n->part != SV_PART_DETAIL)
 			vals_add(out, "", 0);
 	} else {
-		add_part(c, n->part, a.local, a.domain, a.address, out);
+		add_part(c, n->part, given->local, given->domain, given->address, out);
 	}
-	pn_addr_clear(&a);
+	pn_addr_clear(&own);
 }
 
 /* env_item - an environment item's value, or NULL when unknown */
