@@ -651,9 +651,10 @@ static sink *sink_new(pn_mime *m, pn_mime_part *part)
 		s->dec = D_IDENTITY;
 	pn_buf_init(&s->ws, QP_WS_MAX);
 	pn_buf_init(&s->text, m->lim.keep_text_max);
-	s->keep = m->lim.keep_text_max > 0 && !part->is_container &&
-		  (strcmp(part->content_type, "text/plain") == 0 ||
-		   strcmp(part->content_type, "text/html") == 0);
+	s->keep = m->lim.keep_text_max > 0 &&
+		  (m->lim.keep_all_content ||
+		   (!part->is_container && (strcmp(part->content_type, "text/plain") == 0 ||
+					    strcmp(part->content_type, "text/html") == 0)));
 	return s;
 }
 
@@ -677,6 +678,12 @@ static void keep_text(pn_mime *m, sink *s)
 	size_t len = pn_buf_len(&s->text), cut;
 	char *t;
 
+	if (part->is_container || strncmp(part->content_type, "text/", 5) != 0) {
+		/* keep_all_content: not text, so no charset: the bytes as decoded */
+		part->text = pn_memdup0(raw, len);
+		part->text_len = len;
+		return;
+	}
 	if (part->text_truncated)
 		t = pn_charset_to_utf8_prefix(cs, raw, len);
 	else

@@ -602,7 +602,37 @@ static int content_type_matches(const char *want, size_t wlen, const char *type)
 	return slash && (size_t)(slash - type) == wlen && strncasecmp(want, type, wlen) == 0;
 }
 
-/* body_values - what the body test compares, by transform */
+/* header_len - the header section of a message: up to its empty line */
+static size_t header_len(const char *m, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (m[i] != '\n')
+			continue;
+		if (i + 1 < len && m[i + 1] == '\n')
+			return i + 1;
+		if (i + 2 < len && m[i + 1] == '\r' && m[i + 2] == '\n')
+			return i + 1;
+	}
+	return len;	/* no body: all header */
+}
+
+/* is_message - an embedded message part */
+static int is_message(const pn_mime_part *p)
+{
+	return p->is_container || strcmp(p->content_type, "message/rfc822") == 0
+	       || strcmp(p->content_type, "message/global") == 0;
+}
+
+/*
+ * body_values - what the body test compares, by transform. :content
+ * (RFC 5173 5.2) searches the decoded content of every part of a listed
+ * type, text or not (application/pdf finds "%PDF" in a base64 part); of a
+ * matching message/rfc822 part only the enclosed message's header, as one
+ * string, while the parts inside it are searched when their own type
+ * matches. Multipart prologues and epilogues are not searched.
+ */
 static int body_values(ctx *c, const sv_node *n, vals *out)
 {
 	size_t i, k;
@@ -621,10 +651,10 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 		const pn_mime_part *p = sv_body_part(c->env->body, i);
 		int want = 0;
 
-		if (p->is_container || p->text == NULL)
+		if (p->text == NULL)
 			continue;
 		if (n->transform == SV_BODY_TEXT) {
-			want = strncasecmp(p->content_type, "text/", 5) == 0;
+			want = !p->is_container && strncasecmp(p->content_type, "text/", 5) == 0;
 		} else {
 			for (k = 0; k < n->types->n && !want; k++) {
 				size_t tlen;
@@ -632,7 +662,11 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 				want = content_type_matches(t, tlen, p->content_type);
 			}
 		}
-		if (want)
+		if (!want)
+			continue;
+		if (is_message(p))
+			vals_put(out, p->text, header_len(p->text, p->text_len), 0);
+		else
 			vals_put(out, p->text, p->text_len, 0);
 	}
 	return 0;

@@ -229,6 +229,60 @@ def partial_reject_removes_only_that_recipient():
     D.wait_for_log("4PaRt1: sort: to=<erin@example.org>: rejected by its script")
 
 
+CASE_SCRIPT = """require ["envelope", "fileinto", "variables"];
+if envelope :domain :is "from" "evil.example" { discard; stop; }
+if envelope :domain :is :comparator "i;octet" "to" "case.example" { fileinto "Lower"; }
+elsif envelope :domain :matches "to" "*" { fileinto "${1}"; }
+"""
+
+
+def send_envelope(sender, rcpt, mail_addr, rcpt_addr, queue_id="4EnV01"):
+    """One message with the MTA's own parse of the addresses ({mail_addr},
+    {rcpt_addr}: comments, route and trailing dot gone, case kept, as
+    Postfix sends them) beside the paths as the client spelled them."""
+    c = client()
+    macros = mc.postfix_macros(sender=mail_addr, queue_id=queue_id)
+    macros[mc.SMFIC_RCPT] = {"{rcpt_addr}": rcpt_addr}
+    t = c.transaction(sender, [rcpt], msg("hello"), macros=macros, queue_id=queue_id)
+    c.quit()
+    return t
+
+
+@test
+def envelope_domain_is_compared_in_the_case_the_mta_gave():
+    # i;octet sees "Case.Example", not a lower-cased copy; ${1} keeps the case;
+    # the domain script is found under the canonical (lower-case) name
+    write(os.path.join(SIEVE, "case.example.sieve"), CASE_SCRIPT)
+    t = send_envelope("<alice@example.com>", "<u@Case.Example>", "alice@example.com",
+                      "u@Case.Example")
+    check_eq(t.mods, [("addrcpt", "<u+Case.Example@Case.Example>"),
+                      ("delrcpt", "<u@Case.Example>")], "modifications")
+
+
+@test
+def odd_recipient_spellings_are_the_canonical_address():
+    # comments, a source route, a trailing dot, needless quotes: the MTA
+    # delivers to u@Case.Example, so the scripts and their tests see that
+    # (with the MTA's {rcpt_addr}, and without: then the path parsed alike)
+    for path in ("<u(x)@Case.Example.>", "<@relay.example:u@Case.Example>",
+                 '<"u"@Case.Example>', "< u@Case.Example >"):
+        for rcpt_addr in ("u@Case.Example", ""):
+            t = send_envelope("<alice@example.com>", path, "alice@example.com", rcpt_addr)
+            check_eq(t.mods, [("addrcpt", "<u+Case.Example@Case.Example>"),
+                              ("delrcpt", path)], f"modifications for {path} {rcpt_addr!r}")
+
+
+@test
+def odd_sender_spelling_does_not_get_past_an_envelope_rule():
+    for path, mail_addr in (("<spam(x)@Evil.Example.>", "spam@Evil.Example"),
+                            ("<@relay.example:spam@evil.example>", "spam@evil.example"),
+                            ("<spam@evil.example.>", "spam@evil.example"),
+                            ("<spam(x)@Evil.Example.>", "")):
+        t = send_envelope(path, "<u@case.example>", mail_addr, "u@case.example",
+                          queue_id="4EnV02")
+        check_eq(t.reply.action, "discard", f"verdict for sender {path} {mail_addr!r}")
+
+
 @test
 def run_time_error_keeps_the_message_and_is_logged():
     t = send("hello", body="please fail at run time\r\n", queue_id="4ErR01")
