@@ -71,8 +71,9 @@
  *	decoded content of every listed part (for a body search such as
  *	Sieve's body :content): every part of type text as UTF-8 as above, any
  *	other type as its decoded bytes (NUL-terminated, but it may contain
- *	NUL: use text_len), and a message/rfc822 container as the embedded
- *	message as sent.
+ *	NUL: use text_len), and of a message/rfc822 container the header
+ *	section of the embedded message (lines ending in LF, the lines that
+ *	are not header fields left out).
  *
  *	Limits (0 in a field, or a NULL limits, means the default): parts
  *	nested deeper than max_depth (20) are not split further but kept
