@@ -493,6 +493,44 @@ static void header_value_is_safe(void **state)
 	}
 }
 
+/* ---- envelope address ---------------------------------------------------- */
+
+static void envelope_address_is_canonical_in_the_mtas_case(void **state)
+{
+	static const struct {
+		const char *mta, *path, *local, *domain;
+	} cases[] = {
+		{NULL, "<bob@Example.ORG>", "bob", "Example.ORG"},
+		{NULL, "<bob(work)@Example.ORG.>", "bob", "Example.ORG"},
+		{NULL, "<@relay.example:Bob@Example.ORG>", "Bob", "Example.ORG"},
+		{NULL, "<\"bob\"@example.org>", "bob", "example.org"},
+		{NULL, "<\"b o\\\"b\"@example.org>", "\"b o\\\"b\"", "example.org"},
+		{NULL, "< bob@Example.ORG >", "bob", "Example.ORG"},
+		/* the written spelling is kept only when it is the same domain */
+		{NULL, "<bob@example.org(x@Evil.Example)>", "bob", "example.org"},
+		{NULL, "<bob@B\xc3\x9c" "CHER.example>", "bob", "B\xc3\x9c" "CHER.example"},
+		{"bob@Example.ORG", "<bob(x)@Example.ORG.>", "bob", "Example.ORG"},
+		{"bob@example.net", "<bob@Example.ORG>", "bob", "example.net"},
+		{NULL, "<>", "", ""},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pn_addr canon, v;
+		int ok = pn_addr_parse_envelope(cases[i].mta, cases[i].path, &canon) == 0;
+
+		assert_true(ok);
+		assert_int_equal(sv_envelope_address(cases[i].path, &canon, &v), 0);
+		assert_string_equal(v.local, cases[i].local);
+		assert_string_equal(v.domain, cases[i].domain);
+		pn_addr_clear(&v);
+		pn_addr_clear(&canon);
+	}
+	/* no domain: the caller compares the path whole */
+	assert_int_equal(sv_envelope_address("<postmaster>", NULL, &(pn_addr){0}), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +545,7 @@ int main(void)
 		cmocka_unit_test(runs_give_actions),
 		cmocka_unit_test(runtime_limits_give_implicit_keep),
 		cmocka_unit_test(header_value_is_safe),
+		cmocka_unit_test(envelope_address_is_canonical_in_the_mtas_case),
 	};
 	return cmocka_run_group_tests_name("sort_sieve", tests, NULL, NULL);
 }
