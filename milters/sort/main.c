@@ -156,7 +156,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	o = sort_run(st, m, (const char *const *)items, s);
 	for (i = 0; i < o->n; i++)
 		if (o->r[i].res.error)
-			fprintf(stderr, "%s: %s: run-time error: %s (implicit keep)\n",
+			fprintf(stderr, "postern-sort: warning: %s: %s: run-time failure at %s (implicit keep)\n",
 				o->r[i].addr, sv_script_name(s), o->r[i].res.error);
 	sort_outcome_print(o, stdout);
 	putchar('\n');

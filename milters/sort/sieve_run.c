@@ -771,7 +771,7 @@ static int eval(ctx *c, const sv_node *t)
 		vals_free(&v);
 		return r;
 	default:
-		return rt_error(c, "internal error: unexpected test");
+		return rt_error(c, "unexpected test (internal)");
 	}
 	r = match_values(c, t, &v, t->pos[1]);
 	vals_free(&v);
@@ -1174,7 +1174,7 @@ static int exec_one(ctx *c, const sv_node *n)
 	case SV_OP_DELETEHEADER:
 		return cmd_deleteheader(c, n);
 	default:
-		return rt_error(c, "internal error: unexpected command");
+		return rt_error(c, "unexpected command (internal)");
 	}
 }
 

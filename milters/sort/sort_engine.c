@@ -979,8 +979,8 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 	const char *who = rc->addr;
 
 	if (R->error)
-		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s: run-time error: %s: keeping "
-			   "the message", who, R->error_script, R->error);
+		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s: run-time failure at %s: "
+			   "keeping the message", who, R->error_script, R->error);
 	if (!rc->view_ok) {
 		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s: cannot parse the recipient: left as is",
 			   who);

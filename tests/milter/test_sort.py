@@ -288,7 +288,9 @@ def run_time_error_keeps_the_message_and_is_logged():
     t = send("hello", body="please fail at run time\r\n", queue_id="4ErR01")
     check_eq(t.mods, [], "modifications")
     D.wait_for_log("4ErR01: sort: to=<bob@example.org> script=" + GLOBAL
-                   + ": run-time error: line 13: redirect: invalid address")
+                   + ": run-time failure at line 13: redirect: invalid address")
+    line = [x for x in D.log().splitlines() if "4ErR01: sort: to=" in x][0]
+    check_eq(prefixes(line), ["warning"], f"one severity in {line!r}")
 
 
 @test
