@@ -66,6 +66,8 @@
  *	    keep | fileinto "F" | redirect "a@b" | discard | reject "text"
  *	    | ereject "text" | addheader [:last] "N" "V" | deleteheader "N" COUNT
  *	identical actions once, the implicit keep last (as "keep").
+ *	fileinto "INBOX", in any letter case, is recorded as keep: one
+ *	mailbox gets the message once (RFC 5228 2.10.3, 4.1).
  *
  *	The body test reads message text through an sv_body, a per-message
  *	cache (MIME walk, decoded text parts) that is built on first use;

@@ -60,8 +60,9 @@ int sort_needs_body(const sort_state *st);
  *	    keep       the recipient stays as it is.
  *	    fileinto   fileinto_method = subaddress: the recipient becomes
  *	               user+Folder@domain (recipient_delimiter), the form
- *	               Dovecot's lmtp_save_to_detail_mailbox files (INBOX
- *	               in any case is a keep already in sieve.h); a folder outside the safe set (ASCII
+ *	               Dovecot's lmtp_save_to_detail_mailbox files (the
+ *	               interpreter already made INBOX, in any case, a
+ *	               keep); a folder outside the safe set (ASCII
  *	               letters, digits, "-", "_", "." and "/" between names:
  *	               nothing Postfix's percent hack, bang paths or a
  *	               delivery agent would read) is kept instead (logged).
