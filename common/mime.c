@@ -652,7 +652,7 @@ static sink *sink_new(pn_mime *m, pn_mime_part *part)
 	pn_buf_init(&s->ws, QP_WS_MAX);
 	pn_buf_init(&s->text, m->lim.keep_text_max);
 	s->keep = m->lim.keep_text_max > 0 && !part->is_container &&
-		  (strcmp(part->content_type, "text/plain") == 0 ||
+		  (m->lim.keep_all_content || strcmp(part->content_type, "text/plain") == 0 ||
 		   strcmp(part->content_type, "text/html") == 0);
 	return s;
 }
@@ -677,6 +677,12 @@ static void keep_text(pn_mime *m, sink *s)
 	size_t len = pn_buf_len(&s->text), cut;
 	char *t;
 
+	if (strncmp(part->content_type, "text/", 5) != 0) {
+		/* keep_all_content: not text, so no charset: the bytes as decoded */
+		part->text = pn_memdup0(raw, len);
+		part->text_len = len;
+		return;
+	}
 	if (part->text_truncated)
 		t = pn_charset_to_utf8_prefix(cs, raw, len);
 	else
@@ -839,6 +845,24 @@ static int is_identity(const char *enc)
 	       strcmp(enc, "binary") == 0;
 }
 
+/* keep_embedded_header - keep_all_content: an embedded message's content
+ * is its header section, taken when that ends (a point of the stream that
+ * does not depend on how the body is cut into chunks) */
+static void keep_embedded_header(pn_mime *m, pn_mime_part *container, const pn_buf *hdr)
+{
+	size_t n = pn_buf_len(hdr);
+
+	if (n > m->lim.keep_text_max)
+		n = m->lim.keep_text_max;
+	if (n > m->text_budget)
+		n = m->text_budget;
+	if (n < pn_buf_len(hdr))
+		container->text_truncated = 1;
+	container->text = pn_memdup0(pn_buf_str(hdr), n);
+	container->text_len = n;
+	m->text_budget -= n;
+}
+
 /* end_headers - decide what the entity at depth idx is and start its body */
 static void end_headers(pn_mime *m, size_t idx)
 {
@@ -853,6 +877,10 @@ static void end_headers(pn_mime *m, size_t idx)
 	f->kind = K_LEAF;
 	if (!f->external)
 		parse_hdr_block(f);
+	if (m->lim.keep_all_content && m->lim.keep_text_max > 0 && idx > 0
+	    && m->fr[idx - 1]->kind == K_MESSAGE && m->fr[idx - 1]->s
+	    && m->fr[idx - 1]->s->part->text == NULL)
+		keep_embedded_header(m, m->fr[idx - 1]->s->part, &f->hdr);
 	pn_buf_free(&f->hdr);
 	if (m->stopped)
 		return;

@@ -67,6 +67,14 @@
  *	the whole message. text_truncated tells that some text was left
  *	out. text is NUL-terminated and contains no NUL.
  *
+ *	With limits->keep_all_content also set, the same limits keep the
+ *	decoded content of every listed part (for a body search such as
+ *	Sieve's body :content): every part of type text as UTF-8 as above, any
+ *	other type as its decoded bytes (NUL-terminated, but it may contain
+ *	NUL: use text_len), and of a message/rfc822 container the header
+ *	section of the embedded message (lines ending in LF, the lines that
+ *	are not header fields left out).
+ *
  *	Limits (0 in a field, or a NULL limits, means the default): parts
  *	nested deeper than max_depth (20) are not split further but kept
  *	whole as one leaf; after max_parts (1000) listed parts the walk
@@ -107,6 +115,7 @@ typedef struct pn_mime_limits {
 	size_t max_header_bytes;	/* per part, 0 = PN_MIME_MAX_HEADER_BYTES */
 	size_t keep_text_max;		/* per part, 0 = keep no text */
 	size_t keep_text_total;		/* per message, 0 = 4 * keep_text_max */
+	int keep_all_content;		/* keep every part's content, not only text */
 } pn_mime_limits;
 
 typedef struct pn_mime_part {

@@ -107,12 +107,12 @@ static BIO *cb_bio(arc_write_fn fn, void *ctx)
 static char *ssl_error(const char *what)
 {
 	unsigned long e = ERR_get_error();
-	char reason[256] = "";
+	/* the reason alone: OpenSSL's full string starts with "error:", a
+	 * second severity on the log line */
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	if (e)
-		ERR_error_string_n(e, reason, sizeof(reason));
 	ERR_clear_error();
-	return pn_asprintf("%s%s%s", what, e ? ": " : "", reason);
+	return pn_asprintf("%s%s%s", what, reason ? ": " : "", reason ? reason : "");
 }
 
 /* arc_seal_load - recipient certificates from PEM files */

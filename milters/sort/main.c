@@ -38,7 +38,7 @@ static int tool_compile(const pn_config *cfg, void *state, int argc, char **argv
 		sv_script *s = sv_compile_file(argv[i], sort_limits(state), &err);
 
 		if (s == NULL) {
-			fprintf(stderr, "%s\n", err);
+			fprintf(stderr, "postern-sort: error: %s\n", err);
 			pn_free(err);
 			rc = EX_DATAERR;
 			continue;
@@ -127,7 +127,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	if (argc - optind != 2)
 		goto usage;
 	if ((s = sv_compile_file(argv[optind], sort_limits(st), &err)) == NULL) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "postern-sort: error: %s\n", err);
 		pn_free(err);
 		pn_free(tos);
 		sort_env_free(items);
@@ -156,7 +156,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	o = sort_run(st, m, (const char *const *)items, s);
 	for (i = 0; i < o->n; i++)
 		if (o->r[i].res.error)
-			fprintf(stderr, "%s: %s: run-time error: %s (implicit keep)\n",
+			fprintf(stderr, "postern-sort: warning: %s: %s: run-time failure at %s (implicit keep)\n",
 				o->r[i].addr, sv_script_name(s), o->r[i].res.error);
 	sort_outcome_print(o, stdout);
 	putchar('\n');

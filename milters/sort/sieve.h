@@ -23,6 +23,9 @@
  *	sv_body *sv_body_new(void);
  *	void sv_body_free(sv_body *b);
  *	char *sv_header_value(const char *v, size_t len);
+ *	int sv_envelope_address(const char *path, const pn_addr *canon,
+ *	                        pn_addr *out);
+ *	char *sv_written_local(const char *local);
  * DESCRIPTION
  *	A Sieve interpreter written for Postern. sv_compile() lexes, parses
  *	and validates a script once (require'd extensions, argument types,
@@ -63,11 +66,29 @@
  *	    keep | fileinto "F" | redirect "a@b" | discard | reject "text"
  *	    | ereject "text" | addheader [:last] "N" "V" | deleteheader "N" COUNT
  *	identical actions once, the implicit keep last (as "keep").
+ *	fileinto "INBOX", in any letter case, is recorded as keep: one
+ *	mailbox gets the message once (RFC 5228 2.10.3, 4.1).
  *
  *	The body test reads message text through an sv_body, a per-message
  *	cache (MIME walk, decoded text parts) that is built on first use;
  *	env->body may be shared by the runs for every recipient of a message
  *	(from one thread). When it is NULL, a body test is false.
+ *
+ *	The envelope test compares env->from_addr and env->to_addr, made
+ *	by sv_envelope_address(): the canonical address of common/addr.h
+ *	(canon, the MTA's own parse, or when NULL the path parsed the same
+ *	way: comments, source route, white space, one trailing dot and
+ *	needless quotes gone), so no spelling of the path gets past a rule,
+ *	but with the domain in the letter case (and U-label) the path gave
+ *	when that is the same domain, as RFC 5228 2.7.3 compares "as the
+ *	MTA gave it" with the script's comparator. The local part keeps the
+ *	MTA's case and is quoted only when it is not a dot-atom. It returns
+ *	0, or -1 when no domain could be made out (out cleared; the test
+ *	then compares the path as given, :all only). When from_addr or
+ *	to_addr is NULL, sv_run() makes it from env->from or env->to.
+ *	sv_written_local() writes an internal-form local part (no quotes)
+ *	so: as is when it is a dot-atom, else quoted with backslashes
+ *	before quotes and backslashes.
  *
  *	sv_header_value() makes a string safe as a header field value:
  *	line breaks become folds, other control characters spaces, and a
@@ -80,8 +101,10 @@
  *	bytes examined and a step counter (commands, tests and comparisons)
  *	at run time. sv_limits_default() sets safe values.
  * DIAGNOSTICS
- *	sv_compile() returns NULL and sets *err to "NAME:LINE:COL: error: TEXT"
+ *	sv_compile() returns NULL and sets *err to "NAME:LINE:COL: TEXT"
  *	saying what was expected and what was found (free with pn_free()).
+ *	The text carries no severity: the caller prints or logs it with its
+ *	own single prefix ("postern-sort: error: "), never a second one.
  *
  *	sv_run() returns 0, 1 when the script executed stop (a chain should
  *	not run the next script), or -1 on a run-time error (a limit hit,
@@ -98,6 +121,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/addr.h"
 #include "common/milter/msg.h"
 
 typedef struct sv_limits {
@@ -120,6 +144,8 @@ typedef struct sv_env {
 	const pn_msg *msg;		/* headers and body */
 	const char *from;		/* envelope sender as given ("<>" for null) */
 	const char *to;			/* this recipient as given */
+	const pn_addr *from_addr;	/* sv_envelope_address() of from, or NULL */
+	const pn_addr *to_addr;		/* the same for to, or NULL */
 	const char *const *items;	/* environment: name, value, ..., NULL */
 	const char *separators;		/* subaddress separators, NULL = "+" */
 	sv_body *body;			/* body cache, or NULL: no body */
@@ -202,5 +228,7 @@ void sv_result_clear(sv_result *r);
 sv_body *sv_body_new(void);
 void sv_body_free(sv_body *b);
 char *sv_header_value(const char *v, size_t len);
+int sv_envelope_address(const char *path, const pn_addr *canon, pn_addr *out);
+char *sv_written_local(const char *local);
 
 #endif

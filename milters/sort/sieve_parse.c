@@ -54,7 +54,7 @@ static int perr(parser *P, int line, int col, const char *fmt, ...)
 	if (n > 0)
 		vsnprintf(msg, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);
-	P->err = pn_asprintf("%s:%d:%d: error: %s", P->name, line, col, msg);
+	P->err = pn_asprintf("%s:%d:%d: %s", P->name, line, col, msg);
 	pn_free(msg);
 	return -1;
 }
@@ -1256,7 +1256,7 @@ sv_script *sv_compile(const char *name, const char *text, size_t len, const sv_l
 	s->limits = *l;
 	P.script = s;
 	if (len > l->max_script_size) {
-		*err = pn_asprintf("%s:1:1: error: script is %zu bytes, above the limit of %zu",
+		*err = pn_asprintf("%s:1:1: script is %zu bytes, above the limit of %zu",
 				   name, len, l->max_script_size);
 		sv_script_free(s);
 		return NULL;
@@ -1268,7 +1268,7 @@ sv_script *sv_compile(const char *name, const char *text, size_t len, const sv_l
 		for (p = text; p < z; p++)
 			if (*p == '\n')
 				line++, ls = p + 1;
-		*err = pn_asprintf("%s:%d:%d: error: script contains a NUL byte", name, line,
+		*err = pn_asprintf("%s:%d:%d: script contains a NUL byte", name, line,
 				   sv_lex_col(ls, z));
 		sv_script_free(s);
 		return NULL;
@@ -1326,7 +1326,7 @@ sv_script *sv_compile_file(const char *path, const sv_limits *l, char **err)
 	}
 	fclose(fp);
 	if (too_big) {
-		*err = pn_asprintf("%s:1:1: error: script is larger than the limit of %zu bytes",
+		*err = pn_asprintf("%s:1:1: script is larger than the limit of %zu bytes",
 				   path, l->max_script_size);
 		pn_buf_free(&b);
 		return NULL;

@@ -539,33 +539,42 @@ static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
 	return 0;
 }
 
-/* envelope_values - address parts of the envelope sender or recipient */
+/* envelope_values - address parts of the envelope sender or recipient,
+ * canonical but in the case the MTA gave (sieve_envelope.c) */
 static void envelope_values(ctx *c, const sv_node *n, const char *part, vals *out)
 {
 	const char *path;
-	pn_addr a;
+	const pn_addr *given;
+	pn_addr own;
 
-	if (strcasecmp(part, "from") == 0)
+	if (strcasecmp(part, "from") == 0) {
 		path = c->env->from;
-	else if (strcasecmp(part, "to") == 0)
+		given = c->env->from_addr;
+	} else if (strcasecmp(part, "to") == 0) {
 		path = c->env->to;
-	else
-		return;
-	if (path == NULL)
-		return;
-	if (pn_addr_parse_path(path, &a, NULL) < 0) {
-		/* what Postfix accepted but we cannot split: compare it whole */
-		if (n->part == SV_PART_ALL)
-			vals_add(out, path, strlen(path));
+		given = c->env->to_addr;
+	} else {
 		return;
 	}
-	if (a.address[0] == '\0') {	/* null sender: every part is empty */
+	if (path == NULL && given == NULL)
+		return;
+	memset(&own, 0, sizeof(own));
+	if (given == NULL) {
+		if (sv_envelope_address(path, NULL, &own) < 0) {
+			/* what the MTA accepted but we cannot split: compare it whole */
+			if (n->part == SV_PART_ALL)
+				vals_add(out, path, strlen(path));
+			return;
+		}
+		given = &own;
+	}
+	if (given->address[0] == '\0') {	/* null sender: every part is empty */
 		if (n->part != SV_PART_DETAIL)
 			vals_add(out, "", 0);
 	} else {
-		add_part(c, n->part, a.local, a.domain, a.address, out);
+		add_part(c, n->part, given->local, given->domain, given->address, out);
 	}
-	pn_addr_clear(&a);
+	pn_addr_clear(&own);
 }
 
 /* env_item - an environment item's value, or NULL when unknown */
@@ -593,7 +602,37 @@ static int content_type_matches(const char *want, size_t wlen, const char *type)
 	return slash && (size_t)(slash - type) == wlen && strncasecmp(want, type, wlen) == 0;
 }
 
-/* body_values - what the body test compares, by transform */
+/* header_len - the header section of a message: up to its empty line */
+static size_t header_len(const char *m, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (m[i] != '\n')
+			continue;
+		if (i + 1 < len && m[i + 1] == '\n')
+			return i + 1;
+		if (i + 2 < len && m[i + 1] == '\r' && m[i + 2] == '\n')
+			return i + 1;
+	}
+	return len;	/* no body: all header */
+}
+
+/* is_message - an embedded message part */
+static int is_message(const pn_mime_part *p)
+{
+	return p->is_container || strcmp(p->content_type, "message/rfc822") == 0
+	       || strcmp(p->content_type, "message/global") == 0;
+}
+
+/*
+ * body_values - what the body test compares, by transform. :content
+ * (RFC 5173 5.2) searches the decoded content of every part of a listed
+ * type, text or not (application/pdf finds "%PDF" in a base64 part); of a
+ * matching message/rfc822 part only the enclosed message's header, as one
+ * string, while the parts inside it are searched when their own type
+ * matches. Multipart prologues and epilogues are not searched.
+ */
 static int body_values(ctx *c, const sv_node *n, vals *out)
 {
 	size_t i, k;
@@ -612,10 +651,10 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 		const pn_mime_part *p = sv_body_part(c->env->body, i);
 		int want = 0;
 
-		if (p->is_container || p->text == NULL)
+		if (p->text == NULL)
 			continue;
 		if (n->transform == SV_BODY_TEXT) {
-			want = strncasecmp(p->content_type, "text/", 5) == 0;
+			want = !p->is_container && strncasecmp(p->content_type, "text/", 5) == 0;
 		} else {
 			for (k = 0; k < n->types->n && !want; k++) {
 				size_t tlen;
@@ -623,7 +662,11 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 				want = content_type_matches(t, tlen, p->content_type);
 			}
 		}
-		if (want)
+		if (!want)
+			continue;
+		if (is_message(p))
+			vals_put(out, p->text, header_len(p->text, p->text_len), 0);
+		else
 			vals_put(out, p->text, p->text_len, 0);
 	}
 	return 0;
@@ -728,7 +771,7 @@ static int eval(ctx *c, const sv_node *t)
 		vals_free(&v);
 		return r;
 	default:
-		return rt_error(c, "internal error: unexpected test");
+		return rt_error(c, "unexpected test (internal)");
 	}
 	r = match_values(c, t, &v, t->pos[1]);
 	vals_free(&v);
@@ -762,6 +805,13 @@ static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, 
 	size_t i;
 	sv_action *a;
 
+	/* RFC 5228 2.10.3 and 4.1: INBOX, in any letter case, is where keep
+	 * delivers, and a message goes at most once into one mailbox */
+	if (type == SV_ACT_FILEINTO && arglen == 5 && strncasecmp(arg, "INBOX", 5) == 0) {
+		type = SV_ACT_KEEP;
+		arg = NULL;
+		arglen = 0;
+	}
 	for (i = 0; i < r->nacts; i++) {
 		const sv_action *x = &r->acts[i];
 		int rej = type == SV_ACT_REJECT || type == SV_ACT_EREJECT;
@@ -1124,7 +1174,7 @@ static int exec_one(ctx *c, const sv_node *n)
 	case SV_OP_DELETEHEADER:
 		return cmd_deleteheader(c, n);
 	default:
-		return rt_error(c, "internal error: unexpected command");
+		return rt_error(c, "unexpected command (internal)");
 	}
 }
 

@@ -281,18 +281,19 @@ static int safe_component(const char *s)
 	return 1;
 }
 
-/* expand_template - script path for a recipient, or NULL */
-static char *expand_template(const sort_state *st, const char *tmpl, const char *rcpt)
+/* expand_template - script path for a recipient, or NULL: %d is the
+ * canonical domain (lower case, A-labels), %u the local part as the MTA
+ * gave it, without detail, in lower case (never a quoted one) */
+static char *expand_template(const sort_state *st, const char *tmpl, const sort_rcpt *rc)
 {
-	pn_addr a;
 	char *user = NULL, *detail = NULL, *p;
 	const char *t;
 	pn_buf b;
 	int ok = 1;
 
-	if (tmpl == NULL || *tmpl == '\0' || pn_addr_parse_path(rcpt, &a, NULL) < 0)
+	if (tmpl == NULL || *tmpl == '\0' || !rc->view_ok)
 		return NULL;
-	pn_addr_split_sub(a.local, st->delim, &user, &detail);
+	pn_addr_split_sub(rc->view.local, st->delim, &user, &detail);
 	for (p = user; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
@@ -304,8 +305,8 @@ static char *expand_template(const sort_state *st, const char *tmpl, const char 
 		}
 		t++;
 		if (*t == 'd') {
-			ok = safe_component(a.domain);
-			pn_buf_puts(&b, a.domain);
+			ok = safe_component(rc->canon->domain);
+			pn_buf_puts(&b, rc->canon->domain);
 		} else if (*t == 'u') {
 			ok = safe_component(user);
 			pn_buf_puts(&b, user);
@@ -315,7 +316,6 @@ static char *expand_template(const sort_state *st, const char *tmpl, const char 
 			ok = 0;
 		}
 	}
-	pn_addr_clear(&a);
 	pn_free(user);
 	pn_free(detail);
 	if (!ok) {
@@ -677,6 +677,9 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 	o->n = m->nrcpts;
 	o->r = pn_calloc(o->n + 1, sizeof(*o->r));
 	o->body = sv_body_new();
+	o->from_view_ok = sv_envelope_address(m->sender ? m->sender : "<>",
+					      m->sender_canon_ok ? &m->sender_canon : NULL,
+					      &o->from_view) == 0;
 	for (i = 0; i < o->n; i++) {
 		sort_rcpt *rc = &o->r[i];
 		sv_env env;
@@ -684,11 +687,16 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		char *path;
 
 		rc->addr = m->rcpts[i].addr;
+		rc->canon = m->rcpts[i].canon_ok ? &m->rcpts[i].canon : NULL;
+		rc->view_ok = rc->canon != NULL
+			      && sv_envelope_address(rc->addr, rc->canon, &rc->view) == 0;
 		sv_result_init(&rc->res, m);
 		memset(&env, 0, sizeof(env));
 		env.msg = m;
 		env.from = m->sender ? m->sender : "<>";
 		env.to = rc->addr;
+		env.from_addr = o->from_view_ok ? &o->from_view : NULL;
+		env.to_addr = rc->view_ok ? &rc->view : NULL;
 		env.items = items;
 		env.separators = st->delim;
 		env.body = o->body;
@@ -705,11 +713,11 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		}
 		if (*st->global)
 			h[0] = script_acquire(st, st->global, 1, NULL);
-		if ((path = expand_template(st, st->domain_tmpl, rc->addr)) != NULL) {
+		if ((path = expand_template(st, st->domain_tmpl, rc)) != NULL) {
 			h[1] = script_acquire(st, path, 0, NULL);
 			pn_free(path);
 		}
-		if ((path = expand_template(st, st->user_tmpl, rc->addr)) != NULL) {
+		if ((path = expand_template(st, st->user_tmpl, rc)) != NULL) {
 			h[2] = script_acquire(st, path, 0, NULL);
 			pn_free(path);
 		}
@@ -757,11 +765,13 @@ void sort_outcome_free(sort_outcome *o)
 		return;
 	for (i = 0; i < o->n; i++) {
 		sv_result_clear(&o->r[i].res);
+		pn_addr_clear(&o->r[i].view);
 		pn_actions_free(o->r[i].edits_global);
 		pn_actions_free(o->r[i].edits_all);
 		pn_free(o->r[i].scripts);
 	}
 	pn_free(o->r);
+	pn_addr_clear(&o->from_view);
 	sv_body_free(o->body);
 	pn_free((char *)o->body_missing);
 	pn_free(o);
@@ -947,20 +957,31 @@ static int trace_hops(const sort_state *st, const pn_msg *m, const char *addr, i
 	return hops > old ? hops : old;
 }
 
+/* subaddress - user+folder@domain, the local part quoted when it must be */
+static char *subaddress(const char *user, char delim, const char *folder, const char *domain)
+{
+	char *local = pn_asprintf("%s%c%s", user, delim, folder);
+	char *written = sv_written_local(local);
+	char *addr = pn_asprintf("%s@%s", written, domain);
+
+	pn_free(written);
+	pn_free(local);
+	return addr;
+}
+
 /* one_rcpt - decide for one recipient; returns 1 when it stays */
 static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const pn_msg *m,
 		    const char *qid, plan *p)
 {
 	const sv_result *R = &rc->res;
 	int keep = sv_result_keeps(R);
-	pn_addr a;
 	size_t i;
 	const char *who = rc->addr;
 
 	if (R->error)
-		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s: run-time error: %s: keeping "
-			   "the message", who, R->error_script, R->error);
-	if (pn_addr_parse_path(rc->addr, &a, NULL) < 0) {
+		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s: run-time failure at %s: "
+			   "keeping the message", who, R->error_script, R->error);
+	if (!rc->view_ok) {
 		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s: cannot parse the recipient: left as is",
 			   who);
 		return 1;
@@ -974,7 +995,6 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 				p->reject_act = x;
 				p->reject_rcpt = who;
 			}
-			pn_addr_clear(&a);
 			return -1;
 		}
 	}
@@ -1011,8 +1031,9 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 					   "\"%s\": folder name cannot be a subaddress: keeping the "
 					   "message", who, x->script, x->line, x->arg);
 			} else {
-				pn_addr_split_sub(a.local, st->delim, &user, &detail);
-				addr = pn_asprintf("%s%c%s@%s", user, st->delim[0], x->arg, a.domain);
+				/* the canonical local part: "<\"bob\"(x)@d>" is bob@d */
+				pn_addr_split_sub(rc->canon->local, st->delim, &user, &detail);
+				addr = subaddress(user, st->delim[0], x->arg, rc->view.domain);
 				add_recipient(p, addr, qid);
 				pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: fileinto "
 					   "\"%s\": recipient <%s>", who, x->script, x->line, x->arg,
@@ -1044,7 +1065,6 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 	if (keep && R->implicit_keep && !R->explicit_keep)
 		pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s: implicit keep", who,
 			   rc->scripts ? rc->scripts : "(none)");
-	pn_addr_clear(&a);
 	return keep;
 }
 
@@ -1227,19 +1247,17 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const sv_result *R = &o->r[i].res;
 		size_t j;
 		int rej = 0;
-		pn_addr x;
 
 		for (j = 0; j < R->nacts; j++)
 			rej |= R->acts[j].type == SV_ACT_REJECT || R->acts[j].type == SV_ACT_EREJECT;
-		if (pn_addr_parse_path(o->r[i].addr, &x, NULL) < 0)
+		if (!o->r[i].view_ok)
 			continue;
 		p.orig = pn_realloc(p.orig, (p.norig + 1) * sizeof(*p.orig));
-		p.orig[p.norig++] = pn_strdup(x.address);
+		p.orig[p.norig++] = pn_strdup(o->r[i].view.address);
 		if (!rej && sv_result_keeps(R)) {
 			p.kept = pn_realloc(p.kept, (p.nkept + 1) * sizeof(*p.kept));
-			p.kept[p.nkept++] = pn_strdup(x.address);
+			p.kept[p.nkept++] = pn_strdup(o->r[i].view.address);
 		}
-		pn_addr_clear(&x);
 	}
 	for (i = 0; i < o->n; i++)
 		stays[i] = one_rcpt(st, &o->r[i], i, m, queue_id, &p);
@@ -1255,13 +1273,9 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 	}
 	/* the recipients the message goes to in the end */
 	for (i = 0; i < o->n; i++) {
-		pn_addr x;
-
 		final[i] = stays[i] == 1;
-		if (!final[i] && pn_addr_parse_path(o->r[i].addr, &x, NULL) == 0) {
-			final[i] = strv_has(p.revived, p.nrevived, x.address);
-			pn_addr_clear(&x);
-		}
+		if (!final[i] && o->r[i].view_ok)
+			final[i] = strv_has(p.revived, p.nrevived, o->r[i].view.address);
 	}
 	folder_headers(st, o, &p, final, queue_id, headers);
 	if (p.redirected) {
@@ -1291,7 +1305,6 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 	copy_actions(a, headers);
 	copy_actions(a, p.mods);
 	for (i = 0; i < o->n; i++) {
-		pn_addr x;
 		int again = 0;
 
 		if (stays[i] == 1) {
@@ -1299,10 +1312,8 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 			continue;
 		}
 		/* a recipient re-added by another's redirect or fileinto stays */
-		if (pn_addr_parse_path(o->r[i].addr, &x, NULL) == 0) {
-			again = strv_has(p.revived, p.nrevived, x.address);
-			pn_addr_clear(&x);
-		}
+		if (o->r[i].view_ok)
+			again = strv_has(p.revived, p.nrevived, o->r[i].view.address);
 		if (again) {
 			remain++;
 			continue;

@@ -45,14 +45,23 @@
  *	become modifications that are kept for the first recipient and, for
  *	the others, only compared with those (same_global, same_all).
  *
+ *	Every decision on an address uses its canonical form (common/addr.h,
+ *	the MTA's {rcpt_addr} / {mail_addr} when it sent them), never the
+ *	path as spelled, so "<bob(x)@Example.ORG.>" is bob@example.org for
+ *	the script templates (%d and %u, lower case), the fileinto
+ *	subaddress and the duplicate-recipient checks; the Sieve envelope
+ *	test sees the same address with the domain in the case the MTA gave
+ *	(sv_envelope_address()), as RFC 5228 compares it.
+ *
  *	sort_apply() turns the outcome into milter modifications and a
  *	verdict, and logs every applied action with the queue id, the
  *	script and its line:
  *	    keep       the recipient stays as it is.
  *	    fileinto   fileinto_method = subaddress: the recipient becomes
  *	               user+Folder@domain (recipient_delimiter), the form
- *	               Dovecot's lmtp_save_to_detail_mailbox files; "INBOX"
- *	               is a keep; a folder outside the safe set (ASCII
+ *	               Dovecot's lmtp_save_to_detail_mailbox files (the
+ *	               interpreter already made INBOX, in any case, a
+ *	               keep); a folder outside the safe set (ASCII
  *	               letters, digits, "-", "_", "." and "/" between names:
  *	               nothing Postfix's percent hack, bang paths or a
  *	               delivery agent would read) is kept instead (logged).
@@ -114,6 +123,9 @@ typedef struct sort_facts {
 
 typedef struct sort_rcpt {
 	const char *addr;		/* as the MTA gave it */
+	const pn_addr *canon;		/* canonical (msg.h), NULL: no domain */
+	pn_addr view;			/* as Sieve compares it (sieve.h) */
+	int view_ok;			/* 0: no domain could be made out */
 	sv_result res;
 	pn_actions *edits_global;	/* header edits after the global script */
 	pn_actions *edits_all;		/* header edits after the whole chain */
@@ -128,6 +140,8 @@ typedef struct sort_outcome {
 	sort_rcpt *r;
 	size_t n;
 	sv_body *body;
+	pn_addr from_view;		/* the sender as Sieve compares it */
+	int from_view_ok;
 	const char *body_missing;	/* a script that needs the body the
 					 * connection did not negotiate, or NULL */
 } sort_outcome;

@@ -315,9 +315,10 @@ static int handshake(const ptls_probe_opts *o, smtp_io *io, ptls_probe *r)
 	if (!is_ip(name))
 		SSL_set_tlsext_host_name(io->ssl, name);
 	if (SSL_connect(io->ssl) != 1) {
-		char why[256];
-		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-		r->error = pn_asprintf("TLS handshake failed: %s", why);
+		/* the reason alone: OpenSSL's full string starts with "error:",
+		 * a second severity on the line that prints it */
+		const char *why = ERR_reason_error_string(ERR_get_error());
+		r->error = pn_asprintf("TLS handshake failed: %s", why ? why : "no reason given");
 		SSL_free(io->ssl);
 		io->ssl = NULL;
 		return -1;

@@ -3,7 +3,8 @@
 run with `postern-sort test` on its message and the whole output (the Sieve
 actions, a blank line, the milter modifications) must equal the .out file
 beside it; scripts marked "# expect: error" must fail to compile with exit
-status 65 and the error line in the .out file (file:line:column: error:).
+status 65 and the error line in the .out file ("postern-sort: error:
+file:line:column: text", one severity prefix).
 
 Each script may start with comment lines that set up the run:
     # message: NAME.eml        (tests/sieve/messages/, default plain.eml)

@@ -7,7 +7,8 @@ implementations support (not marked "# reference: no"), the script is run
 on its message by Pigeonhole's sieve-test and by `postern-sort test`; the
 two action lists, normalised to one form, must be equal:
 
-    keep                 Pigeonhole: store message in folder: INBOX (also the implicit keep)
+    keep                 Pigeonhole: store message in folder: INBOX, in any letter
+                         case (also the implicit keep)
     fileinto "F"         store message in folder: F
     redirect "a@b"       redirect message to: <a@b>
     discard              discard
@@ -57,7 +58,10 @@ def normalise_pigeonhole(out, err=""):
         s = s[2:]
         m = re.match(r"store message in folder: (.*)$", s)
         if m:
-            acts.append("keep" if m.group(1) == "INBOX" else 'fileinto "%s"' % m.group(1))
+            # Dovecot's INBOX is case-insensitive: sieve-test names it as the
+            # script spelled it ("inbox"), and stores there once, as keep does
+            inbox = m.group(1).upper() == "INBOX"
+            acts.append("keep" if inbox else 'fileinto "%s"' % m.group(1))
             continue
         m = re.match(r"redirect message to: <(.*)>$", s)
         if m:

@@ -3,8 +3,9 @@
 mail sent over SMTP, results checked at the sink (what a mail
 administrator would check): fileinto by subaddress rewrites the recipient,
 redirect with and without :copy, discard, reject with the script's text,
-header edits, a per-recipient script that affects only its recipient, and
-log lines that carry Postfix's queue id."""
+header edits, a per-recipient script that affects only its recipient, the
+envelope test on the address as Postfix gave it (odd spelling, letter
+case), and log lines that carry Postfix's queue id."""
 import os
 import sys
 import time
@@ -31,6 +32,11 @@ if header :contains "subject" "refuse" { reject "Sorting rules refuse this messa
 if exists "x-internal" { deleteheader "x-internal"; addheader "X-Sorted" "by postern"; }
 """
 
+ERIN = """require ["envelope", "fileinto", "variables"];
+if envelope :domain :is :comparator "i;octet" "to" "dest.example" { fileinto "Lower"; }
+elsif envelope :domain :matches "to" "*" { fileinto "${1}"; }
+"""
+
 
 def setup():
     pf = PrivatePostfix()
@@ -44,6 +50,8 @@ def setup():
         f.write(GLOBAL)
     with open(os.path.join(sieve, "dest.example", "carol.sieve"), "w") as f:
         f.write('require "fileinto";\nfileinto "Carol";\n')
+    with open(os.path.join(sieve, "dest.example", "erin.sieve"), "w") as f:
+        f.write(ERIN)
     d = Daemon("postern-sort", base=base, config={
         "script": os.path.join(sieve, "global.sieve"),
         "user_scripts": os.path.join(sieve, "%d", "%u.sieve"),
@@ -140,6 +148,15 @@ def per_recipient_script_affects_only_its_recipient():
     r, got = deliver(["bob@dest.example", "carol@dest.example"], "hello both")
     check_eq(all_rcpts(got), ["bob@dest.example", "carol+Carol@dest.example"],
              "recipients at the sink")
+
+
+@test
+def envelope_test_sees_the_recipient_as_postfix_gave_it():
+    # Postfix drops the comment (and routes without the trailing dot); the
+    # per-recipient script is found under the canonical name, and the
+    # envelope test compares the domain in the case the client wrote it
+    r, got = deliver(["erin(at work)@Dest.Example."], "hello erin")
+    check_eq(all_rcpts(got), ["erin+Dest.Example@Dest.Example"], "recipients at the sink")
 
 
 @test

@@ -4,7 +4,9 @@
  * and body in chunks of pseudo-random sizes derived from the input (as
  * a milter sees it, cut anywhere). Both walks must list the same parts,
  * and every string must be valid UTF-8 within its limits; anything else
- * aborts so that libFuzzer reports it.
+ * aborts so that libFuzzer reports it. An input whose first byte is odd
+ * is walked with keep_all_content (every part's content kept, bytes for
+ * types other than text).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +29,7 @@ static void die(const char *what, size_t i)
 }
 
 /* walk - feed headers, then the body in chunks (0: one chunk) */
-static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed)
+static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed, int keep_all)
 {
 	pn_mime_limits lim = {0};
 	pn_mime *m;
@@ -37,6 +39,7 @@ static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed)
 	lim.max_depth = 8;
 	lim.max_parts = 64;
 	lim.max_header_bytes = 4096;
+	lim.keep_all_content = keep_all;
 	m = pn_mime_new(&lim);
 	off = pn_mime_feed_headers(m, data, size);
 	for (i = off; i < size; i += n) {
@@ -68,12 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t seed = 2166136261u;
 	pn_mime *whole, *split;
 	size_t i;
+	int keep_all = size > 0 && (data[0] & 1);
 
 	for (i = 0; i < size; i++)
 		seed = (seed ^ data[i]) * 16777619u;
 	seed |= 1;
-	whole = walk(data, size, 0);
-	split = walk(data, size, seed);
+	whole = walk(data, size, 0, keep_all);
+	split = walk(data, size, seed, keep_all);
 	if (pn_mime_part_count(whole) != pn_mime_part_count(split))
 		die("part count differs between whole and chunked", 0);
 	if (pn_mime_truncated(whole) != pn_mime_truncated(split))
@@ -87,7 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(p->sha256, q->sha256) != 0 || p->size != q->size ||
 		    p->depth != q->depth || !same(p->content_type, q->content_type) ||
 		    !same(p->filename, q->filename) || !same(p->charset, q->charset) ||
-		    !same(p->text, q->text) || p->is_attachment != q->is_attachment)
+		    (p->text == NULL) != (q->text == NULL) || p->text_len != q->text_len ||
+		    (p->text && memcmp(p->text, q->text, p->text_len) != 0) ||
+		    p->is_attachment != q->is_attachment)
 			die("part differs between whole and chunked", i);
 		if (p->depth > 8)
 			die("deeper than max_depth", i);
@@ -95,9 +101,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("filename is not valid UTF-8", i);
 		if (p->charset && !pn_utf8_valid(p->charset, strlen(p->charset)))
 			die("charset is not valid UTF-8", i);
-		if (p->text && (p->text_len > TEXT_MAX || p->text_len != strlen(p->text) ||
-				!pn_utf8_valid(p->text, p->text_len)))
+		if (p->text && p->text_len > TEXT_MAX)
+			die("kept content over the limit", i);
+		if (p->text && !p->is_container && strncmp(p->content_type, "text/", 5) == 0 &&
+		    (p->text_len != strlen(p->text) || !pn_utf8_valid(p->text, p->text_len)))
 			die("bad kept text", i);
+		if (p->text && !keep_all && (p->is_container || strncmp(p->content_type, "text/", 5) != 0))
+			die("content kept without keep_all_content", i);
 	}
 	pn_mime_free(whole);
 	pn_mime_free(split);

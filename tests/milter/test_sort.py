@@ -6,6 +6,7 @@ per-domain and per-recipient scripts, environment items from the MTA's
 macros, scripts recompiled when they change, reload, `check` and the tools,
 and the log lines (queue id, script, line)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def write(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.rename(tmp, path)	# a new inode: the daemon sees the change at once
+
+
+def prefixes(line):
+    """The severity words (error:, fatal:, ...) of a log or tool line: one
+    is right; "FILE:1:2: error: ..." after the logger's own was not."""
+    return re.findall(r"\b(error|fatal|warning|panic): ", line)
 
 
 def msg(subject, extra="", body="Hello.\r\n"):
@@ -222,12 +229,68 @@ def partial_reject_removes_only_that_recipient():
     D.wait_for_log("4PaRt1: sort: to=<erin@example.org>: rejected by its script")
 
 
+CASE_SCRIPT = """require ["envelope", "fileinto", "variables"];
+if envelope :domain :is "from" "evil.example" { discard; stop; }
+if envelope :domain :is :comparator "i;octet" "to" "case.example" { fileinto "Lower"; }
+elsif envelope :domain :matches "to" "*" { fileinto "${1}"; }
+"""
+
+
+def send_envelope(sender, rcpt, mail_addr, rcpt_addr, queue_id="4EnV01"):
+    """One message with the MTA's own parse of the addresses ({mail_addr},
+    {rcpt_addr}: comments, route and trailing dot gone, case kept, as
+    Postfix sends them) beside the paths as the client spelled them."""
+    c = client()
+    macros = mc.postfix_macros(sender=mail_addr, queue_id=queue_id)
+    macros[mc.SMFIC_RCPT] = {"{rcpt_addr}": rcpt_addr}
+    t = c.transaction(sender, [rcpt], msg("hello"), macros=macros, queue_id=queue_id)
+    c.quit()
+    return t
+
+
+@test
+def envelope_domain_is_compared_in_the_case_the_mta_gave():
+    # i;octet sees "Case.Example", not a lower-cased copy; ${1} keeps the case;
+    # the domain script is found under the canonical (lower-case) name
+    write(os.path.join(SIEVE, "case.example.sieve"), CASE_SCRIPT)
+    t = send_envelope("<alice@example.com>", "<u@Case.Example>", "alice@example.com",
+                      "u@Case.Example")
+    check_eq(t.mods, [("addrcpt", "<u+Case.Example@Case.Example>"),
+                      ("delrcpt", "<u@Case.Example>")], "modifications")
+
+
+@test
+def odd_recipient_spellings_are_the_canonical_address():
+    # comments, a source route, a trailing dot, needless quotes: the MTA
+    # delivers to u@Case.Example, so the scripts and their tests see that
+    # (with the MTA's {rcpt_addr}, and without: then the path parsed alike)
+    for path in ("<u(x)@Case.Example.>", "<@relay.example:u@Case.Example>",
+                 '<"u"@Case.Example>', "< u@Case.Example >"):
+        for rcpt_addr in ("u@Case.Example", ""):
+            t = send_envelope("<alice@example.com>", path, "alice@example.com", rcpt_addr)
+            check_eq(t.mods, [("addrcpt", "<u+Case.Example@Case.Example>"),
+                              ("delrcpt", path)], f"modifications for {path} {rcpt_addr!r}")
+
+
+@test
+def odd_sender_spelling_does_not_get_past_an_envelope_rule():
+    for path, mail_addr in (("<spam(x)@Evil.Example.>", "spam@Evil.Example"),
+                            ("<@relay.example:spam@evil.example>", "spam@evil.example"),
+                            ("<spam@evil.example.>", "spam@evil.example"),
+                            ("<spam(x)@Evil.Example.>", "")):
+        t = send_envelope(path, "<u@case.example>", mail_addr, "u@case.example",
+                          queue_id="4EnV02")
+        check_eq(t.reply.action, "discard", f"verdict for sender {path} {mail_addr!r}")
+
+
 @test
 def run_time_error_keeps_the_message_and_is_logged():
     t = send("hello", body="please fail at run time\r\n", queue_id="4ErR01")
     check_eq(t.mods, [], "modifications")
     D.wait_for_log("4ErR01: sort: to=<bob@example.org> script=" + GLOBAL
-                   + ": run-time error: line 13: redirect: invalid address")
+                   + ": run-time failure at line 13: redirect: invalid address")
+    line = [x for x in D.log().splitlines() if "4ErR01: sort: to=" in x][0]
+    check_eq(prefixes(line), ["warning"], f"one severity in {line!r}")
 
 
 @test
@@ -249,7 +312,9 @@ def changed_script_is_recompiled_without_reload():
     write(path, 'require "fileinto";\nfileinto "Three"\n')	# broken: last good stays
     t = send("hello", rcpts=("<u@changing.example>",))
     assert ("addrcpt", "<u+Two@changing.example>") in t.mods, t.mods
-    D.wait_for_log("changing.example.sieve:3:1: error: expected ';'")
+    D.wait_for_log(f"error: {path}:3:1: expected ';'")
+    line = [x for x in D.log().splitlines() if f"{path}:3:1:" in x][0]
+    check_eq(prefixes(line), ["error"], f"one severity in {line!r}")
     os.unlink(path)	# a broken script would make `check` and reload fail
     t = send("hello", rcpts=("<u@changing.example>",))
     check_eq(t.mods, [], "script removed")
@@ -264,16 +329,27 @@ def check_and_compile_report_line_and_column():
         f.write('require "fileinto";\nif header :is "subject" {\n  fileinto "x";\n}\n')
     r = D.run("compile", bad, GLOBAL)
     check_eq(r.returncode, 65, "compile exit status")
-    assert f"{bad}:2:4: error: test \"header\" needs a string list" in r.stderr, r.stderr
+    check_eq(r.stderr, f'postern-sort: error: {bad}:2:4: test "header" needs a string list '
+             'as argument 2\n', "compile error line: one prefix")
     assert f"{GLOBAL}: OK" in r.stdout, r.stdout
     conf = dict(D.config)
-    D.config["user_scripts"] = os.path.join(BASE, "%u.sieve")	# matches bad.sieve
+    D.config = dict(conf, user_scripts=os.path.join(BASE, "%u.sieve"))	# matches bad.sieve
     try:
         r = D.run("check")
     finally:
         D.config = conf
     check_eq(r.returncode, 78, "check with a broken per-recipient script")
-    assert "bad.sieve:2:4: error:" in r.stderr, r.stderr
+    line = [x for x in r.stderr.splitlines() if "bad.sieve:2:4:" in x]
+    assert line and line[0].startswith(f"postern-sort: fatal: {bad}:2:4: test "), r.stderr
+    check_eq(prefixes(line[0]), ["fatal"], f"one severity in {line[0]!r}")
+    D.config = dict(conf, script=bad)	# a broken global script
+    try:
+        r = D.run("check")
+    finally:
+        D.config = conf
+    check_eq(r.returncode, 78, "check with a broken global script")
+    check_eq(r.stderr, f'postern-sort: fatal: {bad}:2:4: test "header" needs a string list '
+             'as argument 2\n', "check error line: one prefix")
     os.unlink(bad)
 
 

@@ -116,10 +116,10 @@ static void load_reports_script_errors(void **state)
 {
 	static const struct { const char *file, *text, *conf, *want; } cases[] = {
 		{"g1.sieve", "keep;\nif true {\n", "script = @/g1.sieve\n",
-		 "/g1.sieve:3:1: error: expected '}'"},
+		 "/g1.sieve:3:1: expected '}'"},
 		{"g2.sieve", "keep;", "script = @/missing.sieve\n", "/missing.sieve: cannot open"},
 		{"dom/bad.example.sieve", "fileinto \"x\";", "domain_scripts = @/dom/%d.sieve\n",
-		 "/dom/bad.example.sieve:1:1: error: unknown command \"fileinto\""},
+		 "/dom/bad.example.sieve:1:1: unknown command \"fileinto\""},
 		{"g3.sieve", "keep;", "user_scripts = @/u/%x.sieve\n", "unknown %x"},
 		{"g4.sieve", "keep;", "recipient_delimiter = +\"\n", "recipient_delimiter"},
 	};

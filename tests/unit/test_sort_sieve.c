@@ -68,28 +68,28 @@ static const struct err_case {
 	const char *script;
 	const char *want;	/* substring of the error, with line:col */
 } err_cases[] = {
-	{"keep", "t:1:5: error: expected ';' or '{' after the arguments of \"keep\", found end of script"},
-	{"if true {\n keep;\n", "t:3:1: error: expected '}' to close the block opened at 1:9"},
-	{"if header :is \"a\" { keep; }", "t:1:4: error: test \"header\" needs a string list as argument 2"},
-	{"fileinto \"x\";", "t:1:1: error: unknown command \"fileinto\" (missing require \"fileinto\"?)"},
-	{"require \"nope\";", "t:1:9: error: unsupported extension \"nope\""},
-	{"keep;\nrequire \"fileinto\";", "t:2:1: error: require must come before"},
-	{"else { keep; }", "t:1:1: error: \"else\" without a preceding if or elsif"},
-	{"if header :is :is \"a\" \"b\" { keep; }", "t:1:15: error: tag \":is\" given twice"},
-	{"if header :regex \"a\" \"b\" {}", "t:1:11: error: match type \":regex\" requires the \"regex\" extension"},
-	{"redirect \"a b@c\";", "t:1:10: error: invalid redirect address"},
-	{"\"x\";", "t:1:1: error: expected a command, found string \"x\""},
-	{"if size :over 99999999999999999999999 {}", "t:1:15: error: number too large"},
-	{"keep;\n  \"abc", "t:2:3: error: unterminated string"},
-	{"if anyof(true false) {}", "t:1:15: error: test \"true\" takes no test as argument"},
-	{"if header [\"a\" \"b\"] \"c\" {}", "t:1:16: error: expected ',' or ']' in the string list"},
-	{"keep;\x01", "t:1:6: error: unexpected character 0x01"},
-	{"keep; \0 stop;", "t:1:7: error: script contains a NUL byte"},
-	{"require \"variables\";\nset \"a.\" \"x\";", "t:2:5: error: invalid variable name \"a.\""},
-	{"require \"editheader\";\naddheader \"Bad Name\" \"v\";", "t:2:11: error: invalid header name \"Bad Name\""},
-	{"require \"envelope\";\nif envelope \"bcc\" \"x\" {}", "t:2:13: error: unknown envelope part \"bcc\""},
-	{"require \"variables\";\nset :lower :upper \"a\" \"b\";", "t:2:12: error: modifier \":upper\" cannot be combined"},
-	{"require \"body\";\nif body :raw :text \"x\" {}", "t:2:14: error: body transform \":text\" conflicts with \":raw\""},
+	{"keep", "t:1:5: expected ';' or '{' after the arguments of \"keep\", found end of script"},
+	{"if true {\n keep;\n", "t:3:1: expected '}' to close the block opened at 1:9"},
+	{"if header :is \"a\" { keep; }", "t:1:4: test \"header\" needs a string list as argument 2"},
+	{"fileinto \"x\";", "t:1:1: unknown command \"fileinto\" (missing require \"fileinto\"?)"},
+	{"require \"nope\";", "t:1:9: unsupported extension \"nope\""},
+	{"keep;\nrequire \"fileinto\";", "t:2:1: require must come before"},
+	{"else { keep; }", "t:1:1: \"else\" without a preceding if or elsif"},
+	{"if header :is :is \"a\" \"b\" { keep; }", "t:1:15: tag \":is\" given twice"},
+	{"if header :regex \"a\" \"b\" {}", "t:1:11: match type \":regex\" requires the \"regex\" extension"},
+	{"redirect \"a b@c\";", "t:1:10: invalid redirect address"},
+	{"\"x\";", "t:1:1: expected a command, found string \"x\""},
+	{"if size :over 99999999999999999999999 {}", "t:1:15: number too large"},
+	{"keep;\n  \"abc", "t:2:3: unterminated string"},
+	{"if anyof(true false) {}", "t:1:15: test \"true\" takes no test as argument"},
+	{"if header [\"a\" \"b\"] \"c\" {}", "t:1:16: expected ',' or ']' in the string list"},
+	{"keep;\x01", "t:1:6: unexpected character 0x01"},
+	{"keep; \0 stop;", "t:1:7: script contains a NUL byte"},
+	{"require \"variables\";\nset \"a.\" \"x\";", "t:2:5: invalid variable name \"a.\""},
+	{"require \"editheader\";\naddheader \"Bad Name\" \"v\";", "t:2:11: invalid header name \"Bad Name\""},
+	{"require \"envelope\";\nif envelope \"bcc\" \"x\" {}", "t:2:13: unknown envelope part \"bcc\""},
+	{"require \"variables\";\nset :lower :upper \"a\" \"b\";", "t:2:12: modifier \":upper\" cannot be combined"},
+	{"require \"body\";\nif body :raw :text \"x\" {}", "t:2:14: body transform \":text\" conflicts with \":raw\""},
 };
 
 static void compile_errors_name_line_and_column(void **state)
@@ -493,6 +493,44 @@ static void header_value_is_safe(void **state)
 	}
 }
 
+/* ---- envelope address ---------------------------------------------------- */
+
+static void envelope_address_is_canonical_in_the_mtas_case(void **state)
+{
+	static const struct {
+		const char *mta, *path, *local, *domain;
+	} cases[] = {
+		{NULL, "<bob@Example.ORG>", "bob", "Example.ORG"},
+		{NULL, "<bob(work)@Example.ORG.>", "bob", "Example.ORG"},
+		{NULL, "<@relay.example:Bob@Example.ORG>", "Bob", "Example.ORG"},
+		{NULL, "<\"bob\"@example.org>", "bob", "example.org"},
+		{NULL, "<\"b o\\\"b\"@example.org>", "\"b o\\\"b\"", "example.org"},
+		{NULL, "< bob@Example.ORG >", "bob", "Example.ORG"},
+		/* the written spelling is kept only when it is the same domain */
+		{NULL, "<bob@example.org(x@Evil.Example)>", "bob", "example.org"},
+		{NULL, "<bob@B\xc3\x9c" "CHER.example>", "bob", "B\xc3\x9c" "CHER.example"},
+		{"bob@Example.ORG", "<bob(x)@Example.ORG.>", "bob", "Example.ORG"},
+		{"bob@example.net", "<bob@Example.ORG>", "bob", "example.net"},
+		{NULL, "<>", "", ""},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pn_addr canon, v;
+		int ok = pn_addr_parse_envelope(cases[i].mta, cases[i].path, &canon) == 0;
+
+		assert_true(ok);
+		assert_int_equal(sv_envelope_address(cases[i].path, &canon, &v), 0);
+		assert_string_equal(v.local, cases[i].local);
+		assert_string_equal(v.domain, cases[i].domain);
+		pn_addr_clear(&v);
+		pn_addr_clear(&canon);
+	}
+	/* no domain: the caller compares the path whole */
+	assert_int_equal(sv_envelope_address("<postmaster>", NULL, &(pn_addr){0}), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +545,7 @@ int main(void)
 		cmocka_unit_test(runs_give_actions),
 		cmocka_unit_test(runtime_limits_give_implicit_keep),
 		cmocka_unit_test(header_value_is_safe),
+		cmocka_unit_test(envelope_address_is_canonical_in_the_mtas_case),
 	};
 	return cmocka_run_group_tests_name("sort_sieve", tests, NULL, NULL);
 }
