@@ -105,7 +105,8 @@ static void usage(const pn_daemon *d, FILE *out)
 		"  -f          stay in the foreground and log to stderr\n"
 		"  -v          log debug messages\n"
 		"  --help      this text\n"
-		"  --version   print the version\n\ncommands:\n"
+		"  --version   print the version\n"
+		"Options may come before or after the command.\n\ncommands:\n"
 		"  serve       run the milter (default)\n"
 		"  check       validate the configuration; exit 0 when it is valid\n"
 		"  config [-n] print parameters and values (-n: only those set in the file)\n",
@@ -909,6 +910,83 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 	return rc;
 }
 
+/* tool_option_takes_value - does the tool's synopsis show "--NAME VALUE"
+ * (an upper-case word after the option)? The synopsis is the one place
+ * that knows a tool's options, so the value of "--from -v" stays the tool's. */
+static int tool_option_takes_value(const pn_tool *t, const char *opt, size_t len)
+{
+	const char *p = t->args;
+
+	while (p && (p = strstr(p, opt)) != NULL) {
+		const char *after = p + len;
+		if (*after == ' ' && after[1] >= 'A' && after[1] <= 'Z')
+			return 1;
+		p = after;
+	}
+	return 0;
+}
+
+/* is_global_cluster - "fv", "vc", "cFILE"...: flags -f and -v, then
+ * perhaps -c with its value glued on, as getopt reads a cluster */
+static int is_global_cluster(const char *letters)
+{
+	for (; *letters; letters++) {
+		if (*letters == 'c')
+			return 1;
+		if (*letters != 'f' && *letters != 'v')
+			return 0;
+	}
+	return 1;
+}
+
+/* take_global_options - remove -c FILE, -v and -f from a tool's arguments
+ * (before "--"), so global options may follow the command as they may
+ * precede it; *argc shrinks in place. -f means nothing to a tool, which
+ * always runs in the foreground: it is accepted and ignored. */
+static int take_global_options(const pn_daemon *d, const pn_tool *t, int *argc, char **argv)
+{
+	int i, out = 1, n = *argc;
+
+	for (i = 1; i < n; i++) {
+		const char *a = argv[i];
+		size_t len = strcspn(a, "=");
+
+		if (strcmp(a, "--") == 0) {
+			while (i < n)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (a[0] == '-' && a[1] == '-' && a[len] == '\0' && i + 1 < n
+		    && tool_option_takes_value(t, a, len)) {
+			argv[out++] = argv[i++];	/* the option, then its value */
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '-' && a[1] != '\0' && is_global_cluster(a + 1)) {
+			const char *c = strchr(a + 1, 'c');
+			if (strchr(a + 1, 'v') && (c == NULL || strchr(a + 1, 'v') < c))
+				verbose_flag = 1;
+			if (c && c[1] != '\0') {
+				config_path = c + 1;	/* -cFILE, as getopt reads it */
+				config_given = 1;
+			} else if (c) {
+				if (i + 1 >= n) {
+					fprintf(stderr, "%s: %s: option -c wants a file\n", d->name,
+						t->name);
+					return -1;
+				}
+				config_path = argv[++i];
+				config_given = 1;
+			}
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
 /* parse_options - -c, -f, -v, -n, -q, --help, --version; returns -1 to exit with *rc */
 static int parse_options(const pn_daemon *d, int argc, char **argv, int *foreground,
 			 int *flag_n, int *quiet, int *rc)
@@ -968,8 +1046,11 @@ int pn_daemon_main(const pn_daemon *d, int argc, char **argv)
 		return show_config(d, flag_n);
 	}
 	for (t = d->tools; t && t->name; t++)
-		if (strcmp(cmd, t->name) == 0)
+		if (strcmp(cmd, t->name) == 0) {
+			if (take_global_options(d, t, &argc, argv) < 0)
+				return EX_USAGE;
 			return run_tool(d, t, argc, argv);
+		}
 	fprintf(stderr, "%s: unknown command \"%s\" (try --help)\n", d->name, cmd);
 	return EX_USAGE;
 }

@@ -19,7 +19,11 @@
  *	int main(int argc, char **argv) { return pn_daemon_main(&daemon_def, argc, argv); }
  * DESCRIPTION
  *	Command line: NAME [-c FILE] [-f] [-v] COMMAND [ARGS...], plus
- *	--help and --version. Built-in commands:
+ *	--help and --version; -c, -f and -v may also follow the command
+ *	(`NAME test -c FILE ...`): the daemon takes them out of a tool's
+ *	arguments before the tool sees them (up to "--"; a value of a tool
+ *	option the synopsis shows as "--opt VALUE" stays the tool's).
+ *	Built-in commands:
  *	    serve     run the milter (default when no command is given)
  *	    check     load the configuration and the engine's state, report
  *	              the first error with file:line, exit 0 when valid
