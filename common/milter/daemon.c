@@ -4,6 +4,7 @@
  */
 #include "common/milter/daemon.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/privs.h"
 #include "common/milter/milter.h"
@@ -117,6 +118,74 @@ static void usage(const pn_daemon *d, FILE *out)
 	fprintf(out, "\nSee %s(8).\n", d->name);
 }
 
+/* utf8_length - bytes of the valid UTF-8 sequence at s (1..4), 0 if none */
+static size_t utf8_length(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+	    || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;	/* overlong, surrogate, beyond Unicode, C1 control */
+	return n;
+}
+
+/* visible - text with control bytes and bytes that are not UTF-8 written
+ * as \xNN: an error quotes what it read, and a file can hold anything,
+ * such as an escape sequence that would repaint the administrator's
+ * terminal or a newline that would forge a second log line */
+static char *visible(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	pn_buf b;
+
+	pn_buf_init(&b, 0);
+	while (*p) {
+		size_t n = utf8_length(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			pn_buf_printf(&b, "\\x%02x", *p);
+			n = 1;
+		} else {
+			pn_buf_append(&b, p, n);
+		}
+		p += n;
+	}
+	return pn_buf_steal(&b, NULL);
+}
+
+/* print_fatal - a command's fatal error on stderr, escaped */
+static void print_fatal(const pn_daemon *d, const char *err)
+{
+	char *v = visible(err);
+
+	fprintf(stderr, "%s: fatal: %s\n", d->name, v);
+	pn_free(v);
+}
+
+/* log_error - the serving process's error, escaped */
+static void log_error(const char *err)
+{
+	char *v = visible(err);
+
+	pn_log(PN_LOG_ERROR, "%s", v);
+	pn_free(v);
+}
+
 /* load_config - parse the file, printing the error for command-line use */
 static pn_config *load_config(const pn_daemon *d, const char *path)
 {
@@ -124,7 +193,7 @@ static pn_config *load_config(const pn_daemon *d, const char *path)
 	pn_config *cfg = pn_config_load(path, pn_daemon_table(d), &err);
 
 	if (cfg == NULL) {
-		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		print_fatal(d, err);
 		pn_free(err);
 	}
 	return cfg;
@@ -141,15 +210,15 @@ static pn_snapshot *load_snapshot(const pn_daemon *d, const char *path, int to_s
 		if ((cfg = load_config(d, path)) == NULL)
 			return NULL;
 	} else if ((cfg = pn_config_load(path, pn_daemon_table(d), &err)) == NULL) {
-		pn_log(PN_LOG_ERROR, "%s", err);
+		log_error(err);
 		pn_free(err);
 		return NULL;
 	}
 	if ((s = pn_snapshot_new(d->engine, cfg, &err)) == NULL) {
 		if (to_stderr)
-			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+			print_fatal(d, err);
 		else
-			pn_log(PN_LOG_ERROR, "%s", err);
+			log_error(err);
 		pn_free(err);
 	}
 	return s;
@@ -162,7 +231,7 @@ static pn_snapshot *snapshot_from(const pn_daemon *d, pn_config *cfg)
 	pn_snapshot *s = pn_snapshot_new(d->engine, cfg, &err);
 
 	if (s == NULL) {
-		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		print_fatal(d, err);
 		pn_free(err);
 	}
 	return s;
@@ -887,7 +956,7 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 		char *err = NULL;
 		s = pn_snapshot_new(d->engine, pn_config_defaults(pn_daemon_table(d)), &err);
 		if (s == NULL) {
-			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+			print_fatal(d, err);
 			pn_free(err);
 			return EX_CONFIG;
 		}
