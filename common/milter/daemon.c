@@ -6,6 +6,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/postfix_milters.h"
 #include "common/privs.h"
 #include "common/milter/milter.h"
 
@@ -110,6 +111,8 @@ static void usage(const pn_daemon *d, FILE *out)
 		"Options may come before or after the command.\n\ncommands:\n"
 		"  serve       run the milter (default)\n"
 		"  check       validate the configuration; exit 0 when it is valid\n"
+		"  check --postfix[=DIR]  also list milters Postfix's main.cf/master.cf\n"
+		"              name (postconf [-c DIR]) whose sockets accept nothing\n"
 		"  config [-n] print parameters and values (-n: only those set in the file)\n",
 		d->config_file);
 	for (t = d->tools; t && t->name; t++)
@@ -908,6 +911,24 @@ static int serve(const pn_daemon *d, int foreground)
 	return rc;
 }
 
+static int check_postfix;		/* check --postfix[=DIR] */
+static const char *postfix_dir;		/* its DIR, or NULL for Postfix's default */
+
+/* postfix_milters - check --postfix: milters main.cf names without a daemon */
+static int postfix_milters(const pn_daemon *d, int quiet)
+{
+	int n;
+
+	/* as the invoker: postconf and the sockets are Postfix's and root's */
+	if (pn_privs_invoker_begin() < 0)
+		return EX_NOPERM;
+	n = pn_postfix_check_milters(postfix_dir, stdout);
+	pn_privs_invoker_end();
+	if (n == 0 && !quiet)
+		printf("%s: every milter Postfix names accepts connections\n", d->name);
+	return n < 0 ? EX_UNAVAILABLE : n > 0 ? EX_UNAVAILABLE : 0;
+}
+
 /* check - the check command */
 static int check(const pn_daemon *d, int quiet)
 {
@@ -916,6 +937,24 @@ static int check(const pn_daemon *d, int quiet)
 	int rc;
 
 	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
+	if (check_postfix) {
+		/* Postfix first: after a package's removal, this daemon's own
+		 * configuration may be what is left to check the others with */
+		int prc = postfix_milters(d, quiet);
+		if ((cfg = load_config(d, config_path)) == NULL)
+			return EX_CONFIG;
+		if (become_data_user(d, cfg) < 0) {
+			pn_config_free(cfg);
+			return EX_NOPERM;
+		}
+		if ((s = snapshot_from(d, cfg)) == NULL)
+			return EX_CONFIG;
+		rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : prc;
+		if (rc != EX_CONFIG && !quiet)
+			printf("%s: %s: configuration OK\n", d->name, config_path);
+		pn_snapshot_release(s);
+		return rc;
+	}
 	if ((cfg = load_config(d, config_path)) == NULL)
 		return EX_CONFIG;
 	if (become_data_user(d, cfg) < 0) {
@@ -1061,6 +1100,7 @@ static int parse_options(const pn_daemon *d, int argc, char **argv, int *foregro
 			 int *flag_n, int *quiet, int *rc)
 {
 	static const struct option longopts[] = {
+		{"postfix", optional_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -1074,6 +1114,7 @@ static int parse_options(const pn_daemon *d, int argc, char **argv, int *foregro
 		case 'v': verbose_flag = 1; break;
 		case 'n': *flag_n = 1; break;
 		case 'q': *quiet = 1; break;
+		case 'P': check_postfix = 1; postfix_dir = optarg; break;
 		case 'h': usage(d, stdout); *rc = 0; return -1;
 		case 'V': printf("%s %s\n", d->name, POSTERN_VERSION); *rc = 0; return -1;
 		default: usage(d, stderr); *rc = EX_USAGE; return -1;
@@ -1107,6 +1148,10 @@ int pn_daemon_main(const pn_daemon *d, int argc, char **argv)
 					argv[optind]);
 				return EX_USAGE;
 			}
+		}
+		if (check_postfix && strcmp(cmd, "check") != 0) {
+			fprintf(stderr, "%s: --postfix goes with check\n", d->name);
+			return EX_USAGE;
 		}
 		if (strcmp(cmd, "serve") == 0)
 			return serve(d, foreground);
