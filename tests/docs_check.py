@@ -313,6 +313,9 @@ def story_facts():
                 action = {"T": "tempfail", "R": "reject"}.get(flag.group(1), "?") \
                     if flag else "accept"
                 note("default_action", m.group(1), action, where + " (Sendmail)")
+        # "socket_owner ... e.g. user:group" in a parameter's description
+        for m in re.finditer(r"socket_owner\b[^.]{0,200}?e\.g\.,? `?([\w-]+:[\w-]+)", text):
+            note("socket_owner", "", m.group(1), rel + " (e.g.)")
         for param in ("smtpd_milters", "non_smtpd_milters"):
             for i, value in logical_values(lines, param):
                 seq = re.findall(MILTERS + r"\.sock", value) or \
