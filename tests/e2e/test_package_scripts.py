@@ -13,6 +13,7 @@ nothing of this machine is touched:
 - "upgrade" neither stops nor warns; a main.cf that does not name the
   socket gets no warning."""
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -126,6 +127,24 @@ def every_daemon_package_has_the_same_script_but_its_name():
         with open(os.path.join(TOP, "packaging", "debian", f"postern-{name}.prerm")) as f:
             texts[name] = f.read().replace(name, "NAME")
     check_eq(len(set(texts.values())), 1, "prerm scripts differ beyond the name")
+
+
+@test
+def every_maintainer_script_has_one_debhelper_mark_and_parses_once_filled():
+    """debhelper replaces #DEBHELPER# wherever it stands, comments included:
+    a second mark inside a comment breaks the script (lintian:
+    maintainer-shell-script-fails-syntax-check)."""
+    d = os.path.join(TOP, "packaging", "debian")
+    filled = 'if [ "$1" = remove ]; then\n\ttrue\nfi'
+    for f in sorted(os.listdir(d)):
+        if not re.search(r"\.(pre|post)(inst|rm)\Z", f):
+            continue
+        with open(os.path.join(d, f)) as fp:
+            text = fp.read()
+        check_eq(text.count("#DEBHELPER#"), 1, f"#DEBHELPER# marks in {f}")
+        r = subprocess.run(["sh", "-n"], input=text.replace("#DEBHELPER#", filled),
+                           capture_output=True, text=True)
+        check_eq(r.returncode, 0, f"{f} once filled: {r.stderr}")
 
 
 if __name__ == "__main__":
