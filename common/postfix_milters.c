@@ -205,13 +205,13 @@ static int chroot_of(const char *master, const char *service, const char *comman
 			f[n++] = w;
 		if (n == 8) {
 			char *name = pn_asprintf("%s/%s", f[0], f[1]);
-			char *own = pn_asprintf("\n%s/%s = ", name, param);
+			char *own = service ? NULL : pn_asprintf("%s/%s = ", name, param);
 			/* "-": the built-in default, "n" since Postfix 3.0 */
 			int chrooted = strcmp(f[4], "y") == 0;
 			if (service && strcmp(name, service) == 0)
 				found = chrooted;
 			else if (!service && strcmp(f[7], command) == 0
-				 && !has_line(overrides, own + 1))
+				 && !has_line(overrides, own))
 				found |= chrooted ? 2 : 1;
 			pn_free(own);
 			pn_free(name);
