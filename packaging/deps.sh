@@ -1,10 +1,24 @@
 #!/bin/sh
-# deps.sh - install every Debian package that Postern's build, tests and
-# demo need. Does nothing when they are all present. Run as root on a
-# fresh Debian 12 machine; as another user it only lists what is missing.
+# deps.sh [runtime|build|all] - install the Debian packages Postern needs.
+# Does nothing when they are all present. Run as root on a fresh Debian 12
+# machine; as another user it only lists what is missing.
+#
+#   runtime  what a production host needs to run the daemons built from
+#            source (make install): the shared libraries they link, and
+#            adduser. The Debian packages (make deb) pull these in by
+#            themselves (shlibs); the MTA (Postfix or Sendmail) is yours.
+#   build    what building, testing, the demo and packaging need on top:
+#            compilers, -dev packages, cmocka, a Postfix for the private
+#            test instances, the test tools, debhelper and lintian.
+#   all      both (the default, what make check and make demo run).
 set -eu
 
-PACKAGES="
+RUNTIME="
+libmilter1.0.1 libssl3 libjson-c5 libmaxminddb0 libzstd1 libsqlite3-0 libidn2-0
+adduser
+"
+
+BUILD="
 build-essential pkg-config clang libclang-rt-14-dev
 libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev libidn2-dev
 libcmocka-dev
@@ -15,6 +29,13 @@ dovecot-sieve m4
 debhelper dpkg-dev fakeroot lintian systemd
 "
 
+case "${1:-all}" in
+runtime) PACKAGES=$RUNTIME ;;
+build) PACKAGES=$BUILD ;;
+all) PACKAGES="$RUNTIME $BUILD" ;;
+*) echo "usage: deps.sh [runtime|build|all]" >&2; exit 64 ;;
+esac
+
 missing=""
 for p in $PACKAGES; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
@@ -24,7 +45,7 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing Debian packages:$missing" >&2
-	echo "deps.sh: run 'sudo sh packaging/deps.sh' once" >&2
+	echo "deps.sh: run 'sudo sh packaging/deps.sh ${1:-all}' once" >&2
 	exit 1
 fi
 

@@ -254,5 +254,167 @@ for _name in daemons():
     register(_name)
 test(synopsis_names)
 
+
+# ---------------------------------------------------------------------------
+# One story: the documents an administrator reads (README, README.postfix,
+# README.Debian, the Sendmail notes, the snippets, the man pages, the
+# sample configurations) must not contradict one another. What is compared
+# is what they show as examples or state as advice:
+#   - "socket_owner = X", "socket_mode = X": one value everywhere;
+#   - each milter's default_action ("{ unix:.../NAME.sock,
+#     default_action=X }", a man page's "milter_default_action = X" for its
+#     own daemon, Sendmail's F=T / F=R / no F=): one value per milter;
+#   - the order of the milters in every smtpd_milters/non_smtpd_milters
+#     value and every INPUT_MAIL_FILTER list, and every "put NAME last" /
+#     "NAME comes last": one order;
+#   - a main.cf milter names a socket as chrooted Postfix sees it
+#     (unix:/postern/NAME.sock) or outside Postfix's spool
+#     (unix:/run/postern/NAME.sock), never unix:/var/spool/postfix/...
+#     in an example, since Debian's smtpd runs chrooted there.
+STORY_DOCS = ["README.md", "packaging/postfix/README", "packaging/postfix/main.cf.snippet",
+              "packaging/debian/README.Debian", "packaging/sendmail/README",
+              "packaging/sendmail/postern.mc-snippet"]
+MILTERS = r"(tls|sort|archive|audit)"
+
+
+def story_docs():
+    docs = [os.path.join(TOP, d) for d in STORY_DOCS]
+    for name in daemons():
+        for f in (f"postern-{name}.8", f"postern-{name}.conf.5", f"{name}.conf"):
+            path = os.path.join(TOP, "milters", name, f)
+            if os.path.isfile(path):
+                docs.append(path)
+    return docs
+
+
+def doc_lines(path):
+    """(line number, text) of a document, man pages as the text they show."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        raw = f.read().splitlines()
+    out = []
+    for i, line in enumerate(raw, 1):
+        if re.search(r"\.[58]\Z", path):
+            if line.startswith((".I ", ".IR ", ".RI ")):
+                line = plain(line.split(None, 1)[1].replace('"', ""))
+            elif line.startswith(".") and not line.startswith(tuple(BOLD_ARGS)):
+                continue
+            line = rendered(line) if line.startswith(".") else plain(line)
+        out.append((i, line))
+    return out
+
+
+def logical_values(lines, param):
+    """(line, value) of each "param = value" with its continuation lines."""
+    found = []
+    for k, (i, line) in enumerate(lines):
+        m = re.search(r"(?<![a-z_])" + param + r"\s*=\s*(.*)", line)
+        if not m:
+            continue
+        value = m.group(1)
+        for _, more in lines[k + 1:]:
+            if not more[:1].isspace() or not more.strip() or "=" in more.split("{")[0]:
+                break
+            value += " " + more.strip()
+        found.append((i, value))
+    return found
+
+
+def page_daemon(path):
+    m = re.search(r"postern-(\w+)\.8\Z", path)
+    return m.group(1) if m else None
+
+
+def story_facts():
+    """{(what, key): {value: [places]}} and the order claims, from every document."""
+    facts, orders, lasts = {}, [], []
+
+    def note(what, key, value, where):
+        facts.setdefault((what, key), {}).setdefault(value, []).append(where)
+
+    for path in story_docs():
+        rel = os.path.relpath(path, TOP)
+        lines = doc_lines(path)
+        own = page_daemon(path)
+        text = " ".join(t for _, t in lines)
+        for i, line in lines:
+            where = f"{rel}:{i}"
+            for param in ("socket_owner", "socket_mode"):
+                for m in re.finditer(r"(?<![a-z_])" + param + r"[ \t]*=[ \t]*([^\s)]+)",
+                                     line):
+                    note(param, "", m.group(1), where)
+            for m in re.finditer(r"unix:[^\s,}]*?" + MILTERS + r"\.sock\s*,\s*"
+                                 r"default_action\s*=\s*(\w+)", line):
+                note("default_action", m.group(1), m.group(2), where)
+            m = re.search(r"milter_default_action\s*=\s*(\w+)", line)
+            if m and own and not line.lstrip().startswith("#"):
+                note("default_action", own, m.group(1), where)
+            for m in re.finditer(r"INPUT_MAIL_FILTER\(`[^']*', *`S=[^,']*?" + MILTERS
+                                 + r"\.sock([^']*)'", line):
+                flag = re.search(r"F=([A-Z])", m.group(2))
+                action = {"T": "tempfail", "R": "reject"}.get(flag.group(1), "?") \
+                    if flag else "accept"
+                note("default_action", m.group(1), action, where + " (Sendmail)")
+        # "socket_owner ... e.g. user:group" in a parameter's description
+        for m in re.finditer(r"socket_owner\b[^.]{0,200}?e\.g\.,? `?([\w-]+:[\w-]+)", text):
+            note("socket_owner", "", m.group(1), rel + " (e.g.)")
+        for param in ("smtpd_milters", "non_smtpd_milters"):
+            for i, value in logical_values(lines, param):
+                seq = re.findall(MILTERS + r"\.sock", value) or \
+                    re.findall(r"\b" + MILTERS + r"\b", value.split("#")[0])
+                orders.append((f"{rel}:{i}", seq))
+                if "unix:/var/spool/postfix/" in value:
+                    note("chroot path in main.cf", param, "unix:/var/spool/postfix/...",
+                         f"{rel}:{i}")
+        seq = [m.group(1) for _, l in lines
+               for m in re.finditer(r"INPUT_MAIL_FILTER\(`postern-" + MILTERS, l)]
+        if len(seq) > 1:
+            orders.append((f"{rel} (INPUT_MAIL_FILTER)", seq))
+        for m in re.finditer(r"(?:[Pp]ut|[Aa]ttach|[Aa]dd) (postern-(\w+)|it) last", text):
+            lasts.append((rel, m.group(2) or own))
+        for m in re.finditer(r"(?:postern-)?\b" + MILTERS + r"(?: comes)? last\b", text):
+            lasts.append((rel, m.group(1)))
+    return facts, orders, lasts
+
+
+def story_problems():
+    facts, orders, lasts = story_facts()
+    problems = []
+    for (what, key), values in sorted(facts.items()):
+        if what.startswith("chroot"):
+            for v, places in values.items():
+                problems.append(f"{key} names {v} (Postfix's chroot path is /postern/...): "
+                                + ", ".join(places))
+            continue
+        if len(values) > 1:
+            problems.append(f"{what}{' of ' + key if key else ''}: "
+                            + "; ".join(f"{v} at {', '.join(p)}" for v, p in values.items()))
+    before = {}
+    for where, seq in orders:
+        for a in range(len(seq)):
+            for b in range(a + 1, len(seq)):
+                if seq[a] != seq[b]:
+                    before.setdefault((seq[a], seq[b]), []).append(where)
+    for (a, b), places in sorted(before.items()):
+        if (b, a) in before and a < b:
+            problems.append(f"order: {a} before {b} at {', '.join(places)}; {b} before {a} at "
+                            f"{', '.join(before[(b, a)])}")
+    for rel, name in lasts:
+        for (a, b), places in before.items():
+            if a == name:
+                problems.append(f"{rel} says {name} goes last; {b} follows it at "
+                                f"{', '.join(places)}")
+    named_last = {name for _, name in lasts}
+    if len(named_last) > 1:
+        problems.append("different milters said to go last: " + "; ".join(
+            f"{n} in {', '.join(r for r, x in lasts if x == n)}" for n in sorted(named_last)))
+    return problems
+
+
+@test
+def one_story_socket_owner_default_action_and_order_agree_across_documents():
+    problems = story_problems()
+    if problems:
+        raise AssertionError(f"{len(problems)} contradiction(s):\n  " + "\n  ".join(problems))
+
 if __name__ == "__main__":
     main()

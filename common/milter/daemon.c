@@ -4,7 +4,9 @@
  */
 #include "common/milter/daemon.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/log.h"
+#include "common/postfix_milters.h"
 #include "common/privs.h"
 #include "common/milter/milter.h"
 
@@ -105,15 +107,86 @@ static void usage(const pn_daemon *d, FILE *out)
 		"  -f          stay in the foreground and log to stderr\n"
 		"  -v          log debug messages\n"
 		"  --help      this text\n"
-		"  --version   print the version\n\ncommands:\n"
+		"  --version   print the version\n"
+		"Options may come before or after the command.\n\ncommands:\n"
 		"  serve       run the milter (default)\n"
 		"  check       validate the configuration; exit 0 when it is valid\n"
+		"  check --postfix[=DIR]  also list milters Postfix's main.cf/master.cf\n"
+		"              name (postconf [-c DIR]) whose sockets accept nothing\n"
 		"  config [-n] print parameters and values (-n: only those set in the file)\n",
 		d->config_file);
 	for (t = d->tools; t && t->name; t++)
 		fprintf(out, "  %-11s %s%s%s\n", t->name, t->summary,
 			t->args ? "\n              arguments: " : "", t->args ? t->args : "");
 	fprintf(out, "\nSee %s(8).\n", d->name);
+}
+
+/* utf8_length - bytes of the valid UTF-8 sequence at s (1..4), 0 if none */
+static size_t utf8_length(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+	    || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;	/* overlong, surrogate, beyond Unicode, C1 control */
+	return n;
+}
+
+/* visible - text with control bytes and bytes that are not UTF-8 written
+ * as \xNN: an error quotes what it read, and a file can hold anything,
+ * such as an escape sequence that would repaint the administrator's
+ * terminal or a newline that would forge a second log line */
+static char *visible(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	pn_buf b;
+
+	pn_buf_init(&b, 0);
+	while (*p) {
+		size_t n = utf8_length(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			pn_buf_printf(&b, "\\x%02x", *p);
+			n = 1;
+		} else {
+			pn_buf_append(&b, p, n);
+		}
+		p += n;
+	}
+	return pn_buf_steal(&b, NULL);
+}
+
+/* print_fatal - a command's fatal error on stderr, escaped */
+static void print_fatal(const pn_daemon *d, const char *err)
+{
+	char *v = visible(err);
+
+	fprintf(stderr, "%s: fatal: %s\n", d->name, v);
+	pn_free(v);
+}
+
+/* log_error - the serving process's error, escaped */
+static void log_error(const char *err)
+{
+	char *v = visible(err);
+
+	pn_log(PN_LOG_ERROR, "%s", v);
+	pn_free(v);
 }
 
 /* load_config - parse the file, printing the error for command-line use */
@@ -123,7 +196,7 @@ static pn_config *load_config(const pn_daemon *d, const char *path)
 	pn_config *cfg = pn_config_load(path, pn_daemon_table(d), &err);
 
 	if (cfg == NULL) {
-		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		print_fatal(d, err);
 		pn_free(err);
 	}
 	return cfg;
@@ -140,15 +213,15 @@ static pn_snapshot *load_snapshot(const pn_daemon *d, const char *path, int to_s
 		if ((cfg = load_config(d, path)) == NULL)
 			return NULL;
 	} else if ((cfg = pn_config_load(path, pn_daemon_table(d), &err)) == NULL) {
-		pn_log(PN_LOG_ERROR, "%s", err);
+		log_error(err);
 		pn_free(err);
 		return NULL;
 	}
 	if ((s = pn_snapshot_new(d->engine, cfg, &err)) == NULL) {
 		if (to_stderr)
-			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+			print_fatal(d, err);
 		else
-			pn_log(PN_LOG_ERROR, "%s", err);
+			log_error(err);
 		pn_free(err);
 	}
 	return s;
@@ -161,7 +234,7 @@ static pn_snapshot *snapshot_from(const pn_daemon *d, pn_config *cfg)
 	pn_snapshot *s = pn_snapshot_new(d->engine, cfg, &err);
 
 	if (s == NULL) {
-		fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+		print_fatal(d, err);
 		pn_free(err);
 	}
 	return s;
@@ -846,6 +919,24 @@ static int serve(const pn_daemon *d, int foreground)
 	return rc;
 }
 
+static int check_postfix;		/* check --postfix[=DIR] */
+static const char *postfix_dir;		/* its DIR, or NULL for Postfix's default */
+
+/* postfix_milters - check --postfix: milters main.cf names without a daemon */
+static int postfix_milters(const pn_daemon *d, int quiet)
+{
+	int n;
+
+	/* as the invoker: postconf and the sockets are Postfix's and root's */
+	if (pn_privs_invoker_begin() < 0)
+		return EX_NOPERM;
+	n = pn_postfix_check_milters(postfix_dir, stdout);
+	pn_privs_invoker_end();
+	if (n == 0 && !quiet)
+		printf("%s: every milter Postfix names accepts connections\n", d->name);
+	return n < 0 ? EX_UNAVAILABLE : n > 0 ? EX_UNAVAILABLE : 0;
+}
+
 /* check - the check command */
 static int check(const pn_daemon *d, int quiet)
 {
@@ -854,6 +945,24 @@ static int check(const pn_daemon *d, int quiet)
 	int rc;
 
 	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
+	if (check_postfix) {
+		/* Postfix first: after a package's removal, this daemon's own
+		 * configuration may be what is left to check the others with */
+		int prc = postfix_milters(d, quiet);
+		if ((cfg = load_config(d, config_path)) == NULL)
+			return EX_CONFIG;
+		if (become_data_user(d, cfg) < 0) {
+			pn_config_free(cfg);
+			return EX_NOPERM;
+		}
+		if ((s = snapshot_from(d, cfg)) == NULL)
+			return EX_CONFIG;
+		rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : prc;
+		if (rc != EX_CONFIG && !quiet)
+			printf("%s: %s: configuration OK\n", d->name, config_path);
+		pn_snapshot_release(s);
+		return rc;
+	}
 	if ((cfg = load_config(d, config_path)) == NULL)
 		return EX_CONFIG;
 	if (become_data_user(d, cfg) < 0) {
@@ -894,7 +1003,7 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 		char *err = NULL;
 		s = pn_snapshot_new(d->engine, pn_config_defaults(pn_daemon_table(d)), &err);
 		if (s == NULL) {
-			fprintf(stderr, "%s: fatal: %s\n", d->name, err);
+			print_fatal(d, err);
 			pn_free(err);
 			return EX_CONFIG;
 		}
@@ -917,11 +1026,89 @@ static int run_tool(const pn_daemon *d, const pn_tool *t, int argc, char **argv)
 	return rc;
 }
 
+/* tool_option_takes_value - does the tool's synopsis show "--NAME VALUE"
+ * (an upper-case word after the option)? The synopsis is the one place
+ * that knows a tool's options, so the value of "--from -v" stays the tool's. */
+static int tool_option_takes_value(const pn_tool *t, const char *opt, size_t len)
+{
+	const char *p = t->args;
+
+	while (p && (p = strstr(p, opt)) != NULL) {
+		const char *after = p + len;
+		if (*after == ' ' && after[1] >= 'A' && after[1] <= 'Z')
+			return 1;
+		p = after;
+	}
+	return 0;
+}
+
+/* is_global_cluster - "fv", "vc", "cFILE"...: flags -f and -v, then
+ * perhaps -c with its value glued on, as getopt reads a cluster */
+static int is_global_cluster(const char *letters)
+{
+	for (; *letters; letters++) {
+		if (*letters == 'c')
+			return 1;
+		if (*letters != 'f' && *letters != 'v')
+			return 0;
+	}
+	return 1;
+}
+
+/* take_global_options - remove -c FILE, -v and -f from a tool's arguments
+ * (before "--"), so global options may follow the command as they may
+ * precede it; *argc shrinks in place. -f means nothing to a tool, which
+ * always runs in the foreground: it is accepted and ignored. */
+static int take_global_options(const pn_daemon *d, const pn_tool *t, int *argc, char **argv)
+{
+	int i, out = 1, n = *argc;
+
+	for (i = 1; i < n; i++) {
+		const char *a = argv[i];
+		size_t len = strcspn(a, "=");
+
+		if (strcmp(a, "--") == 0) {
+			while (i < n)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (a[0] == '-' && a[1] == '-' && a[len] == '\0' && i + 1 < n
+		    && tool_option_takes_value(t, a, len)) {
+			argv[out++] = argv[i++];	/* the option, then its value */
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '-' && a[1] != '\0' && is_global_cluster(a + 1)) {
+			const char *c = strchr(a + 1, 'c');
+			if (strchr(a + 1, 'v') && (c == NULL || strchr(a + 1, 'v') < c))
+				verbose_flag = 1;
+			if (c && c[1] != '\0') {
+				config_path = c + 1;	/* -cFILE, as getopt reads it */
+				config_given = 1;
+			} else if (c) {
+				if (i + 1 >= n) {
+					fprintf(stderr, "%s: %s: option -c wants a file\n", d->name,
+						t->name);
+					return -1;
+				}
+				config_path = argv[++i];
+				config_given = 1;
+			}
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
 /* parse_options - -c, -f, -v, -n, -q, --help, --version; returns -1 to exit with *rc */
 static int parse_options(const pn_daemon *d, int argc, char **argv, int *foreground,
 			 int *flag_n, int *quiet, int *rc)
 {
 	static const struct option longopts[] = {
+		{"postfix", optional_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -935,6 +1122,7 @@ static int parse_options(const pn_daemon *d, int argc, char **argv, int *foregro
 		case 'v': verbose_flag = 1; break;
 		case 'n': *flag_n = 1; break;
 		case 'q': *quiet = 1; break;
+		case 'P': check_postfix = 1; postfix_dir = optarg; break;
 		case 'h': usage(d, stdout); *rc = 0; return -1;
 		case 'V': printf("%s %s\n", d->name, POSTERN_VERSION); *rc = 0; return -1;
 		default: usage(d, stderr); *rc = EX_USAGE; return -1;
@@ -969,6 +1157,10 @@ int pn_daemon_main(const pn_daemon *d, int argc, char **argv)
 				return EX_USAGE;
 			}
 		}
+		if (check_postfix && strcmp(cmd, "check") != 0) {
+			fprintf(stderr, "%s: --postfix goes with check\n", d->name);
+			return EX_USAGE;
+		}
 		if (strcmp(cmd, "serve") == 0)
 			return serve(d, foreground);
 		if (strcmp(cmd, "check") == 0)
@@ -976,8 +1168,11 @@ int pn_daemon_main(const pn_daemon *d, int argc, char **argv)
 		return show_config(d, flag_n);
 	}
 	for (t = d->tools; t && t->name; t++)
-		if (strcmp(cmd, t->name) == 0)
+		if (strcmp(cmd, t->name) == 0) {
+			if (take_global_options(d, t, &argc, argv) < 0)
+				return EX_USAGE;
 			return run_tool(d, t, argc, argv);
+		}
 	fprintf(stderr, "%s: unknown command \"%s\" (try --help)\n", d->name, cmd);
 	return EX_USAGE;
 }

@@ -19,10 +19,17 @@
  *	int main(int argc, char **argv) { return pn_daemon_main(&daemon_def, argc, argv); }
  * DESCRIPTION
  *	Command line: NAME [-c FILE] [-f] [-v] COMMAND [ARGS...], plus
- *	--help and --version. Built-in commands:
+ *	--help and --version; -c, -f and -v may also follow the command
+ *	(`NAME test -c FILE ...`): the daemon takes them out of a tool's
+ *	arguments before the tool sees them (up to "--"; a value of a tool
+ *	option the synopsis shows as "--opt VALUE" stays the tool's).
+ *	Built-in commands:
  *	    serve     run the milter (default when no command is given)
  *	    check     load the configuration and the engine's state, report
- *	              the first error with file:line, exit 0 when valid
+ *	              the first error with file:line, exit 0 when valid;
+ *	              with --postfix[=DIR] also list the milters Postfix's
+ *	              configuration names whose sockets accept nothing
+ *	              (common/postfix_milters.h; exit 69 when there is one)
  *	    config    print every parameter with its value (-n: only those
  *	              set in the file), like postconf
  *	and the daemon's own tools, which receive the loaded configuration
@@ -58,6 +65,10 @@
  *	milter_timeout, listen_backlog) and pn_milter_params, then its
  *	engine's own.
  * DIAGNOSTICS
+ *	A configuration error is printed (or logged) with every control
+ *	byte and every byte that is not UTF-8 written as \xNN: an error
+ *	quotes what the file holds, which must not repaint a terminal or
+ *	forge a log line.
  *	Exit codes follow sysexits.h: 0 success, 64 usage, 69 socket cannot
  *	be opened, 70 internal error, 71 system error, 78 configuration error.
  */

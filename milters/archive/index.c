@@ -200,14 +200,20 @@ static char *join_lines(char **v, size_t n)
 /* insert_object - the object row, unless present */
 static int insert_object(arc_index *x, const arc_object *o, char **err)
 {
-	/* a newer record of the same object (stored again after a loss) wins */
+	/* a newer record of the same object (stored again after a loss) wins;
+	 * the record the row came from changes nothing, so catch-up at start
+	 * does not count (and rewrite) what the daemon indexed already */
 	sqlite3_stmt *st = prepare(x, "INSERT INTO objects(sha256, size, stored_size,"
 				   " stored_sha256, encrypted, time) VALUES(?, ?, ?, ?, ?, ?)"
 				   " ON CONFLICT(sha256) DO UPDATE SET size = excluded.size,"
 				   " stored_size = excluded.stored_size,"
 				   " stored_sha256 = excluded.stored_sha256,"
 				   " encrypted = excluded.encrypted, time = excluded.time"
-				   " WHERE excluded.time >= objects.time", err);
+				   " WHERE excluded.time >= objects.time"
+				   " AND (excluded.size, excluded.stored_size, excluded.stored_sha256,"
+				   " excluded.encrypted, excluded.time) IS NOT (objects.size,"
+				   " objects.stored_size, objects.stored_sha256, objects.encrypted,"
+				   " objects.time)", err);
 	int rc;
 
 	if (st == NULL)

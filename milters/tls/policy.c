@@ -579,11 +579,40 @@ static ptls_policy *parse_entry(parse_ctx *x, const char *text)
 	return p;
 }
 
+/* ldh_problem - why a normalised key is no mail domain (RFC 5321 4.1.2:
+ * letters, digits and inner hyphens, labels of 1..63, 253 in all), or NULL.
+ * common/domain.h also lets "_" through, as DNS names may hold it; no MX
+ * next hop does, so such a key is a typo that would never match. */
+static const char *ldh_problem(const char *d)
+{
+	size_t label = 0;
+	const char *p;
+
+	if (strlen(d) > 253)
+		return "longer than 253 characters";
+	for (p = d;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label > 63)
+				return "a label longer than 63 characters";
+			if (label > 0 && (p[-1] == '-' || p[-label] == '-'))
+				return "a label that begins or ends with \"-\"";
+			if (*p == '\0')
+				return NULL;
+			label = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return "a character other than letters, digits, \"-\" and \".\"";
+		label++;
+	}
+}
+
 /* add_entry - put p into the set under its key */
 static int add_entry(parse_ctx *x, ptls_policy_set *s, ptls_policy *p)
 {
 	size_t i;
 	char *lower, *norm;
+	const char *why;
 	int rc;
 
 	if (strcmp(p->key, "*") == 0) {
@@ -599,6 +628,10 @@ static int add_entry(parse_ctx *x, ptls_policy_set *s, ptls_policy *p)
 		norm = p->key[0] == '.' ? pn_domain_normalise(p->key + 1) : pn_domain_normalise(p->key);
 		if (norm == NULL)
 			return fail(x, "\"%.200s\" is not a domain, \".domain\" or \"*\"", p->key);
+		if ((why = ldh_problem(norm)) != NULL) {
+			pn_free(norm);
+			return fail(x, "\"%.200s\" is not a domain name: %s", p->key, why);
+		}
 		lower = p->key[0] == '.' ? pn_asprintf(".%s", norm) : pn_strdup(norm);
 		pn_free(norm);
 		pn_free(p->key);

@@ -15,15 +15,57 @@
 /* Longest logical line read from a Postfix table. */
 #define TABLE_LINE_MAX (64 * 1024)
 
+/* Postfix cipher grades, weakest first; null has no encryption at all. */
+static const char *const grades[] = {"null", "export", "low", "medium", "high", NULL};
+#define GRADE_MEDIUM 3
+#define GRADE_HIGH 4
+
+/* Strongest key every cipher of Postfix's "medium" grade has (OpenSSL's
+ * MEDIUM holds 3DES, 112 bits) and of "high" (AES, Camellia, ARIA,
+ * ChaCha20: 128 bits and more). Nothing per domain asks for more. */
+#define MEDIUM_MIN_BITS 112
+#define HIGH_MIN_BITS 128
+
+/* grade_rank - index of a Postfix cipher grade, -1 for none or unknown */
+static int grade_rank(const char *g)
+{
+	int i;
+
+	for (i = 0; g && grades[i]; i++)
+		if (strcasecmp(g, grades[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* bits_grade - the weakest grade whose every cipher has min_bits (-1: none
+ * needed); above 128 bits "high" is the nearest, and not enough */
+static int bits_grade(int min_bits)
+{
+	if (min_bits <= 0)
+		return -1;
+	return min_bits <= MEDIUM_MIN_BITS ? GRADE_MEDIUM : GRADE_HIGH;
+}
+
+/* export_grade - the ciphers= grade for p: outbound_ciphers, raised to what
+ * min_bits needs (Postfix has no per-domain bit minimum); -1 for none */
+static int export_grade(const ptls_policy *p)
+{
+	int given = grade_rank(p->outbound_ciphers), needed = bits_grade(p->min_bits);
+
+	return needed > given ? needed : given;
+}
+
 /* entry_attrs - " protocols=... ciphers=... exclude=... match=..." for p at level */
 static void entry_attrs(const ptls_policy *p, int level, pn_buf *out)
 {
+	int grade = export_grade(p);
+
 	if (level == PTLS_LEVEL_NONE)
 		return;		/* Postfix: "No additional attributes are supported at this level" */
 	if (p->min_version)
 		pn_buf_printf(out, " protocols=>=%s", ptls_version_name(p->min_version));
-	if (p->outbound_ciphers)
-		pn_buf_printf(out, " ciphers=%s", p->outbound_ciphers);
+	if (grade >= 0)
+		pn_buf_printf(out, " ciphers=%s", grades[grade]);
 	if (p->outbound_exclude)
 		pn_buf_printf(out, " exclude=%s", p->outbound_exclude);
 	if (p->match)
@@ -46,6 +88,46 @@ static char *u_label_key(const char *key)
 		out = pn_asprintf("%s%s", key[0] == '.' ? "." : "", u);
 	free(u);	/* libidn2 allocates with malloc */
 	return out;
+}
+
+/* write_notes - comment lines for what of p the table cannot say as the
+ * policy does: nothing of a policy line disappears without a word */
+static void write_notes(const ptls_policy *p, int level, FILE *out)
+{
+	int grade = export_grade(p);
+	pn_buf milter_only;
+
+	if (p->min_bits && level == PTLS_LEVEL_NONE)
+		fprintf(out, "# %s (line %u): min_bits=%d not exported: level none sends plain "
+			"text\n", p->key, p->line, p->min_bits);
+	else if (p->min_bits > HIGH_MIN_BITS)
+		fprintf(out, "# %s (line %u): min_bits=%d has no Postfix equivalent; exported as "
+			"ciphers=high, which still allows %d-bit ciphers\n", p->key, p->line,
+			p->min_bits, HIGH_MIN_BITS);
+	else if (p->min_bits)
+		fprintf(out, "# %s (line %u): min_bits=%d exported as ciphers=%s (every cipher of "
+			"that grade has %d bits or more)\n", p->key, p->line, p->min_bits,
+			grades[grade], grade == GRADE_HIGH ? HIGH_MIN_BITS : MEDIUM_MIN_BITS);
+	if (p->min_bits && level != PTLS_LEVEL_NONE && p->outbound_ciphers
+	    && grade != grade_rank(p->outbound_ciphers))
+		fprintf(out, "# %s (line %u): outbound_ciphers=%s raised to %s for min_bits=%d\n",
+			p->key, p->line, p->outbound_ciphers, grades[grade], p->min_bits);
+	/* requirements on the session that brings mail in: the milter's */
+	pn_buf_init(&milter_only, 0);
+	if (p->ciphers)
+		pn_buf_puts(&milter_only, " ciphers");
+	if (p->verify && level != PTLS_LEVEL_VERIFY && level != PTLS_LEVEL_SECURE)
+		pn_buf_puts(&milter_only, " verify");
+	if (p->subject_text)
+		pn_buf_puts(&milter_only, " cert_subject");
+	if (p->issuer_text)
+		pn_buf_puts(&milter_only, " cert_issuer");
+	if (p->clients_text)
+		pn_buf_puts(&milter_only, " clients");
+	if (pn_buf_len(&milter_only))
+		fprintf(out, "# %s (line %u): not exported, checked by the milter on incoming "
+			"sessions only:%s\n", p->key, p->line, pn_buf_str(&milter_only));
+	pn_buf_free(&milter_only);
 }
 
 /* ptls_postfix_map_write - the policy as an smtp_tls_policy_maps table */
@@ -73,14 +155,16 @@ void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 		}
 		pn_buf_reset(&b);
 		entry_attrs(p, level, &b);
+		write_notes(p, level, out);
 		if (strcmp(p->key, "*") == 0) {
 			fprintf(out, "# * (line %u): a table has no key for every domain; in main.cf "
 				"set smtp_tls_security_level = %s", p->line, ptls_level_name(level));
 			if (level != PTLS_LEVEL_NONE && p->min_version)
 				fprintf(out, ", smtp_tls_mandatory_protocols = >=%s",
 					ptls_version_name(p->min_version));
-			if (level != PTLS_LEVEL_NONE && p->outbound_ciphers)
-				fprintf(out, ", smtp_tls_mandatory_ciphers = %s", p->outbound_ciphers);
+			if (level != PTLS_LEVEL_NONE && export_grade(p) >= 0)
+				fprintf(out, ", smtp_tls_mandatory_ciphers = %s",
+					grades[export_grade(p)]);
 			fputc('\n', out);
 			continue;
 		}
@@ -325,18 +409,6 @@ static int min_protocol(const char *v)
 	return rc;
 }
 
-/* grade_rank - Postfix cipher grades; null has no encryption at all */
-static int grade_rank(const char *g)
-{
-	static const char *grades[] = {"null", "export", "low", "medium", "high", NULL};
-	int i;
-
-	for (i = 0; g && grades[i]; i++)
-		if (strcasecmp(g, grades[i]) == 0)
-			return i;
-	return -1;
-}
-
 /* in_list - is item one of the sep-separated words of list (case-insensitive)? */
 static int in_list(const char *list, const char *item, const char *sep)
 {
@@ -393,7 +465,7 @@ static void report(FILE *out, const char *name, const ptls_policy *p, const tabl
 static int compare(FILE *out, const char *name, const ptls_policy *p, const table_entry *e)
 {
 	int level = ptls_policy_export_level(p), theirs = ptls_level_parse(e->level);
-	int n = 0, v;
+	int n = 0, v, grade;
 	char *msg;
 
 	if (theirs < 0) {
@@ -425,11 +497,22 @@ static int compare(FILE *out, const char *name, const ptls_policy *p, const tabl
 			n++;
 		}
 	}
-	if (p->outbound_ciphers && grade_rank(e->ciphers) < grade_rank(p->outbound_ciphers)) {
-		msg = e->ciphers ? pn_asprintf("ciphers=%.100s is weaker than %s", e->ciphers,
-					       p->outbound_ciphers)
-				 : pn_asprintf("no ciphers= (main.cf applies; the policy needs %s)",
-					       p->outbound_ciphers);
+	grade = level == PTLS_LEVEL_NONE ? -1 : export_grade(p);
+	if (grade >= 0 && grade_rank(e->ciphers) < grade) {
+		char *why = grade != grade_rank(p->outbound_ciphers)
+			    ? pn_asprintf(" for min_bits=%d", p->min_bits) : pn_strdup("");
+		msg = e->ciphers ? pn_asprintf("ciphers=%.100s is weaker than %s%s", e->ciphers,
+					       grades[grade], why)
+				 : pn_asprintf("no ciphers= (main.cf applies; the policy needs %s%s)",
+					       grades[grade], why);
+		report(out, name, p, e, msg);
+		pn_free(why);
+		pn_free(msg);
+		n++;
+	}
+	if (p->min_bits > HIGH_MIN_BITS && level != PTLS_LEVEL_NONE) {
+		msg = pn_asprintf("min_bits=%d cannot be enforced by Postfix: ciphers=high still "
+				  "allows %d-bit ciphers", p->min_bits, HIGH_MIN_BITS);
 		report(out, name, p, e, msg);
 		pn_free(msg);
 		n++;

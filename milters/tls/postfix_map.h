@@ -21,7 +21,13 @@
  *
  *	protocols= comes from min_version (Postfix >= 3.6 syntax), ciphers=
  *	from outbound_ciphers, exclude= from outbound_exclude, match= as
- *	given. Keys keep Postfix's meaning (".example.com" matches
+ *	given. min_bits has no per-domain Postfix setting: it becomes the
+ *	weakest cipher grade whose every cipher has that many bits (medium
+ *	up to 112, high up to 128; outbound_ciphers is raised to it), and a
+ *	comment says so; above 128 bits no grade is enough, and the comment
+ *	and the check say that too. Attributes that only the milter checks
+ *	(ciphers, verify, cert_subject, cert_issuer, clients) are named in a
+ *	comment: nothing of a policy line disappears without a word. Keys keep Postfix's meaning (".example.com" matches
  *	subdomains). An internationalised key is written twice, as its
  *	A-label and as its U-label: Postfix looks up an SMTPUTF8 next hop as
  *	written. Lines that are not exported, and the "*" fallback
@@ -37,8 +43,9 @@
  *	weakness: no entry, a weaker level (a level that may fall back to
  *	plain text - none, may, dane - is weaker than any mandatory one;
  *	verify is weaker than secure, fingerprint and dane-only), a lower
- *	or missing protocols= bound, a lower or missing cipher grade, a
- *	missing exclusion, or a different match= list.
+ *	or missing protocols= bound, a lower or missing cipher grade (for
+ *	outbound_ciphers or min_bits), a min_bits above 128 (which no grade
+ *	guarantees), a missing exclusion, or a different match= list.
  * DIAGNOSTICS
  *	ptls_postfix_map_check() returns the number of weaknesses printed,
  *	or -1 with *err (pn_free) when the table cannot be parsed (NUL byte,

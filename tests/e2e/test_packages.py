@@ -11,8 +11,11 @@ owners (one system user per daemon, and the upgrade from the one shared
 user of older packages), the conffiles, the sockets (owner, mode, reachable by user postfix),
 reload (ExecReload) and stop, sends one message through a private Postfix
 whose smtpd_milters come from packaging/postfix/main.cf.snippet, and
-finally purges the packages and removes what purge keeps on purpose (the
-archive, the audit trail, the users), leaving the machine as it was.
+then removes the packages while the daemons run under another supervisor
+and a main.cf still names their sockets (the removal stops them and prints
+the main.cf entries to delete), finally purges the packages and removes
+what purge keeps on purpose (the archive, the audit trail, the users),
+leaving the machine as it was.
 
 Daemons: every milters/NAME/main.c. One that lacks its packaging (control
 stanza, unit, sample configuration, man pages) fails the first test and is
@@ -579,6 +582,41 @@ def daemons_stop_cleanly_and_remove_their_sockets():
         check_eq(rc, 0, f"exit status of postern-{name}: {read(log)[-800:]}")
         assert not os.path.exists(f"{SPOOL}/{name}.sock"), f"{name}.sock left behind"
         check_eq(workers(name), [], f"processes of postern-{name} after stop")
+
+
+@test
+def remove_stops_daemons_any_supervisor_runs_and_warns_about_main_cf():
+    """As without systemd: the daemons run under another supervisor (here
+    this test) when the packages are removed; main.cf still names them."""
+    need("installed")
+    for name in S["packaged"]:
+        start_daemon(name)
+    pf = PrivatePostfix(base=os.path.join(S["tmp"], "postfix-removal"))
+    pf.milters = [f"{{ unix:/postern/{d}.sock, default_action=tempfail }}"
+                  for d in S["packaged"]]
+    pf.port = 10025
+    pf.write_config()
+    pkgs = [f"postern-{d}" for d in S["packaged"]]
+    # postconf in the removal scripts reads this main.cf (MAIL_CONFIG)
+    r = run(["apt-get", "remove", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"] + pkgs,
+            env=dict(apt_env(), MAIL_CONFIG=pf.config_dir), timeout=600)
+    out = r.stdout + r.stderr
+    for d in S["packaged"]:
+        assert f"postern-{d}: main.cf smtpd_milters still names this daemon's socket" in out, \
+            out[-3000:]
+        assert f"    {{ unix:/postern/{d}.sock, default_action=tempfail }}" in out, out[-3000:]
+    for name in list(S["procs"]):
+        proc, fp, log = S["procs"].pop(name)
+        try:
+            rc = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            raise AssertionError(f"postern-{name} still runs after its package's removal")
+        finally:
+            fp.close()
+        check_eq(rc, 0, f"exit status of postern-{name} stopped by prerm: {read(log)[-800:]}")
+        check_eq(workers(name), [], f"processes of postern-{name} after removal")
 
 
 @test
