@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Postern - build, test, install.  GNU make.
 #
 #   make                  build libpostern, every daemon and the test programs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* actions - list of message modifications built by engines (see actions.h) */
 #include "common/actions.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* addr - envelope paths and address-list headers (see addr.h) */
 #include "common/addr.h"
 #include "common/alloc.h"

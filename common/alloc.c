@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* alloc - allocation that never returns NULL (see alloc.h) */
 #include "common/alloc.h"
 

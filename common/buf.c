@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* buf - growable byte strings with a maximum size (see buf.h) */
 #include "common/buf.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cidr - IPv4/IPv6 network lists (see cidr.h) */
 #include "common/cidr.h"
 #include "common/alloc.h"

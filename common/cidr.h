@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	cidr - IPv4/IPv6 networks and lists of them ("192.0.2.0/24,2001:db8::/32")

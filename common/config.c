@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* config - main.cf-style configuration files (see config.h) */
 #include "common/config.h"
 #include "common/alloc.h"

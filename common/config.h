@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	config - Postfix main.cf syntax with per-daemon parameter tables

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* crypto - SHA-256 and HMAC-SHA256 via OpenSSL EVP (see crypto.h) */
 #include "common/crypto.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	crypto - SHA-256 and HMAC-SHA256 through OpenSSL EVP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* domain - normalised domain names, IDNA via libidn2 (see domain.h) */
 #include "common/domain.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	domain - one normalised form for domain names (IDNA 2008 / UTS #46)

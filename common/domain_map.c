@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* domain_map - domain and parent-domain lookups (see domain_map.h) */
 #include "common/domain_map.h"
 #include "common/alloc.h"

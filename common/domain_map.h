@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	domain_map - Postfix-table style lookups by domain and parent domain

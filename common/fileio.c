@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fileio - whole-file reads and complete writes (see fileio.h) */
 #include "common/fileio.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* filestamp - has this file changed since it was read (see filestamp.h) */
 #include "common/filestamp.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* geoip - country and AS lookups in MaxMind DB files (see geoip.h) */
 #include "common/geoip.h"
 #include "common/alloc.h"

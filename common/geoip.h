@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	geoip - country and AS number of a client IP address (MaxMind DB)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* log - Postfix-style logging to syslog and stderr (see log.h) */
 #include "common/log.h"
 

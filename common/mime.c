@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* mime - streaming MIME walk (see mime.h) */
 #include "common/mime.h"
 #include "common/alloc.h"

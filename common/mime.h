@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	mime - streaming MIME walk: parts, filenames, sizes and digests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * postfix_milters - milters named by Postfix's configuration, and their
  * missing sockets (see postfix_milters.h)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* privs - root's tools work on a daemon's data with the daemon's rights (see privs.h) */
 #include "common/privs.h"
 

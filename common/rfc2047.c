@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rfc2047 - header values and foreign charsets to valid UTF-8 (see rfc2047.h) */
 #include "common/rfc2047.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	rfc2047 - header values and foreign charsets to valid UTF-8

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* spool - body storage in memory, then in an anonymous temp file (see spool.h) */
 #include "common/spool.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* text - small edits and parsers of C strings (see text.h) */
 #include "common/text.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # deps.sh [runtime|build|all] - install the Debian packages Postern needs.
 # Does nothing when they are all present. Run as root on a fresh Debian 12
 # machine; as another user it only lists what is missing.

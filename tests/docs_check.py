@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """docs_check [BUILD] - do the code, the man page and the sample agree?
 
 For every daemon (milters/NAME/main.c), one TAP test that checks:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # run.sh BUILD - run every Postern test and print one summary line.
 #
 # Every test program speaks TAP (cmocka with CMOCKA_MESSAGE_OUTPUT=TAP, the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # srccheck.sh - keep unsafe C library calls out of the sources (TAP output).
 # Banned: sprintf, vsprintf, strcat, strncat, strcpy, gets: each has led to
 # overflows in mail software; use pn_buf, pn_asprintf or snprintf instead.
@@ -22,9 +23,21 @@ check "gets" '(^|[^_a-z])gets[[:space:]]*\('
 missing=""
 for f in common/*.h common/milter/*.h milters/*/*.h; do
 	[ -f "$f" ] || continue
-	head -1 "$f" | grep -q '^/\*' || missing="$missing $f"
+	# line 1 is the licence; the module comment comes next
+	sed -n 2p "$f" | grep -q '^/\*' || missing="$missing $f"
 done
 n=$((n + 1))
 if [ -z "$missing" ]; then echo "ok $n - every header opens with its module comment"
 else echo "not ok $n - headers without a module comment:$missing"; fi
+# Every source file names its licence (LICENSE) in its first two lines.
+unlicensed=""
+for f in $(git ls-files 2>/dev/null | grep -E '\.(c|h|py|sh|pl)$|(^|/)Makefile$' \
+	   | grep -v '^tests/fuzz/corpus/'); do
+	[ -f "$f" ] || continue
+	head -2 "$f" | grep -q 'SPDX-License-Identifier: BSD-2-Clause' \
+		|| unlicensed="$unlicensed $f"
+done
+n=$((n + 1))
+if [ -z "$unlicensed" ]; then echo "ok $n - every source file has an SPDX licence line"
+else echo "not ok $n - source files without an SPDX licence line:$unlicensed"; fi
 echo "1..$n"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * daemon - command line, socket, privileges, supervisor and reload
  * (see daemon.h for the interface and the reasons for the process split)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * milter - the libmilter callbacks shared by every daemon (see milter.h)
  *

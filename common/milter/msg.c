@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* msg - connection and message context (see msg.h) */
 #include "common/milter/msg.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * snapshot - reference-counted configuration snapshots (see engine.h)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* archive - the write path of one delivery and the archive handle (see archive.h) */
 #include "milters/archive/archive.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* export - mbox, Maildir and .eml writers (see export.h) */
 #include "milters/archive/export.h"
 #include "common/alloc.h"

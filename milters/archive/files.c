@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* files - durable file operations for the archive (see files.h) */
 #include "milters/archive/files.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hooks - the archive engine as the milter layer sees it (see hooks.h) */
 #include "milters/archive/hooks.h"
 #include "common/alloc.h"

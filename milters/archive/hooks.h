@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	hooks - postern-archive's engine: parameters, load, milter hooks

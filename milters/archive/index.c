@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* index - SQLite cache of the journal: deliveries, recipients, full text (see index.h) */
 #include "milters/archive/index.h"
 #include "common/alloc.h"

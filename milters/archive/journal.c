@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* journal - append-only day files of JSON records (see journal.h) */
 #include "milters/archive/journal.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * postern-archive - keep a crash-safe, deduplicated, compressed, optionally
  * encrypted, searchable copy of every message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* maint - verify, reindex, prune, legal hold (see maint.h) */
 #include "milters/archive/maint.h"
 #include "common/alloc.h"

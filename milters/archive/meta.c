@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* meta - index fields of a message from its raw bytes (see meta.h) */
 #include "milters/archive/meta.h"
 #include "common/alloc.h"

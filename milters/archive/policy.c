@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* policy - archive scope and retention (see policy.h) */
 #include "milters/archive/policy.h"
 #include "common/alloc.h"

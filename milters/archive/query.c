@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* query - search criteria from command-line text (see query.h) */
 #include "milters/archive/query.h"
 #include "milters/archive/record.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* record - deliveries, objects and their one-line JSON form (see record.h) */
 #include "milters/archive/record.h"
 #include "common/alloc.h"

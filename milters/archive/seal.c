@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* seal - CMS AuthEnvelopedData through OpenSSL, streamed (see seal.h) */
 #include "milters/archive/seal.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	seal - CMS AuthEnvelopedData encryption of archive objects (OpenSSL)

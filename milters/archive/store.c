@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* store - content-addressed objects, zstd and CMS, written durably (see store.h) */
 #include "milters/archive/store.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tools - postern-archive subcommands: search, get, export, verify, ... (see tools.h) */
 #include "milters/archive/tools.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* chain - hash chain and MAC over record lines (see chain.h) */
 #include "milters/audit/chain.h"
 #include "common/alloc.h"

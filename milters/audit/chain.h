@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	chain - the hash chain and MAC that make the audit trail tamper-evident

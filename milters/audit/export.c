@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* export - filter audit records and write JSON, JSON Lines or CSV (see export.h) */
 #include "milters/audit/export.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	export - select audit records and write them as JSON, JSON Lines or CSV

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* headfile - persisted head and identity of the trail (see headfile.h) */
 #include "milters/audit/headfile.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * postern-audit - tamper-evident JSON audit trail of every message
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* milter - postern-audit's engine hooks (see milter.h) */
 #include "milters/audit/milter.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* reader - trail files line by line, plain or compressed (see reader.h) */
 #include "milters/audit/reader.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* record - JSON audit record of a message or a connection (see record.h) */
 #include "milters/audit/record.h"
 #include "common/addr.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* seal - forward-secure sealing keys (see seal.h) */
 #include "milters/audit/seal.h"
 #include "common/alloc.h"

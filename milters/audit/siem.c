@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* siem - one record model, mapped to ECS, OCSF and Splunk CIM (see siem.h) */
 #include "milters/audit/siem.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	siem - map audit records to ECS, OCSF and Splunk CIM events

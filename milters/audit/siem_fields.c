@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* siem_fields - the fields the SIEM mappings emit (see siem_fields.h) */
 #include "milters/audit/siem_fields.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	siem_fields - the table of SIEM fields the audit mappings emit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* state - postern-audit's parameters and immutable state (see state.h) */
 #include "milters/audit/state.h"
 #include "common/alloc.h"

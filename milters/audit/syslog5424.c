@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* syslog5424 - RFC 5424 messages over UDP, TCP or a datagram socket (see syslog5424.h) */
 #include "milters/audit/syslog5424.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	syslog5424 - send lines as RFC 5424 syslog messages over UDP, TCP or a

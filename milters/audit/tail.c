@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tail - stream trail records, across rotations, resumable by cursor (see tail.h) */
 #include "milters/audit/tail.h"
 #include "common/alloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* trail - process-wide append-only trail with its chain state (see trail.h) */
 #include "milters/audit/trail.h"
 #include "milters/audit/reader.h"

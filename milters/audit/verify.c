@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* verify - check trail files as one chain (see verify.h) */
 #include "milters/audit/verify.h"
 #include "milters/audit/reader.h"

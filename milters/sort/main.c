@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * postern-sort - Sieve rules applied at the MTA
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	sieve - compile and run Sieve scripts (RFC 5228 and extensions)

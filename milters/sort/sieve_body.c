@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sieve_body - the message body as the body test sees it (RFC 5173)
  *

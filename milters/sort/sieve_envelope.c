@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sieve_envelope - the envelope address the Sieve envelope test compares
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	sieve_int - the Sieve interpreter's internals: tokens, tree, matching

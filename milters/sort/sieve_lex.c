@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sieve_lex - tokens of a Sieve script (RFC 5228 section 8.1)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sieve_match - comparators (RFC 4790) and match types for Sieve
  *

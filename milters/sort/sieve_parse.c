@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sieve_parse - Sieve grammar (RFC 5228 section 8.2) and validation
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sort_engine - postern-sort's engine: configured scripts, runs per
  * recipient, and the milter modifications the actions become

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	sort_engine - Sieve rules applied at the MTA: scripts, runs, milter actions

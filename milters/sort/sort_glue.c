@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sort_glue - postern-sort's engine hooks for the shared milter layer
  *

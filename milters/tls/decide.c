@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * decide - check TLS facts against a policy, decide per SMTP stage, and
  * turn remembered findings into end-of-message actions (see decide.h)

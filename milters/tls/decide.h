@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	decide - postern-tls decisions: a session's TLS facts against a policy

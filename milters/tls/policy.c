@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * policy - parse and look up the postern-tls policy file (see policy.h)
  *

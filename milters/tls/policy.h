@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	policy - the TLS policy file of postern-tls: parse, validate, look up

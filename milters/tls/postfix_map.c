@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * postfix_map - write and check Postfix smtp_tls_policy_maps tables (see postfix_map.h)
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	postfix_map - the policy as a Postfix smtp_tls_policy_maps table, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe - SMTP STARTTLS probe with OpenSSL (see probe.h)
  *

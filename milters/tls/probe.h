@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	probe - connect to an SMTP server, STARTTLS, and report what was seen

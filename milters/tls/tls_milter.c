@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls_milter - parameters, load() and the hooks of postern-tls (see tls_milter.h)
  *

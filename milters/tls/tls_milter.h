@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	tls_milter - postern-tls as an engine of the shared milter layer

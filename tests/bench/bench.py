@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """bench.py - Postern's benchmark harness (`make bench`; never part of `make check`).
 
     make bench                              build, then run everything below

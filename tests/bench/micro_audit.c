@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	micro_audit - micro-benchmark of postern-audit's record, trail and export

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	micro_mime - micro-benchmark of libpostern's message parsing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	micro_sort - micro-benchmark of postern-sort's Sieve evaluation

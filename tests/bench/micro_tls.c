@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
  *	micro_tls - micro-benchmark of postern-tls's policy decision

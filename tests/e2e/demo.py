@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """demo - all four Postern daemons in front of a private Postfix, in about a minute.
 
 Starts a private Postfix on 127.0.0.1 (its own configuration, queue and log

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-archive killed with SIGKILL under load loses nothing.
 
 A private Postfix (milter_default_action = tempfail) with postern-archive

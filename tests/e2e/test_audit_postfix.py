@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-audit attached last to a private Postfix on
 127.0.0.1, after postern-testd (which adds a header at end of message, as
 postern-tls would). Checks what a compliance officer reads later: one

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """`postern-NAME check --postfix=DIR` lists the milters a Postfix
 configuration names whose sockets accept nothing - what an administrator
 needs after removing a package while main.cf still names its socket (every

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end faults: all four daemons in front of a private Postfix.
 
 1. Clients that vanish after RCPT, in the middle of the headers and in the

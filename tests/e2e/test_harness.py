@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_harness - proves the e2e test harness itself, without any Postern
 milter: test PKI, private Postfix, the Python sink, the SMTP helpers and the
 offline parts of the milter client."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end hostile input: all four daemons in front of a private Postfix.
 
 Messages built to hurt parsers go through the whole stack: 10,000 header

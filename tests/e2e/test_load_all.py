@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end load: all four daemons in front of a private Postfix.
 
 1. Fifty SMTP sessions at once (Postfix's process limit raised to 100):

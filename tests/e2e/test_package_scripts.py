@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The packages' removal scripts (packaging/debian/postern-NAME.prerm), run
 as dpkg runs them, against a private Postfix configuration (postconf
 honours MAIL_CONFIG) and with start-stop-daemon replaced by a recorder, so

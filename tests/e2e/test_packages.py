@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: the Debian packages, built, checked, installed and purged.
 
 Builds them with `make deb` into a temporary directory, runs lintian on

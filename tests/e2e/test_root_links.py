@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Root never follows a link the daemon's user plants in its archive.
 
 The archive directory belongs to the daemon's user; an administrator runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Golden corpus of postern-sort: every script under tests/sieve/cases/ is
 run with `postern-sort test` on its message and the whole output (the Sieve
 actions, a blank line, the milter modifications) must equal the .out file

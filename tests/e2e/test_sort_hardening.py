@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-sort against a sender who attacks its routing and
 its headers, through a private Postfix on 127.0.0.1 (what arrives at the
 sink is what a mail administrator would check).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Differential test of postern-sort against Pigeonhole (Dovecot's Sieve,
 Debian package dovecot-sieve), the reference implementation.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-sort attached to a private Postfix on 127.0.0.1,
 mail sent over SMTP, results checked at the sink (what a mail
 administrator would check): fileinto by subaddress rewrites the recipient,

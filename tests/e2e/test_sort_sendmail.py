@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-sort attached to a private Sendmail on 127.0.0.1
 (tests/lib/sendmail.py with the macro lists of
 packaging/sendmail/postern.mc-snippet), mail sent over SMTP, results

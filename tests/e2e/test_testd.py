@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: postern-testd (built on libpostern) attached to a private
 Postfix and to a private Sendmail on 127.0.0.1 (tests/lib/mta.py;
 Sendmail through INPUT_MAIL_FILTER and the confMILTER_MACROS_* lines of

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end attack suite for postern-tls: a partner policy that requires
 TLS, and an attacker over plain text who spells the partner's address in
 every form Postfix accepts (comments, spaces, case, trailing dot, source

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_addr - libFuzzer target for the path, list and subaddress parsers */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_archive_meta - libFuzzer target: the archive index's header extraction
  *
  * The input is a whole message as the archive stores it. It is parsed

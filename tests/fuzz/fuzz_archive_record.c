@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_archive_record - libFuzzer target: one journal line back into a record
  *
  * A journal line that parses must render back (arc_record_json) to a line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_audit_cursor - the cursor file of `postern-audit tail`: any bytes
  * through audit_cursor_parse(). No crash; what it accepts is a seq of at
  * least 1 and 64 lower-case hex digits, and printing that back as the

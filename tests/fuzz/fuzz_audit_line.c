@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_audit_line - what verify, export and the trail's recovery read back:
  * any line through the chain parser, the MAC check and every export filter
  * and format. No crash, no leak; a parsed seq is at least 1. */

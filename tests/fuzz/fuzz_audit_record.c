@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_audit_record - postern-audit's record builder on any message: the
  * headers (encoded words, address lists, 8-bit bytes) and the MIME body
  * that become a record. Whatever the input: no crash, no leak, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_audit_siem - any trail line through the SIEM mappings: parsed as
  * JSON, modelled once and mapped to ECS, OCSF and CIM. Records come from
  * files an attacker may have edited, and from record kinds added later:

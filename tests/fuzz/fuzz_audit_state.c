@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_audit_state - the two small files postern-audit reads back at start:
  * the head file (headfile.h) and the sealing key file in both forms
  * (seal.h). Any bytes: no crash, no leak; what parses writes back and

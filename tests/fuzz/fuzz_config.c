@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_config - libFuzzer target: arbitrary bytes as a configuration file */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_envelope - libFuzzer target for canonical envelope addresses and domain normalisation
  *
  * The input is split at its first NUL byte: before it, an MTA macro value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_milter_list - libFuzzer target: arbitrary bytes as a Postfix
  * smtpd_milters value, split into sockets as check --postfix does */
 #include <stddef.h>

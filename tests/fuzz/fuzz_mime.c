@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_mime - libFuzzer target: the MIME walk, whole and chunked
  *
  * The input is a whole message. It is walked twice: body in one chunk,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_msg - pn_msg_load (message files for the offline tools) and the
  * header block it rebuilds: any input, no crash, no leak, and the rebuilt
  * headers are never longer than the input allows. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_rfc2047 - libFuzzer target: encoded-words and UTF-8 repair
  *
  * Every result must be valid UTF-8; sanitizing valid UTF-8 must not

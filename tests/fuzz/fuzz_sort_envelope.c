@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_sort_envelope - libFuzzer target for the address the Sieve envelope test compares
  *
  * The input is split at its first NUL byte: before it, an MTA macro value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_sort_parse - libFuzzer target for the Sieve lexer, parser and validator */
 #include <stddef.h>
 #include <stdint.h>

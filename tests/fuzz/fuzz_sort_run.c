@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_sort_run - libFuzzer target for the Sieve interpreter and the action mapping */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_text - libFuzzer target: pn_trim and pn_parse_mode
  *
  * A trimmed string starts and ends with neither space nor tab and is a

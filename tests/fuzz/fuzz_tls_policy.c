@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_tls_policy - libFuzzer target: arbitrary bytes as a postern-tls policy file */
 #include <stddef.h>
 #include <stdint.h>

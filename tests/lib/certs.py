@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """certs - a throw-away test PKI made with the openssl command line.
 
     from certs import make_pki

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """daemon - start and stop a Postern daemon under test.
 
     from daemon import Daemon

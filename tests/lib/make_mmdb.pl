@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: BSD-2-Clause
 # make_mmdb.pl - write small MaxMind DB (.mmdb) files for Postern's tests
 #
 # USAGE

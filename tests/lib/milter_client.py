@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """milter_client - the MTA side of the milter protocol (version 6).
 
 Drives a milter daemon over its socket the way Postfix or Sendmail would,

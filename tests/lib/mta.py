@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """mta - what a private MTA of the test harness offers whatever the MTA.
 
 PrivatePostfix (postfix.py) and PrivateSendmail (sendmail.py) both derive

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """postfix - a private Postfix instance under a temporary directory.
 
     from postfix import PrivatePostfix

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """sendmail - a private Sendmail instance under a temporary directory.
 
     from sendmail import PrivateSendmail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """sink - a minimal ESMTP server that stores every message it accepts.
 
 It is the relay target of a PrivatePostfix: Postfix delivers to it and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """smtp - send test mail over SMTP (smtplib) and build test messages.
 
     from smtp import send, build_message

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """stack - a private Postfix, a sink and any of the four Postern daemons.
 
     from stack import Stack

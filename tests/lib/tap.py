@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tap - a minimal TAP test runner for Postern's Python tests.
 
 Usage:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """audit_jsonschema - a validator for the part of JSON Schema (2020-12) that
 postern-audit's record schema uses, in the Python standard library.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """audit_siem_check - validate postern-audit's SIEM events against the reference schemas.
 
 The reference definitions live outside the project, in $POSTERN_TOP/../shared/siem

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-archive as an administrator meets it in the first week:
 
 - a restart does not re-apply journal records the index already holds

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Milter-protocol tests of postern-archive with encryption at rest.
 
 What an attacker who can read the archive's disk (a backup, a stolen disk,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The attacks on postern-audit's trail of issue 12 (findings 5 and 9), each
 tried on a trail the real daemon wrote through the milter protocol, and
 judged by `postern-audit verify` as an auditor runs it: exit 1 and a

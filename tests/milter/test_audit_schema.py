@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The JSON Schema shipped with postern-audit (milters/audit/
 audit-record.schema.json) against records: every record of the sample
 trail (which holds every golden record of the record builder: encoded

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-audit export --format ecs|ocsf|cim as a SIEM administrator checks it.
 
 Every record the audit tests produce (the record builder's golden records, the

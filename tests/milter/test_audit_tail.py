@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-audit tail as a log shipper's input: records printed as the daemon
 appends them, across logrotate's renames, resumed after a restart from a cursor
 file without loss or duplicates; --from-seq over rotated and gzip files; a

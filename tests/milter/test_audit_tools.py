@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-audit's offline tools as an administrator or auditor runs them:
 export (formats, filters, rotated and gzip files, pseudonymised lookups),
 verify (tampering found at its file:line, exit status), checkpoint and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Global options before or after the command, for every command of every
 daemon: `postern-tls -c F test ...`, `postern-tls test -c F ...` and
 `postern-tls test ... -c F` read the same file and give the same answer;

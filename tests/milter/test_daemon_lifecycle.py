@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Daemon lifecycle of the shared CLI (common/milter/daemon.c), as an admin
 meets it: socket mode and owner, pidfile, privilege drop after the socket is
 bound, detaching without -f, SIGHUP reload, SIGTERM clean stop (pidfile and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """packaging/deps.sh separates what a production host needs (runtime) from
 what building and testing need: every shared library a built daemon links
 names comes from a package in its runtime list (or from libc6, which every

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Milter-protocol tests of postern-sort, driven over its socket like an MTA
 (tests/lib/milter_client.py): what it negotiates, and what each Sieve action
 becomes at end of message (recipient changes, header edits, reject, discard),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-sort asks the MTA for the message body only when a script tests
 the body or the size: connections of a snapshot whose scripts do neither
 negotiate SMFIP_NOBODY, so no body crosses the socket. A per-recipient

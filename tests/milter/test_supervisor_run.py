@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Without systemd: packaging/supervisor/run, the run script for runit, s6,
 daemontools or a container's init, run as such a supervisor runs it (its
 service directory as the working directory, its stdout read as the log):

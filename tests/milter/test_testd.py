@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Milter-protocol tests of the shared layer (common/milter/), through the
 test daemon postern-testd driven over its socket by tests/lib/milter_client.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """postern-tls postfix-map drops nothing silently, and policy keys are
 domain names, reported with their bytes escaped.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_actions - validation (header injection, reply codes) and dry-run output */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_addr - envelope paths, address-list headers, subaddresses */
 #include <stdarg.h>
 #include <stddef.h>

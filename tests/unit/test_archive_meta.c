@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_archive_meta - index fields, queries, scope and retention rules, journal records */
 #include <stdarg.h>
 #include <stddef.h>

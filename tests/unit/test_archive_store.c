@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_archive_store - write, dedup, compression, CMS encryption, verify, reindex, prune, hold */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_audit_chain - hash chain, MAC, trail file and verify of postern-audit
  *
  * Trails are written by the real trail code to a temp directory; verify

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_audit_export - filters and formats of `postern-audit export`
  *
  * The sample trail tests/unit/data/audit/trail-sample.jsonl holds the

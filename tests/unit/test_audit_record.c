@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_audit_record - postern-audit's record builder against golden JSON
  *
  * Each case loads a message file from tests/unit/data/audit/, sets the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_audit_seal - the attacks on postern-audit's trail that a hash chain
  * alone does not catch, each tried through the real trail code and verify:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_buf - pn_buf growth, limits and binary safety */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_cidr - network lists: parsing errors and matching, IPv4, IPv6, mapped */
 #include <stdarg.h>
 #include <stddef.h>

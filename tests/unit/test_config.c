@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_config - main.cf syntax, types, bounds, expansion and messages */
 #include <stdarg.h>
 #include <stddef.h>

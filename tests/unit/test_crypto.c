@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_crypto - SHA-256 (FIPS 180-2 vectors) and HMAC-SHA256 (RFC 4231 vectors) */
 #include <stdarg.h>
 #include <stddef.h>

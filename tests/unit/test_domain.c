@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_domain - one normalised form for domains: case, trailing dot, IDNA 2008 / UTS #46 */
 #include <stdarg.h>
 #include <stddef.h>

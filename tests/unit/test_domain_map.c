@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_domain_map - exact and parent-domain matching, duplicates, growth */
 #include <stdarg.h>
 #include <stddef.h>

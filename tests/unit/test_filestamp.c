@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_filestamp - "has this file changed" (common/filestamp) and whole-file reads (common/fileio) */
 #include <stdarg.h>
 #include <stddef.h>

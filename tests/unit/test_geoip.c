@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_geoip - MaxMind DB lookups against databases written at test time */
 #include <stdarg.h>
 #include <stddef.h>

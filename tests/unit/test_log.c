@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_log - prefixes, filtering, neutralising, truncation and threads */
 #include <stdarg.h>
 #include <stddef.h>

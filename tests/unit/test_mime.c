@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_mime - streaming MIME walk over real-looking messages */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_msg - message context: raw headers, rebuilt header block, file loading */
 #include <stdarg.h>
 #include <stddef.h>

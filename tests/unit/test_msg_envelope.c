@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_msg_envelope - one canonical envelope address per MAIL/RCPT in the message context */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_msg_headers - header limits and packed header storage of a message */
 #include <stdarg.h>
 #include <stddef.h>

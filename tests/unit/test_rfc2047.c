@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_rfc2047 - encoded-words, charsets and UTF-8 repair */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_safefile - planted links, FIFOs and foreign files are refused; plain files work;
  * root's commands take the daemon user's rights (common/privs) */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sort_engine - configured scripts, chains, the script cache, milter modifications */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sort_sieve - the Sieve interpreter: lexer, parser errors, matching, runs, limits */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_spool - bodies in memory, moved to disk past the limit, read back intact */
 #include <stdarg.h>
 #include <stddef.h>

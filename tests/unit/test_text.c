@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_text - pn_trim and pn_parse_mode (common/text) */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_tls_decide - postern-tls decisions: facts against policies, replies, end of message */
 #include <stdarg.h>
 #include <stddef.h>

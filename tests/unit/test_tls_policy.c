@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_tls_policy - the postern-tls policy parser: attributes, errors, lookups */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_tls_postfix_map - postfix-map output and --check reports against golden files
  *
  * Inputs and expected outputs live in tests/unit/data/tls/ (found from
