@@ -35,8 +35,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sv_script *s = sv_compile("fuzz", (const char *)data, size, NULL, &err);
 
 	if (s == NULL) {
-		/* every error names the script and a position */
-		if (err == NULL || strncmp(err, "fuzz:", 5) != 0 || strstr(err, ": error: ") == NULL)
+		/* every error names the script and a position: "fuzz:LINE:COL: text",
+		 * with no severity word of its own (the logger adds one) */
+		const char *p = err ? err + 5 : NULL;
+		if (err == NULL || strncmp(err, "fuzz:", 5) != 0)
+			__builtin_trap();
+		if (*p < '0' || *p > '9')
+			__builtin_trap();
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p++ != ':' || *p < '0' || *p > '9')
+			__builtin_trap();
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (strncmp(p, ": ", 2) != 0 || strncmp(p + 2, "error:", 6) == 0)
 			__builtin_trap();
 		pn_free(err);
 		return 0;
