@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/header_text.h"
 #include "common/mime.h"
 #include "common/rfc2047.h"
 
@@ -86,34 +87,10 @@ static void add_owned(json_object *o, const char *key, char *s)
 	pn_free(s);
 }
 
-/* trim - strip white space at both ends, in place */
-static char *trim(char *s)
-{
-	size_t n = strlen(s), i = 0;
-
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	s[n] = '\0';
-	while (s[i] == ' ' || s[i] == '\t')
-		i++;
-	if (i)
-		memmove(s, s + i, n - i + 1);
-	return s;
-}
-
-/* clean_value - a header value as the record shows it */
+/* clean_value - a header value as the record (and the archive's index) shows it */
 static char *clean_value(const char *value, int kind)
 {
-	char *u, *s;
-
-	if (kind == K_ID) {
-		/* Identifiers and dates are not text: unfold, never decode. */
-		u = pn_header_unfold(value, strlen(value));
-		s = pn_utf8_sanitize(u, strlen(u));
-		pn_free(u);
-		return trim(s);
-	}
-	return trim(pn_rfc2047_decode(value, strlen(value)));
+	return pn_header_display(value, strlen(value), kind == K_ID ? PN_HEADER_ID : PN_HEADER_TEXT);
 }
 
 /* audit_pseudonym - keyed pseudonym of an address's local part */
