@@ -715,8 +715,11 @@ static void lex(const char *s, size_t n, struct toks *t)
 				i++;
 			}
 		} else if (c == '[') {
+			/* An unterminated literal stays a stray "[" token: it
+			 * may be text in a phrase, but it never joins a domain,
+			 * so "<a@[192.0.2.1>" is not repaired into a host name. */
 			if (lex_literal(s, n, &i, t, &ws) < 0) {
-				ws = 1;
+				push(t, T_SPECIAL, NULL, NULL, '[', &ws);
 				i++;
 			}
 		} else if (c == ')' || c == ']' || c == '\\') {
@@ -756,7 +759,9 @@ struct lp {
 	char *group;		/* current group name, or NULL */
 	size_t *cur;		/* token indexes of the element's phrase/addr-spec */
 	size_t ncur, capcur;
-	size_t comment;		/* first comment's index + 1, or 0 */
+	size_t comment;		/* the display comment's index + 1, or 0 */
+	size_t *cmts;		/* indexes of the element's comments outside "<>" */
+	size_t ncmts, capcmts;
 	int angle;		/* an angle address was seen */
 	int angle_ok;		/* ... and it was valid */
 	int junk;		/* tokens after the angle address */
@@ -905,6 +910,7 @@ static void reset_elem(struct lp *p)
 {
 	p->ncur = 0;
 	p->comment = 0;
+	p->ncmts = 0;
 	p->angle = p->angle_ok = p->junk = 0;
 	pn_addr_clear(&p->pending);
 }
@@ -954,6 +960,13 @@ static void finish_bare(struct lp *p)
 	if (de < p->ncur)
 		p->list->errors++;	/* text after the address */
 	a.display = join_phrase(v, p->cur, 0, ls);
+	/* A comment inside the addr-spec ("pat(work)@x.org") is part of
+	 * the address, never a display name (RFC 5322 3.4). */
+	for (i = 0; i < p->ncmts; i++)
+		if (p->cmts[i] < p->cur[ls] || p->cmts[i] > p->cur[de - 1]) {
+			p->comment = p->cmts[i] + 1;
+			break;
+		}
 	add_item(p, &a);
 }
 
@@ -962,6 +975,8 @@ static void finish(struct lp *p)
 {
 	if (p->angle) {
 		if (p->angle_ok) {
+			if (p->ncmts > 0)
+				p->comment = p->cmts[0] + 1;
 			p->pending.display = join_phrase(p->t->v, p->cur, 0, p->ncur);
 			add_item(p, &p->pending);
 		} else {
@@ -986,11 +1001,8 @@ static size_t parse_angle(struct lp *p, size_t i)
 	route = i < p->t->n && v[i].type == T_SPECIAL && v[i].ch == '@';
 	for (; i < p->t->n; i++) {
 		const struct tok *t = &v[i];
-		if (t->type == T_COMMENT) {
-			if (p->comment == 0)
-				p->comment = i + 1;
-			continue;
-		}
+		if (t->type == T_COMMENT)
+			continue;	/* inside "<>": part of the address */
 		if (t->type == T_SPECIAL) {
 			if (t->ch == '>') {
 				i++;
@@ -1064,6 +1076,20 @@ static void start_group(struct lp *p)
 	reset_elem(p);
 }
 
+/* add_word - token i joins the element being collected (junk after "<>") */
+static void add_word(struct lp *p, size_t i)
+{
+	if (p->angle) {
+		p->junk = 1;
+		return;
+	}
+	if (p->ncur == p->capcur) {
+		p->capcur = p->capcur ? p->capcur * 2 : 16;
+		p->cur = pn_realloc(p->cur, p->capcur * sizeof(*p->cur));
+	}
+	p->cur[p->ncur++] = i;
+}
+
 /* pn_addr_parse_list - every mailbox of an address-list header value */
 pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items)
 {
@@ -1082,8 +1108,11 @@ pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items)
 		const struct tok *k = &t.v[i];
 
 		if (k->type == T_COMMENT) {
-			if (p.comment == 0)
-				p.comment = i + 1;
+			if (p.ncmts == p.capcmts) {
+				p.capcmts = p.capcmts ? p.capcmts * 2 : 4;
+				p.cmts = pn_realloc(p.cmts, p.capcmts * sizeof(*p.cmts));
+			}
+			p.cmts[p.ncmts++] = i;
 			i++;
 			continue;
 		}
@@ -1108,6 +1137,9 @@ pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items)
 					finish(&p);	/* "a <x@y> <z@w>": two mailboxes */
 				i = parse_angle(&p, i + 1);
 				continue;
+			case '[':	/* an unterminated literal: text, not a domain */
+				add_word(&p, i);
+				break;
 			default:	/* a stray ">" */
 				p.list->errors++;
 				break;
@@ -1115,15 +1147,7 @@ pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items)
 			i++;
 			continue;
 		}
-		if (p.angle) {
-			p.junk = 1;
-		} else {
-			if (p.ncur == p.capcur) {
-				p.capcur = p.capcur ? p.capcur * 2 : 16;
-				p.cur = pn_realloc(p.cur, p.capcur * sizeof(*p.cur));
-			}
-			p.cur[p.ncur++] = i;
-		}
+		add_word(&p, i);
 		i++;
 	}
 	if (!p.stop)
@@ -1131,6 +1155,7 @@ pn_addr_list *pn_addr_parse_list(const char *value, size_t max_items)
 	reset_elem(&p);
 	pn_free(p.group);
 	pn_free(p.cur);
+	pn_free(p.cmts);
 	toks_free(&t);
 	return p.list;
 }

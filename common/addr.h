@@ -14,8 +14,6 @@
  *	void pn_addr_split_sub(const char *local, const char *separators,
  *	                       char **user, char **detail);
  *	char *pn_domain_lower(const char *domain);
-int pn_addr_parse_envelope(const char *mta_addr, const char *path, pn_addr *out);
-char *pn_addr_relay_domain(const char *local);
  *
  *	int pn_addr_parse_envelope(const char *mta_addr, const char *path,
  *	                           pn_addr *out);
@@ -46,7 +44,12 @@ char *pn_addr_relay_domain(const char *local);
  *	forms seen in real mail: a bare addr-spec with a phrase before it
  *	("John Doe john@example.com"), a comment as the only display name
  *	("john@example.com (John Doe)"), white space around "@" and ".",
- *	empty elements and trailing commas, a missing ">" or ";".
+ *	empty elements and trailing commas, a missing ">" or ";". A
+ *	comment inside the addr-spec ("pat(work)@example.org", or anywhere
+ *	between "<" and ">") is dropped, never taken as a display name
+ *	(RFC 5322 3.4). An unterminated domain literal ("<a@[192.0.2.1>")
+ *	makes its element unparsable: it is counted in list->errors, never
+ *	repaired into a host name.
  *	Elements that cannot be understood are skipped and counted in
  *	list->errors, as are text ignored after an angle address and a
  *	nested group, so a caller can treat such headers as suspect.

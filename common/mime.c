@@ -607,6 +607,7 @@ static void dec_data(pn_mime *m, sink *s, const char *p, size_t n)
 /* dec_eol - a line break inside the part's content */
 static void dec_eol(pn_mime *m, sink *s, const char *eol, size_t n)
 {
+	s->part->raw_size += n;
 	if (s->dec == D_QP)
 		qp_eol(m, s, eol, n);
 	else if (s->dec == D_IDENTITY)
@@ -623,6 +624,7 @@ static void sink_data(pn_mime *m, sink *s, const char *p, size_t n)
 		dec_eol(m, s, s->eol, s->eol_len);
 		s->eol_pending = 0;
 	}
+	s->part->raw_size += n;
 	dec_data(m, s, p, n);
 }
 

@@ -56,7 +56,8 @@
  *	itself, +1 for each multipart or message/rfc822 around the part;
  *	size and sha256 (lower-case hex) of the decoded content (base64
  *	and quoted-printable decoded, anything else taken as it is; the
- *	line break before a boundary belongs to the boundary);
+ *	line break before a boundary belongs to the boundary); raw_size
+ *	the number of content bytes as sent, before that decoding;
  *	is_attachment when the disposition is attachment or there is a
  *	filename.
  *
@@ -129,6 +130,7 @@ typedef struct pn_mime_part {
 	int is_attachment;
 	int is_container;
 	unsigned long long size;
+	unsigned long long raw_size;	/* content as sent, before decoding */
 	char sha256[PN_SHA256_HEX_LEN + 1];
 	char *text;
 	size_t text_len;

@@ -3,9 +3,8 @@
 #include "milters/archive/meta.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/header_text.h"
 #include "common/mime.h"
-#include "common/rfc2047.h"
-#include "common/text.h"
 
 #include <string.h>
 #include <strings.h>
@@ -71,19 +70,12 @@ static char *tidy(char *s)
 	return s;
 }
 
-/* decode_field - the display form of one header value */
+/* decode_field - the display form of one header value (the audit record's), tidied */
 static char *decode_field(int f, const char *raw, size_t len)
 {
-	char *v;
+	pn_header_kind kind = f == F_MSGID || f == F_DATE ? PN_HEADER_ID : PN_HEADER_TEXT;
 
-	if (f == F_MSGID || f == F_DATE) {
-		char *u = pn_header_unfold(raw, len);
-		v = pn_utf8_sanitize(u, strlen(u));
-		pn_free(u);
-	} else {
-		v = pn_rfc2047_decode(raw, len);
-	}
-	return tidy(pn_trim(v));
+	return tidy(pn_header_display(raw, len, kind));
 }
 
 /* end_field - a complete header field: keep what the index wants, tell MIME */

@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/header_text.h"
 #include "common/mime.h"
 #include "common/rfc2047.h"
 
@@ -17,6 +18,10 @@
 /* Mailboxes kept per address header: beyond this the list is cut. */
 #define MAX_ADDRS 1000
 #define BODY_CHUNK 65536
+/* MIME parts described per record: a message of thousands of parts must
+ * not make a huge record (about 150 bytes a part); beyond this only the
+ * count is given. */
+#define MAX_RECORD_PARTS 100
 
 /* Headers every record describes, in output order. */
 enum { H_MESSAGE_ID, H_DATE, H_FROM, H_TO, H_CC, H_REPLY_TO, H_SUBJECT, H_IN_REPLY_TO,
@@ -82,34 +87,10 @@ static void add_owned(json_object *o, const char *key, char *s)
 	pn_free(s);
 }
 
-/* trim - strip white space at both ends, in place */
-static char *trim(char *s)
-{
-	size_t n = strlen(s), i = 0;
-
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	s[n] = '\0';
-	while (s[i] == ' ' || s[i] == '\t')
-		i++;
-	if (i)
-		memmove(s, s + i, n - i + 1);
-	return s;
-}
-
-/* clean_value - a header value as the record shows it */
+/* clean_value - a header value as the record (and the archive's index) shows it */
 static char *clean_value(const char *value, int kind)
 {
-	char *u, *s;
-
-	if (kind == K_ID) {
-		/* Identifiers and dates are not text: unfold, never decode. */
-		u = pn_header_unfold(value, strlen(value));
-		s = pn_utf8_sanitize(u, strlen(u));
-		pn_free(u);
-		return trim(s);
-	}
-	return trim(pn_rfc2047_decode(value, strlen(value)));
+	return pn_header_display(value, strlen(value), kind == K_ID ? PN_HEADER_ID : PN_HEADER_TEXT);
 }
 
 /* audit_pseudonym - keyed pseudonym of an address's local part */
@@ -519,6 +500,34 @@ static json_object *attachments_obj(const audit_state *st, const pn_mime *mime)
 	return arr;
 }
 
+/* mime_obj - the MIME tree: every part the walk listed, in document order */
+static json_object *mime_obj(const pn_mime *mime)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	size_t i, n = pn_mime_part_count(mime);
+
+	for (i = 0; i < n && i < MAX_RECORD_PARTS; i++) {
+		const pn_mime_part *p = pn_mime_part_get(mime, i);
+		json_object *a = json_object_new_object();
+		json_object_object_add(a, "index", json_object_new_int64((int64_t)i));
+		json_object_object_add(a, "depth", json_object_new_int64(p->depth));
+		add_str(a, "content_type", p->content_type);
+		add_str(a, "disposition", p->disposition);
+		add_str(a, "encoding", p->encoding);
+		json_object_object_add(a, "raw_size", json_object_new_int64((int64_t)p->raw_size));
+		json_object_object_add(a, "size", json_object_new_int64((int64_t)p->size));
+		if (p->is_container)
+			json_object_object_add(a, "container", json_object_new_boolean(1));
+		json_object_array_add(arr, a);
+	}
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "parts", arr);
+	/* the list is cut here, or the walk itself stopped at one of its limits */
+	if (n > MAX_RECORD_PARTS || pn_mime_truncated(mime))
+		json_object_object_add(o, "truncated", json_object_new_boolean(1));
+	return o;
+}
+
 /* privacy_obj - what this record leaves out or disguises, or NULL */
 static json_object *privacy_obj(const audit_state *st)
 {
@@ -602,6 +611,7 @@ char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_eve
 		if (pn_mime_truncated(mime))
 			json_object_object_add(rec, "attachments_truncated",
 					       json_object_new_boolean(1));
+		json_object_object_add(rec, "mime", mime_obj(mime));
 		pn_mime_free(mime);
 	}
 	add_obj(rec, "privacy", privacy_obj(st));

@@ -27,7 +27,10 @@
  *	             subject, in_reply_to, list_id, duplicates{}, unparsed{},
  *	             truncated, extra{}},
  *	    size, sha256, attachments[{filename, content_type, size, sha256}],
- *	    attachments_truncated, privacy {redacted[], pseudonymized}
+ *	    attachments_truncated,
+ *	    mime {count, parts[{index, depth, content_type, disposition,
+ *	          encoding, raw_size, size, container}], truncated},
+ *	    privacy {redacted[], pseudonymized}
  *
  *	Every string is valid UTF-8 whatever the mail held: header text is
  *	unfolded and its RFC 2047 encoded-words decoded (rfc2047.h); any
@@ -39,7 +42,13 @@
  *	sha256 describe the message as the milter received it: the header
  *	block rebuilt by pn_msg_write_headers() followed by the body.
  *	Attachments come from the MIME walk (mime.h): every part that is an
- *	attachment, with its decoded filename.
+ *	attachment, with its decoded filename. mime is the tree of the same
+ *	walk: every part it listed (leaves and message/rfc822 parts, which
+ *	have container set; multipart containers are implied by depth), in
+ *	document order, index counting from 0, raw_size the bytes as sent
+ *	and size once decoded. At most MAX_RECORD_PARTS (100) parts are
+ *	described; count says how many the walk listed (at most 1000) and
+ *	truncated that the list or the walk was cut.
  *
  *	env injects what would make output unrepeatable: the time of the
  *	event (ts and duration_ms are taken from it), and, when not NULL,

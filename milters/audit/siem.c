@@ -157,6 +157,7 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->sha256 = str(rec, "sha256");
 	r->attachments = of_type(rec, "attachments", json_type_array);
 	r->attachments_truncated = of_type(rec, "attachments_truncated", json_type_boolean) != NULL;
+	r->mime = of_type(rec, "mime", json_type_object);
 	r->privacy = of_type(rec, "privacy", json_type_object);
 	r->prev = str(rec, "prev");
 	r->mac = str(rec, "mac");
@@ -358,6 +359,8 @@ static void postern_facts(json_object *p, const audit_siem_record *r)
 	}
 	if (r->attachments_truncated)
 		add(p, "attachments_truncated", json_object_new_boolean(1));
+	/* no ECS or OCSF field describes a MIME tree: Postern's own */
+	put_copy(p, "mime", r->mime);
 	put_copy(p, "privacy", r->privacy);
 }
 

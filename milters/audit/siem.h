@@ -111,6 +111,7 @@ typedef struct audit_siem_record {
 	const char *sha256;
 	json_object *attachments;	/* array of {filename, content_type, size, sha256} */
 	int attachments_truncated;
+	json_object *mime;		/* the MIME tree {count, parts[], truncated}, or NULL */
 	json_object *privacy;
 	const char *prev, *mac;
 	char line_sha256[65];		/* "" when no line was given */

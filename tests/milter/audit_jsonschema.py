@@ -24,7 +24,7 @@ SCHEMA_PATH = os.path.join(TOP, "milters", "audit", "audit-record.schema.json")
 
 ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "format"}
 KEYWORDS = {"type", "properties", "required", "additionalProperties", "items", "enum",
-            "const", "pattern", "minimum", "maximum", "minItems", "minProperties", "allOf",
+            "const", "pattern", "minimum", "maximum", "minItems", "maxItems", "minProperties", "allOf",
             "anyOf", "not", "if", "then", "else", "$ref"} | ANNOTATIONS
 
 
@@ -108,6 +108,8 @@ def validate(value, schema, root=None, path="$"):
     if isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errs.append(f"{path}: more than {schema['maxItems']} items")
         if "items" in schema:
             for i, v in enumerate(value):
                 errs += validate(v, schema["items"], root, f"{path}[{i}]")

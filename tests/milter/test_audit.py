@@ -215,6 +215,26 @@ def attachments_are_listed_with_decoded_names_and_digests():
 
 
 @test
+def address_comments_and_broken_literals_are_not_names_or_hosts():
+    """RFC 5322 3.4: a comment inside an addr-spec is not a display name;
+    an unterminated domain literal stays unparsed text, not a host."""
+    raw = (b"From: pat(work)@example.org\r\nTo: <pat@[198.51.100.7>, Bob <bob@example.org>\r\n"
+           b"Cc: <carol(home)@example.org> (Carol)\r\nSubject: comments\r\n\r\nhi\r\n")
+    before = len(records())
+    c = client()
+    c.transaction("<pat@example.org>", ["<bob@example.org>"], raw)
+    c.quit()
+    h = wait_records(before + 1)[before]["headers"]
+    check_eq(h["from"], [{"addr": "pat@example.org"}], "from: no name from the inner comment")
+    check_eq(h["to"], [{"addr": "bob@example.org", "name": "Bob"}],
+             "to: the broken literal gives no mailbox")
+    check_eq(h["unparsed"], {"to": "<pat@[198.51.100.7>, Bob <bob@example.org>"},
+             "to: the text is kept as written")
+    check_eq(h["cc"], [{"addr": "carol@example.org", "name": "Carol"}],
+             "cc: the trailing comment is the name")
+
+
+@test
 def aborted_message_leaves_what_was_known():
     before = len(records())
     c = client()

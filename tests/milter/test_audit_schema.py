@@ -58,6 +58,35 @@ def every_jsonl_export_reference_matches_the_schema():
     assert n > 20, n
 
 
+def golden(name):
+    with open(os.path.join(DATA, name + ".json"), "rb") as f:
+        return json.loads(f.read())
+
+
+@test
+def mime_tree_of_the_golden_records_matches_the_schema():
+    rec = dict(golden("attachments"), schema=1, seq=2, prev="0" * 64)
+    check_eq(validate(rec, SCHEMA), [], "a record with its MIME tree")
+    check_eq([p["content_type"] for p in rec["mime"]["parts"]],
+             ["text/plain", "application/pdf", "application/zip", "image/png"], "parts")
+    part = rec["mime"]["parts"][0]
+    broken = [
+        {"count": 1},                                   # no parts
+        {"count": 1, "parts": [dict(part, colour="blue")]},
+        {"count": 1, "parts": [dict(part, disposition="sideways")]},
+        {"count": 1, "parts": [dict(part, raw_size=-1)]},
+        {"count": 1, "parts": [{k: v for k, v in part.items() if k != "size"}]},
+        {"count": 101, "parts": [part] * 101},          # the record lists at most 100
+        {"count": 1, "parts": [part], "truncated": False},
+    ]
+    for mime in broken:
+        assert validate(dict(rec, mime=mime), SCHEMA), f"mime={mime!r:.100} was accepted"
+    aborted = dict(rec, event="aborted")
+    for k in ("sha256", "attachments"):
+        del aborted[k]
+    assert validate(aborted, SCHEMA), "an aborted record with a MIME tree was accepted"
+
+
 @test
 def broken_records_are_refused():
     base = sample()[0]

@@ -247,10 +247,14 @@ def live_message_maps_the_facts_a_siem_user_searches_for():
              ("192.0.2.7", "DE"), "source and its country")
     assert isinstance(ecs["source"]["as"]["number"], int), ecs["source"]
     check_eq(ecs["postern"]["seq"], 2, "postern.seq (1 is the trail-start record)")
+    tree = [(p["content_type"], p["raw_size"], p["size"]) for p in ecs["postern"]["mime"]["parts"]]
+    check_eq(tree, [("text/plain", 12, 12), ("application/pdf", 2802, 2048)],
+             "the MIME tree under postern.mime (no ECS field describes one)")
     ocsf, = export("ocsf", first)
     check_eq((ocsf["email"]["smtp_from"], ocsf["email"]["uid"], ocsf["src_endpoint"]["ip"]),
              ("alice@example.com", "4QsiemA", "192.0.2.7"), "OCSF email and endpoint")
     check_eq(ocsf["unmapped"]["tls"]["version"], "TLSv1.3", "TLS facts under unmapped")
+    check_eq(ocsf["unmapped"]["mime"], ecs["postern"]["mime"], "the MIME tree under unmapped")
     cim, = export("cim", first)
     check_eq((cim["recipient"], cim["recipient_count"], cim["return_addr"], cim["src"]),
              (["bob@example.org", "carol@example.org", "hidden@example.net"], 3,

@@ -147,7 +147,7 @@ static const struct list_case {
 	{ "John <a@x.org> <b@y.org>", 0, "John<a@x.org> | <b@y.org>", "", 0, 0 },
 	{ "\"unterminated <a@x.org>", 0, "unterminated<a@x.org>", "", 0, 0 },
 	{ "Foo (unterminated <a@x.org>", 0, "Foo unterminated<a@x.org>", "", 0, 0 },
-	{ "Foo [bar <a@x.org>, c@y.org", 0, "Foo bar<a@x.org> | <c@y.org>", "", 0, 0 },
+	{ "Foo [bar <a@x.org>, c@y.org", 0, "Foo [bar<a@x.org> | <c@y.org>", "", 0, 0 },
 	{ "[SPAM] John <j@x.org>", 0, "[SPAM] John<j@x.org>", "", 0, 0 },
 	{ "paypal@paypal.example <x@evil.example>", 0, "paypal@paypal.example<x@evil.example>", "", 0, 0 },
 	{ "\"\" <a@x.org>", 0, "<a@x.org>", "", 0, 0 },
@@ -161,6 +161,18 @@ static const struct list_case {
 	{ "", 0, "", "", 0, 0 },
 	{ " ,;:<>()[]\\\"", 0, "<>/", "[]", 1, 0 },
 	{ "<<<>>> ;;; :: ,,,", 0, "<> | <> | <>", "[]", 3, 0 },
+	/* RFC 5322 3.4: a comment inside an addr-spec is never a display name */
+	{ "pat(work)@example.org", 0, "<pat@example.org>", "", 0, 0 },
+	{ "pat@(work)example.org", 0, "<pat@example.org>", "", 0, 0 },
+	{ "<pat(work)@example.org>", 0, "<pat@example.org>", "", 0, 0 },
+	{ "pat(work)@example.org (Pat)", 0, "Pat<pat@example.org>", "", 0, 0 },
+	{ "(Pat) pat@example.org", 0, "Pat<pat@example.org>", "", 0, 0 },
+	{ "<pat@example.org> (Pat)", 0, "Pat<pat@example.org>", "", 0, 0 },
+	/* an unterminated domain literal is not repaired into a host name */
+	{ "<pat@[198.51.100.7>", 0, "", "", 1, 0 },
+	{ "pat@[198.51.100.7", 0, "", "", 1, 0 },
+	{ "Pat <pat@[198.51.100.7>, b@y.org", 0, "<b@y.org>", "", 1, 0 },
+	{ "pat@[198.51.100.7, b@y.org", 0, "<b@y.org>", "", 1, 0 },
 };
 
 /* render - one string for a list, in the form list_cases uses */

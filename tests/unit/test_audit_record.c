@@ -28,6 +28,7 @@
 #include "common/rfc2047.h"
 #include "milters/audit/record.h"
 #include "milters/audit/state.h"
+#include "tests/unit/testlib.h"
 
 typedef struct rec_case {
 	const char *name;	/* golden file stem */
@@ -427,6 +428,95 @@ static void attachment_digest_is_of_the_decoded_content(void **state)
 	pn_free(got);
 }
 
+/* part_member - member key of mime.parts[i], or NULL */
+static const char *part_member(json_object *rec, size_t i, const char *key)
+{
+	json_object *mime, *parts, *part;
+
+	if (!json_object_object_get_ex(rec, "mime", &mime) ||
+	    !json_object_object_get_ex(mime, "parts", &parts) ||
+	    (part = json_object_array_get_idx(parts, i)) == NULL)
+		return NULL;
+	return member(part, key);
+}
+
+/* mime_tree_tells_what_was_in_the_message - every part, raw and decoded size */
+static void mime_tree_tells_what_was_in_the_message(void **state)
+{
+	const fixture *fx = *state;
+	static const struct {
+		const char *type, *disposition, *encoding, *raw_size, *size;
+	} want[] = {
+		{"text/plain", NULL, "7bit", "18", "18"},
+		/* 1024 bytes in base64: 1368 characters on 18 lines of CRLF */
+		{"application/pdf", "attachment", "base64", "1402", "1024"},
+		{"application/zip", "attachment", "base64", "418", "304"},
+		{"image/png", "inline", "base64", "12", "8"},
+	};
+	char *got = build(fx, &cases[4]);
+	json_object *o = json_tokener_parse(got);
+	size_t i;
+
+	assert_non_null(o);
+	if (!t_str_eq(member(o, "mime.count"), "4") || member(o, "mime.truncated") != NULL)
+		fail_msg("mime count/truncated wrong: %s", got);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char index[8];
+		snprintf(index, sizeof(index), "%zu", i);
+		if (!t_str_eq(part_member(o, i, "index"), index) ||
+		    !t_str_eq(part_member(o, i, "depth"), "1") ||
+		    !t_str_eq(part_member(o, i, "content_type"), want[i].type) ||
+		    !t_str_eq(part_member(o, i, "disposition"), want[i].disposition) ||
+		    !t_str_eq(part_member(o, i, "encoding"), want[i].encoding) ||
+		    !t_str_eq(part_member(o, i, "raw_size"), want[i].raw_size) ||
+		    !t_str_eq(part_member(o, i, "size"), want[i].size))
+			fail_msg("part %zu differs from {%s %s %s %s %s}: %s", i, want[i].type,
+				 want[i].disposition ? want[i].disposition : "-", want[i].encoding,
+				 want[i].raw_size, want[i].size, got);
+	}
+	json_object_put(o);
+	pn_free(got);
+}
+
+/* mime_tree_of_thousands_of_parts_stays_small - the list is cut and says so */
+static void mime_tree_of_thousands_of_parts_stays_small(void **state)
+{
+	const fixture *fx = *state;
+	fixture here = {fx->dir, fx->dir};
+	rec_case c = cases[4];
+	char *path = pn_asprintf("%s/many_parts.eml", fx->dir), *got;
+	json_object *o, *parts;
+	pn_buf b;
+	size_t i;
+
+	pn_buf_init(&b, 0);
+	pn_buf_puts(&b, "From: a@example.com\r\nTo: b@example.org\r\nMIME-Version: 1.0\r\n"
+		    "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+	for (i = 0; i < 5000; i++)
+		pn_buf_puts(&b, "--b\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n");
+	pn_buf_puts(&b, "--b--\r\n");
+	assert_int_equal(write_all(path, pn_buf_str(&b), pn_buf_len(&b)), 0);
+	c.eml = "many_parts.eml";
+	got = build(&here, &c);
+	o = json_tokener_parse(got);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "mime", &parts));
+	assert_true(json_object_object_get_ex(parts, "parts", &parts));
+	assert_int_equal(json_object_array_length(parts), 100);
+	if (!t_str_eq(member(o, "mime.truncated"), "true") ||
+	    !t_str_eq(member(o, "mime.count"), "1000"))
+		fail_msg("mime count %s truncated %s, want 1000 and true",
+			 t_show(member(o, "mime.count")), t_show(member(o, "mime.truncated")));
+	/* 5000 parts, a record the size of a few hundred */
+	if (strlen(got) > 32 * 1024)
+		fail_msg("record of %zu bytes for a message of %zu", strlen(got), pn_buf_len(&b));
+	json_object_put(o);
+	pn_free(got);
+	pn_buf_free(&b);
+	unlink(path);
+	pn_free(path);
+}
+
 /* pseudonyms_join_across_case_and_keep_domains - same local part, same pseudonym */
 static void pseudonyms_join_across_case_and_keep_domains(void **state)
 {
@@ -498,6 +588,8 @@ int main(void)
 		cmocka_unit_test(records_are_utf8_json_objects),
 		cmocka_unit_test(sha256_is_of_the_message_as_received),
 		cmocka_unit_test(attachment_digest_is_of_the_decoded_content),
+		cmocka_unit_test(mime_tree_tells_what_was_in_the_message),
+		cmocka_unit_test(mime_tree_of_thousands_of_parts_stays_small),
 		cmocka_unit_test(pseudonyms_join_across_case_and_keep_domains),
 		cmocka_unit_test(bad_configurations_are_refused),
 	};

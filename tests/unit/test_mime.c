@@ -668,7 +668,7 @@ static char *same_walk(const pn_mime *a, const pn_mime *b)
 		const pn_mime_part *p = pn_mime_part_get(a, i), *q = pn_mime_part_get(b, i);
 
 		if (strcmp(p->sha256, q->sha256) != 0 || p->size != q->size ||
-		    p->depth != q->depth || !t_str_eq(p->content_type, q->content_type) ||
+		    p->raw_size != q->raw_size || p->depth != q->depth || !t_str_eq(p->content_type, q->content_type) ||
 		    !t_str_eq(p->filename, q->filename) || !t_str_eq(p->text, q->text))
 			return pn_asprintf("part %zu: got %s %llu %s, want %s %llu %s", i,
 					   q->content_type, q->size, q->sha256, p->content_type,
