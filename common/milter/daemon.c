@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/postfix_milters.h"
 #include "common/privs.h"
+#include "common/text.h"
 #include "common/milter/milter.h"
 
 #include <errno.h>
@@ -318,18 +319,6 @@ static const char *check_socket_spec(const char *spec)
 	return "socket must start with unix:, inet: or inet6:";
 }
 
-/* parse_mode - octal permission string */
-static int parse_mode(const char *s, mode_t *mode)
-{
-	char *end;
-	long v = strtol(s, &end, 8);
-
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 0777)
-		return -1;
-	*mode = (mode_t)v;
-	return 0;
-}
-
 /* resolve_owner - "user[:group]" to uid/gid; -1 keeps that part */
 static int resolve_owner(const char *spec, uid_t *uid, gid_t *gid)
 {
@@ -371,7 +360,7 @@ static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 			path, pn_config_str(cfg, "socket"), why);
 		return -1;
 	}
-	if (parse_mode(pn_config_str(cfg, "socket_mode"), &mode) < 0) {
+	if (pn_parse_mode(pn_config_str(cfg, "socket_mode"), &mode) < 0) {
 		fprintf(stderr, "%s: fatal: %s: parameter \"socket_mode\" = \"%s\": "
 			"not an octal mode such as 0660\n", d->name, path,
 			pn_config_str(cfg, "socket_mode"));
@@ -401,7 +390,7 @@ static int open_socket(const pn_daemon *d, const pn_config *cfg)
 	gid_t gid;
 	int rc;
 
-	parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
+	pn_parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
 	pn_free(conn_spec);
 	conn_spec = pn_strdup(spec);
 	if (smfi_setconn(conn_spec) != MI_SUCCESS
