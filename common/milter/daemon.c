@@ -527,16 +527,23 @@ static void apply_log_level(const pn_config *cfg, int verbose)
 
 static int verbose_flag;
 
-/* reload - build a new snapshot from the file and swap it in */
-static void reload(void)
-{
-	pn_snapshot *s = load_snapshot(self, config_path, 0);
-	pn_snapshot *running = pn_snapshot_acquire();
+/* One reload at a time: SIGHUP's thread and a connection that saw a
+ * watched file change (milter.c) may both ask. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* reload - build a new snapshot from the file and swap it in */
+static int reload(void)
+{
+	pn_snapshot *s, *running;
+
+	pthread_mutex_lock(&reload_lock);
+	s = load_snapshot(self, config_path, 0);
+	running = pn_snapshot_acquire();
 	if (s == NULL) {
 		pn_log(PN_LOG_ERROR, "reload failed: keeping the running configuration");
 		pn_snapshot_release(running);
-		return;
+		pthread_mutex_unlock(&reload_lock);
+		return -1;
 	}
 	if (running && strcmp(pn_config_str(running->config, "socket"),
 			      pn_config_str(s->config, "socket")) != 0)
@@ -547,6 +554,8 @@ static void reload(void)
 	pn_snapshot_install(s);
 	pn_log(PN_LOG_INFO, "reload: configuration %s loaded (generation %lu)", config_path,
 	       s->generation);
+	pthread_mutex_unlock(&reload_lock);
+	return 0;
 }
 
 /* reloader - worker thread that reloads on SIGUSR1 from the supervisor */
@@ -573,6 +582,14 @@ int pn_daemon_request_reload(void)
 	if (!reloader_running)
 		return -1;
 	return kill(getpid(), SIGUSR1) == 0 ? 0 : -1;
+}
+
+/* pn_daemon_reload_now - reload as on SIGHUP, in the calling thread */
+int pn_daemon_reload_now(void)
+{
+	if (!reloader_running)
+		return -1;
+	return reload();
 }
 
 /* run_worker - the process that serves mail; returns its exit code */
