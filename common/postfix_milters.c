@@ -6,6 +6,7 @@
 #include "common/postfix_milters.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,9 +60,7 @@ static char *postconf(const char *config_dir, const char *a1, const char *a2)
 {
 	const char *argv[7];
 	int fds[2], status, i = 0;
-	char chunk[4096];
-	ssize_t n;
-	pn_buf out;
+	char *out;
 	pid_t pid;
 
 	argv[i++] = "postconf";
@@ -86,18 +85,15 @@ static char *postconf(const char *config_dir, const char *a1, const char *a2)
 		_exit(127);
 	}
 	close(fds[1]);
-	pn_buf_init(&out, 0);
-	while ((n = read(fds[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
-			pn_buf_append(&out, chunk, (size_t)n);
+	out = pn_read_fd(fds[0], 0, NULL);
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		pn_buf_free(&out);
+	if (out == NULL || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		pn_free(out);
 		return NULL;
 	}
-	return pn_buf_steal(&out, NULL);
+	return out;
 }
 
 /* One place the milters of a parameter are looked up from. */

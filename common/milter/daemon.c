@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/postfix_milters.h"
 #include "common/privs.h"
+#include "common/text.h"
 #include "common/milter/milter.h"
 
 #include <errno.h>
@@ -318,18 +319,6 @@ static const char *check_socket_spec(const char *spec)
 	return "socket must start with unix:, inet: or inet6:";
 }
 
-/* parse_mode - octal permission string */
-static int parse_mode(const char *s, mode_t *mode)
-{
-	char *end;
-	long v = strtol(s, &end, 8);
-
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 0777)
-		return -1;
-	*mode = (mode_t)v;
-	return 0;
-}
-
 /* resolve_owner - "user[:group]" to uid/gid; -1 keeps that part */
 static int resolve_owner(const char *spec, uid_t *uid, gid_t *gid)
 {
@@ -371,7 +360,7 @@ static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 			path, pn_config_str(cfg, "socket"), why);
 		return -1;
 	}
-	if (parse_mode(pn_config_str(cfg, "socket_mode"), &mode) < 0) {
+	if (pn_parse_mode(pn_config_str(cfg, "socket_mode"), &mode) < 0) {
 		fprintf(stderr, "%s: fatal: %s: parameter \"socket_mode\" = \"%s\": "
 			"not an octal mode such as 0660\n", d->name, path,
 			pn_config_str(cfg, "socket_mode"));
@@ -401,7 +390,7 @@ static int open_socket(const pn_daemon *d, const pn_config *cfg)
 	gid_t gid;
 	int rc;
 
-	parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
+	pn_parse_mode(pn_config_str(cfg, "socket_mode"), &mode);
 	pn_free(conn_spec);
 	conn_spec = pn_strdup(spec);
 	if (smfi_setconn(conn_spec) != MI_SUCCESS
@@ -538,16 +527,23 @@ static void apply_log_level(const pn_config *cfg, int verbose)
 
 static int verbose_flag;
 
-/* reload - build a new snapshot from the file and swap it in */
-static void reload(void)
-{
-	pn_snapshot *s = load_snapshot(self, config_path, 0);
-	pn_snapshot *running = pn_snapshot_acquire();
+/* One reload at a time: SIGHUP's thread and a connection that saw a
+ * watched file change (milter.c) may both ask. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* reload - build a new snapshot from the file and swap it in */
+static int reload(void)
+{
+	pn_snapshot *s, *running;
+
+	pthread_mutex_lock(&reload_lock);
+	s = load_snapshot(self, config_path, 0);
+	running = pn_snapshot_acquire();
 	if (s == NULL) {
 		pn_log(PN_LOG_ERROR, "reload failed: keeping the running configuration");
 		pn_snapshot_release(running);
-		return;
+		pthread_mutex_unlock(&reload_lock);
+		return -1;
 	}
 	if (running && strcmp(pn_config_str(running->config, "socket"),
 			      pn_config_str(s->config, "socket")) != 0)
@@ -558,6 +554,8 @@ static void reload(void)
 	pn_snapshot_install(s);
 	pn_log(PN_LOG_INFO, "reload: configuration %s loaded (generation %lu)", config_path,
 	       s->generation);
+	pthread_mutex_unlock(&reload_lock);
+	return 0;
 }
 
 /* reloader - worker thread that reloads on SIGUSR1 from the supervisor */
@@ -584,6 +582,14 @@ int pn_daemon_request_reload(void)
 	if (!reloader_running)
 		return -1;
 	return kill(getpid(), SIGUSR1) == 0 ? 0 : -1;
+}
+
+/* pn_daemon_reload_now - reload as on SIGHUP, in the calling thread */
+int pn_daemon_reload_now(void)
+{
+	if (!reloader_running)
+		return -1;
+	return reload();
 }
 
 /* run_worker - the process that serves mail; returns its exit code */

@@ -56,10 +56,15 @@
  *	process that runs smfi_main().
  *
  *	pn_daemon_request_reload() asks the serving process to reload exactly
- *	as SIGHUP does (new snapshot, old one kept on error). Engines call it
- *	when they notice that a file they loaded changed (policy, scripts).
- *	It returns 0, or -1 outside a serving worker (tools, tests), where
- *	there is nothing to reload.
+ *	as SIGHUP does (new snapshot, old one kept on error), in the
+ *	background; an engine calls it when it learns that its state is out
+ *	of date in a way no watched file shows. pn_daemon_reload_now() does
+ *	the same reload in the calling thread and returns when the new
+ *	snapshot is current: the milter layer calls it when a file an
+ *	engine's snapshot watches changed (engine.h), so the connection that
+ *	saw the change already runs on it. One reload runs at a time. Both
+ *	return 0, or -1 when the reload failed or outside a serving worker
+ *	(tools, tests), where there is nothing to reload.
  *
  *	Every daemon's configuration holds the parameters of pn_daemon_params
  *	(socket, socket_mode, socket_owner, user, pidfile, log_level,
@@ -100,6 +105,7 @@ extern const pn_param pn_daemon_params[];
 
 int pn_daemon_main(const pn_daemon *d, int argc, char **argv);
 int pn_daemon_request_reload(void);
+int pn_daemon_reload_now(void);
 const pn_param *pn_daemon_table(const pn_daemon *d);
 
 #endif

@@ -18,6 +18,15 @@
  *	void pn_snapshot_release(pn_snapshot *s);
  *	const pn_config *pn_snapshot_config(const pn_snapshot *s);
  *	void *pn_snapshot_state(const pn_snapshot *s);
+ *
+ *	static void my_watch(const void *state, pn_snapshot *s)
+ *	{
+ *		pn_snapshot_watch(s, path, &stamp);	// in .watch_files
+ *		pn_snapshot_watch_interval(s, seconds);
+ *	}
+ *	int  pn_snapshot_look_due(pn_snapshot *s);
+ *	const char *pn_snapshot_changed(pn_snapshot *s);
+ *	void pn_snapshot_reload_failed(pn_snapshot *s);
  * DESCRIPTION
  *	An engine is a daemon's logic (policy, Sieve, archive store, audit
  *	record) seen from the milter layer: a configuration table, the
@@ -39,6 +48,24 @@
  *	reference when it opens and keeps that snapshot until it closes, so
  *	a reload never changes the rules in the middle of a message.
  *
+ *	watch_files(), when set, names the files a snapshot's state was
+ *	built from (a policy, a script), as Postfix's dict_changed_name()
+ *	knows its tables: right after load() it calls pn_snapshot_watch()
+ *	once per file with the version it read (take the stamp with fstat()
+ *	on the descriptor the text came from, common/filestamp.h), and may
+ *	call pn_snapshot_watch_interval() to look at most once per that many
+ *	seconds (default 0: at every connection). The engine then does no
+ *	watching of its own: at the start of each connection, before it
+ *	takes its snapshot, the milter layer (milter.c) asks
+ *	pn_snapshot_look_due() and pn_snapshot_changed() (one stat per
+ *	watched file); when a file is no longer the version read it reloads
+ *	the daemon there and then, as SIGHUP would, so that very connection
+ *	already runs on the new state. Connections that start meanwhile wait
+ *	for that one reload. When the reload fails (a broken file), the
+ *	layer calls pn_snapshot_reload_failed(): the versions seen now no
+ *	longer count as changes for the running snapshot, so a broken file
+ *	is read and reported once, and again only after it changes.
+ *
  *	Hooks are called from many threads at once (one per connection);
  *	anything they share must live in the snapshot (read-only) or be
  *	locked by the engine.
@@ -48,6 +75,7 @@
 
 #include "common/actions.h"
 #include "common/config.h"
+#include "common/filestamp.h"
 #include "common/milter/msg.h"
 
 /* protocol steps an engine may ask for */
@@ -83,6 +111,9 @@ typedef struct pn_engine {
 	 * state is current (e.g. the body only when a script reads it);
 	 * .steps when NULL. */
 	unsigned (*steps_for)(const void *state);
+	/* Optional: the files state was read from (pn_snapshot_watch()),
+	 * called once after each load(); the milter layer watches them. */
+	void (*watch_files)(const void *state, pn_snapshot *s);
 	void *(*load)(const pn_config *cfg, char **err);
 	void (*unload)(void *state);
 	pn_verdict (*on_connect)(pn_conn *c);
@@ -104,6 +135,7 @@ struct pn_snapshot {
 	pn_config *config;
 	void *state;
 	const pn_engine *engine;
+	/* pn_snapshot_new() adds the watched files after these (snapshot.c) */
 };
 
 pn_snapshot *pn_snapshot_new(const pn_engine *e, pn_config *cfg, char **err);
@@ -113,6 +145,11 @@ void pn_snapshot_release(pn_snapshot *s);
 const pn_config *pn_snapshot_config(const pn_snapshot *s);
 void *pn_snapshot_state(const pn_snapshot *s);
 void pn_snapshot_shutdown(void);
+void pn_snapshot_watch(pn_snapshot *s, const char *path, const pn_filestamp *stamp);
+void pn_snapshot_watch_interval(pn_snapshot *s, long seconds);
+int pn_snapshot_look_due(pn_snapshot *s);
+const char *pn_snapshot_changed(pn_snapshot *s);
+void pn_snapshot_reload_failed(pn_snapshot *s);
 
 /* pn_conn_reply - SMTP reply for the verdict the current hook returns */
 void pn_conn_reply(pn_conn *c, const char *rcode, const char *xcode, const char *text);

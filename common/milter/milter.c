@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/milter/daemon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,13 +81,48 @@ static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sessions_done = PTHREAD_COND_INITIALIZER;
 static unsigned long sessions;
 
+/* Connections that see a watched file change wait here for the one
+ * reload that change causes. */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* acquire_watched - the current snapshot, reloaded first when a file it
+ * was built from changed
+ *
+ * As Postfix's dict_changed_name(), the layer, not the engine, watches:
+ * at most one look per the snapshot's interval (engine.h), one stat per
+ * watched file. On a change this connection reloads the daemon before it
+ * takes its snapshot, so it already decides with the changed file; a
+ * reload that fails keeps the running snapshot, which then ignores the
+ * file versions it failed on (reported once, not at every connection).
+ */
+static pn_snapshot *acquire_watched(void)
+{
+	pn_snapshot *s = pn_snapshot_acquire(), *now;
+	const char *path;
+
+	if (s == NULL || !pn_snapshot_look_due(s) || pn_snapshot_changed(s) == NULL)
+		return s;
+	pthread_mutex_lock(&watch_lock);
+	now = pn_snapshot_acquire();
+	/* another connection may have reloaded while this one waited */
+	if (now == s && (path = pn_snapshot_changed(s)) != NULL) {
+		pn_log(PN_LOG_INFO, "%s changed: reloading", path);
+		if (pn_daemon_reload_now() < 0)
+			pn_snapshot_reload_failed(s);
+	}
+	pn_snapshot_release(now);
+	pthread_mutex_unlock(&watch_lock);
+	pn_snapshot_release(s);
+	return pn_snapshot_acquire();
+}
+
 /* get_conn - the connection context, created on first use */
 static pn_conn *get_conn(SMFICTX *ctx)
 {
 	pn_conn *c = smfi_getpriv(ctx);
 
 	if (c == NULL) {
-		c = pn_conn_new(pn_snapshot_acquire());
+		c = pn_conn_new(acquire_watched());
 		smfi_setpriv(ctx, c);
 		pthread_mutex_lock(&sessions_lock);
 		sessions++;

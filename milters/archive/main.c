@@ -3,13 +3,13 @@
  * postern-archive - keep a crash-safe, deduplicated, compressed, optionally
  * encrypted, searchable copy of every message
  *
- * The daemon is the engine in hooks.c run by the shared milter layer; the
- * subcommands in tools.c open the same archive through the same engine
- * state, so what the tools show is what the daemon wrote. See
+ * The daemon is the engine in archive_milter.c run by the shared milter
+ * layer; the subcommands in tools.c open the same archive through the same
+ * engine state, so what the tools show is what the daemon wrote. See
  * postern-archive(8) and postern-archive.conf(5).
  */
 #include "common/milter/daemon.h"
-#include "milters/archive/hooks.h"
+#include "milters/archive/archive_milter.h"
 #include "milters/archive/tools.h"
 
 static const pn_tool archive_tools[] = {

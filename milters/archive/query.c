@@ -4,6 +4,7 @@
 #include "milters/archive/record.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -213,16 +214,14 @@ arc_key_kind arc_key_classify(const char *key)
 /* arc_message_id_normal - "<x@y>" from "<x@y>", "x@y" or with spaces around */
 char *arc_message_id_normal(const char *s)
 {
-	size_t n;
+	char *id = pn_trim(pn_strdup(s)), *bracketed;
+	size_t n = strlen(id);
 
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
-		return pn_strndup(s, n);
-	return pn_asprintf("<%.*s>", (int)n, s);
+	if (n >= 2 && id[0] == '<' && id[n - 1] == '>')
+		return id;
+	bracketed = pn_asprintf("<%s>", id);
+	pn_free(id);
+	return bracketed;
 }
 
 /* arc_fts_phrase - every word quoted, implicitly ANDed */

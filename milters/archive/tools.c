@@ -5,7 +5,7 @@
 #include "common/buf.h"
 #include "common/privs.h"
 #include "milters/archive/export.h"
-#include "milters/archive/hooks.h"
+#include "milters/archive/archive_milter.h"
 #include "milters/archive/maint.h"
 #include "milters/archive/query.h"
 

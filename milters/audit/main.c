@@ -3,7 +3,7 @@
  * postern-audit - tamper-evident JSON audit trail of every message
  *
  * The daemon (serve) writes one record per message and per connection
- * without a message (milter.c, record.c, trail.c). The tools read what it
+ * without a message (audit_milter.c, record.c, trail.c). The tools read what it
  * wrote with the same code: export (export.c), verify (verify.c) and
  * checkpoint (trail.c's recovery of the chain head). See postern-audit(8).
  */
@@ -14,7 +14,7 @@
 #include "milters/audit/export.h"
 #include "milters/audit/headfile.h"
 #include "milters/audit/seal.h"
-#include "milters/audit/milter.h"
+#include "milters/audit/audit_milter.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/record.h"
 #include "milters/audit/siem.h"

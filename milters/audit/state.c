@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -209,18 +210,6 @@ long audit_key_owner(const pn_config *cfg)
 	return uid;
 }
 
-/* parse_mode - octal file mode */
-static int parse_mode(const char *s, mode_t *mode)
-{
-	char *end;
-	long v = strtol(s, &end, 8);
-
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 0777)
-		return -1;
-	*mode = (mode_t)v;
-	return 0;
-}
-
 /* param_error - the message format config errors use */
 static char *param_error(const pn_config *cfg, const char *name, const char *why)
 {
@@ -263,7 +252,7 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 	st->connection_records = pn_config_bool(cfg, "connection_records");
 	st->host_name = pn_strdup(pn_config_str(cfg, "host_name"));
 	st->extra_headers = split_list(pn_config_str(cfg, "extra_headers"));
-	if (parse_mode(pn_config_str(cfg, "trail_file_mode"), &st->trail_mode) < 0) {
+	if (pn_parse_mode(pn_config_str(cfg, "trail_file_mode"), &st->trail_mode) < 0) {
 		*err = param_error(cfg, "trail_file_mode", "not an octal mode such as 0640");
 		goto fail;
 	}

@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/fileio.h"
 #include "milters/audit/export.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/siem.h"
@@ -62,31 +63,23 @@ int audit_cursor_parse(const char *text, size_t len, audit_cursor *c)
 /* audit_cursor_load - read a cursor file; *found 0 when it is not there */
 int audit_cursor_load(const char *path, audit_cursor *c, int *found, char **err)
 {
-	char text[CURSOR_MAX + 1];
-	ssize_t n;
+	char *text;
 	size_t len = 0;
-	int fd;
+	int bad;
 
 	*err = NULL;
 	*found = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((text = pn_read_file(path, CURSOR_MAX, &len)) == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		*err = pn_asprintf("cannot open cursor %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (len < sizeof(text) && (n = read(fd, text + len, sizeof(text) - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if (errno != EFBIG) {
 			*err = pn_asprintf("cannot read cursor %s: %s", path, strerror(errno));
-			close(fd);
 			return -1;
 		}
-		len += (size_t)n;
 	}
-	close(fd);
-	if (len > CURSOR_MAX || audit_cursor_parse(text, len, c) < 0) {
+	bad = text == NULL || audit_cursor_parse(text, len, c) < 0;
+	pn_free(text);
+	if (bad) {
 		*err = pn_asprintf("cursor %s does not hold SEQ:SHA256", path);
 		return -1;
 	}

@@ -12,6 +12,7 @@
  */
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/milter/daemon.h"
 #include "milters/tls/decide.h"
 #include "milters/tls/postfix_map.h"
@@ -135,28 +136,6 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
-/* read_all - a whole file (NUL bytes kept), NULL with errno */
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char chunk[8192];
-	size_t n;
-	pn_buf b;
-
-	if (fp == NULL)
-		return NULL;
-	pn_buf_init(&b, PTLS_POLICY_FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (pn_buf_append(&b, chunk, n) < 0) {
-			fclose(fp);
-			pn_buf_free(&b);
-			errno = EFBIG;
-			return NULL;
-		}
-	fclose(fp);
-	return pn_buf_steal(&b, len);
-}
-
 /* tool_postfix_map - print the table, or check Postfix's against the policy */
 static int tool_postfix_map(const pn_config *cfg, void *state, int argc, char **argv)
 {
@@ -185,7 +164,7 @@ static int tool_postfix_map(const pn_config *cfg, void *state, int argc, char **
 		ptls_postfix_map_write(st->policy, stdout);
 		return 0;
 	}
-	if ((text = read_all(check, &len)) == NULL) {
+	if ((text = pn_read_file(check, PTLS_POLICY_FILE_MAX, &len)) == NULL) {
 		fprintf(stderr, "postern-tls: cannot read %s: %s\n", check, strerror(errno));
 		return EX_NOINPUT;
 	}

@@ -11,15 +11,9 @@
 #include "common/alloc.h"
 #include "common/filestamp.h"
 #include "common/log.h"
-#include "common/milter/daemon.h"
 #include "common/milter/milter.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 static const pn_param ptls_params[] = {
 	{"policy_file", PN_PARAM_STR, "/etc/postern/tls_policy", 0, 0, NULL,
@@ -82,125 +76,19 @@ void ptls_facts_from_conn(const pn_conn *c, ptls_facts *f)
 	f->client_addr = c->client_addr;
 }
 
-/* A policy newer than the running snapshot, read by the first connection
- * that saw the file change and shared with the connections that start
- * before the reload thread has installed it (reference-counted). */
-typedef struct fresh_policy {
-	int refs;
-	pn_filestamp id;
-	ptls_policy_set *set;
-} fresh_policy;
-
-/* Shared by every connection, under watch_lock: the fresh policy, and
- * the file version a reload was last asked for (so a broken file is read
- * and reported once, not on every connection). The lock also makes
- * connections that see one change wait for one read of the file. */
-static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static fresh_policy *fresh;
-static pn_filestamp requested;
-
-/* fresh_release - drop a reference; the last one frees the policy */
-static void fresh_release(fresh_policy *fp)
-{
-	int last;
-
-	if (fp == NULL)
-		return;
-	pthread_mutex_lock(&watch_lock);
-	last = --fp->refs == 0;
-	pthread_mutex_unlock(&watch_lock);
-	if (last) {
-		ptls_policy_free(fp->set);
-		pn_free(fp);
-	}
-}
-
-/* read_changed - under watch_lock: the policy of file version id, read now; NULL if broken */
-static fresh_policy *read_changed(const ptls_state *st)
-{
-	fresh_policy *fp;
-	ptls_policy_set *set;
-	char *err = NULL;
-
-	set = ptls_policy_load(st->policy->file, &err);
-	if (set == NULL) {
-		pn_log(PN_LOG_ERROR, "%s; keeping the running policy", err ? err : "cannot read the policy");
-		pn_free(err);
-		return NULL;
-	}
-	fp = pn_calloc(1, sizeof(*fp));
-	fp->refs = 1;
-	fp->set = set;
-	fp->id = set->stamp;
-	return fp;
-}
-
-/* watch_policy - before a connection's first decision: the policy file as it is now
+/* ptls_watch - the policy file, for the milter layer to watch (engine.h)
  *
- * One stat per connection. When the file differs from the one the
- * running snapshot was loaded from, the policy is read here, before the
- * connection decides anything (other connections seeing the same change
- * wait for that one read), and the reload thread is asked to install it
- * for everyone. Returns a reference to the newer policy, or NULL to use
- * the snapshot's (unchanged, or the new file is broken).
+ * Every connection looks (one stat) before its first decision, and one
+ * that sees the file changed reloads first, so it already decides with
+ * the changed policy: a partner just added is enforced from the next
+ * connection on. policy_check_interval = 0 leaves reloads to SIGHUP.
  */
-static fresh_policy *watch_policy(const ptls_state *st)
+static void ptls_watch(const void *state, pn_snapshot *s)
 {
-	fresh_policy *fp = NULL, *old = NULL;
-	pn_filestamp id;
-	const pn_filestamp *then = &st->policy->stamp;
-	int ask = 0;
+	const ptls_state *st = state;
 
-	if (st->check_interval <= 0)
-		return NULL;
-	id = pn_filestamp_path(st->policy->file);
-	pthread_mutex_lock(&watch_lock);
-	if (pn_filestamp_same(&id, then)) {
-		/* the snapshot caught up: the fresh copy is no longer needed */
-		if (fresh && pn_filestamp_same(&fresh->id, then)) {
-			old = fresh;
-			fresh = NULL;
-		}
-	} else if (fresh && pn_filestamp_same(&fresh->id, &id)) {
-		fp = fresh;
-		fp->refs++;
-	} else if (!pn_filestamp_same(&id, &requested)) {
-		requested = id;
-		ask = 1;
-		if ((fp = read_changed(st)) != NULL) {
-			old = fresh;
-			fresh = fp;
-			fp->refs++;
-		}
-	}
-	pthread_mutex_unlock(&watch_lock);
-	fresh_release(old);
-	if (ask && pn_daemon_request_reload() == 0)
-		pn_log(PN_LOG_INFO, "%s changed: reloading", st->policy->file);
-	return fp;
-}
-
-/* ptls_connect - a new connection: look at the policy file before any decision */
-static pn_verdict ptls_connect(pn_conn *c)
-{
-	fresh_release(c->engine_data);
-	c->engine_data = watch_policy(pn_snapshot_state(c->snap));
-	return PN_CONTINUE;
-}
-
-/* policy_of - the policy this connection decides with */
-static const ptls_policy_set *policy_of(const pn_conn *c, const ptls_state *st)
-{
-	const fresh_policy *fp = c->engine_data;
-
-	return fp ? fp->set : st->policy;
-}
-
-/* ptls_free_conn - the connection's reference to a fresh policy */
-static void ptls_free_conn(pn_conn *c)
-{
-	fresh_release(c->engine_data);
-	c->engine_data = NULL;
+	if (st->check_interval > 0 && st->policy->stamp.ok)
+		pn_snapshot_watch(s, st->policy->file, &st->policy->stamp);
 }
 
 /* findings_of - the message's remembered findings, created on first use */
@@ -222,7 +110,7 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr 
 	char *line;
 
 	ptls_facts_from_conn(c, &f);
-	ptls_decide_addr(policy_of(c, st), stage, a, ok, path, &f, &d);
+	ptls_decide_addr(st->policy, stage, a, ok, path, &f, &d);
 	if (d.policy || pn_log_enabled(PN_LOG_DEBUG)) {
 		line = ptls_decision_log(&d, &f);
 		pn_log_msg(d.policy ? PN_LOG_INFO : PN_LOG_DEBUG, pn_conn_queue_id(c), "%s", line);
@@ -288,12 +176,11 @@ const pn_engine ptls_engine = {
 	.params = ptls_params,
 	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_EOM,
 	.mods = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
+	.watch_files = ptls_watch,
 	.load = ptls_load,
 	.unload = ptls_unload,
-	.on_connect = ptls_connect,
 	.on_mail = ptls_mail,
 	.on_rcpt = ptls_rcpt,
 	.on_eom = ptls_eom,
 	.free_msg = ptls_free_msg,
-	.free_conn = ptls_free_conn,
 };

@@ -22,19 +22,17 @@
  *	{cert_issuer}, {verify}) and the client address.
  *
  *	Policy reload: SIGHUP reloads everything (the shared layer builds
- *	a new snapshot). In addition the connect hook, before the connection
- *	decides anything, stats the policy file (unless
- *	policy_check_interval is 0); when its identity (device, inode, size,
- *	modification time) differs from the one the snapshot loaded, the
- *	policy is read right there and the connection decides with it
- *	(c->engine_data holds a reference; connections that see the same
- *	change wait for that one read and share it), and the worker's reload
- *	thread is asked for the reload SIGHUP causes (SIGUSR1 to its own
- *	process; done only where that signal is blocked, i.e. in the worker,
- *	whose reload thread waits for it). A file that fails to load is
- *	logged and read once; the running policy stays until the file
- *	changes again.
- *
+ *	a new snapshot). In addition the engine names the policy file and
+ *	the version it read to the milter layer (.watch_files, unless
+ *	policy_check_interval is 0), which watches it as engine.h describes:
+ *	every new connection, before it decides anything, stats the file;
+ *	when its identity (device, inode, size, modification time) differs
+ *	from the one the snapshot loaded, that connection reloads the daemon
+ *	(configuration and policy, as SIGHUP would) and decides with the new
+ *	snapshot; connections that see the same change wait for that one
+ *	reload. A file that fails to load is logged and read once; the
+ *	running policy stays until the file changes again.
+
  *	MAIL and RCPT decide on the canonical envelope address of the shared
  *	context (m->sender_canon, r->canon: the MTA's {mail_addr} and
  *	{rcpt_addr} when sent, else the parsed path), see decide.h.

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
- *	hooks - postern-archive's engine: parameters, load, milter hooks
+ *	archive_milter - postern-archive's engine: parameters, load, milter hooks
  * SYNOPSIS
- *	#include "milters/archive/hooks.h"
+ *	#include "milters/archive/archive_milter.h"
  *
  *	extern const pn_engine archive_engine;
  *	extern const pn_param archive_params[];
@@ -30,8 +30,8 @@
  *	Every archived, skipped or refused message is logged with its queue
  *	id.
  */
-#ifndef ARC_HOOKS_H
-#define ARC_HOOKS_H
+#ifndef ARC_ARCHIVE_MILTER_H
+#define ARC_ARCHIVE_MILTER_H
 
 #include "common/config.h"
 #include "common/milter/engine.h"

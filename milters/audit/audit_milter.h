@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
- *	milter - postern-audit's engine: the hooks that write records
+ *	audit_milter - postern-audit's engine: the hooks that write records
  * SYNOPSIS
- *	#include "milters/audit/milter.h"
+ *	#include "milters/audit/audit_milter.h"
  *
  *	extern const pn_engine audit_engine;
  *	int audit_emit(const audit_state *st, const char *body, size_t len,

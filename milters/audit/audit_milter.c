@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* milter - postern-audit's engine hooks (see milter.h) */
-#include "milters/audit/milter.h"
+/* audit_milter - postern-audit's engine hooks (see audit_milter.h) */
+#include "milters/audit/audit_milter.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/milter/milter.h"

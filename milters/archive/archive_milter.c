@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* hooks - the archive engine as the milter layer sees it (see hooks.h) */
-#include "milters/archive/hooks.h"
+/* archive_milter - the archive engine as the milter layer sees it
+ * (see archive_milter.h) */
+#include "milters/archive/archive_milter.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
