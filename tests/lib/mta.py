@@ -21,7 +21,10 @@ here, by the subclasses:
     mta.added_header(value)              # a milter's header value, unfolded
     mta.received_names(m, qid)           # the sink's copy m carries qid
     mta.sent_line(qid, rcpt=None)        # maillog regex: delivered (to rcpt)
+    mta.discard_line(qid)                # maillog regex: a milter discarded qid
     mta.queue_ids("hold")                # queue listing, Postfix-shaped
+    mta.client_cert_names                # {cert_subject}, {cert_issuer} a milter
+    mta.rogue_cert_subject               #   gets (verified / untrusted cert)
     mta.shutdown()                       # stop, no process left, cleanup
 """
 import os
@@ -130,6 +133,13 @@ class MtaBase:
     # reply text ("5.7.1 <a@b.example>... text"); Postfix sends the text.
     reply_names_address = False
 
+    # The test client certificate's names as the MTA sends them to a
+    # milter ({cert_subject}, {cert_issuer}): Postfix the common names,
+    # and only for a verified certificate (None: not sent); Sendmail the
+    # full DN in xtext ("+20" a space), for an untrusted one too.
+    client_cert_names = ("client.partner.test", "Postern Test CA")
+    rogue_cert_subject = None
+
     def reply(self, status, addr, text):
         """The reply text a client sees for a milter's "STATUS TEXT" at
         MAIL FROM:<addr> or RCPT TO:<addr>."""
@@ -151,6 +161,10 @@ class MtaBase:
         when rcpt is None)."""
         to = re.escape(rcpt) if rcpt else ".*"
         return rf"{qid}: .*to=<{to}>.*status=sent"
+
+    def discard_line(self, qid):
+        """maillog regex of a milter's discard of qid."""
+        return rf"{qid}: milter-discard"
 
     # ---- lifecycle shared by both -------------------------------------
 

@@ -284,6 +284,9 @@ class PrivateSendmail(MtaBase):
     kind = "sendmail"
 
     reply_names_address = True
+    client_cert_names = ("/O=Postern+20Test/CN=client.partner.test",
+                         "/O=Postern+20Test/CN=Postern+20Test+20CA")
+    rogue_cert_subject = "/O=Postern+20Test/CN=rogue.partner.test"
 
     def added_header(self, value):
         return " ".join(value.split())
@@ -295,6 +298,9 @@ class PrivateSendmail(MtaBase):
         if rcpt is None:
             return rf"{qid}: to=.*stat=Sent"
         return rf"{qid}: to=<{re.escape(rcpt)}>.*stat=Sent"
+
+    def discard_line(self, qid):
+        return rf"{qid}: Milter: data, discard"
 
     def __init__(self, base=None, milters=(), settings=None, relay_port=None,
                  pki=None, port=None, milter_flags="T", milter_macros=True,
