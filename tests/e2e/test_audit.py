@@ -147,7 +147,7 @@ def starttls_with_a_client_certificate_shows_in_tls():
     assert re.match(r"TLSv1\.[23]$", tls["version"]), tls
     assert tls["bits"] >= 128 and tls["cipher"], tls
     check_eq((tls["cert_subject"], tls["cert_issuer"], tls["verified"]),
-             (*mta.client_cert_names, True), "client certificate (Sendmail: {verify}=OK)")
+             (*mta.cert_macros("client"), True), "client certificate (Sendmail: {verify}=OK)")
     qid, m = deliver("dave@dest.example", starttls=True, cafile=pki.ca_cert)
     tls = by_queue_id(qid)["tls"]
     check_eq(tls["verified"], False, "no client certificate (Sendmail: {verify}=NO)")
@@ -165,7 +165,7 @@ def untrusted_client_certificate_is_recorded_as_not_verified():
     tls = by_queue_id(qid)["tls"]
     # Sendmail sends the names of a certificate it could not verify:
     # {verify}=FAIL is what makes it unverified; Postfix sends no names
-    check_eq((tls.get("cert_subject"), tls["verified"]), (mta.rogue_cert_subject, False),
+    check_eq((tls.get("cert_subject"), tls["verified"]), (mta.cert_macros("rogue")[0], False),
              "rogue certificate")
 
 

@@ -2,9 +2,10 @@
 """mta - what a private MTA of the test harness offers whatever the MTA.
 
 PrivatePostfix (postfix.py) and PrivateSendmail (sendmail.py) both derive
-from MtaBase, which gives them the context-manager form and the maillog
-readers; a subclass sets self.maillog and defines start(), stop() and
-cleanup().
+from MtaBase, which gives them the context-manager form, the maillog
+readers, configure() and cleanup(); a subclass sets self.maillog,
+self.settings, self.milters, self.started, self._own_base and defines
+start(), stop(), reload() and write_config().
 
     with PrivatePostfix(...) as mta:     # start(); stop() and cleanup() at exit
         mark = mta.log_offset()
@@ -23,12 +24,12 @@ here, by the subclasses:
     mta.sent_line(qid, rcpt=None)        # maillog regex: delivered (to rcpt)
     mta.discard_line(qid)                # maillog regex: a milter discarded qid
     mta.queue_ids("hold")                # queue listing, Postfix-shaped
-    mta.client_cert_names                # {cert_subject}, {cert_issuer} a milter
-    mta.rogue_cert_subject               #   gets (verified / untrusted cert)
+    mta.cert_macros("client")            # {cert_subject}, {cert_issuer} sent
     mta.shutdown()                       # stop, no process left, cleanup
 """
 import os
 import re
+import shutil
 import socket
 import time
 
@@ -133,13 +134,6 @@ class MtaBase:
     # reply text ("5.7.1 <a@b.example>... text"); Postfix sends the text.
     reply_names_address = False
 
-    # The test client certificate's names as the MTA sends them to a
-    # milter ({cert_subject}, {cert_issuer}): Postfix the common names,
-    # and only for a verified certificate (None: not sent); Sendmail the
-    # full DN in xtext ("+20" a space), for an untrusted one too.
-    client_cert_names = ("client.partner.test", "Postern Test CA")
-    rogue_cert_subject = None
-
     def reply(self, status, addr, text):
         """The reply text a client sees for a milter's "STATUS TEXT" at
         MAIL FROM:<addr> or RCPT TO:<addr>."""
@@ -166,7 +160,34 @@ class MtaBase:
         """maillog regex of a milter's discard of qid."""
         return rf"{qid}: milter-discard"
 
+    def cert_macros(self, which):
+        """({cert_subject}, {cert_issuer}) as the MTA sends them to a
+        milter when the client shows the test PKI's client certificate
+        ("client"), the one from the untrusted CA ("rogue") or none
+        ("none"); None: not sent. Postfix sends the common names, of a
+        verified certificate only."""
+        if which == "client":
+            return ("client.partner.test", "Postern Test CA")
+        return (None, None)
+
     # ---- lifecycle shared by both -------------------------------------
+
+    def configure(self, settings=None, milters=None, reload=True):
+        """Change settings (merged) and/or the milter list, rewrite the
+        config (main.cf; sendmail.cf) and reload a running instance
+        (postfix reload; SIGHUP)."""
+        if settings:
+            self.settings.update(settings)
+        if milters is not None:
+            self.milters = list(milters)
+        self.write_config()
+        if reload and self.started:
+            self.reload()
+
+    def cleanup(self):
+        """Remove the base directory (only if we made it)."""
+        if self._own_base and not os.environ.get("POSTERN_KEEP"):
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def shutdown(self):
         """stop(); then fail when a process of this instance is left;
