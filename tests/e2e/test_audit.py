@@ -35,8 +35,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "milter"))
 
 from tap import test, main, check_eq, skip  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
-from sink import Sink  # noqa: E402
+from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, connect, send, transaction  # noqa: E402
 from audit_jsonschema import load_schema, validate_lines  # noqa: E402
 import audit_siem_check as siem  # noqa: E402
@@ -52,9 +51,7 @@ LOAD = {"postfix": (20, 15), "sendmail": (8, 8)}
 
 def setup(kind):
     S.clear()
-    mta = private_mta(kind)
-    S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
-    mta.relay_port = S["sink"].port
+    mta, S["sink"] = private_mta_and_sink(kind)
     base = mta.daemon_base("audit")
     os.makedirs(os.path.join(base, "log"))
     mmdb = {k: os.path.join(base, k + ".mmdb") for k in ("country", "asn")}
@@ -140,15 +137,13 @@ def message_record_matches_what_the_mta_and_the_sink_saw():
 @test
 def starttls_with_a_client_certificate_shows_in_tls():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("carol@dest.example", starttls=True, client_cert=pki.client_cert,
-                     client_key=pki.client_key, cafile=pki.ca_cert)
+    qid, m = deliver("carol@dest.example", **mta.starttls("client"))
     tls = by_queue_id(qid)["tls"]
     assert re.match(r"TLSv1\.[23]$", tls["version"]), tls
     assert tls["bits"] >= 128 and tls["cipher"], tls
     check_eq((tls["cert_subject"], tls["cert_issuer"], tls["verified"]),
              (*mta.cert_macros("client"), True), "client certificate (Sendmail: {verify}=OK)")
-    qid, m = deliver("dave@dest.example", starttls=True, cafile=pki.ca_cert)
+    qid, m = deliver("dave@dest.example", **mta.starttls())
     tls = by_queue_id(qid)["tls"]
     check_eq(tls["verified"], False, "no client certificate (Sendmail: {verify}=NO)")
     # Postfix does not send {cert_subject} and {cert_issuer} here, Sendmail
@@ -159,9 +154,7 @@ def starttls_with_a_client_certificate_shows_in_tls():
 @test
 def untrusted_client_certificate_is_recorded_as_not_verified():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("erin@dest.example", starttls=True, client_cert=pki.rogue_cert,
-                     client_key=pki.rogue_key, cafile=pki.ca_cert)
+    qid, m = deliver("erin@dest.example", **mta.starttls("rogue"))
     tls = by_queue_id(qid)["tls"]
     # Sendmail sends the names of a certificate it could not verify:
     # {verify}=FAIL is what makes it unverified; Postfix sends no names

@@ -22,8 +22,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
-from sink import Sink  # noqa: E402
+from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
 S = {}
@@ -46,9 +45,7 @@ elsif envelope :domain :matches "to" "*" { fileinto "${1}"; }
 
 def setup(kind):
     S.clear()
-    mta = private_mta(kind)
-    S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
-    mta.relay_port = S["sink"].port
+    mta, S["sink"] = private_mta_and_sink(kind)
     base = mta.daemon_base("sort")
     sieve = os.path.join(base, "sieve")
     os.makedirs(os.path.join(sieve, "dest.example"))

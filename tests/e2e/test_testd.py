@@ -27,8 +27,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
-from sink import Sink  # noqa: E402
+from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
 S = {}
@@ -43,9 +42,7 @@ def cert_report(which):
 
 def setup(kind):
     S.clear()
-    mta = private_mta(kind)
-    S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
-    mta.relay_port = S["sink"].port
+    mta, S["sink"] = private_mta_and_sink(kind)
     d = Daemon("postern-testd", base=mta.daemon_base("testd"),
                socket_dir=mta.socket_dir("testd"), config={
                    "reject_recipient": "refused@dest.example",
@@ -129,9 +126,7 @@ def plain_smtp_goes_through_the_mta_and_gets_the_header():
 @test
 def starttls_with_verified_client_certificate():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("carol@dest.example", starttls=True, client_cert=pki.client_cert,
-                     client_key=pki.client_key, cafile=pki.ca_cert)
+    qid, m = deliver("carol@dest.example", **mta.starttls("client"))
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     assert f["cipher"] != "none" and f["bits"].isdigit() and int(f["bits"]) >= 128, f
@@ -149,8 +144,7 @@ def starttls_with_verified_client_certificate():
 @test
 def starttls_without_a_certificate_has_no_cert_macros():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("dave@dest.example", starttls=True, cafile=pki.ca_cert)
+    qid, m = deliver("dave@dest.example", **mta.starttls())
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     # Sendmail sends {cert_subject} and {cert_issuer} empty, not absent
@@ -163,9 +157,7 @@ def starttls_without_a_certificate_has_no_cert_macros():
 @test
 def untrusted_client_certificate_is_not_reported_as_verified():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("erin@dest.example", starttls=True, client_cert=pki.rogue_cert,
-                     client_key=pki.rogue_key, cafile=pki.ca_cert)
+    qid, m = deliver("erin@dest.example", **mta.starttls("rogue"))
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     # Unlike Postfix, Sendmail passes the names of a certificate it could

@@ -17,6 +17,8 @@ private_mta(kind) in its setup; what the MTAs do differently is said once
 here, by the subclasses:
 
     mta = private_mta("sendmail")        # tempfails when a milter is down
+    mta, sink = private_mta_and_sink("postfix")   # relaying to a started Sink
+    send(..., **mta.starttls("client"))  # STARTTLS with the test client cert
     mta.kind                             # "postfix" or "sendmail"
     mta.reply(code, addr, text)          # a milter's reply as the client sees it
     mta.added_header(value)              # a milter's header value, unfolded
@@ -90,6 +92,16 @@ def private_mta(kind, **kw):
     raise ValueError(f"unknown MTA {kind!r}")
 
 
+def private_mta_and_sink(kind, **kw):
+    """private_mta(kind) relaying to a new, started Sink in its base
+    directory: (mta, sink); the MTA is not started yet."""
+    from sink import Sink
+    mta = private_mta(kind, **kw)
+    sink = Sink(os.path.join(mta.base, "sink")).start()
+    mta.relay_port = sink.port
+    return mta, sink
+
+
 class MtaBase:
     def __enter__(self):
         return self.start()
@@ -126,6 +138,16 @@ class MtaBase:
                     f"maillog: {regex!r} seen {len(found)}/{count} times in "
                     f"{timeout}s; tail:\n{text[-2000:]}")
             time.sleep(0.05)
+
+    def starttls(self, cert=None):
+        """smtp.send() arguments for STARTTLS checked against the test CA,
+        the client showing the test PKI's "client" certificate, its
+        "rogue" one (from a CA nobody trusts) or none."""
+        args = {"starttls": True, "cafile": self.pki.ca_cert}
+        if cert:
+            args["client_cert"] = getattr(self.pki, cert + "_cert")
+            args["client_key"] = getattr(self.pki, cert + "_key")
+        return args
 
     # ---- what differs by MTA (set or overridden by the subclasses) -----
 
