@@ -27,29 +27,22 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
-from sink import Sink  # noqa: E402
+from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
 S = {}
 SENDER = "alice@sender.example"
-# {cert_subject} and {cert_issuer} as the daemon reports them: Postfix
-# sends the common names of a verified certificate only ("none": not
-# sent); Sendmail the full DN of any certificate, "" without one.
-CERT = {
-    "postfix": {"client": ("client.partner.test", "Postern Test CA"),
-                "none": ("none", "none"), "rogue": "none"},
-    "sendmail": {"client": ("/O=Postern+20Test/CN=client.partner.test",
-                            "/O=Postern+20Test/CN=Postern+20Test+20CA"),
-                 "none": ("", ""), "rogue": "/O=Postern+20Test/CN=rogue.partner.test"},
-}
+
+
+def cert_report(which):
+    """{cert_subject} and {cert_issuer} as the daemon reports them for the
+    MTA's macros (tests/lib: mta.cert_macros): "none" for a macro not sent."""
+    return tuple("none" if v is None else v for v in S["mta"].cert_macros(which))
 
 
 def setup(kind):
     S.clear()
-    mta = private_mta(kind)
-    S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
-    mta.relay_port = S["sink"].port
+    mta, S["sink"] = private_mta_and_sink(kind)
     d = Daemon("postern-testd", base=mta.daemon_base("testd"),
                socket_dir=mta.socket_dir("testd"), config={
                    "reject_recipient": "refused@dest.example",
@@ -133,13 +126,11 @@ def plain_smtp_goes_through_the_mta_and_gets_the_header():
 @test
 def starttls_with_verified_client_certificate():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("carol@dest.example", starttls=True, client_cert=pki.client_cert,
-                     client_key=pki.client_key, cafile=pki.ca_cert)
+    qid, m = deliver("carol@dest.example", **mta.starttls("client"))
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     assert f["cipher"] != "none" and f["bits"].isdigit() and int(f["bits"]) >= 128, f
-    check_eq((f["cert_subject"], f["cert_issuer"]), CERT[mta.kind]["client"],
+    check_eq((f["cert_subject"], f["cert_issuer"]), cert_report("client"),
              "cert_subject and cert_issuer")
     rec = received(m)
     assert "with ESMTPS" in rec and f["tls"] in rec, rec
@@ -153,12 +144,11 @@ def starttls_with_verified_client_certificate():
 @test
 def starttls_without_a_certificate_has_no_cert_macros():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("dave@dest.example", starttls=True, cafile=pki.ca_cert)
+    qid, m = deliver("dave@dest.example", **mta.starttls())
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     # Sendmail sends {cert_subject} and {cert_issuer} empty, not absent
-    check_eq((f["cert_subject"], f["cert_issuer"]), CERT[mta.kind]["none"], "cert macros")
+    check_eq((f["cert_subject"], f["cert_issuer"]), cert_report("none"), "cert macros")
     if mta.kind == "sendmail":
         assert "verify=NO" in received(m), received(m)
         assert "verify=NO," in starttls_log(qid), starttls_log(qid)
@@ -167,15 +157,13 @@ def starttls_without_a_certificate_has_no_cert_macros():
 @test
 def untrusted_client_certificate_is_not_reported_as_verified():
     mta = S["mta"]
-    pki = mta.pki
-    qid, m = deliver("erin@dest.example", starttls=True, client_cert=pki.rogue_cert,
-                     client_key=pki.rogue_key, cafile=pki.ca_cert)
+    qid, m = deliver("erin@dest.example", **mta.starttls("rogue"))
     f = report(m)
     assert f["tls"].startswith("TLSv1."), f
     # Unlike Postfix, Sendmail passes the names of a certificate it could
     # not verify: only {verify}=FAIL says so. A daemon must not take a
     # present {cert_subject} for a verified one.
-    check_eq(f["cert_subject"], CERT[mta.kind]["rogue"],
+    check_eq(f["cert_subject"], cert_report("rogue")[0],
              "cert_subject of an unverified certificate")
     if mta.kind == "sendmail":
         assert "verify=FAIL" in received(m), received(m)

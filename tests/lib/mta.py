@@ -2,9 +2,10 @@
 """mta - what a private MTA of the test harness offers whatever the MTA.
 
 PrivatePostfix (postfix.py) and PrivateSendmail (sendmail.py) both derive
-from MtaBase, which gives them the context-manager form and the maillog
-readers; a subclass sets self.maillog and defines start(), stop() and
-cleanup().
+from MtaBase, which gives them the context-manager form, the maillog
+readers, configure() and cleanup(); a subclass sets self.maillog,
+self.settings, self.milters, self.started, self._own_base and defines
+start(), stop(), reload() and write_config().
 
     with PrivatePostfix(...) as mta:     # start(); stop() and cleanup() at exit
         mark = mta.log_offset()
@@ -16,16 +17,21 @@ private_mta(kind) in its setup; what the MTAs do differently is said once
 here, by the subclasses:
 
     mta = private_mta("sendmail")        # tempfails when a milter is down
+    mta, sink = private_mta_and_sink("postfix")   # relaying to a started Sink
+    send(..., **mta.starttls("client"))  # STARTTLS with the test client cert
     mta.kind                             # "postfix" or "sendmail"
     mta.reply(code, addr, text)          # a milter's reply as the client sees it
     mta.added_header(value)              # a milter's header value, unfolded
     mta.received_names(m, qid)           # the sink's copy m carries qid
     mta.sent_line(qid, rcpt=None)        # maillog regex: delivered (to rcpt)
+    mta.discard_line(qid)                # maillog regex: a milter discarded qid
     mta.queue_ids("hold")                # queue listing, Postfix-shaped
+    mta.cert_macros("client")            # {cert_subject}, {cert_issuer} sent
     mta.shutdown()                       # stop, no process left, cleanup
 """
 import os
 import re
+import shutil
 import socket
 import time
 
@@ -86,6 +92,16 @@ def private_mta(kind, **kw):
     raise ValueError(f"unknown MTA {kind!r}")
 
 
+def private_mta_and_sink(kind, **kw):
+    """private_mta(kind) relaying to a new, started Sink in its base
+    directory: (mta, sink); the MTA is not started yet."""
+    from sink import Sink
+    mta = private_mta(kind, **kw)
+    sink = Sink(os.path.join(mta.base, "sink")).start()
+    mta.relay_port = sink.port
+    return mta, sink
+
+
 class MtaBase:
     def __enter__(self):
         return self.start()
@@ -123,6 +139,16 @@ class MtaBase:
                     f"{timeout}s; tail:\n{text[-2000:]}")
             time.sleep(0.05)
 
+    def starttls(self, cert=None):
+        """smtp.send() arguments for STARTTLS checked against the test CA,
+        the client showing the test PKI's "client" certificate, its
+        "rogue" one (from a CA nobody trusts) or none."""
+        args = {"starttls": True, "cafile": self.pki.ca_cert}
+        if cert:
+            args["client_cert"] = getattr(self.pki, cert + "_cert")
+            args["client_key"] = getattr(self.pki, cert + "_key")
+        return args
+
     # ---- what differs by MTA (set or overridden by the subclasses) -----
 
     kind = None
@@ -152,7 +178,38 @@ class MtaBase:
         to = re.escape(rcpt) if rcpt else ".*"
         return rf"{qid}: .*to=<{to}>.*status=sent"
 
+    def discard_line(self, qid):
+        """maillog regex of a milter's discard of qid."""
+        return rf"{qid}: milter-discard"
+
+    def cert_macros(self, which):
+        """({cert_subject}, {cert_issuer}) as the MTA sends them to a
+        milter when the client shows the test PKI's client certificate
+        ("client"), the one from the untrusted CA ("rogue") or none
+        ("none"); None: not sent. Postfix sends the common names, of a
+        verified certificate only."""
+        if which == "client":
+            return ("client.partner.test", "Postern Test CA")
+        return (None, None)
+
     # ---- lifecycle shared by both -------------------------------------
+
+    def configure(self, settings=None, milters=None, reload=True):
+        """Change settings (merged) and/or the milter list, rewrite the
+        config (main.cf; sendmail.cf) and reload a running instance
+        (postfix reload; SIGHUP)."""
+        if settings:
+            self.settings.update(settings)
+        if milters is not None:
+            self.milters = list(milters)
+        self.write_config()
+        if reload and self.started:
+            self.reload()
+
+    def cleanup(self):
+        """Remove the base directory (only if we made it)."""
+        if self._own_base and not os.environ.get("POSTERN_KEEP"):
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def shutdown(self):
         """stop(); then fail when a process of this instance is left;

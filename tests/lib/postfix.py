@@ -245,17 +245,6 @@ class PrivatePostfix(MtaBase):
         for name in ("main.cf", "master.cf"):
             os.utime(os.path.join(self.config_dir, name), (past, past))
 
-    def configure(self, settings=None, milters=None, reload=True):
-        """Change main.cf settings (merged) and/or the milter list, rewrite
-        the config, and reload a running instance."""
-        if settings:
-            self.settings.update(settings)
-        if milters is not None:
-            self.milters = list(milters)
-        self.write_config()
-        if reload and self.started:
-            self.reload()
-
     def socket_dir(self, name="milter", owner=None):
         """A 0755 directory base/sockets/NAME for a daemon's unix socket."""
         return make_socket_dir(os.path.join(self.base, "sockets", name),
@@ -389,11 +378,6 @@ class PrivatePostfix(MtaBase):
         """Live pids of this instance (master + daemons), [] when stopped."""
         pid = self.master_pid or self._read_master_pid()
         return session_pids(pid) if pid else []
-
-    def cleanup(self):
-        """Remove the base directory (only if we made it)."""
-        if self._own_base and not os.environ.get("POSTERN_KEEP"):
-            shutil.rmtree(self.base, ignore_errors=True)
 
     def reload(self):
         """postfix reload: new config for new daemon processes. Returns

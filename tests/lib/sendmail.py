@@ -296,6 +296,18 @@ class PrivateSendmail(MtaBase):
             return rf"{qid}: to=.*stat=Sent"
         return rf"{qid}: to=<{re.escape(rcpt)}>.*stat=Sent"
 
+    def discard_line(self, qid):
+        return rf"{qid}: Milter: data, discard"
+
+    def cert_macros(self, which):
+        # the full DN of any certificate, verified or not, in OpenSSL's
+        # oneline form, xtext-encoded ("+20" a space); sent empty without one
+        if which == "none":
+            return ("", "")
+        cn, ca = {"client": ("client.partner.test", "Postern Test CA"),
+                  "rogue": ("rogue.partner.test", "Rogue Test CA")}[which]
+        return tuple("/O=Postern+20Test/CN=" + name.replace(" ", "+20") for name in (cn, ca))
+
     def __init__(self, base=None, milters=(), settings=None, relay_port=None,
                  pki=None, port=None, milter_flags="T", milter_macros=True,
                  mc_extra=""):
@@ -433,17 +445,6 @@ class PrivateSendmail(MtaBase):
                                 f"{r.stderr}")
         with open(self.cf_file, "w") as f:
             f.write(r.stdout)
-
-    def configure(self, settings=None, milters=None, reload=True):
-        """Change settings (merged) and/or the milter list, rebuild
-        sendmail.cf and restart a running instance (SIGHUP)."""
-        if settings:
-            self.settings.update(settings)
-        if milters is not None:
-            self.milters = list(milters)
-        self.write_config()
-        if reload and self.started:
-            self.reload()
 
     def socket_dir(self, name="milter", owner=None):
         """A 0755 directory base/sockets/NAME for a daemon's unix socket;
@@ -657,11 +658,6 @@ class PrivateSendmail(MtaBase):
             if exe.replace(" (deleted)", "") == self.binary and alive(name):
                 out.append(int(name))
         return sorted(out)
-
-    def cleanup(self):
-        """Remove the base directory (only if we made it)."""
-        if self._own_base and not os.environ.get("POSTERN_KEEP"):
-            shutil.rmtree(self.base, ignore_errors=True)
 
     # ---- queue --------------------------------------------------------
 

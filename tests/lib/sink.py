@@ -36,7 +36,8 @@ MAX_LINE = 1 << 20
 class SinkMessage:
     """One stored message: .sender, .rcpts, .data (bytes), .msg (parsed
     email.message.EmailMessage), .helo, .mail_params, .rcpt_params, .peer,
-    .path (the .eml file), .index."""
+    .path (the .eml file), .index; without_received(): the message as the
+    MTA's milters saw it."""
 
     def __init__(self, index, envelope, data, path=None):
         self.index = index
@@ -80,6 +81,18 @@ class SinkMessage:
     def body(self):
         parts = self.data.split(b"\r\n\r\n", 1)
         return parts[1] if len(parts) > 1 else b""
+
+    def without_received(self):
+        """data minus the Received header the MTA put on top (Postfix and
+        Sendmail alike), which milters never see: the message as the MTA
+        handed it to its milters. Fails unless data starts with the MTA's
+        Received header for the test client."""
+        assert self.data.startswith(b"Received: from client.postern.test"), self.data[:80]
+        lines = self.data.split(b"\r\n")
+        i = 1
+        while lines[i][:1] in (b" ", b"\t"):
+            i += 1
+        return b"\r\n".join(lines[i:])
 
     def __repr__(self):
         return (f"SinkMessage({self.index}, from={self.sender!r}, "
