@@ -19,8 +19,9 @@
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
  * DESCRIPTION
- *	The engine of postern-sort, free of libmilter: the milter glue
- *	(sort_glue.c) and the offline tools (main.c) both call it, so they
+ *	The engine of postern-sort (sort_cache.c, sort_load.c, sort_run.c,
+ *	sort_apply.c; sort_int.h), free of libmilter: the milter glue
+ *	(sort_milter.c) and the offline tools (main.c) both call it, so they
  *	cannot disagree.
  *
  *	sort_load() reads the parameters of sort_params from cfg and builds
