@@ -5,38 +5,21 @@
  * One entry per script file: the last version that compiled (shared by
  * the runs that hold it, reference-counted) and the identity of a version
  * that failed, so a broken file is compiled and reported once. Each
- * acquire checks whether the file changed and recompiles it outside the
+ * acquire checks whether the file changed (common/filestamp.h, the one
+ * "has this file changed" of libpostern) and recompiles it outside the
  * lock. The global script is pinned (never evicted, kept when the file
  * vanishes); the others are dropped all at once when the cache is full.
  * Used by sort_load.c (compile at load) and sort_run.c (before each run).
  */
 #include "milters/sort/sort_int.h"
 #include "common/alloc.h"
+#include "common/filestamp.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* file_id_of - identity from stat */
-static void file_id_of(const struct stat *sb, file_id *id)
-{
-	memset(id, 0, sizeof(*id));
-	id->dev = sb->st_dev;
-	id->ino = sb->st_ino;
-	id->size = sb->st_size;
-	id->mtime = sb->st_mtim;
-	id->ctime = sb->st_ctim;
-}
-
-/* same_id - two identities are the same file version */
-static int same_id(const file_id *a, const file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size
-	       && a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec
-	       && a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
 
 /* release_locked - drop a holder reference; the caller holds the lock */
 static void release_locked(holder *h)
@@ -91,7 +74,7 @@ static void evict_locked(sort_state *st)
 holder *sort_script_acquire(sort_state *st, const char *path, int pinned, char **err)
 {
 	struct stat sb;
-	file_id id;
+	pn_filestamp id;
 	entry *e;
 	holder *h = NULL;
 	sv_script *s;
@@ -114,10 +97,11 @@ holder *sort_script_acquire(sort_state *st, const char *path, int pinned, char *
 			*err = pn_asprintf("%s: cannot open: %s", path, strerror(ENOENT));
 		return h;
 	}
-	file_id_of(&sb, &id);
+	pn_filestamp_set(&id, &sb);
 	pthread_mutex_lock(&st->lock);
 	e = find_entry(st, path);
-	if (e && ((e->h && same_id(&e->id, &id)) || (e->have_bad && same_id(&e->bad, &id)))) {
+	if (e && ((e->h && pn_filestamp_same(&e->id, &id))
+		  || (e->have_bad && pn_filestamp_same(&e->bad, &id)))) {
 		if ((h = e->h) != NULL)
 			h->refs++;
 		pthread_mutex_unlock(&st->lock);

@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "common/filestamp.h"
 #include "common/geoip.h"
 #include "milters/sort/sieve_int.h"
 #include "milters/sort/sort_engine.h"
@@ -42,19 +43,11 @@ typedef struct holder {
 	int refs;
 } holder;
 
-/* identity of a script file, to notice changes */
-typedef struct file_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-} file_id;
-
 typedef struct entry {
 	char *path;
 	holder *h;		/* last good version, or NULL */
-	file_id id;		/* of the file h was compiled from */
-	file_id bad;		/* of a version that failed to compile */
+	pn_filestamp id;	/* of the file h was compiled from */
+	pn_filestamp bad;	/* of a version that failed to compile */
 	int have_bad;
 	int pinned;		/* the global script: never evicted */
 	struct entry *next;
