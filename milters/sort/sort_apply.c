@@ -119,6 +119,7 @@ typedef struct plan {
 	} *filed;
 	size_t nfiled;
 	int redirected;		/* a redirect was made: one trace header */
+	int subaddressed;	/* fileinto subaddresses added */
 	int hops_in;		/* redirects the message went through already */
 } plan;
 
@@ -258,6 +259,7 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 				pn_addr_split_sub(rc->canon->local, st->delim, &user, &detail);
 				addr = subaddress(user, st->delim[0], x->arg, rc->view.domain);
 				add_recipient(p, addr, qid);
+				p->subaddressed++;
 				pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s line=%d: fileinto "
 					   "\"%s\": recipient <%s>", who, x->script, x->line, x->arg,
 					   addr);
@@ -397,7 +399,63 @@ static void folder_headers(const sort_state *st, const sort_outcome *o, const pl
 static int own_header(const sort_state *st, const char *name)
 {
 	return name && (strcasecmp(name, st->folder_header) == 0
-			|| strcasecmp(name, st->trace_header) == 0);
+			|| strcasecmp(name, st->trace_header) == 0
+			|| (*st->original_header && strcasecmp(name, st->original_header) == 0));
+}
+
+/* named_in_header - addr is one of the addresses of a To, Cc, Resent-To
+ * or Resent-Cc field of m: the header section already shows it */
+static int named_in_header(const pn_msg *m, const char *addr)
+{
+	static const char *const fields[] = {"To", "Cc", "Resent-To", "Resent-Cc", NULL};
+	size_t i, k, f;
+	int found = 0;
+
+	for (i = 0; i < m->nheaders && !found; i++) {
+		pn_addr_list *l;
+		for (f = 0; fields[f]; f++)
+			if (strcasecmp(m->headers[i].name, fields[f]) == 0)
+				break;
+		if (fields[f] == NULL)
+			continue;
+		l = pn_addr_parse_list(m->headers[i].value, 1000);
+		for (k = 0; l && k < l->count && !found; k++)
+			found = *l->items[k].domain && addr_eq(l->items[k].address, addr);
+		pn_addr_list_free(l);
+	}
+	return found;
+}
+
+/*
+ * original_recipient - fileinto_method = subaddress replaces the recipient
+ * user@domain by user+Folder@domain, and the delivered copy no longer says
+ * which address the mail came to. The header section is every recipient's
+ * (and an address may be an alias or list that expands after Postern), so
+ * the original address is named only when that tells no reader anything
+ * new: the message has exactly one envelope recipient, every address it
+ * goes to in the end is a subaddress of it (or itself: no redirect), and
+ * the address already appears in To, Cc, Resent-To or Resent-Cc. A Bcc
+ * recipient (in no such field) is never named.
+ */
+static void original_recipient(const sort_state *st, const sort_outcome *o, const plan *p,
+			       const pn_msg *m, const char *qid, pn_actions *headers)
+{
+	const sort_rcpt *rc = &o->r[0];
+	char *v;
+
+	if (*st->original_header == '\0' || o->n != 1 || p->subaddressed == 0 || p->redirected
+	    || p->nadded == 0 || !rc->view_ok || rc->canon == NULL)
+		return;
+	if (!named_in_header(m, rc->canon->address)) {
+		pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s: no %s: the address is in no To or Cc "
+			   "field (a Bcc recipient is never named)", rc->addr, st->original_header);
+		return;
+	}
+	v = pn_asprintf("<%s>", rc->canon->address);
+	if (pn_actions_add_header(headers, st->original_header, v) < 0)
+		pn_log_msg(PN_LOG_WARN, qid, "sort: header %s not added: %s", st->original_header,
+			   pn_actions_error(headers));
+	pn_free(v);
 }
 
 /*
@@ -409,13 +467,19 @@ static int own_header(const sort_state *st, const char *name)
  */
 static void strip_own_headers(const sort_state *st, const pn_msg *m, pn_actions *a)
 {
-	const char *names[2];
-	size_t i, k;
+	const char *names[3];
+	size_t i, j, k;
 
 	names[0] = st->folder_header;
-	names[1] = strcasecmp(st->folder_header, st->trace_header) ? st->trace_header : NULL;
-	for (k = 0; k < 2 && names[k]; k++) {
+	names[1] = st->trace_header;
+	names[2] = st->original_header;
+	for (k = 0; k < 3; k++) {
 		int n = 0;
+		for (j = 0; j < k; j++)
+			if (strcasecmp(names[j], names[k]) == 0)
+				break;
+		if (*names[k] == '\0' || j < k)
+			continue;	/* none, or deleted already */
 		for (i = 0; i < m->nheaders; i++)
 			n += strcasecmp(m->headers[i].name, names[k]) == 0;
 		for (; n > 0; n--)
@@ -501,6 +565,7 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 			final[i] = strv_has(p.revived, p.nrevived, o->r[i].view.address);
 	}
 	folder_headers(st, o, &p, final, queue_id, headers);
+	original_recipient(st, o, &p, m, queue_id, headers);
 	if (p.redirected) {
 		char *v = pn_asprintf("hops=%d", p.hops_in + 1);
 		pn_actions_add_header(headers, st->trace_header, v);

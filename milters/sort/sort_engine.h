@@ -67,6 +67,10 @@
  *	               letters, digits, "-", "_", "." and "/" between names:
  *	               nothing Postfix's percent hack, bang paths or a
  *	               delivery agent would read) is kept instead (logged).
+ *	               An original_recipient_header "<user@domain>" keeps
+ *	               the original address visible, only for one envelope
+ *	               recipient, no redirect, and an address already in
+ *	               To/Cc/Resent-To/Resent-Cc (never a Bcc recipient).
  *	               header: the recipient stays, and a folder_header
  *	               "Folder" (no address) is added only when every final
  *	               recipient filed into the same folders; otherwise kept
@@ -77,9 +81,9 @@
  *	               that arrived with max_redirect_hops hops, or an older
  *	               trace header naming the address (a loop), is not
  *	               redirected again but kept.
- *	    (always)   incoming fields named folder_header or
- *	               redirect_trace_header are deleted, and script edits
- *	               of those names ignored.
+ *	    (always)   incoming fields named folder_header,
+ *	               redirect_trace_header or original_recipient_header
+ *	               are deleted, and script edits of those names ignored.
  *	    discard    the recipient is removed; with no recipient left the
  *	               whole message is discarded.
  *	    reject, ereject  when every recipient rejects, the message is

@@ -59,6 +59,7 @@ struct sort_state {
 	int by_header;
 	char *delim;
 	char *folder_header, *trace_header;
+	char *original_header;	/* "": none (see sort_apply.c) */
 	int max_hops;
 	pn_geoip *geo;
 	char *host;

@@ -31,6 +31,8 @@ const pn_param sort_params[] = {
 	 "subaddress delimiter(s); the first builds user+Folder@domain"},
 	{"folder_header", PN_PARAM_STR, "X-Postern-Folder", 0, 0, NULL,
 	 "header added by fileinto_method = header"},
+	{"original_recipient_header", PN_PARAM_STR, "X-Postern-Original-To", 0, 0, NULL,
+	 "header naming the recipient a fileinto subaddress replaced (empty: none)"},
 	{"redirect_trace_header", PN_PARAM_STR, "X-Postern-Redirected", 0, 0, NULL,
 	 "header that records each redirect, for loop protection"},
 	{"max_redirect_hops", PN_PARAM_INT, "5", 1, 100, NULL,
@@ -167,6 +169,7 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	st->delim = pn_strdup(pn_config_str(cfg, "recipient_delimiter"));
 	st->folder_header = pn_strdup(pn_config_str(cfg, "folder_header"));
 	st->trace_header = pn_strdup(pn_config_str(cfg, "redirect_trace_header"));
+	st->original_header = pn_strdup(pn_config_str(cfg, "original_recipient_header"));
 	st->max_hops = (int)pn_config_int(cfg, "max_redirect_hops");
 	st->cache_max = (unsigned)pn_config_int(cfg, "script_cache_size");
 	pthread_mutex_init(&st->lock, NULL);
@@ -187,6 +190,12 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	    || !sv_header_name_valid(st->trace_header, strlen(st->trace_header))) {
 		*err = pn_asprintf("parameters \"folder_header\" and \"redirect_trace_header\" must "
 				   "be valid header names");
+		goto fail;
+	}
+	if (*st->original_header
+	    && !sv_header_name_valid(st->original_header, strlen(st->original_header))) {
+		*err = pn_asprintf("parameter \"original_recipient_header\" must be empty or a "
+				   "valid header name");
 		goto fail;
 	}
 	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
@@ -226,6 +235,7 @@ void sort_unload(sort_state *st)
 	pn_free(st->delim);
 	pn_free(st->folder_header);
 	pn_free(st->trace_header);
+	pn_free(st->original_header);
 	pn_free(st->host);
 	pn_free(st);
 }
