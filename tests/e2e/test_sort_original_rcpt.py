@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: what a recipient sees of postern-sort's rewrites, through a
-private Postfix on 127.0.0.1 with postern-tls and postern-sort attached
+private MTA on 127.0.0.1 with postern-tls and postern-sort attached
 (read at the sink, as the mailbox would get it).
 
 Issue 13: with fileinto_method = subaddress the recipient alice@ becomes
@@ -12,10 +12,12 @@ redirect): a Bcc recipient or one of several recipients is never named
 (issue 12's rule: the header section is every recipient's).
 
 And Postern's headers (postern-tls's trace header, a Sieve addheader,
-postern-sort's own fields) sit below Postfix's Received: line, where a
-reader of the trace expects what was added at this hop: Postfix does not
-show its Received: to milters, yet counts it when a milter inserts a
-header at position 0.
+postern-sort's own fields) sit below the MTA's Received: line, where a
+reader of the trace expects what was added at this hop: neither Postfix
+nor Sendmail shows its own Received: to milters, yet both count it when a
+milter inserts a header at position 0.
+
+Every scenario runs against both MTAs (tests/lib/mta.py).
 """
 import os
 import sys
@@ -26,7 +28,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import private_mta, stop_all  # noqa: E402
+from mta import MTAS, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
@@ -40,9 +42,11 @@ if header :contains "subject" "and copy" { redirect :copy "copy@elsewhere.exampl
 """
 
 
-def setup():
-    mta = private_mta("postfix")
+def setup(kind):
+    S.clear()
+    mta = private_mta(kind)
     S["mta"] = mta
+    S["kind"] = kind
     S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
     mta.relay_port = S["sink"].port
     tls_base = mta.daemon_base("tls")
@@ -60,14 +64,10 @@ def setup():
                        config={"script": script, "tmp_dir": sort_base,
                                "log_level": "info"}).start()
     mta.milters = [S["tls"].spec, S["sort"].spec]
-    mta.settings.update({
-        "mydestination": LOCAL,
-        "local_transport": f"relay:[127.0.0.1]:{S['sink'].port}",
-    })
     mta.start()
 
 
-def teardown():
+def teardown(kind=None):
     stop_all(S.get("mta"), S.get("sink"), [S[k] for k in ("tls", "sort") if k in S])
 
 
@@ -112,7 +112,9 @@ def of_two_recipients_neither_is_named():
 
 @test
 def a_redirect_target_is_not_told_the_original_recipient():
-    got = deliver([f"alice@{LOCAL}"], "file me and copy", to=[f"alice@{LOCAL}"], expect=2)
+    got = deliver([f"alice@{LOCAL}"], "file me and copy", to=[f"alice@{LOCAL}"])
+    if len(got[0].rcpts) < 2:	# the MTA delivered the two separately
+        got = S["sink"].wait_for(S["sink"].count() + 1, timeout=30)[-2:]
     check_eq(sorted(r for m in got for r in m.rcpts),
              [f"alice+Filed@{LOCAL}", "copy@elsewhere.example"], "recipients at the sink")
     for m in got:
@@ -127,7 +129,7 @@ def a_forged_original_recipient_header_never_reaches_the_mailbox():
 
 
 @test
-def posterns_headers_are_below_postfixs_received_line():
+def posterns_headers_are_below_the_mtas_received_line():
     got = deliver([f"alice@{LOCAL}"], "file me", to=[f"alice@{LOCAL}"])
     names = [n.lower() for n, v in got[0].headers()]
     check_eq(names[0], "received", f"first field (fields: {names})")
@@ -136,10 +138,12 @@ def posterns_headers_are_below_postfixs_received_line():
         assert name in names, f"{name} missing: {names}"
         assert names.index(name) > names.index("received"), \
             f"{name} above Postfix's Received: {names}"
-    # the Received: line at the top is Postfix's own, for this hop
+    # the Received: line at the top is the MTA's own, for this hop
     first = got[0].headers("Received")[0]
-    assert "Postfix" in first and "127.0.0.1" in first, first
+    assert "127.0.0.1" in first, first
+    if S["kind"] == "postfix":
+        assert "Postfix" in first, first
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=MTAS)

@@ -238,8 +238,8 @@ def reject_gives_the_script_text_as_550():
 def header_edits_become_header_modifications():
     t = send("hello", extra="X-Internal: secret\r\n")
     assert ("chgheader", 1, "X-Internal", "") in t.mods, t.mods
-    # the top of the fields the script sees: with Postfix (the macros say
-    # "v" = Postfix ...) position 1, below Postfix's unseen Received: line
+    # the top of the fields the script sees: position 1, below the MTA's
+    # own Received: line, which the milter never sees but the MTA counts
     assert ("insheader", 1, "X-Sorted", " internal") in t.mods, t.mods
 
 
