@@ -413,6 +413,16 @@ static char *header_value_for_mta(const pn_conn *c, const char *value)
 	return pn_strdup(value ? value : "");
 }
 
+/* insert_index_for_mta - a header position among the fields the milter saw,
+ * as the MTA counts it. Postfix and Sendmail both write their own
+ * Received: line for this hop at the top, never show it to a milter, yet
+ * count it in SMFIR_INSHEADER (position 0 is above it: smfi_insheader(3)),
+ * so Postern's headers are inserted one lower: below that line. */
+static int insert_index_for_mta(int index)
+{
+	return index + 1;
+}
+
 /* apply_one - one modification through libmilter */
 static int apply_one(SMFICTX *ctx, const pn_conn *c, const pn_action *x)
 {
@@ -426,7 +436,7 @@ static int apply_one(SMFICTX *ctx, const pn_conn *c, const pn_action *x)
 		break;
 	case PN_ACT_INSERT_HEADER:
 		v = header_value_for_mta(c, x->value);
-		rc = smfi_insheader(ctx, x->index, x->name, v);
+		rc = smfi_insheader(ctx, insert_index_for_mta(x->index), x->name, v);
 		break;
 	case PN_ACT_CHANGE_HEADER:
 		v = header_value_for_mta(c, x->value);

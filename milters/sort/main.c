@@ -2,7 +2,7 @@
 /*
  * postern-sort - Sieve rules applied at the MTA
  *
- * The daemon is the shared milter layer plus sort_engine (sort_glue.c).
+ * The daemon is the shared milter layer plus sort_engine (sort_milter.c).
  * Tools, which call the same engine:
  *   compile SCRIPT...   compile scripts and report errors with line:column
  *   test SCRIPT MESSAGE [--from ADDR] [--to ADDR]... [--env NAME=VALUE]...
@@ -10,7 +10,7 @@
  *                       actions, a blank line, and the milter modifications
  */
 #include "milters/sort/sort_engine.h"
-#include "milters/sort/sort_glue.h"
+#include "milters/sort/sort_milter.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/fileio.h"

@@ -19,8 +19,9 @@
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
  * DESCRIPTION
- *	The engine of postern-sort, free of libmilter: the milter glue
- *	(sort_glue.c) and the offline tools (main.c) both call it, so they
+ *	The engine of postern-sort (sort_cache.c, sort_load.c, sort_run.c,
+ *	sort_apply.c; sort_int.h), free of libmilter: the milter glue
+ *	(sort_milter.c) and the offline tools (main.c) both call it, so they
  *	cannot disagree.
  *
  *	sort_load() reads the parameters of sort_params from cfg and builds
@@ -66,6 +67,10 @@
  *	               letters, digits, "-", "_", "." and "/" between names:
  *	               nothing Postfix's percent hack, bang paths or a
  *	               delivery agent would read) is kept instead (logged).
+ *	               An original_recipient_header "<user@domain>" keeps
+ *	               the original address visible, only for one envelope
+ *	               recipient, no redirect, and an address already in
+ *	               To/Cc/Resent-To/Resent-Cc (never a Bcc recipient).
  *	               header: the recipient stays, and a folder_header
  *	               "Folder" (no address) is added only when every final
  *	               recipient filed into the same folders; otherwise kept
@@ -76,9 +81,9 @@
  *	               that arrived with max_redirect_hops hops, or an older
  *	               trace header naming the address (a loop), is not
  *	               redirected again but kept.
- *	    (always)   incoming fields named folder_header or
- *	               redirect_trace_header are deleted, and script edits
- *	               of those names ignored.
+ *	    (always)   incoming fields named folder_header,
+ *	               redirect_trace_header or original_recipient_header
+ *	               are deleted, and script edits of those names ignored.
  *	    discard    the recipient is removed; with no recipient left the
  *	               whole message is discarded.
  *	    reject, ereject  when every recipient rejects, the message is

@@ -70,8 +70,8 @@ def prefixes(line):
     return re.findall(r"\b(error|fatal|warning|panic): ", line)
 
 
-def msg(subject, extra="", body="Hello.\r\n"):
-    return (f"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: {subject}\r\n"
+def msg(subject, extra="", body="Hello.\r\n", to="bob@example.org"):
+    return (f"From: alice@example.com\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"{extra}\r\n{body}").encode()
 
 
@@ -86,14 +86,14 @@ def client(tls=None, auth=None):
 
 
 def send(subject, rcpts=("<bob@example.org>",), extra="", body="Hello.\r\n", tls=None,
-         auth=None, queue_id="4SoRt1"):
+         auth=None, queue_id="4SoRt1", to="bob@example.org"):
     c = client(tls=tls)
     macros = {mc.SMFIC_MAIL: {"{auth_authen}": auth}} if auth else None
     if macros:
         base = mc.postfix_macros()[mc.SMFIC_MAIL]
         base.update(macros[mc.SMFIC_MAIL])
         macros = {mc.SMFIC_MAIL: base}
-    t = c.transaction("<alice@example.com>", list(rcpts), msg(subject, extra, body),
+    t = c.transaction("<alice@example.com>", list(rcpts), msg(subject, extra, body, to),
                       macros=macros, queue_id=queue_id)
     c.quit()
     return t
@@ -145,8 +145,56 @@ def no_rule_matches_nothing_changes():
 def fileinto_rewrites_the_recipient_to_a_subaddress():
     t = send("monthly report")
     check_eq(t.reply.action, "continue", "reply")
-    check_eq(sorted(t.mods), [("addrcpt", "<bob+Reports@example.org>"),
+    # one recipient, named in To: the delivered copy keeps its address
+    check_eq(sorted(t.mods), [("addheader", "X-Postern-Original-To", " <bob@example.org>"),
+                              ("addrcpt", "<bob+Reports@example.org>"),
                               ("delrcpt", "<bob@example.org>")], "modifications")
+
+
+def original_to(t):
+    return [m for m in t.mods if m[0] != "addrcpt" and m[0] != "delrcpt"]
+
+
+@test
+def original_recipient_is_named_in_any_letter_case_of_to_or_cc():
+    t = send("monthly report", rcpts=("<Bob@EXAMPLE.org>",),
+             to="Team <team@example.org>", extra="Cc: \"Bob\" <Bob@example.ORG>\r\n")
+    check_eq(original_to(t), [("addheader", "X-Postern-Original-To", " <Bob@example.org>")],
+             "header modifications")
+
+
+@test
+def a_bcc_recipient_is_never_named_in_the_original_recipient_header():
+    # bob is the only envelope recipient but in no To/Cc: a Bcc copy
+    t = send("monthly report", to="team@example.org", queue_id="4BcC01")
+    assert ("addrcpt", "<bob+Reports@example.org>") in t.mods, t.mods
+    check_eq(original_to(t), [], "header modifications")
+    assert not any("bob@" in str(m) for m in original_to(t)), t.mods
+    D.wait_for_log("4BcC01: sort: to=<bob@example.org>: no X-Postern-Original-To")
+
+
+@test
+def with_two_recipients_neither_is_named():
+    # both are in To, both are filed: the header would be in both copies
+    t = send("monthly report", rcpts=("<bob@example.org>", "<dave@example.org>"),
+             to="bob@example.org, dave@example.org")
+    assert ("addrcpt", "<dave+Reports@example.org>") in t.mods, t.mods
+    check_eq(original_to(t), [], "header modifications")
+
+
+@test
+def a_redirect_target_never_sees_the_original_recipient():
+    t = send("report, copy me")	# fileinto Reports and redirect :copy archive@
+    assert ("addrcpt", "<archive@example.net>") in t.mods, t.mods
+    assert ("addrcpt", "<bob+Reports@example.org>") in t.mods, t.mods
+    check_eq([m for m in original_to(t) if m[1] == "X-Postern-Original-To"], [],
+             "original recipient header")
+
+
+@test
+def a_forged_original_recipient_header_is_removed():
+    t = send("hello", extra="X-Postern-Original-To: <ceo@example.org>\r\n")
+    check_eq(t.mods, [("chgheader", 1, "X-Postern-Original-To", "")], "modifications")
 
 
 @test
@@ -190,7 +238,9 @@ def reject_gives_the_script_text_as_550():
 def header_edits_become_header_modifications():
     t = send("hello", extra="X-Internal: secret\r\n")
     assert ("chgheader", 1, "X-Internal", "") in t.mods, t.mods
-    assert ("insheader", 0, "X-Sorted", " internal") in t.mods, t.mods
+    # the top of the fields the script sees: position 1, below the MTA's
+    # own Received: line, which the milter never sees but the MTA counts
+    assert ("insheader", 1, "X-Sorted", " internal") in t.mods, t.mods
 
 
 @test
@@ -375,7 +425,9 @@ def test_tool_prints_actions_and_modifications():
         f.write(msg("monthly report"))
     r = D.run("test", GLOBAL, m, "--to", "bob@example.org", "--from", "<>")
     check_eq(r.returncode, 0, r.stderr)
-    check_eq(r.stdout, 'fileinto "Reports2"\n\nadd_rcpt <bob+Reports2@example.org>\n'
+    check_eq(r.stdout, 'fileinto "Reports2"\n\n'
+             'add_header X-Postern-Original-To: <bob@example.org>\n'
+             'add_rcpt <bob+Reports2@example.org>\n'
              'delete_rcpt <bob@example.org>\nverdict continue\n', "output")
 
 

@@ -265,7 +265,14 @@ static const struct apply_case {
 	 "delete_header X-Postern-Redirected[1]\nverdict continue\n"},
 	{"", "require \"fileinto\"; fileinto \"Lists/News-2024_a.b\";", {"<bob@example.org>"},
 	 "delete_header X-Postern-Redirected[1]\n"
+	 "add_header X-Postern-Original-To: <bob@example.org>\n"
 	 "add_rcpt <bob+Lists/News-2024_a.b@example.org>\ndelete_rcpt <bob@example.org>\n"
+	 "verdict continue\n"},
+	/* original_recipient_header empty: the address is named nowhere */
+	{"original_recipient_header =\n", "require \"fileinto\"; fileinto \"Lists\";",
+	 {"<bob@example.org>"},
+	 "delete_header X-Postern-Redirected[1]\n"
+	 "add_rcpt <bob+Lists@example.org>\ndelete_rcpt <bob@example.org>\n"
 	 "verdict continue\n"},
 	/* finding 7: a folder header only when every recipient files alike */
 	{"fileinto_method = header\n", "require \"fileinto\"; fileinto \"Legal\";",

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * sort_glue - postern-sort's engine hooks for the shared milter layer
+ * sort_milter - postern-sort's engine hooks for the shared milter layer
  *
  * Translates what the MTA told (connection facts, macros, the message)
  * into the engine's inputs at end of message, and the engine's outcome
  * into the pn_actions list the layer applies. No libmilter here either.
  */
-#include "milters/sort/sort_glue.h"
+#include "milters/sort/sort_milter.h"
 #include "milters/sort/sort_engine.h"
 #include "common/alloc.h"
 #include "common/log.h"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
- *	sort_glue - postern-sort as an engine of the shared milter layer
+ *	sort_milter - postern-sort as an engine of the shared milter layer
  * SYNOPSIS
- *	#include "milters/sort/sort_glue.h"
+ *	#include "milters/sort/sort_milter.h"
  *
  *	extern const pn_engine sort_engine;
  *	void sort_facts_of(const pn_conn *c, sort_facts *f);
@@ -21,8 +21,8 @@
  * DIAGNOSTICS
  *	None: script errors are the engine's to log; the message is kept.
  */
-#ifndef SORT_GLUE_H
-#define SORT_GLUE_H
+#ifndef SORT_MILTER_H
+#define SORT_MILTER_H
 
 #include "common/milter/engine.h"
 #include "milters/sort/sort_engine.h"

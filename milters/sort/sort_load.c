@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sort_load - postern-sort's configuration: parameters, state, load
+ *
+ * sort_params is the parameter table; sort_load() checks the parameters,
+ * compiles the global script and every file the per-domain and
+ * per-recipient templates match (so `postern-sort check` validates them)
+ * into the script cache (sort_cache.c), and opens the GeoIP databases.
+ * sort_unload() frees it all.
+ */
+#include "milters/sort/sort_int.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/geoip.h"
+
+#include <glob.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+const pn_param sort_params[] = {
+	{"script", PN_PARAM_STR, "", 0, 0, NULL,
+	 "global Sieve script run for every recipient (empty: none)"},
+	{"domain_scripts", PN_PARAM_STR, "", 0, 0, NULL,
+	 "per-domain scripts, %d = recipient domain, e.g. /etc/postern/sieve/%d.sieve"},
+	{"user_scripts", PN_PARAM_STR, "", 0, 0, NULL,
+	 "per-recipient scripts, %d = domain, %u = local part without detail"},
+	{"fileinto_method", PN_PARAM_ENUM, "subaddress", 0, 0, "subaddress|header",
+	 "how fileinto reaches the delivery agent"},
+	{"recipient_delimiter", PN_PARAM_STR, "+", 0, 0, NULL,
+	 "subaddress delimiter(s); the first builds user+Folder@domain"},
+	{"folder_header", PN_PARAM_STR, "X-Postern-Folder", 0, 0, NULL,
+	 "header added by fileinto_method = header"},
+	{"original_recipient_header", PN_PARAM_STR, "X-Postern-Original-To", 0, 0, NULL,
+	 "header naming the recipient a fileinto subaddress replaced (empty: none)"},
+	{"redirect_trace_header", PN_PARAM_STR, "X-Postern-Redirected", 0, 0, NULL,
+	 "header that records each redirect, for loop protection"},
+	{"max_redirect_hops", PN_PARAM_INT, "5", 1, 100, NULL,
+	 "a message with this many trace headers is not redirected again"},
+	{"max_actions", PN_PARAM_INT, "32", 1, 1000, NULL,
+	 "actions one recipient's scripts may take"},
+	{"max_redirects", PN_PARAM_INT, "4", 0, 100, NULL,
+	 "redirects one recipient's scripts may take"},
+	{"max_header_edits", PN_PARAM_INT, "32", 0, 1000, NULL,
+	 "addheader and deleteheader executed for one recipient"},
+	{"max_regex_size", PN_PARAM_SIZE, "1k", 16, 65536, NULL,
+	 "longest regular expression"},
+	{"max_steps", PN_PARAM_INT, "100000", 100, 100000000, NULL,
+	 "run-time budget of one script run (commands, tests, comparisons)"},
+	{"max_script_size", PN_PARAM_SIZE, "1m", 64, 64 * 1024 * 1024, NULL,
+	 "largest script file"},
+	{"max_nesting", PN_PARAM_INT, "32", 4, 256, NULL,
+	 "blocks and tests nested inside each other"},
+	{"max_variables", PN_PARAM_INT, "128", 1, 10000, NULL,
+	 "variables one script run may set"},
+	{"max_variable_size", PN_PARAM_SIZE, "4k", 64, 1024 * 1024, NULL,
+	 "longest variable value (longer values are cut)"},
+	{"max_body_size", PN_PARAM_SIZE, "1m", 1024, 64 * 1024 * 1024, NULL,
+	 "body bytes the body test examines"},
+	{"script_cache_size", PN_PARAM_INT, "1000", 10, 1000000, NULL,
+	 "compiled per-domain and per-recipient scripts kept in memory"},
+	{"geoip_country_db", PN_PARAM_STR, "", 0, 0, NULL,
+	 "MaxMind country database for vnd.postern.client-country (empty: none)"},
+	{"geoip_asn_db", PN_PARAM_STR, "", 0, 0, NULL,
+	 "MaxMind ASN database for vnd.postern.client-asn (empty: none)"},
+	{"environment_host", PN_PARAM_STR, "", 0, 0, NULL,
+	 "environment item host (empty: the MTA's name, else this host's)"},
+	{NULL, 0, NULL, 0, 0, NULL, NULL}
+};
+
+/* check_template - only %d, %u and %% */
+static int check_template(const char *name, const char *tmpl, char **err)
+{
+	const char *t;
+
+	for (t = tmpl; *t; t++) {
+		if (*t != '%')
+			continue;
+		t++;
+		if (*t != 'd' && *t != 'u' && *t != '%') {
+			*err = pn_asprintf("parameter \"%s\" = \"%s\": unknown %%%c (use %%d, %%u "
+					   "or %%%%)", name, tmpl, *t ? *t : ' ');
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* glob_of - a template turned into a glob(3) pattern */
+static char *glob_of(const char *tmpl)
+{
+	pn_buf b;
+	const char *t;
+
+	pn_buf_init(&b, 4096);
+	for (t = tmpl; *t; t++) {
+		if (*t == '%' && (t[1] == 'd' || t[1] == 'u')) {
+			pn_buf_putc(&b, '*');
+			t++;
+		} else if (*t == '%' && t[1] == '%') {
+			pn_buf_putc(&b, '%');
+			t++;
+		} else if (*t == '*' || *t == '?' || *t == '[' || *t == '\\') {
+			pn_buf_putc(&b, '\\');
+			pn_buf_putc(&b, *t);
+		} else {
+			pn_buf_putc(&b, *t);
+		}
+	}
+	return pn_buf_steal(&b, NULL);
+}
+
+/* precompile - compile every file a template matches; -1 on the first error */
+static int precompile(sort_state *st, const char *tmpl, char **err)
+{
+	char *pat;
+	glob_t g;
+	size_t i;
+	int rc = 0;
+
+	if (*tmpl == '\0')
+		return 0;
+	pat = glob_of(tmpl);
+	memset(&g, 0, sizeof(g));
+	if (glob(pat, 0, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc && i < MAX_TEMPLATE_FILES; i++) {
+			holder *h;
+			if (i >= st->cache_max)
+				st->cache_max = (unsigned)i + 1;	/* keep them all */
+			h = sort_script_acquire(st, g.gl_pathv[i], 0, err);
+			if (h && sv_script_needs_body(h->s))
+				st->needs_body = 1;
+			if (h == NULL && *err) {
+				rc = -1;
+				break;
+			}
+			sort_script_release(st, h);
+		}
+	}
+	globfree(&g);
+	pn_free(pat);
+	return rc;
+}
+
+/* sort_load - state from the configuration */
+sort_state *sort_load(const pn_config *cfg, char **err)
+{
+	sort_state *st = pn_calloc(1, sizeof(*st));
+	const char *cdb = pn_config_str(cfg, "geoip_country_db");
+	const char *adb = pn_config_str(cfg, "geoip_asn_db");
+	char host[256];
+
+	*err = NULL;
+	sv_limits_default(&st->lim);
+	st->lim.max_actions = (unsigned)pn_config_int(cfg, "max_actions");
+	st->lim.max_redirects = (unsigned)pn_config_int(cfg, "max_redirects");
+	st->lim.max_header_edits = (unsigned)pn_config_int(cfg, "max_header_edits");
+	st->lim.max_regex_size = (size_t)pn_config_int(cfg, "max_regex_size");
+	st->lim.max_steps = (unsigned long)pn_config_int(cfg, "max_steps");
+	st->lim.max_script_size = (size_t)pn_config_int(cfg, "max_script_size");
+	st->lim.max_nesting = (unsigned)pn_config_int(cfg, "max_nesting");
+	st->lim.max_variables = (unsigned)pn_config_int(cfg, "max_variables");
+	st->lim.max_variable_size = (size_t)pn_config_int(cfg, "max_variable_size");
+	st->lim.max_body_size = (size_t)pn_config_int(cfg, "max_body_size");
+	st->global = pn_strdup(pn_config_str(cfg, "script"));
+	st->domain_tmpl = pn_strdup(pn_config_str(cfg, "domain_scripts"));
+	st->user_tmpl = pn_strdup(pn_config_str(cfg, "user_scripts"));
+	st->by_header = strcmp(pn_config_str(cfg, "fileinto_method"), "header") == 0;
+	st->delim = pn_strdup(pn_config_str(cfg, "recipient_delimiter"));
+	st->folder_header = pn_strdup(pn_config_str(cfg, "folder_header"));
+	st->trace_header = pn_strdup(pn_config_str(cfg, "redirect_trace_header"));
+	st->original_header = pn_strdup(pn_config_str(cfg, "original_recipient_header"));
+	st->max_hops = (int)pn_config_int(cfg, "max_redirect_hops");
+	st->cache_max = (unsigned)pn_config_int(cfg, "script_cache_size");
+	pthread_mutex_init(&st->lock, NULL);
+	if (*pn_config_str(cfg, "environment_host"))
+		st->host = pn_strdup(pn_config_str(cfg, "environment_host"));
+	else if (gethostname(host, sizeof(host) - 1) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		st->host = pn_strdup(host);
+	} else
+		st->host = pn_strdup("localhost");
+
+	if (*st->delim == '\0' || strpbrk(st->delim, "@\"\\ ")) {
+		*err = pn_asprintf("parameter \"recipient_delimiter\" = \"%s\": must be one or more "
+				   "characters other than @, quote, backslash and space", st->delim);
+		goto fail;
+	}
+	if (!sv_header_name_valid(st->folder_header, strlen(st->folder_header))
+	    || !sv_header_name_valid(st->trace_header, strlen(st->trace_header))) {
+		*err = pn_asprintf("parameters \"folder_header\" and \"redirect_trace_header\" must "
+				   "be valid header names");
+		goto fail;
+	}
+	if (*st->original_header
+	    && !sv_header_name_valid(st->original_header, strlen(st->original_header))) {
+		*err = pn_asprintf("parameter \"original_recipient_header\" must be empty or a "
+				   "valid header name");
+		goto fail;
+	}
+	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
+	    || check_template("user_scripts", st->user_tmpl, err) < 0)
+		goto fail;
+	if (*st->global) {
+		holder *h = sort_script_acquire(st, st->global, 1, err);
+		if (h == NULL) {
+			if (*err == NULL)
+				*err = pn_asprintf("%s: cannot compile", st->global);
+			goto fail;
+		}
+		st->needs_body |= sv_script_needs_body(h->s);
+		sort_script_release(st, h);
+	}
+	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0)
+		goto fail;
+	if ((*cdb || *adb) && (st->geo = pn_geoip_open(cdb, adb, err)) == NULL)
+		goto fail;
+	return st;
+fail:
+	sort_unload(st);
+	return NULL;
+}
+
+/* sort_unload - free the state */
+void sort_unload(sort_state *st)
+{
+	if (st == NULL)
+		return;
+	sort_cache_free(st);
+	pthread_mutex_destroy(&st->lock);
+	pn_geoip_free(st->geo);
+	pn_free(st->global);
+	pn_free(st->domain_tmpl);
+	pn_free(st->user_tmpl);
+	pn_free(st->delim);
+	pn_free(st->folder_header);
+	pn_free(st->trace_header);
+	pn_free(st->original_header);
+	pn_free(st->host);
+	pn_free(st);
+}
+
+/* sort_limits - the limits scripts are compiled and run with */
+const sv_limits *sort_limits(const sort_state *st)
+{
+	return &st->lim;
+}
+
+/* sort_needs_body - whether connections must ask the MTA for the body */
+int sort_needs_body(const sort_state *st)
+{
+	return st->needs_body;
+}
