@@ -25,6 +25,7 @@
 #include "milters/audit/export.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/verify.h"
+#include "tests/unit/testlib.h"
 
 static const char *sample_records[] = {
 	"plain", "encoded_words", "groups", "duplicates", "attachments", "invalid_utf8",
@@ -68,23 +69,6 @@ typedef struct fixture {
 	int update;
 } fixture;
 
-/* read_all - a whole file, or NULL */
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	pn_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	pn_buf_init(&b, 0);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		pn_buf_append(&b, chunk, n);
-	fclose(f);
-	return pn_buf_steal(&b, len);
-}
-
 /* replace_once - s with the first "from" replaced by "to" */
 static char *replace_once(const char *s, const char *from, const char *to)
 {
@@ -110,7 +94,7 @@ static void build_sample(const fixture *fx)
 		char *path = pn_asprintf("%s/%s.json", fx->data, sample_records[i]);
 		char ts[64], qid[32];
 		size_t n;
-		char *rec = read_all(path, &n), *a, *b;
+		char *rec = t_read_file(path, &n), *a, *b;
 
 		assert_non_null(rec);
 		rec[strcspn(rec, "\n")] = '\0';
@@ -232,7 +216,7 @@ static void golden_exports(void **state)
 		char *got = export_file(fx->sample, &cases[i]);
 		char *path = pn_asprintf("%s/export-%s.ref", fx->data, cases[i].name);
 		size_t n;
-		char *want = read_all(path, &n);
+		char *want = t_read_file(path, &n);
 
 		if (fx->update) {
 			FILE *f = fopen(path, "wb");

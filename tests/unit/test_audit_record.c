@@ -105,23 +105,6 @@ static int run(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* read_all - a whole file, or NULL */
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	pn_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	pn_buf_init(&b, 0);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		pn_buf_append(&b, chunk, n);
-	fclose(f);
-	return pn_buf_steal(&b, len);
-}
-
 /* write_all - create a file */
 static int write_all(const char *path, const char *data, size_t len)
 {
@@ -275,7 +258,7 @@ static char *build(const fixture *fx, const rec_case *c)
 	if (c->eml) {
 		char *path = pn_asprintf("%s/%s", fx->data, c->eml);
 		size_t n;
-		char *data = read_all(path, &n);
+		char *data = t_read_file(path, &n);
 		char **args = split(c->sender_args), **rcpts = split(c->rcpts);
 		size_t i;
 
@@ -315,7 +298,7 @@ static void golden_records(void **state)
 		char *path = pn_asprintf("%s/%s.json", fx->data, cases[i].name);
 		char *line = pn_asprintf("%s\n", got);
 		size_t n;
-		char *want = read_all(path, &n);
+		char *want = t_read_file(path, &n);
 
 		if (update) {
 			assert_int_equal(write_all(path, line, strlen(line)), 0);
@@ -382,7 +365,7 @@ static void sha256_is_of_the_message_as_received(void **state)
 		const rec_case *c = &cases[which[k]];
 		char *path = pn_asprintf("%s/%s", fx->data, c->eml);
 		size_t n;
-		char *data = read_all(path, &n), *got = build(fx, c);
+		char *data = t_read_file(path, &n), *got = build(fx, c);
 		unsigned char d[PN_SHA256_LEN];
 		char hex[PN_SHA256_HEX_LEN + 1], size[32];
 		json_object *o = json_tokener_parse(got);
