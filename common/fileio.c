@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <unistd.h>
 
 /* pn_read_fd - the rest of an open file, at most max bytes */
@@ -70,4 +72,50 @@ int pn_write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* pn_replace_file - write PATH.tmp, then rename it over path */
+int pn_replace_file(const char *path, const void *data, size_t len, int durable,
+		    const char **step)
+{
+	char *tmp = pn_asprintf("%s.tmp", path), *dir;
+	int fd, dfd, saved;
+
+	(void)unlink(tmp);	/* a leftover of a crash: ours, never followed */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		*step = "create";
+		goto fail;
+	}
+	if (pn_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+		*step = "write";
+		saved = errno;
+		close(fd);
+		(void)unlink(tmp);
+		errno = saved;
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		*step = "rename";
+		saved = errno;
+		(void)unlink(tmp);
+		errno = saved;
+		goto fail;
+	}
+	if (durable) {
+		/* the rename itself survives a crash only once the directory is on disk */
+		dir = pn_strdup(path);
+		if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+		pn_free(dir);
+	}
+	pn_free(tmp);
+	return 0;
+fail:
+	saved = errno;
+	pn_free(tmp);
+	errno = saved;
+	return -1;
 }

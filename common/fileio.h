@@ -8,6 +8,8 @@
  *	char *pn_read_file(const char *path, size_t max, size_t *len);
  *	char *pn_read_fd(int fd, size_t max, size_t *len);
  *	int   pn_write_all(int fd, const void *data, size_t len);
+ *	int   pn_replace_file(const char *path, const void *data, size_t len,
+ *	                      int durable, const char **step);
  * DESCRIPTION
  *	pn_read_file() reads a whole file (message files for the offline
  *	tools, scripts, policy files) into a NUL-terminated buffer of at most
@@ -19,9 +21,18 @@
  *	pn_write_all() writes every byte, retrying after EINTR and short
  *	writes, because a short write to a spool or an archive must never pass
  *	for a complete one.
+ *
+ *	pn_replace_file() replaces path by data so that a reader (or a
+ *	crash) sees the old file or the new one, never a part: it writes
+ *	PATH.tmp (mode 0600; a leftover of a crash is removed, never
+ *	followed: O_EXCL, O_NOFOLLOW), then renames it over path. With
+ *	durable, the data and then the directory are flushed to disk first.
  * DIAGNOSTICS
  *	pn_read_file() and pn_read_fd() return NULL with errno set (EFBIG
  *	when the file is larger than max). pn_write_all() returns 0, or -1 with errno set.
+ *	pn_replace_file() returns 0, or -1 with errno set and *step naming
+ *	what failed ("create", "write" or "rename"; the temporary file is
+ *	gone then).
  */
 #ifndef PN_FILEIO_H
 #define PN_FILEIO_H
@@ -31,5 +42,7 @@
 char *pn_read_file(const char *path, size_t max, size_t *len);
 char *pn_read_fd(int fd, size_t max, size_t *len);
 int pn_write_all(int fd, const void *data, size_t len);
+int pn_replace_file(const char *path, const void *data, size_t len, int durable,
+		    const char **step);
 
 #endif

@@ -2,6 +2,7 @@
 /* headfile - persisted head and identity of the trail (see headfile.h) */
 #include "milters/audit/headfile.h"
 #include "common/alloc.h"
+#include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,30 +155,16 @@ int audit_headfile_write(const char *path, const audit_headfile *h, int durable,
 				 h->seq, h->hash, h->size, h->dev, h->ino,
 				 h->key_id[0] ? h->key_id : "-", h->epoch, h->epoch_records,
 				 h->epoch_start);
-	size_t len = strlen(text);
-	int fd, rc = -1;
+	const char *step = NULL;
+	int rc;
 
 	*err = NULL;
 	pthread_mutex_lock(&write_lock);
-	(void)unlink(tmp);	/* a leftover of a crash; never followed */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		*err = pn_asprintf("head file %s: cannot create %s: %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || (durable && fsync(fd) < 0)) {
-		*err = pn_asprintf("head file %s: cannot write: %s", path, strerror(errno));
-		close(fd);
-		(void)unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		*err = pn_asprintf("head file %s: cannot replace it: %s", path, strerror(errno));
-		(void)unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = pn_replace_file(path, text, strlen(text), durable, &step);
+	if (rc < 0)
+		*err = pn_asprintf("head file %s: cannot %s %s: %s", path, step,
+				   strcmp(step, "rename") == 0 ? "it into place" : tmp,
+				   strerror(errno));
 	pthread_mutex_unlock(&write_lock);
 	pn_free(tmp);
 	pn_free(text);

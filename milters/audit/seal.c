@@ -2,6 +2,7 @@
 /* seal - forward-secure sealing keys (see seal.h) */
 #include "milters/audit/seal.h"
 #include "common/alloc.h"
+#include "common/fileio.h"
 #include "common/crypto.h"
 
 #include <errno.h>
@@ -200,40 +201,20 @@ int audit_seal_save(const char *path, const audit_seal *s, char **err)
 {
 	char text[sizeof(EVOLVED_MAGIC) + 64 + 2 * PN_SHA256_LEN + 16];
 	char hex[2 * PN_SHA256_LEN + 1];
-	char *tmp = pn_asprintf("%s.tmp", path), *dcopy = pn_strdup(path);
-	int fd, dfd, len, rc = -1;
+	const char *step = NULL;
+	int len, rc;
 
 	*err = NULL;
 	pn_hex(s->key, PN_SHA256_LEN, hex);
 	len = snprintf(text, sizeof(text), EVOLVED_MAGIC "key_id %s\nepoch %llu\nkey %s\n",
 		       s->key_id, s->epoch, hex);
 	OPENSSL_cleanse(hex, sizeof(hex));
-	/* A leftover temporary file (crash) is ours: remove it, never follow it. */
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		*err = pn_asprintf("key file %s: cannot create %s: %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	if (write(fd, text, (size_t)len) != len || fsync(fd) < 0) {
-		*err = pn_asprintf("key file %s: cannot write %s: %s", path, tmp, strerror(errno));
-		close(fd);
-		(void)unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		*err = pn_asprintf("key file %s: cannot replace it: %s", path, strerror(errno));
-		(void)unlink(tmp);
-		goto out;
-	}
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-out:
+	/* durable: an evolved key that a crash loses would leave the trail
+	 * sealed under a key nobody holds any more */
+	rc = pn_replace_file(path, text, (size_t)len, 1, &step);
+	if (rc < 0)
+		*err = pn_asprintf("key file %s: cannot %s %s.tmp: %s", path, step, path,
+				   strerror(errno));
 	OPENSSL_cleanse(text, sizeof(text));
-	pn_free(tmp);
-	pn_free(dcopy);
 	return rc;
 }
