@@ -2,6 +2,7 @@
 /* archive - the write path of one delivery and the archive handle (see archive.h) */
 #include "milters/archive/archive.h"
 #include "common/alloc.h"
+#include "common/codec.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/privs.h"
@@ -133,12 +134,13 @@ static int parse_key_hex(const char *text, size_t len, unsigned char key[ARC_NAM
 		len--;
 	if (len != 2 * ARC_NAME_KEY_LEN)
 		return -1;
+	/* digit by digit: the text is not a C string (no NUL after what was read) */
 	for (i = 0; i < ARC_NAME_KEY_LEN; i++) {
-		unsigned int v;
-		if (!isxdigit((unsigned char)text[2 * i]) || !isxdigit((unsigned char)text[2 * i + 1])
-		    || sscanf(text + 2 * i, "%2x", &v) != 1)
+		int hi = pn_hex_value((unsigned char)text[2 * i]);
+		int lo = pn_hex_value((unsigned char)text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
 			return -1;
-		key[i] = (unsigned char)v;
+		key[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return 0;
 }
