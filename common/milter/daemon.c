@@ -949,27 +949,12 @@ static int check(const pn_daemon *d, int quiet)
 {
 	pn_config *cfg;
 	pn_snapshot *s;
-	int rc;
+	int rc, prc;
 
 	pn_log_open(d->name, 1, verbose_flag ? PN_LOG_DEBUG : PN_LOG_WARN);
-	if (check_postfix) {
-		/* Postfix first: after a package's removal, this daemon's own
-		 * configuration may be what is left to check the others with */
-		int prc = postfix_milters(d, quiet);
-		if ((cfg = load_config(d, config_path)) == NULL)
-			return EX_CONFIG;
-		if (become_data_user(d, cfg) < 0) {
-			pn_config_free(cfg);
-			return EX_NOPERM;
-		}
-		if ((s = snapshot_from(d, cfg)) == NULL)
-			return EX_CONFIG;
-		rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : prc;
-		if (rc != EX_CONFIG && !quiet)
-			printf("%s: %s: configuration OK\n", d->name, config_path);
-		pn_snapshot_release(s);
-		return rc;
-	}
+	/* Postfix first: after a package's removal, this daemon's own
+	 * configuration may be what is left to check the others with */
+	prc = check_postfix ? postfix_milters(d, quiet) : 0;
 	if ((cfg = load_config(d, config_path)) == NULL)
 		return EX_CONFIG;
 	if (become_data_user(d, cfg) < 0) {
@@ -978,8 +963,8 @@ static int check(const pn_daemon *d, int quiet)
 	}
 	if ((s = snapshot_from(d, cfg)) == NULL)
 		return EX_CONFIG;
-	rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : 0;
-	if (rc == 0 && !quiet)
+	rc = validate_daemon_params(d, s->config) < 0 ? EX_CONFIG : prc;
+	if (rc != EX_CONFIG && !quiet)
 		printf("%s: %s: configuration OK\n", d->name, config_path);
 	pn_snapshot_release(s);
 	return rc;
