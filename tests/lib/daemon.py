@@ -105,6 +105,17 @@ class Daemon:
         self.write_config(config)
         self.proc.send_signal(signal.SIGHUP)
 
+    def reload_and_wait(self, config=None, timeout=10):
+        """SIGHUP with a changed configuration; return once the daemon loaded it."""
+        loaded = "configuration " + self.conf + " loaded"
+        n = self.log().count(loaded)
+        self.reload(config)
+        deadline = time.time() + timeout
+        while self.log().count(loaded) <= n:
+            if time.time() > deadline:
+                raise AssertionError(f"reload not logged:\n{self.log()}")
+            time.sleep(0.05)
+
     def log(self):
         try:
             with open(self.logfile, errors="replace") as f:

@@ -122,13 +122,7 @@ def client(tls=None, cert_subject=None, addr="192.0.2.10", port=40000, macros_ex
 
 def reload(config):
     """SIGHUP with a changed configuration; wait until the daemon loaded it."""
-    n = D.log().count("configuration " + D.conf + " loaded")
-    D.reload(config)
-    deadline = time.time() + 10
-    while D.log().count("configuration " + D.conf + " loaded") <= n:
-        if time.time() > deadline:
-            raise AssertionError(f"reload not logged:\n{D.log()}")
-        time.sleep(0.05)
+    D.reload_and_wait(config)
 
 
 def verify(*args):
