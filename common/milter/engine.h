@@ -98,6 +98,18 @@
 #define PN_MOD_CHANGE_FROM	0x10
 #define PN_MOD_QUARANTINE	0x20
 
+/* pn_outcome - what Postern answered the MTA, told to the engines
+ * (see on_outcome below) */
+typedef struct pn_outcome {
+	unsigned step;		/* PN_STEP_* at which the answer was given */
+	pn_verdict verdict;	/* the answer the MTA got */
+	const char *by;		/* engine that refused, or NULL (accepted, or the
+				 * milter layer itself: header limits, a refused
+				 * modification) */
+	const char *rcode, *xcode, *text;	/* the SMTP reply, when one was set */
+	const pn_rcpt *rcpt;	/* PN_STEP_RCPT: the recipient refused */
+} pn_outcome;
+
 typedef struct pn_engine {
 	const char *name;		/* short name: "tls", "sort" ... */
 	const pn_param *params;		/* engine's own parameters, NULL-terminated */
@@ -107,6 +119,11 @@ typedef struct pn_engine {
 	 * Root's commands with no `user` set take its owner's rights before
 	 * they load the engine's state (see daemon.h). */
 	const char *data_dir_param;
+	/* Optional: 1 when on_eom itself answers a body that could not be
+	 * spooled (m->body_error); otherwise the layer answers on_error
+	 * without calling on_eom (an engine list, where only the engines
+	 * that read the body fail). */
+	int own_body_errors;
 	/* Optional: the steps to negotiate for connections that start while
 	 * state is current (e.g. the body only when a script reads it);
 	 * .steps when NULL. */
@@ -123,6 +140,16 @@ typedef struct pn_engine {
 	pn_verdict (*on_data)(pn_conn *c, pn_msg *m);
 	pn_verdict (*on_eoh)(pn_conn *c, pn_msg *m);
 	pn_verdict (*on_eom)(pn_conn *c, pn_msg *m, pn_actions *a);
+	/* Optional: the answer Postern gave the MTA (struct above). Called
+	 * at end of message with the final verdict once the actions are
+	 * applied (also when the layer refused the message before on_eom:
+	 * header limits, a body it could not spool); and at any earlier
+	 * step where an engine refused (reject, tempfail, discard), for
+	 * every engine, the refusing one included (m is NULL before MAIL).
+	 * An engine that stored something at on_eom takes it back here
+	 * when the verdict is not PN_CONTINUE/PN_ACCEPT; an engine that
+	 * records decisions records refused attempts here. */
+	void (*on_outcome)(pn_conn *c, pn_msg *m, const pn_outcome *o);
 	void (*on_abort)(pn_conn *c, pn_msg *m);	/* message ends without eom */
 	void (*on_close)(pn_conn *c);			/* connection ends */
 	void (*free_msg)(pn_conn *c, pn_msg *m);	/* free m->engine_data */

@@ -216,6 +216,44 @@ static sfsistat to_sfsistat(SMFICTX *ctx, pn_verdict v)
 	return SMFIS_TEMPFAIL;
 }
 
+/* is_refusal - the verdict ends the message (or the recipient) here */
+static int is_refusal(pn_verdict v)
+{
+	return v == PN_REJECT || v == PN_TEMPFAIL || v == PN_DISCARD;
+}
+
+/* tell_outcome - give the engine the answer the MTA gets; the reply is
+ * the one pending for it (set before to_sfsistat() sends and clears it) */
+static void tell_outcome(pn_conn *c, pn_msg *m, unsigned step, pn_verdict v, const char *by,
+			 const pn_rcpt *rcpt)
+{
+	pn_outcome o;
+
+	if (engine->on_outcome == NULL)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.step = step;
+	o.verdict = v;
+	o.by = by;
+	o.rcpt = rcpt;
+	if (is_refusal(v)) {
+		o.rcode = pending.rcode;
+		o.xcode = pending.xcode;
+		o.text = pending.text;
+	}
+	engine->on_outcome(c, m, &o);
+}
+
+/* early_answer - an engine's verdict before end of message: a refusal is
+ * told to the engine (so it can record it) before the MTA hears it */
+static sfsistat early_answer(SMFICTX *ctx, pn_conn *c, pn_msg *m, unsigned step, pn_verdict v,
+			     const pn_rcpt *rcpt)
+{
+	if (is_refusal(v))
+		tell_outcome(c, m, step, v, engine->name, rcpt);
+	return to_sfsistat(ctx, v);
+}
+
 /* pn_conn_on_error - the configured answer to an internal failure */
 pn_verdict pn_conn_on_error(const pn_conn *c)
 {
@@ -295,7 +333,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	pn_free(c->client_addr);
 	c->client_addr = addr[0] ? pn_strdup(addr) : NULL;
 	collect_macros(ctx, c);
-	return to_sfsistat(ctx, engine->on_connect ? engine->on_connect(c) : PN_CONTINUE);
+	return early_answer(ctx, c, NULL, PN_STEP_CONNECT,
+			    engine->on_connect ? engine->on_connect(c) : PN_CONTINUE, NULL);
 }
 
 /* cb_helo - HELO/EHLO (Postfix calls it again after STARTTLS) */
@@ -308,7 +347,8 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
 	pn_free(c->helo);
 	c->helo = pn_strdup(helo ? helo : "");
 	collect_macros(ctx, c);
-	return to_sfsistat(ctx, engine->on_helo ? engine->on_helo(c) : PN_CONTINUE);
+	return early_answer(ctx, c, NULL, PN_STEP_HELO,
+			    engine->on_helo ? engine->on_helo(c) : PN_CONTINUE, NULL);
 }
 
 /* cb_envfrom - MAIL FROM starts a message */
@@ -325,7 +365,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	m = current_msg(c);
 	pn_msg_set_sender(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
 	pn_msg_set_sender_mta(m, pn_conn_macro(c, "{mail_addr}"));
-	return to_sfsistat(ctx, engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE);
+	return early_answer(ctx, c, m, PN_STEP_MAIL,
+			    engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE, NULL);
 }
 
 /* cb_envrcpt - one RCPT TO; a refused recipient is not kept */
@@ -343,7 +384,9 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	pn_msg_set_rcpt_mta(m, pn_conn_macro(c, "{rcpt_addr}"));
 	if (engine->on_rcpt)
 		v = engine->on_rcpt(c, m, &m->rcpts[m->nrcpts - 1]);
-	if (v == PN_REJECT || v == PN_TEMPFAIL || v == PN_DISCARD)
+	if (is_refusal(v))
+		tell_outcome(c, m, PN_STEP_RCPT, v, engine->name, &m->rcpts[m->nrcpts - 1]);
+	if (is_refusal(v))
 		pn_msg_drop_last_rcpt(m);
 	return to_sfsistat(ctx, v);
 }
@@ -357,7 +400,8 @@ static sfsistat cb_data(SMFICTX *ctx)
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	m = note_queue_id(ctx, c);
-	return to_sfsistat(ctx, engine->on_data ? engine->on_data(c, m) : PN_CONTINUE);
+	return early_answer(ctx, c, m, PN_STEP_DATA,
+			    engine->on_data ? engine->on_data(c, m) : PN_CONTINUE, NULL);
 }
 
 /* cb_header - one header, kept raw */
@@ -379,7 +423,8 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	m = note_queue_id(ctx, c);
-	return to_sfsistat(ctx, engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE);
+	return early_answer(ctx, c, m, PN_STEP_EOH,
+			    engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE, NULL);
 }
 
 /* cb_body - a body chunk, spooled; a spool failure is answered at eom */
@@ -508,7 +553,8 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 	pn_actions *a;
-	pn_verdict v;
+	pn_verdict v, decided;
+	const char *by = NULL;
 	sfsistat rc;
 
 	if (c->snap == NULL)
@@ -517,7 +563,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	a = pn_actions_new();
 	if (m->headers_over) {
 		v = header_limit_verdict(c, m);
-	} else if (m->body_error && (engine->steps & PN_STEP_BODY)) {
+	} else if (m->body_error && (engine->steps & PN_STEP_BODY) && !engine->own_body_errors) {
 		v = pn_conn_on_error(c);
 		pn_log_msg(PN_LOG_ERROR, m->queue_id, "body could not be spooled: answering %s",
 			   pn_verdict_name(v));
@@ -527,11 +573,16 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		v = engine->on_eom ? engine->on_eom(c, m, a) : PN_CONTINUE;
 		if (a->verdict == PN_CONTINUE)
 			a->verdict = v;
+		decided = a->verdict;
 		v = apply_actions(ctx, c, a);
 		if (a->rcode && (v == PN_REJECT || v == PN_TEMPFAIL)
 		    && a->rcode[0] == (v == PN_REJECT ? '5' : '4'))
 			pn_conn_reply(c, a->rcode, a->xcode, a->text);
+		/* the engine refused, or the MTA refused its modifications */
+		if (is_refusal(v) && v == decided)
+			by = engine->name;
 	}
+	tell_outcome(c, m, PN_STEP_EOM, v, by, NULL);
 	rc = to_sfsistat(ctx, v);
 	pn_actions_free(a);
 	end_message(c, 0);

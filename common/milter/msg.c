@@ -358,6 +358,44 @@ size_t pn_msg_size(const pn_msg *m)
 	return m->header_bytes + 2 + pn_spool_size(m->body);
 }
 
+/* find_note - the note of engine and key, or NULL */
+static pn_note *find_note(const pn_msg *m, const char *engine, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nnotes; i++)
+		if (strcmp(m->notes[i].engine, engine) == 0 && strcmp(m->notes[i].key, key) == 0)
+			return &m->notes[i];
+	return NULL;
+}
+
+/* pn_msg_note - record (or replace) one engine's decision */
+void pn_msg_note(pn_msg *m, const char *engine, const char *key, const char *value)
+{
+	pn_note *n = find_note(m, engine, key);
+
+	if (n == NULL) {
+		if (m->nnotes == m->note_cap) {
+			m->note_cap = m->note_cap ? 2 * m->note_cap : 8;
+			m->notes = pn_realloc(m->notes, m->note_cap * sizeof(*m->notes));
+		}
+		n = &m->notes[m->nnotes++];
+		n->engine = pn_strdup(engine);
+		n->key = pn_strdup(key);
+		n->value = NULL;
+	}
+	pn_free(n->value);
+	n->value = pn_strdup(value ? value : "");
+}
+
+/* pn_msg_note_get - the value an engine noted under key, or NULL */
+const char *pn_msg_note_get(const pn_msg *m, const char *engine, const char *key)
+{
+	const pn_note *n = m ? find_note(m, engine, key) : NULL;
+
+	return n ? n->value : NULL;
+}
+
 /* pn_msg_free - release the message (engine state must be gone already) */
 void pn_msg_free(pn_msg *m)
 {
@@ -365,6 +403,12 @@ void pn_msg_free(pn_msg *m)
 
 	if (m == NULL)
 		return;
+	for (i = 0; i < m->nnotes; i++) {
+		pn_free(m->notes[i].engine);
+		pn_free(m->notes[i].key);
+		pn_free(m->notes[i].value);
+	}
+	pn_free(m->notes);
 	pn_free(m->queue_id);
 	pn_free(m->sender);
 	pn_strv_free(m->sender_args);

@@ -24,6 +24,11 @@
  *	int  pn_msg_write_headers(const pn_msg *m, pn_buf *out);
  *	void pn_msg_free(pn_msg *m);
  *
+ *	void pn_msg_note(pn_msg *m, const char *engine, const char *key,
+ *	                 const char *value);
+ *	const char *pn_msg_note_get(const pn_msg *m, const char *engine,
+ *	                            const char *key);
+ *
  *	pn_msg *pn_msg_load(const void *data, size_t len, size_t body_mem_limit,
  *	                    const char *tmp_dir);
  * DESCRIPTION
@@ -81,6 +86,14 @@
  *	the offline tools (`postern-sort test`, `postern-archive import`)
  *	that must treat a message exactly as the daemon would.
  *
+ *	The message's story: pn_msg_note() records one engine's decision
+ *	as a key and a value ("tls", "policy", "partner.example
+ *	min_version=TLSv1.2"; "archive", "id", "..."), replacing an earlier
+ *	note of the same engine and key; m->notes lists them in the order
+ *	first written. Engines that run in one process (postern-suite)
+ *	read each other's notes: the audit engine, last, writes them all
+ *	into the message's record. Values are copied; keep them short.
+ *
  *	Engines attach their own state with c->engine_data / m->engine_data;
  *	the milter layer calls the engine's free hooks before these objects
  *	are freed. Nothing here calls libmilter.
@@ -112,6 +125,12 @@ typedef struct pn_header {
 	const char *value;	/* raw without leading white space */
 } pn_header;
 
+typedef struct pn_note {
+	char *engine;		/* "tls", "sort", "archive", "audit" */
+	char *key;
+	char *value;
+} pn_note;
+
 typedef struct pn_rcpt {
 	char *addr;		/* as given, e.g. "<user@example.com>" */
 	char **args;		/* ESMTP arguments, NULL-terminated */
@@ -137,6 +156,8 @@ typedef struct pn_msg {
 	pn_spool *body;
 	struct timespec started;
 	int body_error;		/* errno of a failed spool write, else 0 */
+	pn_note *notes;		/* the engines' decisions (pn_msg_note) */
+	size_t nnotes, note_cap;
 	void *engine_data;
 } pn_msg;
 
@@ -176,6 +197,8 @@ const char *pn_msg_header(const pn_msg *m, const char *name, int occurrence);
 int pn_msg_write_headers(const pn_msg *m, pn_buf *out);
 size_t pn_msg_size(const pn_msg *m);
 void pn_msg_free(pn_msg *m);
+void pn_msg_note(pn_msg *m, const char *engine, const char *key, const char *value);
+const char *pn_msg_note_get(const pn_msg *m, const char *engine, const char *key);
 pn_msg *pn_msg_load(const void *data, size_t len, size_t body_mem_limit, const char *tmp_dir);
 char **pn_strv_dup(char **v);
 void pn_strv_free(char **v);
