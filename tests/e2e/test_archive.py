@@ -43,8 +43,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import MTAS, free_port, private_mta, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import free_port, mta_of, mta_params, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import send  # noqa: E402
 
@@ -53,13 +53,14 @@ SENDER = "alice@sender.example"
 NOBODY = pwd.getpwnam("nobody")
 
 
-def archive_daemon(mta, name, **config):
+def archive_daemon(mta, name, suite=False, **config):
     base = mta.daemon_base(name)
     conf = {"archive_directory": os.path.join(base, "archive"),
             "tmp_dir": os.path.join(base, "tmp"), "body_memory_limit": "256k"}
     conf.update(config)
     os.makedirs(conf["tmp_dir"], exist_ok=True)
-    return Daemon("postern-archive", base=base, socket_dir=mta.socket_dir(name), config=conf)
+    return Daemon("postern-archive", base=base, socket_dir=mta.socket_dir(name), config=conf,
+                  suite=suite)
 
 
 def setup(kind):
@@ -73,11 +74,12 @@ def setup(kind):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     S["key"], "-out", S["cert"], "-days", "30", "-subj", "/CN=Archive Key"],
                    check=True, capture_output=True)
-    S["plain"] = archive_daemon(mta, "plain").start()
-    S["sealed"] = archive_daemon(mta, "sealed", encryption_certificates=S["cert"]).start()
+    S["plain"] = archive_daemon(mta, "plain", suite_mode(kind)).start()
+    S["sealed"] = archive_daemon(mta, "sealed", suite_mode(kind),
+                                 encryption_certificates=S["cert"]).start()
     mta.milters = [S["plain"].spec, S["sealed"].spec]
-    if kind == "postfix":
-        ro = archive_daemon(mta, "ro", user="nobody")
+    if mta_of(kind) == "postfix":
+        ro = archive_daemon(mta, "ro", suite_mode(kind), user="nobody")
         shutil.chown(ro.config["tmp_dir"], user="nobody")
         S["ro"] = ro.start()
         S["queue_port"], S["filter_port"] = free_port(), free_port()
@@ -345,4 +347,4 @@ def every_archive_verifies_clean():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=MTAS)
+    main(setup, teardown, params=mta_params())

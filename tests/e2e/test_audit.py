@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "milter"))
 
 from tap import test, main, check_eq, skip  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_params, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, connect, send, transaction  # noqa: E402
 from audit_jsonschema import load_schema, validate_lines  # noqa: E402
 import audit_siem_check as siem  # noqa: E402
@@ -67,7 +67,8 @@ def setup(kind):
     S["trail"] = os.path.join(base, "log", "audit.jsonl")
     S["testd"] = Daemon("postern-testd", base=mta.daemon_base("testd"),
                         socket_dir=mta.socket_dir("testd")).start()
-    S["audit"] = Daemon("postern-audit", base=base, socket_dir=mta.socket_dir("audit"), config={
+    S["audit"] = Daemon("postern-audit", base=base, socket_dir=mta.socket_dir("audit"),
+                        suite=suite_mode(kind), config={
         "trail_file": S["trail"], "key_file": S["key"], "sync": "interval",
         "geoip_country_db": mmdb["country"], "geoip_asn_db": mmdb["asn"],
         "extra_headers": "X-Postern-Test", "body_memory_limit": "64k", "tmp_dir": base,
@@ -244,4 +245,4 @@ def every_record_the_mta_produced_is_a_valid_siem_event_in_each_format():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=MTAS)
+    main(setup, teardown, params=mta_params())

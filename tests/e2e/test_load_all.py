@@ -11,6 +11,10 @@
    started again. Postfix tempfails meanwhile (milter_default_action =
    tempfail). Afterwards every message the sink got is in the archive and
    has a message record in the trail, and both verify clean.
+
+Each runs twice: the four daemons chained ("chain") and the four engines
+in one postern-suite ("suite"), where a killed worker takes all four
+engines with it and "the whole audit daemon" is the suite.
 """
 import os
 import sys
@@ -24,14 +28,17 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+from mta import stack_params  # noqa: E402
 from stack import Stack  # noqa: E402
 
 S = {}
 RCPT = "bob@shop.example"
 
 
-def setup():
-    S["st"] = Stack(settings={"default_process_limit": 100,
+def setup(mode):
+    S.clear()
+    S["mode"] = mode
+    S["st"] = Stack(suite=mode == "suite", settings={"default_process_limit": 100,
                               "smtpd_client_connection_count_limit": 0,
                               "smtpd_client_connection_rate_limit": 0},
                     config={"archive": {"body_memory_limit": "8k"},
@@ -40,7 +47,8 @@ def setup():
 
 def teardown():
     if "st" in S:
-        S["st"].stop()
+        st = S.pop("st")
+        st.stop()
 
 
 def message(tag, i, big=False):
@@ -174,8 +182,13 @@ def sigkill_of_workers_and_of_a_whole_daemon_under_load_loses_nothing():
     check_eq(sorted(at_sink(ids)), sorted(ids), "at the sink, each once")
     # A message archived or recorded just before a kill, whose answer never
     # reached Postfix, is archived/recorded again on the retry: never fewer.
-    missing = ids - set(archived(ids))
+    copies = archived(ids)
+    missing = ids - set(copies)
     check_eq(sorted(missing), [], "accepted but not archived")
+    # Killed between the archive's commit and Postfix's reply, an attempt
+    # stays archived (no process is left to learn its outcome, chained or
+    # in the suite): a figure, not a failure.
+    print(f"# [{S['mode']}] archived twice by a kill: {len(copies) - len(set(copies))}")
     missing = ids - set(audit_messages(ids))
     check_eq(sorted(missing), [], "accepted but not in the audit trail")
     rc, out = st.verify_audit()
@@ -185,4 +198,4 @@ def sigkill_of_workers_and_of_a_whole_daemon_under_load_loses_nothing():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=stack_params())

@@ -21,8 +21,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta_and_sink, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_params, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
 S = {}
@@ -55,7 +55,7 @@ def setup(kind):
         f.write('require "fileinto";\nfileinto "Carol";\n')
     with open(os.path.join(sieve, "dest.example", "erin.sieve"), "w") as f:
         f.write(ERIN)
-    d = Daemon("postern-sort", base=base, socket_dir=mta.socket_dir("sort"), config={
+    d = Daemon("postern-sort", base=base, socket_dir=mta.socket_dir("sort"), suite=suite_mode(kind), config={
         "script": os.path.join(sieve, "global.sieve"),
         "user_scripts": os.path.join(sieve, "%d", "%u.sieve"),
         "tmp_dir": base,
@@ -166,4 +166,4 @@ def log_lines_start_with_the_mta_queue_id():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=MTAS)
+    main(setup, teardown, params=mta_params())

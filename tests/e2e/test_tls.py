@@ -26,8 +26,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_params, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send, transaction  # noqa: E402
 
@@ -60,7 +60,7 @@ def setup(kind):
     S["policy"] = os.path.join(base, "tls_policy")
     with open(S["policy"], "w", encoding="utf-8") as f:
         f.write(POLICY)
-    d = Daemon("postern-tls", base=base, socket_dir=mta.socket_dir("tls"), config={
+    d = Daemon("postern-tls", base=base, socket_dir=mta.socket_dir("tls"), suite=suite_mode(kind), config={
         "policy_file": S["policy"],
         "trace_header": "X-Postern-TLS",
     })
@@ -330,4 +330,4 @@ def postfix_map_output_is_accepted_by_postmap():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=MTAS)
+    main(setup, teardown, params=mta_params())

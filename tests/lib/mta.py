@@ -38,6 +38,35 @@ import time
 MTAS = ("postfix", "sendmail")
 
 
+def mta_params():
+    """The parameters of a scenario file that runs the engines of the
+    four daemons: each MTA with the engine in its own daemon, then each
+    MTA with the engine in postern-suite ("postfix+suite"; daemon.py's
+    suite_mode()). POSTERN_SUITE=none leaves the suite variants out,
+    =only runs them alone, =postfix (an MTA) keeps that MTA's only (the
+    valgrind run, where every daemon runs ten times slower)."""
+    which = os.environ.get("POSTERN_SUITE", "all")
+    plain = [] if which == "only" else list(MTAS)
+    if which == "none":
+        return tuple(plain)
+    suite = [m + "+suite" for m in MTAS if which in ("all", "only", m)]
+    return tuple(plain + suite)
+
+
+def stack_params():
+    """The parameters of a Stack scenario file: the four daemons chained
+    ("chain") and the four engines in one postern-suite ("suite");
+    POSTERN_SUITE=none leaves "suite" out, =only leaves "chain" out."""
+    which = os.environ.get("POSTERN_SUITE", "all")
+    return tuple(p for p, keep in (("chain", which != "only"), ("suite", which != "none"))
+                 if keep)
+
+
+def mta_of(param):
+    """The MTA of a test parameter: "postfix" for "postfix+suite"."""
+    return param.split("+")[0]
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that was free a moment ago (bind to 0, read, release)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -80,7 +109,9 @@ def stop_all(mta=None, sink=None, daemons=()):
 def private_mta(kind, **kw):
     """A private MTA of that kind that answers 4xx when a milter is
     unreachable (Postfix: milter_default_action = tempfail; Sendmail: F=T),
-    so that no test loses mail by a daemon it stopped."""
+    so that no test loses mail by a daemon it stopped. kind may be a
+    test parameter ("postfix+suite"): its MTA part counts."""
+    kind = mta_of(kind)
     if kind == "postfix":
         from postfix import PrivatePostfix
         mta = PrivatePostfix(**kw)

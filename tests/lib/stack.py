@@ -28,6 +28,16 @@ Postfix uses milter_default_action = tempfail unless settings say
 otherwise. config={name: {param: value}} overrides or adds daemon
 parameters; settings are Postfix main.cf parameters.
 
+Stack(suite=True) runs the same engines, with the same files, in ONE
+postern-suite (its configuration pf.base/postern/postern-suite.conf names
+each engine's NAME.conf; its tmp_dir is tmp_dir("suite"), where the one
+spooled body goes; config["suite"] adds suite.conf parameters), and
+Postfix has that one milter. daemons[NAME] is still each engine's
+(tools: tool(), audit_records()... run postern-NAME -c NAME.conf as an
+admin would); their process calls (workers, kill_worker, kill_daemon,
+start, log) all reach the suite's one process, and processes() lists
+the serving processes (one daemon each) in milter order.
+
 at_stop(fn) registers cleanup that must run between the daemons' stop and
 the removal of the directory (unmounting a tmpfs under archive_dir).
 stop() is safe after a partial start() and always stops everything it
@@ -41,7 +51,7 @@ import signal
 import subprocess
 import time
 
-from daemon import Daemon, binary
+from daemon import Daemon, Process, binary
 from mta import proc_stat
 from postfix import PrivatePostfix
 from sink import Sink
@@ -105,7 +115,7 @@ def proc_status(pid, field):
 
 
 class Stack:
-    def __init__(self, daemons=ORDER, settings=None, config=None, sink=True):
+    def __init__(self, daemons=ORDER, settings=None, config=None, sink=True, suite=False):
         unknown = set(daemons) - set(ORDER)
         if unknown:
             raise ValueError(f"unknown daemons {sorted(unknown)}")
@@ -114,6 +124,7 @@ class Stack:
         self.settings.update(settings or {})
         self.config = config or {}
         self.want_sink = sink
+        self.suite = suite
         self.pf = PrivatePostfix()
         self.base = os.path.join(self.pf.base, "postern")
         self.archive_dir = os.path.join(self.base, "archive")
@@ -146,8 +157,23 @@ class Stack:
                             "127.0.0.0/8=64512:Loopback Test AS"], check=True, timeout=60)
 
     def tmp_dir(self, name):
-        """The daemon's private tmp_dir (spool files of large bodies)."""
+        """The daemon's private tmp_dir (spool files of large bodies);
+        tmp_dir("suite") is postern-suite's (it spools each body once)."""
         return os.path.join(self.base, "tmp-" + name)
+
+    def _suite_process(self):
+        """The one postern-suite of suite mode: its own tmp_dir, the
+        engines' process parameters from config (daemon.py), config["suite"]
+        last."""
+        tmp = self.tmp_dir("suite")
+        os.makedirs(tmp, exist_ok=True)
+        os.chmod(tmp, 0o1777)
+        settings = {"tmp_dir": tmp}
+        settings.update(self.config.get("suite", {}))
+        sock_dir = os.path.join(self.base, "run")
+        return Process("postern-suite", os.path.join(self.base, "postern-suite.conf"),
+                       os.path.join(self.base, "postern-suite.log"),
+                       os.path.join(sock_dir, "postern-suite.sock"), settings)
 
     def _daemon_config(self, name):
         b = self.base
@@ -174,13 +200,16 @@ class Stack:
             if self.want_sink:
                 self.sink = Sink(os.path.join(self.pf.base, "sink")).start()
                 self.pf.relay_port = self.sink.port
+            process = self._suite_process() if self.suite else None
             for name in self.names:
                 d = Daemon("postern-" + name, base=self.base,
-                           config=self._daemon_config(name))
+                           config=self._daemon_config(name), process=process)
                 self.daemons[name] = d
+            # one process per daemon, or the one suite serving them all
+            for d in self.processes():
                 d.start()
                 self._started.append(d)
-            self.pf.milters = [self.daemons[n].spec for n in self.names]
+            self.pf.milters = [d.spec for d in self.processes()]
             self.pf.settings.update(self.settings)
             self.pf.start()
         except BaseException:
@@ -232,6 +261,17 @@ class Stack:
 
     # ---- processes ----------------------------------------------------
 
+    def processes(self):
+        """One daemon per serving process, in milter order: each daemon,
+        or in suite mode the first engine's (which stands for the suite)."""
+        out, seen = [], set()
+        for n in self.names:
+            d = self.daemons[n]
+            if id(d.process) not in seen:
+                seen.add(id(d.process))
+                out.append(d)
+        return out
+
     def workers(self, name):
         """pids of the worker processes of daemon name (children of the
         supervisor; under valgrind, of valgrind's process)."""
@@ -282,7 +322,8 @@ class Stack:
     def crashes(self):
         """{name: supervisor log lines about a worker that died}."""
         out = {}
-        for name, d in self.daemons.items():
+        for d in self.processes():
+            name = "suite" if self.suite else d.name[len("postern-"):]
             bad = [line for line in d.log().splitlines()
                    if "worker killed" in line or "worker exited" in line
                    or "AddressSanitizer" in line or "runtime error:" in line]
@@ -331,7 +372,7 @@ class Stack:
     def stale_tmp_files(self):
         """Files left in any daemon's tmp_dir."""
         out = []
-        for name in self.names:
+        for name in self.names + (["suite"] if self.suite else []):
             tmp = self.tmp_dir(name)
             if os.path.isdir(tmp):
                 out += [os.path.join(tmp, f) for f in os.listdir(tmp)]

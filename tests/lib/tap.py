@@ -29,7 +29,11 @@ A parametrised file runs all its tests once per parameter (say, per MTA):
 
 setup(param) starts the fixture for one parameter, teardown() stops it;
 each test is reported as "name [param]". POSTERN_PARAM=sendmail runs one
-parameter only (while working on one MTA).
+parameter only (while working on one MTA). A parameter may be made of
+parts joined by "+" ("postfix+suite": Postfix, the engines in
+postern-suite): only=PART runs the test for every parameter that has
+that part (only="postfix" also runs for "postfix+suite"; only="suite" for
+the suite variants alone).
 """
 import os
 import sys
@@ -55,6 +59,11 @@ def test(fn=None, *, only=None):
         _tests.append(f)
         return f
     return add(fn) if fn is not None else add
+
+
+def applies(only, param):
+    """Whether a test marked only=ONLY runs for param (see the module comment)."""
+    return only is None or only == param or only in param.split("+")
 
 
 def check_eq(got, want, what=""):
@@ -123,7 +132,7 @@ def main(setup=None, teardown=None, params=None):
         for p in params:
             if chosen and p != chosen:
                 continue
-            tests = [fn for fn in _tests if fn.only in (None, p)]
+            tests = [fn for fn in _tests if applies(fn.only, p)]
             run.one_fixture(setup, teardown, tests, f" [{p}]", (p,))
     print(f"1..{run.n}")
     sys.exit(1 if run.failed else 0)
