@@ -6,6 +6,7 @@
 #                         clang, run unit, protocol and end-to-end tests
 #   make check-sanitize   the same tests on an ASan+UBSan build (build-san/)
 #   make check-valgrind   the same tests with unit tests and daemons under valgrind
+#                         (postern-suite's variants through Postfix only)
 #   make install          honours DESTDIR and PREFIX
 #   make demo             private Postfix on 127.0.0.1 with the milters attached
 #
@@ -145,7 +146,7 @@ check-run:
 
 check-valgrind: deps
 	$(MAKE) all
-	POSTERN_SKIP="e2e/test_packages.py" POSTERN_VALGRIND=1 sh tests/run.sh $(BUILD)
+	POSTERN_SKIP="e2e/test_packages.py" POSTERN_VALGRIND=1 POSTERN_SUITE=postfix sh tests/run.sh $(BUILD)
 
 check-sanitize: deps
 	$(MAKE) BUILD=build-san SANITIZE=1 all

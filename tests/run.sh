@@ -12,6 +12,11 @@
 # POSTERN_SKIP="e2e/test_x.py ..." leaves those test files out (counted as
 # skipped): the sanitizer run skips the package test, which builds its own
 # packages and so tests nothing sanitized.
+# POSTERN_JOBS=N runs N end-to-end files at a time (default 2; 1: one after
+# the other); POSTERN_SERIAL="e2e/test_x.py ..." are run alone, before them.
+# POSTERN_SUITE (tests/lib/mta.py) chooses the postern-suite variants of the
+# scenarios: all (default), none, only, or one MTA's (postfix).
+# Every file's time is printed ("# NAME: N s").
 set -u
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,12 +28,8 @@ LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
 passed=0 failed=0 skipped=0 failed_names=""
-run_one() {	# run_one NAME COMMAND...
-	name=$1; shift
-	echo "== $name"
-	timeout 600 "$@" >"$LOG" 2>&1
-	rc=$?
-	cat "$LOG"
+count_log() {	# count_log NAME RC: account for the TAP output in $LOG
+	name=$1 rc=$2
 	p=$(grep '^ok ' "$LOG" | grep -vc '# SKIP')
 	f=$(grep '^not ok ' "$LOG" | grep -vc '# SKIP')
 	k=$(grep -Ec '^(not )?ok .*# SKIP' "$LOG")
@@ -39,6 +40,23 @@ run_one() {	# run_one NAME COMMAND...
 	fi
 	passed=$((passed + p)); failed=$((failed + f))
 	[ "$f" -gt 0 ] && failed_names="$failed_names $name"
+}
+run_one() {	# run_one NAME COMMAND...
+	name=$1; shift
+	echo "== $name"
+	start=$(date +%s)
+	timeout 600 "$@" >"$LOG" 2>&1
+	rc=$?
+	cat "$LOG"
+	echo "# $name: $(($(date +%s) - start)) s"
+	count_log "$name" "$rc"
+}
+skipped_by_env() {	# skipped_by_env FILE: in POSTERN_SKIP (counted as skipped)
+	case " ${POSTERN_SKIP:-} " in
+	*" ${1#tests/} "*)
+		echo "== ${1#tests/}: skipped (POSTERN_SKIP)"; skipped=$((skipped + 1)); return 0 ;;
+	esac
+	return 1
 }
 
 run_one srccheck sh tests/srccheck.sh
@@ -68,14 +86,46 @@ for f in "$BUILD"-fuzz/fuzz_*; do
 		echo "not ok - fuzz corpus $n"
 	fi
 done
+# Protocol tests one after the other; then the end-to-end files that
+# touch the machine (POSTERN_SERIAL: the package test installs packages
+# and creates system users), then the other end-to-end files,
+# POSTERN_JOBS (default 2) at a time. Each of those has its own private
+# MTA, sink and daemons under its own mkdtemp directory, on ports picked
+# free at start (retried on a conflict), so two never share anything;
+# their outputs are shown whole, in file order, once all have finished.
+SERIAL=${POSTERN_SERIAL-e2e/test_packages.py}
+PARALLEL=""
 for t in tests/milter/test_*.py tests/e2e/test_*.py; do
 	[ -f "$t" ] || continue
-	case " ${POSTERN_SKIP:-} " in
-	*" ${t#tests/} "*)
-		echo "== ${t#tests/}: skipped (POSTERN_SKIP)"; skipped=$((skipped + 1)); continue ;;
+	skipped_by_env "$t" && continue
+	case "$t" in
+	tests/e2e/*)
+		case " $SERIAL " in
+		*" ${t#tests/} "*) ;;
+		*) PARALLEL="$PARALLEL $t"; continue ;;
+		esac ;;
 	esac
 	run_one "${t#tests/}" python3 "$t"
 done
+OUT=$(mktemp -d)
+trap 'rm -f "$LOG"; rm -rf "$OUT"' EXIT
+start=$(date +%s)
+# one job: timeout, output to OUT/N.log, exit status to OUT/N.rc, seconds to OUT/N.s
+printf '%s\n' $PARALLEL | xargs -r -P "${POSTERN_JOBS:-2}" -I{} sh -c '
+	t=$1 out=$2/$(echo "$1" | tr / _)
+	s=$(date +%s)
+	timeout 600 python3 "$t" >"$out.log" 2>&1
+	echo $? >"$out.rc"
+	echo $(($(date +%s) - s)) >"$out.s"' _ {} "$OUT"
+for t in $PARALLEL; do
+	out=$OUT/$(echo "$t" | tr / _)
+	echo "== ${t#tests/}"
+	cat "$out.log" >"$LOG" 2>/dev/null
+	cat "$LOG"
+	echo "# ${t#tests/}: $(cat "$out.s" 2>/dev/null) s"
+	count_log "${t#tests/}" "$(cat "$out.rc" 2>/dev/null || echo 1)"
+done
+[ -n "$PARALLEL" ] && echo "# end-to-end files, ${POSTERN_JOBS:-2} at a time: $(($(date +%s) - start)) s"
 
 echo
 [ -n "$failed_names" ] && echo "failed:$failed_names"
