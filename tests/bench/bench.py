@@ -41,7 +41,13 @@ END TO END
       audit-interval  postern-audit with sync = interval, next to "audit"
                (its durable default, sync = always with group commit)
       chain    all those daemons in the order tls, sort, archive, audit
-               (when at least two run)
+               (when at least two run): "all four chained"
+      suite    BUILD/bin/postern-suite running the same engines in one
+               process behind one socket ("suite, all four"), each engine
+               with its own copy of the configuration its daemon has here
+               (own archive, trail...) and tests/bench/suite.conf for the
+               suite's own parameters; shown with "x chain", its rate
+               relative to chain (when both ran)
   After one uncounted warm-up each, runs are interleaved in rounds (every
   configuration once per size, the order rotated each round) so the
   machine's drift hits all alike; a figure is the median of the valid runs.
@@ -55,6 +61,7 @@ END TO END
   pf ms       CPU ms per message of the whole Postfix instance: user+system
               time of every process in the master's session, exited children
               included (cutime/cstime), read from /proc before and after
+  x chain     msg/s relative to chain (the suite's line)
   milter ms   CPU ms per message of the configuration's milter process
               trees (supervisor and worker)
   total ms    pf ms + milter ms; cpu x none: total relative to no milter
@@ -90,6 +97,7 @@ import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MILTERS_DIR = os.path.join(TOP, "milters")      # where bench.conf / NAME.conf live
+SUITE_CONF = os.path.join(TOP, "tests", "bench", "suite.conf")
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 DAEMON_ORDER = ["tls", "sort", "archive", "audit"]
@@ -291,22 +299,30 @@ class PosternMilter:
     """A libpostern daemon (postern-testd or BUILD/bin/postern-NAME) run in
     the foreground through tests/lib/daemon.py."""
 
-    def __init__(self, binary_name, label, base, config, source):
+    def __init__(self, binary_name, label, base, config, source, daemon=None):
         from daemon import Daemon
         self.name = binary_name
         self.label = label
         self.source = source
-        self.d = Daemon(binary_name, config=config, base=base,
-                        socket_dir=os.path.join(base, "run"))
+        self.d = daemon or Daemon(binary_name, config=config, base=base,
+                                  socket_dir=os.path.join(base, "run"))
         os.chmod(base, 0o755)
         self.spec = self.d.spec
 
     def check(self):
-        r = self.d.run("check")
+        if self.d.suite:    # the suite's own check, which loads every engine
+            from daemon import binary
+            self.d.write_config()
+            r = subprocess.run([binary("postern-suite"), "-c", self.d.serve_conf, "check"],
+                               capture_output=True, text=True, timeout=60)
+        else:
+            r = self.d.run("check")
         return r.returncode, (r.stdout + r.stderr).strip()
 
     def bench_tool(self):
         """The daemon's `bench` tool output, or None when it has none."""
+        if self.d.suite:
+            return None     # its engines' daemons have theirs
         r = subprocess.run(self.d.command("--help"), capture_output=True,
                            text=True, timeout=30)
         if not re.search(r"^\s+bench\b", r.stdout + r.stderr, re.M):
@@ -414,6 +430,58 @@ def audit_interval_variant(cfg, d_base, source):
     m.name = "postern-audit(interval)"   # CPU and RSS figures are kept per name
     rc, _ = m.check()
     return m if rc == 0 else None
+
+
+def suite_milter(daemons, base):
+    """postern-suite with the engines of daemons (the PosternMilters that
+    passed check), each engine with a fresh copy of its daemon's bench
+    configuration under base/suite/NAME/data (so the suite shares no
+    archive, trail or key with the separate daemons), the suite's own
+    parameters from tests/bench/suite.conf. (milter, None) or (None, why)."""
+    from daemon import Daemon, Process
+    s_base = os.path.join(base, "suite")
+    scratch = os.path.join(s_base, "data")
+    for d in (s_base, scratch, os.path.join(s_base, "run")):
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+    settings, source = {}, "built-in defaults"
+    if os.path.exists(SUITE_CONF):
+        with open(SUITE_CONF) as f:
+            settings = parse_conf(f.read().replace("@DIR@", scratch).replace("@TOP@", TOP))
+        source = SUITE_CONF
+    for k, v in settings.items():
+        if re.search(r"(_dir|directory)$", k):
+            os.makedirs(v, exist_ok=True)
+            os.chmod(v, 0o1777)
+    for k in ("socket", "socket_mode", "socket_owner", "engines"):
+        settings.pop(k, None)
+    settings["pidfile"] = ""
+    proc = Process("postern-suite", os.path.join(s_base, "postern-suite.conf"),
+                   os.path.join(s_base, "postern-suite.log"),
+                   os.path.join(s_base, "run", "postern-suite.sock"), settings)
+    first = None
+    for m in daemons:
+        e_base = os.path.join(s_base, m.label)
+        e_scratch = os.path.join(e_base, "data")
+        os.makedirs(e_scratch)
+        os.chmod(e_base, 0o755)
+        os.chmod(e_scratch, 0o755)
+        cfg, _ = bench_config(m.label, e_scratch)
+        if m.label == "audit" and cfg.get("key_file") and m.d.config.get("key_file") \
+                and os.path.exists(m.d.config["key_file"]):
+            os.makedirs(os.path.dirname(cfg["key_file"]), exist_ok=True)
+            shutil.copy2(m.d.config["key_file"], cfg["key_file"])
+        d = Daemon(m.name, config=cfg, base=e_base, process=proc)
+        first = first or d
+    if first is None:
+        return None, "no engine"
+    sm = PosternMilter("postern-suite", "suite", s_base, None,
+                       f"{source} + each engine's bench configuration", daemon=first)
+    rc, out = sm.check()
+    if rc != 0:
+        return None, (f"`postern-suite check` failed ({rc}): "
+                      f"{out.splitlines()[-1] if out else ''}")
+    return sm, None
 
 
 # ---- Postfix --------------------------------------------------------------
@@ -693,7 +761,7 @@ def summarize(runs, configs, sizes):
                 "received": [r["received"] for r in rs], "sent": rs[0]["sent"] if rs else 0,
             }
         for row in rows.values():
-            for ref in ("none", "ref"):
+            for ref in ("none", "ref", "chain"):
                 b = rows.get(ref)
                 row["x_" + ref] = (row["msg_per_s"] / b["msg_per_s"]
                                    if b and b["msg_per_s"] and row["msg_per_s"] else None)
@@ -716,7 +784,7 @@ def render(meta, summary, runs, rss, micro, notes):
         L.append("note: " + meta["stopped"])
     L.append("")
     L.append("End to end (median of valid runs; ms = CPU milliseconds per message)")
-    hdr = (f"{'size':<6} {'config':<10} {'msg/s':>7} {'x none':>7} {'x ref':>6} "
+    hdr = (f"{'size':<6} {'config':<10} {'msg/s':>7} {'x none':>7} {'x ref':>6} {'x chain':>7} "
            f"{'pf ms':>6} {'milter ms':>9} {'total ms':>8} {'cpu x none':>10} {'valid':>6}")
     L.append(hdr)
     L.append("-" * len(hdr))
@@ -724,6 +792,7 @@ def render(meta, summary, runs, rss, micro, notes):
         bad = "" if r["valid_runs"] == r["runs"] else "  INVALID RUNS"
         L.append(f"{r['size_label']:<6} {r['config']:<10} {fmt(r['msg_per_s'], '7.0f')} "
                  f"{fmt(r['x_none'], '7.2f')} {fmt(r['x_ref'], '6.2f')} "
+                 f"{fmt(r['x_chain'] if r['config'] == 'suite' else None, '7.2f')} "
                  f"{fmt(r['postfix_cpu_ms'], '6.2f')} {fmt(r['milter_cpu_ms'], '9.2f')} "
                  f"{fmt(r['total_cpu_ms'], '8.2f')} {fmt(r['cpu_x_none'], '10.2f')} "
                  f"{r['valid_runs']:>3}/{r['runs']:<2}{bad}")
@@ -850,7 +919,10 @@ def main():
             os.makedirs(os.path.join(base, "testd"))
             milters.append(PosternMilter("postern-testd", "testd",
                                          os.path.join(base, "testd"), {}, "built-in defaults"))
-        for short in discover_daemons(build):
+        found = discover_daemons(build)
+        for short in found:
+            if short == "suite":
+                continue    # not a daemon of its own: its engines' (below)
             d_base = os.path.join(base, short)
             os.makedirs(d_base)
             scratch = os.path.join(d_base, "data")
@@ -884,6 +956,15 @@ def main():
             configs.append(Config(m.label, [m]))
         if len(daemons) >= 2:
             configs.append(Config("chain", list(daemons)))
+        if "suite" in found and len(daemons) >= 2:
+            suite, why = suite_milter(daemons, base)
+            if suite:
+                milters.append(suite)
+                configs.append(Config("suite", [suite]))
+                notes.append("suite = postern-suite with engines "
+                             + " ".join(m.label for m in daemons))
+            else:
+                notes.append(f"postern-suite skipped: {why}")
         if a.only:
             keep = set(a.only.split(",")) | {"none", "ref"}
             configs = [c for c in configs if c.name in keep]
@@ -898,7 +979,8 @@ def main():
                 notes.append(f"{m.name} did not start: {str(e)[:300]}")
                 configs = [c for c in configs if m not in c.milters]
                 stop_all([m], [])
-        notes.extend(f"{m.name} configured from {m.source}" for m in daemons if m in started)
+        notes.extend(f"{m.name} configured from {m.source}" for m in milters
+                     if m in started and (m in daemons or m.label == "suite"))
         sink = SmtpSink(base).start()
         pf = start_postfix(configs, a.sessions, base, sink.port)
         log(f"postfix up ({len(configs)} listeners), sink on port {sink.port}; "
