@@ -14,6 +14,7 @@ object, no journal line cut short, no delivery the index lacks.
 A message can be archived and then still be tempfailed (the worker died
 before answering): the retry is archived again, so the archive may hold
 more deliveries than the sink received; it never holds fewer.
+Runs with postern-archive and with its engine in postern-suite.
 """
 import json
 import os
@@ -28,8 +29,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import private_mta, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_of, mta_params, private_mta, stop_all  # noqa: E402
 from stack import children  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
@@ -38,14 +39,15 @@ S = {}
 SENDERS, PER_SENDER = 6, 30
 
 
-def setup():
+def setup(param):
+    S.clear()
     pf = private_mta("postfix")
     S["sink"] = Sink(os.path.join(pf.base, "sink")).start()
     pf.relay_port = S["sink"].port
     base = os.path.join(pf.base, "archive")
     os.makedirs(base)
     os.chmod(base, 0o755)
-    S["d"] = Daemon("postern-archive", base=base, config={
+    S["d"] = Daemon("postern-archive", base=base, suite=suite_mode(param), config={
         "archive_directory": os.path.join(base, "archive"),
         "tmp_dir": base,
         "body_memory_limit": "8k",
@@ -143,4 +145,4 @@ def sigkill_under_load_loses_nothing_and_verify_is_clean():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=[p for p in mta_params() if mta_of(p) == "postfix"])

@@ -16,6 +16,8 @@ go into the one header section every recipient receives; no recipient's
 copy may name another recipient (a Bcc recipient, a private redirect
 target), and a sender's own X-Postern-Folder / X-Postern-Redirected fields
 never reach delivery.
+
+Runs with postern-sort and with its engine in postern-suite.
 """
 import os
 import sys
@@ -25,7 +27,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_of, mta_params  # noqa: E402
 from postfix import PrivatePostfix  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
@@ -51,7 +54,7 @@ class Site:
     """A sink, a private Postfix for which dest.example is local (its
     mail goes to the sink too), and one postern-sort daemon."""
 
-    def __init__(self, name, script, config):
+    def __init__(self, name, script, config, suite=False):
         self.pf = PrivatePostfix()
         self.sink = Sink(os.path.join(self.pf.base, "sink")).start()
         self.pf.relay_port = self.sink.port
@@ -63,7 +66,7 @@ class Site:
             f.write(script)
         conf = {"script": path, "tmp_dir": base}
         conf.update(config)
-        self.d = Daemon("postern-sort", base=base, config=conf)
+        self.d = Daemon("postern-sort", base=base, config=conf, suite=suite)
         os.chmod(self.d.base, 0o755)
         self.d.start()
         self.pf.milters = [self.d.spec]
@@ -93,9 +96,10 @@ class Site:
             self.d.stop()
 
 
-def setup():
-    S["sub"] = Site("sub", SUBADDRESS, {})
-    S["hdr"] = Site("hdr", HEADER, {"fileinto_method": "header"})
+def setup(param):
+    S.clear()
+    S["sub"] = Site("sub", SUBADDRESS, {}, suite_mode(param))
+    S["hdr"] = Site("hdr", HEADER, {"fileinto_method": "header"}, suite_mode(param))
 
 
 def teardown():
@@ -193,4 +197,4 @@ def one_recipient_gets_a_folder_header_without_an_address():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=[p for p in mta_params() if mta_of(p) == "postfix"])

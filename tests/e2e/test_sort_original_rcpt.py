@@ -17,7 +17,8 @@ reader of the trace expects what was added at this hop: neither Postfix
 nor Sendmail shows its own Received: to milters, yet both count it when a
 milter inserts a header at position 0.
 
-Every scenario runs against both MTAs (tests/lib/mta.py).
+Every scenario runs against both MTAs (tests/lib/mta.py), with the two
+daemons and with their two engines in one postern-suite.
 """
 import os
 import sys
@@ -27,8 +28,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import MTAS, private_mta, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode, suite_process  # noqa: E402
+from mta import mta_params, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
@@ -46,24 +47,29 @@ def setup(kind):
     S.clear()
     mta = private_mta(kind)
     S["mta"] = mta
-    S["kind"] = kind
+    S["kind"] = mta.kind
     S["sink"] = Sink(os.path.join(mta.base, "sink")).start()
     mta.relay_port = S["sink"].port
+    # in suite mode one postern-suite serves both engines
+    suite = suite_process(mta.daemon_base("suite"), mta.socket_dir("suite")) \
+        if suite_mode(kind) else None
     tls_base = mta.daemon_base("tls")
     policy = os.path.join(tls_base, "tls_policy")
     with open(policy, "w", encoding="utf-8") as f:
         f.write("partner.example min_version=TLSv1.2\n")
     S["tls"] = Daemon("postern-tls", base=tls_base, socket_dir=mta.socket_dir("tls"),
                       config={"policy_file": policy,
-                              "trace_header": "X-Postern-TLS"}).start()
+                              "trace_header": "X-Postern-TLS"}, process=suite)
     sort_base = mta.daemon_base("sort")
     script = os.path.join(sort_base, "global.sieve")
     with open(script, "w", encoding="utf-8") as f:
         f.write(SCRIPT)
     S["sort"] = Daemon("postern-sort", base=sort_base, socket_dir=mta.socket_dir("sort"),
                        config={"script": script, "tmp_dir": sort_base,
-                               "log_level": "info"}).start()
-    mta.milters = [S["tls"].spec, S["sort"].spec]
+                               "log_level": "info"}, process=suite)
+    S["tls"].start()
+    S["sort"].start()      # in suite mode: already started with tls
+    mta.milters = list(dict.fromkeys([S["tls"].spec, S["sort"].spec]))
     mta.start()
 
 
@@ -146,4 +152,4 @@ def posterns_headers_are_below_the_mtas_received_line():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=MTAS)
+    main(setup, teardown, params=mta_params())

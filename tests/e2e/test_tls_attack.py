@@ -7,7 +7,8 @@ route, quoted local part, U-label and A-label, "%" and "!" routing,
 subdomains), at MAIL FROM for inbound rules and at RCPT TO for outbound
 rules. Every spelling must be refused with the policy's 5.7.10 reply, and
 nothing may reach the sink. Also: a partner line added to the policy file
-applies to the very next connection (finding 4 of issue 12)."""
+applies to the very next connection (finding 4 of issue 12).
+Runs with postern-tls and with its engine in postern-suite."""
 import os
 import smtplib
 import sys
@@ -19,8 +20,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
-from mta import private_mta, stop_all  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
+from mta import mta_of, mta_params, private_mta, stop_all  # noqa: E402
 from sink import Sink  # noqa: E402
 
 S = {}
@@ -79,7 +80,8 @@ RCPT_SPELLINGS = [
 ]
 
 
-def setup():
+def setup(param):
+    S.clear()
     pf = private_mta("postfix")
     S["sink"] = Sink(os.path.join(pf.base, "sink")).start()
     pf.relay_port = S["sink"].port
@@ -89,7 +91,8 @@ def setup():
     S["policy"] = os.path.join(base, "tls_policy")
     with open(S["policy"], "w", encoding="utf-8") as f:
         f.write(POLICY)
-    d = Daemon("postern-tls", base=base, config={"policy_file": S["policy"]})
+    d = Daemon("postern-tls", base=base, config={"policy_file": S["policy"]},
+               suite=suite_mode(param))
     S["d"] = d.start()
     pf.milters = [d.spec]
     pf.settings["smtputf8_enable"] = "yes"
@@ -200,4 +203,4 @@ def a_broken_policy_edit_keeps_the_running_policy():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=[p for p in mta_params() if mta_of(p) == "postfix"])

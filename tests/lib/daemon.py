@@ -75,6 +75,7 @@ class Process:
         self.spec = "unix:" + sock_path
         self.settings = dict(settings or {})   # suite.conf parameters set by the test
         self.members = []
+        self.started_with = []
         self.proc = None
         self.log_fp = None
 
@@ -112,6 +113,16 @@ def write_conf(path, name, config):
         f.write(f"# {name} test configuration\n")
         for k, v in config.items():
             f.write(f"{k} = {v}\n")
+
+
+def suite_process(base, socket_dir, settings=None):
+    """A postern-suite for several Daemon(process=...) engines: its files
+    base/postern-suite.{conf,log}, its socket socket_dir/postern-suite.sock."""
+    os.makedirs(socket_dir, exist_ok=True)
+    os.chmod(socket_dir, 0o755)
+    return Process("postern-suite", os.path.join(base, "postern-suite.conf"),
+                   os.path.join(base, "postern-suite.log"),
+                   os.path.join(socket_dir, "postern-suite.sock"), settings)
 
 
 class Daemon:
@@ -194,8 +205,12 @@ class Daemon:
     def start(self, timeout=20):
         p = self.process
         if p.proc is not None and p.proc.poll() is None:
+            if self not in p.started_with:
+                raise RuntimeError(f"{p.binary_name} already runs without {self.name}: "
+                                   "create every engine's Daemon before start()")
             return self     # another engine of this suite started it
         self.write_config()
+        p.started_with = list(p.members)
         p.log_fp = open(self.logfile, "w")
         p.proc = subprocess.Popen(self.serve_command(), stdout=p.log_fp,
                                   stderr=subprocess.STDOUT)
