@@ -19,6 +19,14 @@ the message is refused with 552 5.3.4. Each worker's peak memory (VmHWM,
 reset before the message through /proc/PID/clear_refs) stays under 64 MB;
 the wall time is printed, not asserted.
 
+Each runs twice: the four daemons chained ("chain") and the four engines
+in one postern-suite ("suite"). The suite reads one message for all its
+engines, so the header limits are the suite's (suite.conf), not each
+engine's: left at their defaults there, the 400,000 fields are refused
+with 552 5.3.4 before any engine reads them (postern-sort runs for no
+recipient), where the chained postern-sort, with its own raised limits,
+ran for all 40.
+
 After all of them: no worker died (same pids, no "worker killed" in any log), every
 worker's peak memory (VmHWM) stayed under 200 MB, the trail is valid JSON
 and verifies, the archive verifies.
@@ -37,6 +45,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import binary  # noqa: E402
+from mta import stack_params  # noqa: E402
 from stack import Stack  # noqa: E402
 
 S = {}
@@ -45,22 +54,27 @@ RCPT = "bob@shop.example"
 BIG = 50 * 1024 * 1024
 
 
-def setup():
-    st = Stack(settings={"smtpd_recipient_limit": 6000,
+def setup(mode):
+    S.clear()
+    S["mode"] = mode
+    st = Stack(suite=mode == "suite", settings={"smtpd_recipient_limit": 6000,
                          "message_size_limit": BIG + 10 * 1024 * 1024,
                          "milter_command_timeout": "120s",
                          "smtpd_timeout": "300s"},
                config={"sort": {"body_memory_limit": "64k",
                                 "max_header_count": 1000000, "max_header_bytes": "16m"},
                        "archive": {"body_memory_limit": "64k"},
-                       "audit": {"body_memory_limit": "64k"}})
+                       "audit": {"body_memory_limit": "64k"},
+                       # the suite's one limit: the daemons' default
+                       "suite": {"max_header_count": 20000, "max_header_bytes": "2m"}})
     S["st"] = st.start()
     S["workers"] = {name: sorted(st.workers(name)) for name in st.names}
 
 
 def teardown():
     if "st" in S:
-        S["st"].stop()
+        st = S.pop("st")
+        st.stop()
 
 
 class Client:
@@ -294,7 +308,8 @@ def four_hundred_thousand_header_fields_to_forty_recipients_stay_bounded():
     log = st.daemons["sort"].log()[sort_log:]
     ran = {line.split("to=<", 1)[1].split(">", 1)[0] for line in log.splitlines()
            if "sort: to=<r" in line}
-    check_eq(len(ran), 40, "recipients postern-sort ran its script for")
+    check_eq(len(ran), 0 if S["mode"] == "suite" else 40,
+             "recipients postern-sort ran its script for")
 
 
 def sanitized():
@@ -333,4 +348,4 @@ def no_worker_died_memory_stayed_bounded_and_both_stores_verify():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=stack_params())
