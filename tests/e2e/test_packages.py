@@ -57,7 +57,11 @@ TOOLS = ["dpkg-buildpackage", "dh", "fakeroot", "apt-get", "lintian", "setpriv",
 SPOOL = "/var/spool/postfix/postern"
 STATE_PATHS = ("/etc/postern", "/var/lib/postern", "/var/log/postern", "/run/postern", SPOOL)
 # one system user per daemon, and the one shared user of older packages
-USERS = ["postern-tls", "postern-sort", "postern-archive", "postern-audit", "postern"]
+USERS = ["postern-tls", "postern-sort", "postern-archive", "postern-audit", "postern-suite",
+         "postern"]
+# postern-suite runs the four daemons' engines on their data: not enabled
+# at install, and run here only after the switch README.Debian describes
+SUITE = "suite"
 UNIT_DIR = "/lib/systemd/system"
 KEEP = os.environ.get("POSTERN_KEEP") == "1"
 S = {"procs": {}}
@@ -447,9 +451,19 @@ def conffiles_set_for_debian_and_units_enabled():
         check_eq(values.get("socket"), f"unix:{SPOOL}/{d}.sock", f"postern-{d} socket")
         check_eq(values.get("socket_owner"), "root:postfix", f"postern-{d} socket_owner")
         check_eq(values.get("user"), f"postern-{d}", f"postern-{d} user")
+        link = f"/etc/systemd/system/multi-user.target.wants/postern-{d}.service"
+        if d == SUITE:
+            # the engines' files, and nothing enabled before the switch
+            for e in ("tls", "sort", "archive", "audit"):
+                check_eq(values.get(f"{e}_config"), f"/etc/postern/{e}.conf",
+                         f"postern-suite {e}_config")
+            assert not os.path.lexists(link), f"postern-suite.service enabled at install"
+            check_eq(unit(d).get("Conflicts", [""])[0].split(),
+                     [f"postern-{e}.service" for e in ("tls", "sort", "archive", "audit")],
+                     "postern-suite.service Conflicts=")
+            continue
         run([f"/usr/sbin/postern-{d}", "check"])
         # enabled at install (started too, where systemd runs)
-        link = f"/etc/systemd/system/multi-user.target.wants/postern-{d}.service"
         assert os.path.islink(link), f"postern-{d}.service not enabled ({link})"
     if "tls" in S["packaged"]:
         with open("/etc/postern/tls_policy") as f:
@@ -524,7 +538,8 @@ def register_daemon_test(name):
 
 
 for _d in daemons():
-    register_daemon_test(_d)
+    if _d != SUITE:
+        register_daemon_test(_d)
 
 
 @test
@@ -586,12 +601,88 @@ def daemons_stop_cleanly_and_remove_their_sockets():
 
 
 @test
+def postern_suite_runs_from_its_unit_after_the_switch_readme_debian_describes():
+    """The four daemons stopped, their data given to postern-suite and
+    user = postern-suite in archive.conf and audit.conf (so the tools take
+    the data owner's rights), the suite runs from its unit like the others
+    (socket root:postfix 0660, worker postern-suite, reload), a message
+    through a Postfix wired with the suite's one smtpd_milters line is
+    archived and audited, and the separate daemons' tools read it. Then
+    everything is switched back."""
+    need("installed")
+    if SUITE not in S["packaged"]:
+        skip("postern-suite is not packaged")
+    engines = ("tls", "sort", "archive", "audit")
+    if any(e not in S["packaged"] for e in engines):
+        skip("postern-suite needs the four engines' packages")
+    assert not S["procs"], f"daemons still run: {sorted(S['procs'])}"
+    archive, logdir, trail = "/var/lib/postern/archive", "/var/log/postern", \
+        "/var/log/postern/audit.jsonl"
+    confs = {c: read(c) for c in ("/etc/postern/archive.conf", "/etc/postern/audit.conf")}
+    run(["chown", "-R", "postern-suite:postern-suite", archive])
+    run(["chown", "-R", "postern-suite", logdir])
+    run(["sed", "-i", r"s/^user = postern-\(archive\|audit\)$/user = postern-suite/"]
+        + list(confs))
+    try:
+        run(["/usr/sbin/postern-suite", "check"])
+        check_running_daemon(SUITE)
+        with open(os.path.join(TOP, "packaging", "postfix", "main.cf.suite-snippet")) as f:
+            text = f.read()
+        m = re.search(r"^smtpd_milters =((?:\n[ \t]+.*)+)", text, re.M)
+        entries = re.findall(r"\{[^}]*\}", m.group(1)) if m else []
+        check_eq(len(entries), 1, "smtpd_milters entries of main.cf.suite-snippet")
+        pf = PrivatePostfix(base=os.path.join(S["tmp"], "postfix-suite"))
+        S["suite_sink"] = Sink(os.path.join(pf.base, "sink")).start()
+        pf.relay_port = S["suite_sink"].port
+        pf.milters = [entries[0].replace("unix:/postern/", f"unix:{SPOOL}/")]
+        S["suite_pf"] = pf.start()
+        sender, rcpt = "alice@sender.example", "bob@dest.example"
+        msg = build_message(sender, [rcpt], subject="through the packaged suite")
+        r = send("127.0.0.1", pf.port, sender, [rcpt], msg)
+        assert r.ok, r
+        S["suite_sink"].wait_for(1, timeout=30)
+        trouble = [l for l in pf.log_text().splitlines()
+                   if re.search(r"milter", l, re.I) and re.search(r"warning|error|fatal", l)]
+        check_eq(trouble, [], "milter warnings in Postfix's log")
+        deadline = time.time() + 10
+        while r.queue_id not in read(trail):
+            assert time.time() < deadline, f"{r.queue_id} not in {trail}: {read(trail)[-500:]}"
+            time.sleep(0.1)
+        check_eq(owner(trail)[:2], ("postern-suite", "adm"), trail)
+        s = run(["/usr/sbin/postern-archive", "search", "--json"], check=False)
+        assert s.returncode == 0 and "through the packaged suite" in s.stdout, \
+            f"archive search: {s.returncode} {s.stdout[-500:]} {s.stderr[-500:]}"
+        run(["/usr/sbin/postern-audit", "verify"])
+        pf.stop()
+        pf.cleanup()
+        del S["suite_pf"]
+        S["suite_sink"].stop()
+        del S["suite_sink"]
+        _, _, log = S["procs"][SUITE]
+        check_eq(stop_daemon(SUITE), 0, f"exit status of postern-suite: {read(log)[-800:]}")
+        assert not os.path.exists(f"{SPOOL}/suite.sock"), "suite.sock left behind"
+    finally:
+        if "suite_pf" in S:
+            S.pop("suite_pf").stop()
+        if "suite_sink" in S:
+            S.pop("suite_sink").stop()
+        if SUITE in S["procs"]:
+            stop_daemon(SUITE)
+        run(["chown", "-R", "postern-archive:postern-archive", archive])
+        run(["chown", "-R", "postern-audit", logdir])
+        for c, t in confs.items():
+            with open(c, "w") as f:
+                f.write(t)
+
+
+@test
 def remove_stops_daemons_any_supervisor_runs_and_warns_about_main_cf():
     """As without systemd: the daemons run under another supervisor (here
     this test) when the packages are removed; main.cf still names them."""
     need("installed")
     for name in S["packaged"]:
-        start_daemon(name)
+        if name != SUITE:   # its engines run in the four (it warns all the same)
+            start_daemon(name)
     pf = PrivatePostfix(base=os.path.join(S["tmp"], "postfix-removal"))
     pf.milters = [f"{{ unix:/postern/{d}.sock, default_action=tempfail }}"
                   for d in S["packaged"]]
