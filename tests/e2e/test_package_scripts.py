@@ -122,9 +122,37 @@ def upgrade_neither_stops_nor_warns_and_an_unnamed_socket_is_quiet():
 
 
 @test
+def removing_postern_suite_names_its_one_line_and_leaves_the_four_alone():
+    """A main.cf wired as main.cf.suite-snippet: removing postern-suite
+    stops it and prints its entries; the suggested commands leave the
+    lists empty. The four daemons' sockets (README.Debian: back to four)
+    are not touched by its warning."""
+    suite = "{ unix:/postern/suite.sock, default_action=tempfail }"
+    write_postfix(suite, suite)
+    r, calls = prerm("suite", "remove")
+    check_eq(r.returncode, 0, r.stderr)
+    assert "--stop" in calls and "--exec /usr/sbin/postern-suite" in calls, calls
+    for param in ("smtpd_milters", "non_smtpd_milters"):
+        assert f"postern-suite: main.cf {param} still names this daemon's socket; delete:" \
+            in r.stderr, r.stderr
+    assert "    " + suite in r.stderr, r.stderr
+    cmds = [x for x in r.stderr.splitlines() if "postconf -e" in x]
+    check_eq(len(cmds), 2, r.stderr)
+    for cmd in cmds:
+        arg = shlex.split(cmd.split("e.g.: ", 1)[1])
+        subprocess.run(arg[:1] + ["-c", PF.config_dir] + arg[1:], check=True)
+    check_eq((postconf("-h", "smtpd_milters"), postconf("-h", "non_smtpd_milters")), ("", ""),
+             "main.cf after the fix")
+    # the four daemons' entries are not the suite's
+    write_postfix(SMTPD, NON_SMTPD)
+    r, _ = prerm("suite", "remove")
+    check_eq(r.stderr, "", "nothing names suite.sock")
+
+
+@test
 def every_daemon_package_has_the_same_script_but_its_name():
     texts = {}
-    for name in ("tls", "sort", "archive", "audit"):
+    for name in ("tls", "sort", "archive", "audit", "suite"):
         with open(os.path.join(TOP, "packaging", "debian", f"postern-{name}.prerm")) as f:
             texts[name] = f.read().replace(name, "NAME")
     check_eq(len(set(texts.values())), 1, "prerm scripts differ beyond the name")
