@@ -28,6 +28,14 @@ here, by the subclasses:
     mta.queue_ids("hold")                # queue listing, Postfix-shaped
     mta.cert_macros("client")            # {cert_subject}, {cert_issuer} sent
     mta.shutdown()                       # stop, no process left, cleanup
+
+A scenario file of the four daemons runs with tap.main(params=mta_params()):
+"postfix", "sendmail", then "postfix+suite" and "sendmail+suite", where
+its daemons are started with Daemon(..., suite=daemon.suite_mode(param))
+and so run as engines of postern-suite; private_mta("postfix+suite") is a
+Postfix. A Stack file runs with params=stack_params(): "chain" (four
+daemons) and "suite" (Stack(suite=True)). POSTERN_SUITE (all, none, only,
+or an MTA) chooses which.
 """
 import os
 import re
