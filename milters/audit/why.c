@@ -28,6 +28,8 @@ typedef struct story {
 	size_t n, cap;
 	char **qids;		/* queue ids of the records found */
 	size_t nqids;
+	char **sessions;	/* "IP port" of their SMTP sessions */
+	size_t nsessions;
 } story;
 
 /* member - o.key, or NULL */
@@ -75,13 +77,40 @@ static int has_qid(const story *s, const char *qid)
 	return 0;
 }
 
+/* session_of - "IP port" of a record's client, new, or NULL */
+static char *session_of(json_object *rec)
+{
+	json_object *c = member(rec, "client"), *port = member(c, "port");
+
+	if (str(c, "ip") == NULL || port == NULL)
+		return NULL;
+	return pn_asprintf("%s %lld", str(c, "ip"), (long long)json_object_get_int64(port));
+}
+
+/* same_session - a record without a queue id from one of the story's
+ * SMTP sessions (a recipient or sender refused before Postfix named the
+ * transaction) */
+static int same_session(const story *s, json_object *rec)
+{
+	char *me;
+	size_t i;
+	int hit = 0;
+
+	if (str(rec, "queue_id") || (me = session_of(rec)) == NULL)
+		return 0;
+	for (i = 0; i < s->nsessions && !hit; i++)
+		hit = strcmp(s->sessions[i], me) == 0;
+	pn_free(me);
+	return hit;
+}
+
 /* wanted - a record of the story: its queue id, or its Message-ID */
 static int wanted(const story *s, json_object *rec, int by_qids)
 {
 	const char *qid = str(rec, "queue_id");
 
 	if (by_qids)
-		return has_qid(s, qid);
+		return has_qid(s, qid) || same_session(s, rec);
 	return (qid && strcmp(qid, s->id) == 0) || same_id(str(member(rec, "headers"), "message_id"),
 							   s->id);
 }
@@ -91,6 +120,7 @@ static void take(story *s, json_object *rec)
 {
 	json_object *v = member(rec, "seq");
 	const char *qid = str(rec, "queue_id");
+	char *session;
 
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -102,6 +132,10 @@ static void take(story *s, json_object *rec)
 	if (qid && !has_qid(s, qid)) {
 		s->qids = pn_realloc(s->qids, (s->nqids + 1) * sizeof(char *));
 		s->qids[s->nqids++] = pn_strdup(qid);
+	}
+	if (qid && (session = session_of(rec)) != NULL) {
+		s->sessions = pn_realloc(s->sessions, (s->nsessions + 1) * sizeof(char *));
+		s->sessions[s->nsessions++] = session;
 	}
 }
 
@@ -384,8 +418,9 @@ int audit_why_tool(const pn_config *cfg, void *engine_state, int argc, char **ar
 		rc = EX_NOINPUT;
 		goto out_id;
 	}
-	/* a Message-ID leads to queue ids, whose refused attempts have no headers */
-	if (s.nqids && !(s.nqids == 1 && strcmp(s.qids[0], s.id) == 0))
+	/* a Message-ID leads to queue ids, whose refused attempts have no
+	 * headers; refusals before the queue id was known are the session's */
+	if (s.nqids)
 		read_files(&s, files, 1);
 	if (s.n == 0) {
 		if (json) {
@@ -448,6 +483,9 @@ out:
 	for (i = 0; i < s.nqids; i++)
 		pn_free(s.qids[i]);
 	pn_free(s.qids);
+	for (i = 0; i < s.nsessions; i++)
+		pn_free(s.sessions[i]);
+	pn_free(s.sessions);
 	pn_free(detail);
 	free_strv(files);
 	for (i = 0; i < nkeys; i++)
