@@ -191,6 +191,13 @@ def refused_attempts_are_failures_in_ecs_and_ocsf():
             check_eq({(e["class_uid"], e["status_id"]) for e in refused}, {(4009, 2)},
                      "OCSF Email Activity, Failure")
         check_eq(len(refused), 2, f"{fmt}: the two refused attempts")
+    # tail prints them as it prints every record
+    for fmt in ("jsonl", "ecs", "ocsf", "cim"):
+        r = st.tool("audit", "tail", "--format", fmt, "--from-seq", "1")
+        check_eq(r.returncode, 0, f"tail --format {fmt} ({r.stderr})")
+        want = (['"by":"tls"', '"by":"sort"'] if fmt == "jsonl"
+                else ["refused at mail by tls: 550", "refused at eom by sort: 550"])
+        check_eq([r.stdout.count(w) for w in want], [1, 1], f"tail --format {fmt}: refusals")
     r = st.tool("audit", "export", "--format", "cim")
     cim = [json.loads(x) for x in r.stdout.splitlines()]
     check_eq(sorted(e["postern_refused_by"] for e in cim if e.get("postern_refused_by")),
