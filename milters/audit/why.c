@@ -3,6 +3,7 @@
 #include "milters/audit/why.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "milters/audit/headfile.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/seal.h"
 #include "milters/audit/state.h"
@@ -310,9 +311,10 @@ static void print_record(json_object *rec, unsigned long long seq)
 	}
 }
 
-/* verify_upto - does the chain verify up to seq? the verdict's line in *detail */
+/* verify_upto - does the chain verify up to seq? the verdict's line in
+ * *detail. hf: the daemon's head file, for the trail's identity, or NULL */
 static int verify_upto(char **files, const audit_seal *keys, size_t nkeys,
-		       unsigned long long seq, char **detail)
+		       unsigned long long seq, const audit_headfile *hf, char **detail)
 {
 	audit_verify_opts vo;
 	char *out = NULL, *nl;
@@ -325,6 +327,11 @@ static int verify_upto(char **files, const audit_seal *keys, size_t nkeys,
 	vo.nkeys = nkeys;
 	vo.no_key = nkeys == 0;
 	vo.upto = seq;
+	if (hf) {
+		/* the configured trail must be the one its daemon keeps */
+		vo.trail_id = hf->trail_id;
+		vo.host = hf->host;
+	}
 	while (files[n])
 		n++;
 	if ((f = open_memstream(&out, &len)) == NULL) {
@@ -370,9 +377,9 @@ int audit_why_tool(const pn_config *cfg, void *engine_state, int argc, char **ar
 	size_t nkeys = 0, i;
 	story s;
 	char **files = NULL, *id, *err = NULL, *detail = NULL;
-	int ch, json = 0, rc = EX_USAGE, vrc;
+	int ch, json = 0, rc = EX_USAGE, vrc, have_head = 0;
+	audit_headfile hf;
 
-	(void)cfg;
 	memset(&s, 0, sizeof(s));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'j') {
@@ -410,7 +417,16 @@ int audit_why_tool(const pn_config *cfg, void *engine_state, int argc, char **ar
 		rc = EX_NOINPUT;
 		goto out_id;
 	} else {
+		char *head = audit_trail_head_path(st->trail_file,
+						   cfg ? pn_config_str(cfg, "head_file") : "");
 		files = audit_trail_files(st->trail_file);
+		have_head = audit_headfile_read(head, &hf, &err) == 1;
+		if (err) {
+			fprintf(stderr, "postern-audit: why: %s\n", err);
+			pn_free(err);
+			err = NULL;
+		}
+		pn_free(head);
 	}
 	if (files[0] == NULL || read_files(&s, files, 0) < 0) {
 		if (files[0] == NULL)
@@ -435,7 +451,8 @@ int audit_why_tool(const pn_config *cfg, void *engine_state, int argc, char **ar
 		goto out_id;
 	}
 	qsort(s.recs, s.n, sizeof(*s.recs), by_seq);
-	vrc = verify_upto(files, keys, nkeys, s.recs[s.n - 1].seq, &detail);
+	vrc = verify_upto(files, keys, nkeys, s.recs[s.n - 1].seq, have_head ? &hf : NULL,
+			  &detail);
 	if (json) {
 		json_object *o = json_object_new_object(), *a = json_object_new_array(), *v;
 		json_object_object_add(o, "id", json_object_new_string(s.id));

@@ -26,7 +26,8 @@
  *	reply, reason) and the seq; then whether the trail's hash chain
  *	verifies from its start up to the last of these records
  *	(verify.h with upto): with --key (as for verify) the macs too,
- *	else the hash chain only. --json prints one JSON object instead:
+ *	else the hash chain only; for the configured trail, also that it is
+ *	the trail (id and host) its daemon's head file names. --json prints one JSON object instead:
  *	{id, found, queue_ids[], records[], verify{ok, upto_seq, macs_checked,
  *	detail}}.
  * DIAGNOSTICS
