@@ -11,8 +11,10 @@
  *	postern-audit why [--json] [--key FILE]... ID [FILE...]
  * DESCRIPTION
  *	audit_why_tool() is the `why` tool (a pn_tool run function, so
- *	postern-audit and postern-suite list the same one; engine_state is
- *	the audit engine's state). ID is a queue id or a Message-ID (with
+ *	postern-audit and postern-suite list the same one): cfg and
+ *	engine_state are the audit engine's own configuration and state (in
+ *	postern-suite, what pn_engine_list_member(state, "audit", ...)
+ *	finds; cfg may be NULL, then the default head file is looked for). ID is a queue id or a Message-ID (with
  *	or without its angle brackets). It reads the trail (the FILEs, else
  *	the configured trail_file and its rotated files, oldest first) and
  *	collects every record of that queue id or Message-ID: the message
