@@ -15,11 +15,34 @@
 #include "common/milter/engine_list.h"
 #include "milters/archive/archive_milter.h"
 #include "milters/audit/audit_milter.h"
+#include "milters/audit/why.h"
 #include "milters/sort/sort_milter.h"
 #include "milters/tls/tls_milter.h"
 
 #include <stdio.h>
 #include <sysexits.h>
+
+/* tool_why - postern-audit's why, on the audit engine this suite runs */
+static int tool_why(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	const pn_config *audit_cfg;
+	void *audit_state;
+
+	(void)cfg;
+	if (pn_engine_list_member(state, "audit", &audit_cfg, &audit_state) < 0) {
+		fprintf(stderr, "postern-suite: why: the audit engine is not running "
+			"(parameter \"engines\")\n");
+		return EX_CONFIG;
+	}
+	return audit_why_tool(audit_cfg, audit_state, argc, argv);
+}
+
+static const pn_tool suite_tools[] = {
+	{"why", "[--json] [--key FILE]... QUEUEID|MESSAGE-ID [FILE...]",
+	 "one message's whole story: session, every engine's decision, archive id, audit "
+	 "seq, and whether the chain verifies up to it (exit 1: not found)", tool_why},
+	{NULL, NULL, NULL, NULL}
+};
 
 /* the order engines run in, and the files their own daemons read */
 static const pn_member suite_members[] = {
@@ -35,6 +58,7 @@ static pn_daemon suite_daemon = {
 	.summary = "the four Postern engines behind one milter socket",
 	.config_file = "/etc/postern/suite.conf",
 	.default_socket = "unix:/run/postern/suite.sock",
+	.tools = suite_tools,
 };
 
 int main(int argc, char **argv)
