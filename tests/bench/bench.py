@@ -458,7 +458,8 @@ def suite_milter(daemons, base):
     settings["pidfile"] = ""
     proc = Process("postern-suite", os.path.join(s_base, "postern-suite.conf"),
                    os.path.join(s_base, "postern-suite.log"),
-                   os.path.join(s_base, "run", "postern-suite.sock"), settings)
+                   os.path.join(s_base, "run", "postern-suite.sock"), settings,
+                   composed=True)
     first = None
     for m in daemons:
         e_base = os.path.join(s_base, m.label)

@@ -67,8 +67,11 @@ class Process:
     Its configuration file is the daemon's (self.conf of its only member)
     or the suite's, written from the members' files and settings."""
 
-    def __init__(self, binary_name, conf, logfile, sock_path, settings=None):
+    def __init__(self, binary_name, conf, logfile, sock_path, settings=None, composed=False):
         self.binary_name = binary_name
+        # composed: a postern-suite whose file this harness writes from its
+        # members (engines); else the members' own file is the process's
+        self.composed = composed
         self.conf = conf
         self.logfile = logfile
         self.sock_path = sock_path
@@ -78,10 +81,6 @@ class Process:
         self.started_with = []
         self.proc = None
         self.log_fp = None
-
-    @property
-    def is_suite(self):
-        return self.binary_name == "postern-suite"
 
     def suite_config(self):
         """suite.conf as a dict: engines in their fixed order, each
@@ -104,7 +103,7 @@ class Process:
     def write_config(self):
         for m in self.members:
             m.write_own_config()
-        if self.is_suite:
+        if self.composed:
             write_conf(self.conf, "postern-suite", self.suite_config())
 
 
@@ -122,7 +121,7 @@ def suite_process(base, socket_dir, settings=None):
     os.chmod(socket_dir, 0o755)
     return Process("postern-suite", os.path.join(base, "postern-suite.conf"),
                    os.path.join(base, "postern-suite.log"),
-                   os.path.join(socket_dir, "postern-suite.sock"), settings)
+                   os.path.join(socket_dir, "postern-suite.sock"), settings, composed=True)
 
 
 class Daemon:
@@ -149,12 +148,12 @@ class Daemon:
             log = os.path.join(self.base, name + ".log")
             if suite and name[len("postern-"):] in SUITE_ENGINES:
                 process = Process("postern-suite", os.path.join(self.base, name + "-suite.conf"),
-                                  log, sock)
+                                  log, sock, composed=True)
             else:
                 process = Process(name, self.conf, log, sock)
         self.process = process
         process.members.append(self)
-        self.suite = process.is_suite
+        self.suite = process.composed
         self.sock_path = process.sock_path
         self.spec = process.spec
         self.logfile = process.logfile

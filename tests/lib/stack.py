@@ -124,7 +124,7 @@ class Stack:
         self.settings.update(settings or {})
         self.config = config or {}
         self.want_sink = sink
-        self.suite = suite
+        self.suite_mode = suite
         self.pf = PrivatePostfix()
         self.base = os.path.join(self.pf.base, "postern")
         self.archive_dir = os.path.join(self.base, "archive")
@@ -173,7 +173,7 @@ class Stack:
         sock_dir = os.path.join(self.base, "run")
         return Process("postern-suite", os.path.join(self.base, "postern-suite.conf"),
                        os.path.join(self.base, "postern-suite.log"),
-                       os.path.join(sock_dir, "postern-suite.sock"), settings)
+                       os.path.join(sock_dir, "postern-suite.sock"), settings, composed=True)
 
     def _daemon_config(self, name):
         b = self.base
@@ -200,7 +200,7 @@ class Stack:
             if self.want_sink:
                 self.sink = Sink(os.path.join(self.pf.base, "sink")).start()
                 self.pf.relay_port = self.sink.port
-            process = self._suite_process() if self.suite else None
+            process = self._suite_process() if self.suite_mode else None
             for name in self.names:
                 d = Daemon("postern-" + name, base=self.base,
                            config=self._daemon_config(name), process=process)
@@ -323,7 +323,7 @@ class Stack:
         """{name: supervisor log lines about a worker that died}."""
         out = {}
         for d in self.processes():
-            name = "suite" if self.suite else d.name[len("postern-"):]
+            name = "suite" if self.suite_mode else d.name[len("postern-"):]
             bad = [line for line in d.log().splitlines()
                    if "worker killed" in line or "worker exited" in line
                    or "AddressSanitizer" in line or "runtime error:" in line]
@@ -372,7 +372,7 @@ class Stack:
     def stale_tmp_files(self):
         """Files left in any daemon's tmp_dir."""
         out = []
-        for name in self.names + (["suite"] if self.suite else []):
+        for name in self.names + (["suite"] if self.suite_mode else []):
             tmp = self.tmp_dir(name)
             if os.path.isdir(tmp):
                 out += [os.path.join(tmp, f) for f in os.listdir(tmp)]
