@@ -70,6 +70,7 @@
 
 #include "milters/archive/files.h"
 #include "milters/archive/index.h"
+#include "milters/archive/indexer.h"
 #include "milters/archive/journal.h"
 #include "milters/archive/policy.h"
 #include "milters/archive/record.h"
@@ -91,6 +92,8 @@ typedef struct arc_settings {
 	arc_policy_spec scope;
 	const char *retention;
 	int catch_up;			/* apply the journal to the index at open */
+	int indexer_thread;		/* index in a thread of its own (the daemon) */
+	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
 } arc_settings;
 
 typedef struct arc_inflight arc_inflight;
@@ -103,6 +106,9 @@ typedef struct arc_archive {
 	arc_store *store;
 	arc_journal *journal;
 	arc_index *index;
+	arc_index *lookup;		/* the write path's reads (object rows) */
+	arc_indexer *indexer;
+	int indexer_thread, await_outcome;
 	arc_policy *policy;
 	arc_retention retention;
 	int fulltext;
@@ -127,6 +133,9 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err);
 void arc_archive_close(arc_archive *a);
 int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_result *res,
 			char **err);
+int arc_archive_outcome(arc_archive *a, const char *id, long long when, int accepted,
+			const char *reason, char **err);
+int arc_archive_sync(arc_archive *a, char **err);
 char *arc_archive_text(void *a, const arc_delivery *d);
 int arc_archive_maintenance_lock(arc_archive *a);
 

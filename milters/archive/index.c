@@ -323,27 +323,6 @@ static int finish(arc_index *x, int rc, char **err)
 	return -1;
 }
 
-/* arc_index_add - the daemon's write of one delivery */
-int arc_index_add(arc_index *x, const arc_object *obj, const arc_delivery *d, const char *text,
-		  char **err)
-{
-	long long num;
-	int rc;
-
-	*err = NULL;
-	pthread_mutex_lock(&x->lock);
-	rc = begin(x, err);
-	if (rc == 0) {
-		if (obj)
-			rc = insert_object(x, obj, err);
-		if (rc == 0)
-			rc = insert_delivery(x, d, text, &num, err);
-		rc = finish(x, rc, err);
-	}
-	pthread_mutex_unlock(&x->lock);
-	return rc;
-}
-
 /* arc_index_object - an object's row */
 int arc_index_object(arc_index *x, const char *sha, arc_object *obj)
 {
@@ -429,6 +408,27 @@ static int apply_hold(arc_index *x, const arc_record *r, char **err)
 	return rc < 0 ? -1 : changed > 0;
 }
 
+/* known_delivery - 1 when a delivery is indexed or voided, 0 if not, -1 on error */
+static int known_delivery(arc_index *x, const char *id, char **err)
+{
+	sqlite3_stmt *st = prepare(x, "SELECT 1 FROM deliveries WHERE id = ?1"
+				   " UNION ALL SELECT 1 FROM voids WHERE id = ?1", err);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (err && *err == NULL)
+		*err = db_error(x, "index");
+	return -1;
+}
+
 /* apply - one journal record: -1 error, 0 nothing new, 1 the index changed */
 static int apply(arc_index *x, const arc_record *r, arc_text_fn text, void *ctx, char **err)
 {
@@ -441,17 +441,21 @@ static int apply(arc_index *x, const arc_record *r, arc_text_fn text, void *ctx,
 		if (insert_object(x, &r->object, err) < 0)
 			return -1;
 		return sqlite3_changes(x->db) > 0;
-	case ARC_REC_DELIVERY:
-		if (insert_delivery(x, r->delivery, NULL, &num, err) < 0)
-			return -1;
-		if (num && text && x->fulltext >= 2) {
-			char *t = text(ctx, r->delivery);
-			rc = t && *t ? arc_index_set_text(x, num, r->delivery->subject, t) : 0;
-			pn_free(t);
-			if (rc < 0)
-				return -1;
+	case ARC_REC_DELIVERY: {
+		char *t = NULL;
+		/* the text only for a delivery about to be inserted: one full-text
+		 * write, and no object read for what the index has already */
+		if (text && x->fulltext >= 2) {
+			if ((rc = known_delivery(x, r->delivery->id, err)) != 0)
+				return rc < 0 ? -1 : 0;
+			t = text(ctx, r->delivery);
 		}
+		rc = insert_delivery(x, r->delivery, t, &num, err);
+		pn_free(t);
+		if (rc < 0)
+			return -1;
 		return num != 0;
+	}
 	case ARC_REC_VOID:
 		if ((st = prepare(x, "INSERT OR IGNORE INTO voids(id) VALUES(?)", err)) == NULL)
 			return -1;
@@ -487,7 +491,9 @@ typedef struct catch_ctx {
 	arc_index *x;
 	arc_text_fn text;
 	void *ctx;
-	size_t applied, in_batch;
+	arc_hold_fn hold;
+	void *hold_ctx;
+	size_t applied, in_batch, held;
 	char *err;
 } catch_ctx;
 
@@ -499,6 +505,10 @@ static int catch_record(void *ctx, const arc_record *r, const char *line, size_t
 	(void)line; (void)len;
 	if (r == NULL)
 		return 0;	/* a damaged line: verify reports it */
+	if (c->hold && c->hold(c->hold_ctx, r)) {
+		c->held++;
+		return -1;	/* not an error: the file is applied up to here */
+	}
 	switch (apply(c->x, r, c->text, c->ctx, &c->err)) {
 	case -1:
 		return -1;
@@ -582,18 +592,31 @@ static int catch_up_file(arc_index *x, arc_journal *j, const char *dir, const ch
 int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx,
 		       size_t *applied, char **err)
 {
-	catch_ctx c = {x, text, ctx, 0, 0, NULL};
-	char **names;
+	arc_catch_up how;
+
+	memset(&how, 0, sizeof(how));
+	how.text = text;
+	how.text_ctx = ctx;
+	return arc_index_catch_up_with(x, j, &how, applied, err);
+}
+
+/* arc_index_catch_up_with - catch-up of some day files, held back where told */
+int arc_index_catch_up_with(arc_index *x, arc_journal *j, arc_catch_up *how, size_t *applied,
+			    char **err)
+{
+	catch_ctx c = {x, how->text, how->text_ctx, how->hold, how->hold_ctx, 0, 0, 0, NULL};
+	char **names = how->files;
 	const char *dir;
-	size_t n, i;
+	size_t n = how->nfiles, i;
 	int rc = 0;
 
 	*err = NULL;
+	how->held = 0;
 	if (applied)
 		*applied = 0;
 	if (x->readonly)
 		return 0;
-	if (arc_journal_files(j, &names, &n) < 0) {
+	if (names == NULL && arc_journal_files(j, &names, &n) < 0) {
 		*err = pn_asprintf("cannot list the journal: %s", strerror(errno));
 		return -1;
 	}
@@ -602,9 +625,11 @@ int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx
 	for (i = 0; i < n && rc == 0; i++)
 		rc = catch_up_file(x, j, dir, names[i], &c);
 	pthread_mutex_unlock(&x->lock);
-	arc_journal_files_free(names, n);
+	if (how->files == NULL)
+		arc_journal_files_free(names, n);
 	if (applied)
 		*applied = c.applied;
+	how->held = c.held;
 	*err = c.err;
 	return rc;
 }
