@@ -948,6 +948,46 @@ static void failures_record_nothing(void **state)
 	pn_free((char *)s.dir);
 }
 
+static void index_waits_for_the_outcome(void **state)
+{
+	arc_settings s = settings("outcome");
+	arc_archive *a;
+	const char *rcpts[] = {"bob@example.org", NULL};
+	arc_delivery *d = envelope("alice@example.com", rcpts, 0);
+	char *blimp = variant("blimp"), *err = NULL, *lines;
+	arc_verify_report rep;
+	arc_result r;
+	size_t applied;
+
+	(void)state;
+	s.await_outcome = 1;
+	a = open_archive(&s);
+	/* journaled, but the index waits for the MTA's answer */
+	r = put(a, plain_msg, sizeof(plain_msg) - 1, d);
+	assert_int_equal(count_query(a, NULL, NULL), 0);
+	assert_int_equal(arc_archive_outcome(a, r.id, d->time, 1, NULL, &err), 0);
+	assert_int_equal(count_query(a, NULL, NULL), 1);
+	/* refused after storing: voided, never indexed */
+	r = put(a, blimp, strlen(blimp), d);
+	assert_int_equal(arc_archive_sync(a, &err), 0);
+	assert_int_equal(count_query(a, NULL, NULL), 1);
+	assert_int_equal(arc_archive_outcome(a, r.id, d->time, 0, "tempfail by audit", &err), 0);
+	assert_true(journal_has(&s, "\"type\":\"void\""));
+	assert_int_equal(count_query(a, NULL, NULL), 1);
+	assert_int_equal(count_query(a, "text", "blimp"), 0);
+	/* the object stays (prune takes it); verify finds nothing wrong */
+	if (verify_quiet(a, &rep, &lines) != 0)
+		fail_msg("verify after a void:\n%s", lines);
+	pn_free(lines);
+	assert_int_equal(arc_reindex(a, &applied, &err), 0);
+	assert_int_equal(count_query(a, NULL, NULL), 1);
+	assert_int_equal(count_query(a, "text", "blimp"), 0);
+	pn_free(blimp);
+	arc_delivery_free(d);
+	arc_archive_close(a);
+	pn_free((char *)s.dir);
+}
+
 static void leftover_temporary_files_are_removed_at_open(void **state)
 {
 	arc_settings s = settings("temps");
@@ -1102,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(reindex_rebuilds_the_same_index),
 		cmocka_unit_test(prune_deletes_expired_deliveries_but_never_held_ones),
 		cmocka_unit_test(failures_record_nothing),
+		cmocka_unit_test(index_waits_for_the_outcome),
 		cmocka_unit_test(leftover_temporary_files_are_removed_at_open),
 		cmocka_unit_test(journal_line_cut_by_a_crash_is_repaired),
 		cmocka_unit_test(refuses_an_archive_of_another_format),
