@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -988,6 +989,99 @@ static void index_waits_for_the_outcome(void **state)
 	pn_free((char *)s.dir);
 }
 
+/* journal_count - how many journal lines mention text */
+static long journal_count(const arc_settings *s, const char *text)
+{
+	char *cmd = pn_asprintf("cat %s/journal/*.jsonl | grep -cF '%s'", s->dir, text);
+	FILE *p = popen(cmd, "r");
+	long n = -1;
+
+	if (p == NULL || fscanf(p, "%ld", &n) != 1)
+		n = -1;
+	if (p)
+		pclose(p);
+	pn_free(cmd);
+	return n;
+}
+
+#define WRITERS 6
+#define PER_WRITER 20
+
+typedef struct writer {
+	arc_archive *a;
+	int n;
+} writer;
+
+/* write_some - one session's deliveries: every other one the same message */
+static void *write_some(void *arg)
+{
+	writer *w = arg;
+	const char *rcpts[] = {"bob@example.org", NULL};
+	int i;
+
+	for (i = 0; i < PER_WRITER; i++) {
+		arc_delivery *d = envelope("alice@example.com", rcpts, 0);
+		arc_source src = {plain_msg, sizeof(plain_msg) - 1, NULL};
+		char *text = NULL, *err = NULL;
+		arc_result r;
+		if (i % 2) {
+			char word[32];
+			snprintf(word, sizeof(word), "w%dm%d", w->n, i);
+			text = variant(word);
+			src.head = text;
+			src.head_len = strlen(text);
+		}
+		if (arc_archive_message(w->a, d, &src, &r, &err) < 0) {
+			fprintf(stderr, "writer %d: %s\n", w->n, err);
+			pn_free(err);
+			w->n = -1;
+		}
+		pn_free(text);
+		arc_delivery_free(d);
+	}
+	return NULL;
+}
+
+static void indexer_thread_follows_concurrent_writers(void **state)
+{
+	arc_settings s = settings("threads");
+	arc_archive *a;
+	pthread_t t[WRITERS];
+	writer w[WRITERS];
+	arc_verify_report rep;
+	char *err = NULL, *lines;
+	int i;
+
+	(void)state;
+	s.indexer_thread = 1;
+	a = open_archive(&s);
+	for (i = 0; i < WRITERS; i++) {
+		w[i].a = a;
+		w[i].n = i;
+		assert_int_equal(pthread_create(&t[i], NULL, write_some, &w[i]), 0);
+	}
+	for (i = 0; i < WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].n, i);
+	}
+	/* every delivery journaled; the shared message's object journaled once,
+	 * though the index lagged behind the writers that reused it */
+	assert_int_equal(journal_count(&s, "\"type\":\"delivery\""), WRITERS * PER_WRITER);
+	assert_int_equal(journal_count(&s, "\"type\":\"object\""), 1 + WRITERS * PER_WRITER / 2);
+	assert_int_equal(arc_archive_sync(a, &err), 0);
+	assert_int_equal(count_query(a, NULL, NULL), WRITERS * PER_WRITER);
+	assert_int_equal(count_query(a, "text", "zeppelin"), WRITERS * PER_WRITER / 2);
+	if (verify_quiet(a, &rep, &lines) != 0)
+		fail_msg("verify:\n%s", lines);
+	pn_free(lines);
+	/* the thread stops with the archive, leaving the index current */
+	arc_archive_close(a);
+	a = open_archive(&s);
+	assert_int_equal(count_query(a, NULL, NULL), WRITERS * PER_WRITER);
+	arc_archive_close(a);
+	pn_free((char *)s.dir);
+}
+
 static void leftover_temporary_files_are_removed_at_open(void **state)
 {
 	arc_settings s = settings("temps");
@@ -1143,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(prune_deletes_expired_deliveries_but_never_held_ones),
 		cmocka_unit_test(failures_record_nothing),
 		cmocka_unit_test(index_waits_for_the_outcome),
+		cmocka_unit_test(indexer_thread_follows_concurrent_writers),
 		cmocka_unit_test(leftover_temporary_files_are_removed_at_open),
 		cmocka_unit_test(journal_line_cut_by_a_crash_is_repaired),
 		cmocka_unit_test(refuses_an_archive_of_another_format),
