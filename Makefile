@@ -43,7 +43,7 @@ LIBPOSTERN := $(BUILD)/libpostern.a
 # and fuzz targets can call the engine directly.
 MILTERS    := $(patsubst milters/%/main.c,%,$(wildcard milters/*/main.c))
 BINS       := $(MILTERS:%=$(BUILD)/bin/postern-%)
-MILTER_LIBS:= $(MILTERS:%=$(BUILD)/lib/lib%.a)
+MILTER_LIBS:= $(patsubst %,$(BUILD)/lib/lib%.a,$(filter-out suite,$(MILTERS)))
 
 # Test programs: cmocka unit tests and daemons that exist only for tests.
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -78,7 +78,15 @@ $(BUILD)/bin/postern-$(1): $(BUILD)/milters/$(1)/main.o $(BUILD)/lib/lib$(1).a $
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
-$(foreach m,$(MILTERS),$(eval $(call milter_rules,$(m))))
+$(foreach m,$(filter-out suite,$(MILTERS)),$(eval $(call milter_rules,$(m))))
+
+# postern-suite: the four engines in one process, each from its own library
+# (milters/suite/ holds only the daemon's main and tools).
+SUITE_SRC  := $(filter-out milters/suite/main.c,$(wildcard milters/suite/*.c))
+$(BUILD)/bin/postern-suite: $(BUILD)/milters/suite/main.o $(SUITE_SRC:%.c=$(BUILD)/%.o) \
+		$(filter-out $(BUILD)/lib/libsuite.a,$(MILTER_LIBS)) $(LIBPOSTERN)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(MILTER_LIBS) $(LIBPOSTERN)
 	@mkdir -p $(@D)

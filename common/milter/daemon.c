@@ -76,22 +76,33 @@ static size_t count_params(const pn_param *p)
 	return n;
 }
 
+/* pn_engine_table - daemon + milter + engine parameters, as a daemon of
+ * engine e reads its file (a new table the caller keeps or frees) */
+pn_param *pn_engine_table(const pn_engine *e)
+{
+	size_t a, b, c;
+	pn_param *t;
+
+	a = count_params(pn_daemon_params);
+	b = count_params(pn_milter_params);
+	c = count_params(e->params);
+	t = pn_calloc(a + b + c + 1, sizeof(pn_param));
+	memcpy(t, pn_daemon_params, a * sizeof(pn_param));
+	memcpy(t + a, pn_milter_params, b * sizeof(pn_param));
+	if (c)
+		memcpy(t + a + b, e->params, c * sizeof(pn_param));
+	return t;
+}
+
 /* pn_daemon_table - the merged parameter table of daemon d (built once) */
 const pn_param *pn_daemon_table(const pn_daemon *d)
 {
-	size_t a, b, c, i;
+	size_t i;
 
 	if (table)
 		return table;
-	a = count_params(pn_daemon_params);
-	b = count_params(pn_milter_params);
-	c = count_params(d->engine->params);
-	table = pn_calloc(a + b + c + 1, sizeof(pn_param));
-	memcpy(table, pn_daemon_params, a * sizeof(pn_param));
-	memcpy(table + a, pn_milter_params, b * sizeof(pn_param));
-	if (c)
-		memcpy(table + a + b, d->engine->params, c * sizeof(pn_param));
-	for (i = 0; i < a; i++)
+	table = pn_engine_table(d->engine);
+	for (i = 0; table[i].name; i++)
 		if (strcmp(table[i].name, "socket") == 0)
 			table[i].default_value = d->default_socket;
 	return table;

@@ -69,7 +69,9 @@
  *	Every daemon's configuration holds the parameters of pn_daemon_params
  *	(socket, socket_mode, socket_owner, user, pidfile, log_level,
  *	milter_timeout, listen_backlog) and pn_milter_params, then its
- *	engine's own.
+ *	engine's own: pn_daemon_table() is that table for daemon d,
+ *	pn_engine_table() a new copy of it for any engine (an engine list
+ *	reads each member's file with it).
  * DIAGNOSTICS
  *	A configuration error is printed (or logged) with every control
  *	byte and every byte that is not UTF-8 written as \xNN: an error
@@ -107,5 +109,6 @@ int pn_daemon_main(const pn_daemon *d, int argc, char **argv);
 int pn_daemon_request_reload(void);
 int pn_daemon_reload_now(void);
 const pn_param *pn_daemon_table(const pn_daemon *d);
+pn_param *pn_engine_table(const pn_engine *e);
 
 #endif

@@ -24,6 +24,7 @@
  *		pn_snapshot_watch(s, path, &stamp);	// in .watch_files
  *		pn_snapshot_watch_interval(s, seconds);
  *	}
+ *	void pn_snapshot_watch_like(pn_snapshot *s, pn_snapshot *from);
  *	int  pn_snapshot_look_due(pn_snapshot *s);
  *	const char *pn_snapshot_changed(pn_snapshot *s);
  *	void pn_snapshot_reload_failed(pn_snapshot *s);
@@ -54,7 +55,9 @@
  *	once per file with the version it read (take the stamp with fstat()
  *	on the descriptor the text came from, common/filestamp.h), and may
  *	call pn_snapshot_watch_interval() to look at most once per that many
- *	seconds (default 0: at every connection). The engine then does no
+ *	seconds (default 0: at every connection); pn_snapshot_watch_like()
+ *	adds every file another snapshot watches (an engine list watches
+ *	its members' files). The engine then does no
  *	watching of its own: at the start of each connection, before it
  *	takes its snapshot, the milter layer (milter.c) asks
  *	pn_snapshot_look_due() and pn_snapshot_changed() (one stat per
@@ -174,6 +177,7 @@ void *pn_snapshot_state(const pn_snapshot *s);
 void pn_snapshot_shutdown(void);
 void pn_snapshot_watch(pn_snapshot *s, const char *path, const pn_filestamp *stamp);
 void pn_snapshot_watch_interval(pn_snapshot *s, long seconds);
+void pn_snapshot_watch_like(pn_snapshot *s, pn_snapshot *from);
 int pn_snapshot_look_due(pn_snapshot *s);
 const char *pn_snapshot_changed(pn_snapshot *s);
 void pn_snapshot_reload_failed(pn_snapshot *s);

@@ -162,6 +162,21 @@ void pn_snapshot_watch(pn_snapshot *s, const char *path, const pn_filestamp *sta
 	f->failed = *stamp;
 }
 
+/* pn_snapshot_watch_like - while s is built: it also watches what from
+ * watches (an engine list's members), as often as the most eager */
+void pn_snapshot_watch_like(pn_snapshot *s, pn_snapshot *from)
+{
+	watching_snapshot *w = watching(s), *f = watching(from);
+	size_t i;
+
+	for (i = 0; i < f->nfiles; i++) {
+		pn_snapshot_watch(s, f->files[i].path, &f->files[i].read);
+		w->files[w->nfiles - 1].failed = f->files[i].failed;
+	}
+	if (f->nfiles && (w->nfiles == f->nfiles || f->interval < w->interval))
+		w->interval = f->interval;
+}
+
 /* pn_snapshot_watch_interval - while s is built: look at most once per seconds */
 void pn_snapshot_watch_interval(pn_snapshot *s, long seconds)
 {

@@ -23,6 +23,17 @@
  *	(unless connection_records = no); failures there can only be
  *	logged.
  *
+ *	The milter layer's on_outcome tells it every refusal and, at end
+ *	of message, the final verdict (engine.h). A refusal at any step
+ *	(by an engine that ran before audit in a postern-suite, or by the
+ *	layer) becomes a "refused" record, and such an attempt gets no
+ *	"aborted" record (nor its connection a "connection" record); when
+ *	the MTA is told to refuse a message after its message record was
+ *	written, an "outcome" record names that record's seq (record.h).
+ *	After writing a message record it notes ("audit", "seq") in the
+ *	message's story. Its per-message and per-connection data (what
+ *	was written) live in m->engine_data and c->engine_data.
+ *
  *	audit_emit() appends a record body to the state's trail and, with
  *	syslog = yes, sends the same sealed line to syslog (facility mail,
  *	level info, "@cee: " first with syslog_cee = yes). The syslog copy

@@ -27,7 +27,7 @@ static const char *csv_columns[] = {
 	"client_name", "helo", "country", "asn", "as_org", "tls_version", "tls_cipher",
 	"tls_verified", "auth_user", "envelope_from", "envelope_rcpt", "header_from",
 	"header_to", "subject", "message_id", "size", "sha256", "attachments",
-	"attachment_names", NULL
+	"attachment_names", "refusal", NULL
 };
 
 /* audit_filter_init - a filter that lets everything through */
@@ -337,6 +337,23 @@ static void joined(pn_buf *out, json_object *v, const char *key, const char *sep
 	}
 }
 
+/* refusal_cell - "STEP BY CODE XCODE TEXT" of a refused or outcome record */
+static void refusal_cell(pn_buf *out, json_object *ref)
+{
+	static const char *parts[] = {"step", "by", "code", "xcode", "text", NULL};
+	const char *s;
+	size_t i;
+
+	pn_buf_reset(out);
+	for (i = 0; ref && parts[i]; i++) {
+		if ((s = scalar(ref, parts[i])) == NULL)
+			continue;
+		if (pn_buf_len(out))
+			pn_buf_putc(out, ' ');
+		pn_buf_puts(out, s);
+	}
+}
+
 /* csv_row - one record as a CSV row */
 static void csv_row(pn_buf *b, json_object *rec)
 {
@@ -372,6 +389,8 @@ static void csv_row(pn_buf *b, json_object *rec)
 		csv_field(b, NULL, 0);
 	}
 	joined(&list, att, "filename", "; ");
+	csv_field(b, pn_buf_str(&list), 0);
+	refusal_cell(&list, path(rec, "refusal"));
 	csv_field(b, pn_buf_str(&list), 0);
 	pn_buf_puts(b, "\r\n");
 	pn_buf_free(&list);

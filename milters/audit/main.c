@@ -4,8 +4,9 @@
  *
  * The daemon (serve) writes one record per message and per connection
  * without a message (audit_milter.c, record.c, trail.c). The tools read what it
- * wrote with the same code: export (export.c), verify (verify.c) and
- * checkpoint (trail.c's recovery of the chain head). See postern-audit(8).
+ * wrote with the same code: export (export.c), verify (verify.c),
+ * checkpoint (trail.c's recovery of the chain head) and why (why.c: one
+ * message's story). See postern-audit(8).
  */
 #include "common/alloc.h"
 #include "common/log.h"
@@ -23,6 +24,7 @@
 #include "milters/audit/state.h"
 #include "milters/audit/trail.h"
 #include "milters/audit/verify.h"
+#include "milters/audit/why.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -378,6 +380,9 @@ static const pn_tool audit_tools[] = {
 		 "[--syslog-to udp:HOST:PORT|tcp:HOST:PORT|unix:PATH] [FILE]",
 	 "print records as they are appended, across rotations, resuming from a cursor",
 	 audit_tool_tail},
+	{"why", "[--json] [--key FILE]... QUEUEID|MESSAGE-ID [FILE...]",
+	 "one message's story: session, engines' decisions, recipients, refused attempts, "
+	 "seq, and whether the chain verifies up to it (exit 1: not found)", audit_why_tool},
 	{"fields", "[--format ecs|ocsf|cim]",
 	 "list the SIEM fields the export formats use (name, type, requirement)", tool_fields},
 	{NULL, NULL, NULL, NULL}

@@ -55,6 +55,8 @@ const char *audit_event_name(audit_event ev)
 	case AUDIT_EV_MESSAGE: return "message";
 	case AUDIT_EV_ABORTED: return "aborted";
 	case AUDIT_EV_CONNECTION: return "connection";
+	case AUDIT_EV_REFUSED: return "refused";
+	case AUDIT_EV_OUTCOME: return "outcome";
 	}
 	return "message";
 }
@@ -266,8 +268,8 @@ static const char *esmtp_arg(char **args, const char *key)
 	return NULL;
 }
 
-/* envelope_obj - MAIL FROM, RCPT TO and the ESMTP facts */
-static json_object *envelope_obj(const audit_state *st, const pn_msg *m)
+/* envelope_obj - MAIL FROM, RCPT TO (only that one, when given) and the ESMTP facts */
+static json_object *envelope_obj(const audit_state *st, const pn_msg *m, const pn_rcpt *only)
 {
 	json_object *o = json_object_new_object(), *rcpt = json_object_new_array();
 	const char *size, *body;
@@ -277,8 +279,8 @@ static json_object *envelope_obj(const audit_state *st, const pn_msg *m)
 	addr = envelope_addr(m->sender ? m->sender : "<>");
 	add_owned(o, "from", show_addr(st, addr));
 	pn_free(addr);
-	for (i = 0; i < m->nrcpts; i++) {
-		addr = envelope_addr(m->rcpts[i].addr);
+	for (i = 0; i < (only ? 1 : m->nrcpts); i++) {
+		addr = envelope_addr(only ? only->addr : m->rcpts[i].addr);
 		char *shown = show_addr(st, addr);
 		json_object_array_add(rcpt, jstr(shown, strlen(shown)));
 		pn_free(shown);
@@ -549,6 +551,120 @@ static json_object *privacy_obj(const audit_state *st)
 	return o;
 }
 
+/* cut - s at most AUDIT_MAX_NOTE_BYTES long (never inside a UTF-8 sequence), new */
+static char *cut(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= AUDIT_MAX_NOTE_BYTES)
+		return pn_strdup(s);
+	n = AUDIT_MAX_NOTE_BYTES;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return pn_memdup0(s, n);
+}
+
+/* note_value - a note as the record shows it: cut, and its addresses
+ * pseudonymised when the record's addresses are */
+static char *note_value(const audit_state *st, const char *value)
+{
+	char *v = cut(value), *word, *save = NULL;
+	pn_buf out;
+
+	if (!st->pseudonymize || strchr(v, '@') == NULL)
+		return v;
+	pn_buf_init(&out, 0);
+	for (word = strtok_r(v, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
+		if (pn_buf_len(&out))
+			pn_buf_putc(&out, ' ');
+		if (strchr(word, '@')) {
+			/* <addr>, addr: and the like: the address between the marks */
+			size_t lead = strspn(word, "<("), end = strlen(word);
+			char *bare, *p;
+			while (end > lead && strchr(">),;:", word[end - 1]))
+				end--;
+			bare = pn_memdup0(word + lead, end - lead);
+			p = audit_pseudonym(st, bare);
+			pn_buf_append(&out, word, lead);
+			pn_buf_puts(&out, p);
+			pn_buf_puts(&out, word + end);
+			pn_free(p);
+			pn_free(bare);
+		} else {
+			pn_buf_puts(&out, word);
+		}
+	}
+	pn_free(v);
+	v = pn_strdup(pn_buf_str(&out));
+	pn_buf_free(&out);
+	return v;
+}
+
+/* engines_obj - the notes of every engine, {engine: {key: value}}, or NULL */
+static json_object *engines_obj(const audit_state *st, const pn_msg *m)
+{
+	json_object *o, *e;
+	size_t i;
+
+	if (m == NULL || m->nnotes == 0)
+		return NULL;
+	o = json_object_new_object();
+	for (i = 0; i < m->nnotes && i < AUDIT_MAX_NOTES; i++) {
+		const pn_note *n = &m->notes[i];
+		char *engine = cut(n->engine), *key = cut(n->key);
+		json_object *name;
+
+		/* member names are JSON strings too: made valid UTF-8 */
+		name = jstr(engine, strlen(engine));
+		if (!json_object_object_get_ex(o, json_object_get_string(name), &e)) {
+			e = json_object_new_object();
+			json_object_object_add(o, json_object_get_string(name), e);
+		}
+		json_object_put(name);
+		name = jstr(key, strlen(key));
+		add_owned(e, json_object_get_string(name), note_value(st, n->value));
+		json_object_put(name);
+		pn_free(engine);
+		pn_free(key);
+	}
+	return o;
+}
+
+/* audit_step_name - a protocol step as records name it */
+const char *audit_step_name(unsigned step)
+{
+	switch (step) {
+	case PN_STEP_CONNECT: return "connect";
+	case PN_STEP_HELO: return "helo";
+	case PN_STEP_MAIL: return "mail";
+	case PN_STEP_RCPT: return "rcpt";
+	case PN_STEP_DATA: return "data";
+	case PN_STEP_HEADER: return "header";
+	case PN_STEP_EOH: return "eoh";
+	case PN_STEP_BODY: return "body";
+	case PN_STEP_EOM: return "eom";
+	}
+	return "unknown";
+}
+
+/* refusal_obj - what the MTA was told, by whom, and why */
+static json_object *refusal_obj(const pn_msg *m, const pn_outcome *o)
+{
+	json_object *r = json_object_new_object();
+	const char *reason = m && o->by ? pn_msg_note_get(m, o->by, "reason") : NULL;
+
+	add_str(r, "step", audit_step_name(o->step));
+	add_str(r, "verdict", pn_verdict_name(o->verdict));
+	add_str(r, "by", o->by ? o->by : "milter");
+	add_str(r, "code", o->rcode);
+	add_str(r, "xcode", o->xcode);
+	if (o->text)
+		add_owned(r, "text", cut(o->text));
+	if (reason)
+		add_owned(r, "reason", cut(reason));
+	return r;
+}
+
 /* host_of - the MTA's name for the record */
 static const char *host_of(const audit_state *st, const pn_conn *c, const audit_env *env)
 {
@@ -570,9 +686,10 @@ static void add_obj(json_object *o, const char *key, json_object *v)
 		json_object_object_add(o, key, v);
 }
 
-/* audit_record_build - the record body for one event */
-char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
-			 const audit_env *env, size_t *len, char **err)
+/* build - the record body for one event; o and corrects for refused/outcome */
+static char *build(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
+		   const audit_env *env, const pn_outcome *o, unsigned long long corrects,
+		   size_t *len, char **err)
 {
 	json_object *rec = json_object_new_object();
 	const char *qid = env->queue_id ? env->queue_id : (m ? m->queue_id : NULL);
@@ -593,10 +710,19 @@ char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_eve
 	add_obj(rec, "client", client_obj(st, c));
 	add_obj(rec, "tls", tls_obj(st, c));
 	add_obj(rec, "auth", auth_obj(st, c));
-	if (m && ev != AUDIT_EV_CONNECTION) {
-		add_obj(rec, "envelope", envelope_obj(st, m));
+	if (m && (ev == AUDIT_EV_MESSAGE || ev == AUDIT_EV_ABORTED)) {
+		add_obj(rec, "envelope", envelope_obj(st, m, NULL));
 		add_obj(rec, "headers", headers_obj(st, m));
 		json_object_object_add(rec, "size", json_object_new_int64((int64_t)pn_msg_size(m)));
+	} else if (m && (ev == AUDIT_EV_REFUSED || ev == AUDIT_EV_OUTCOME)) {
+		add_obj(rec, "envelope",
+			envelope_obj(st, m, o && o->step == PN_STEP_RCPT ? o->rcpt : NULL));
+		/* the headers only once they came: a refusal at MAIL has none */
+		if (m->nheaders) {
+			add_obj(rec, "headers", headers_obj(st, m));
+			json_object_object_add(rec, "size",
+					       json_object_new_int64((int64_t)pn_msg_size(m)));
+		}
 	}
 	if (m && ev == AUDIT_EV_MESSAGE) {
 		char hex[PN_SHA256_HEX_LEN + 1];
@@ -614,6 +740,13 @@ char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_eve
 		json_object_object_add(rec, "mime", mime_obj(mime));
 		pn_mime_free(mime);
 	}
+	if (ev != AUDIT_EV_CONNECTION)
+		add_obj(rec, "engines", engines_obj(st, m));
+	if (o && (ev == AUDIT_EV_REFUSED || ev == AUDIT_EV_OUTCOME))
+		add_obj(rec, "refusal", refusal_obj(m, o));
+	if (ev == AUDIT_EV_OUTCOME && corrects)
+		json_object_object_add(rec, "corrects_seq",
+				       json_object_new_int64((int64_t)corrects));
 	add_obj(rec, "privacy", privacy_obj(st));
 	text = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PLAIN
 						 | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
@@ -621,4 +754,19 @@ char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_eve
 	*len = n;
 	json_object_put(rec);
 	return out;
+}
+
+/* audit_record_build - the record body for one event */
+char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
+			 const audit_env *env, size_t *len, char **err)
+{
+	return build(st, c, m, ev, env, NULL, 0, len, err);
+}
+
+/* audit_record_build_outcome - the record of a refused attempt or a changed outcome */
+char *audit_record_build_outcome(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
+				 const audit_env *env, const pn_outcome *o,
+				 unsigned long long corrects, size_t *len, char **err)
+{
+	return build(st, c, m, ev, env, o, corrects, len, err);
 }

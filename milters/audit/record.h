@@ -8,7 +8,16 @@
  *	char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m,
  *	                         audit_event ev, const audit_env *env,
  *	                         size_t *len, char **err);
- *	char *audit_pseudonym(const audit_state *st, const char *address);
+ *	char *audit_record_build_outcome(const audit_state *st, pn_conn *c,
+ *	                         pn_msg *m, audit_event ev, const audit_env *env,
+ *	                         const pn_outcome *o, unsigned long long corrects,
+ *	                         size_t *len, char **err);
+ *	const char *audit_step_name(unsigned step);
+ *	char *audit_record_build_outcome(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
+				 const audit_env *env, const pn_outcome *o,
+				 unsigned long long corrects, size_t *len, char **err);
+const char *audit_step_name(unsigned step);
+char *audit_pseudonym(const audit_state *st, const char *address);
  *	const char *audit_event_name(audit_event ev);
  * DESCRIPTION
  *	audit_record_build() turns what the milter layer collected about a
@@ -30,7 +39,18 @@
  *	    attachments_truncated,
  *	    mime {count, parts[{index, depth, content_type, disposition,
  *	          encoding, raw_size, size, container}], truncated},
+ *	    engines {ENGINE {KEY: VALUE}},
+ *	    refusal {step, verdict, by, code, xcode, text, reason},
+ *	    corrects_seq,
  *	    privacy {redacted[], pseudonymized}
+ *
+ *	engines is the message's story (msg.h, pn_msg_note): every note the
+ *	engines that ran before audit in the same process wrote (tls:
+ *	policy, verdict; sort: actions; archive: id, sha256), grouped by
+ *	engine, in the order written. It is absent when there are no notes
+ *	(a standalone postern-audit). At most AUDIT_MAX_NOTES notes are written,
+ *	each value cut at AUDIT_MAX_NOTE_BYTES; with pseudonymize_addresses every
+ *	word of a value that holds an "@" is pseudonymised like an address.
  *
  *	Every string is valid UTF-8 whatever the mail held: header text is
  *	unfolded and its RFC 2047 encoded-words decoded (rfc2047.h); any
@@ -59,6 +79,20 @@
  *	attachments: the content is incomplete); AUDIT_EV_CONNECTION for a
  *	connection that ended without any message.
  *
+ *	audit_record_build_outcome() writes what the MTA was told when it
+ *	was not what a message record says, from the milter layer's
+ *	outcome o (engine.h): AUDIT_EV_REFUSED for an attempt refused at
+ *	some step (connect, helo, mail, rcpt, data, eoh, eom: a reject,
+ *	tempfail or discard by an engine, or by the milter layer, "by"
+ *	"milter"); its envelope lists the refused recipient at RCPT, else
+ *	every recipient accepted so far; headers and size only when the
+ *	headers had arrived. AUDIT_EV_OUTCOME when the message record was
+ *	already written (its seq in corrects_seq) and the MTA got another
+ *	verdict after it (a later engine's modification failed). refusal
+ *	says which step, which verdict, which engine ("by"), the reply
+ *	(code, xcode, text, cut at AUDIT_MAX_NOTE_BYTES) and, when the refusing
+ *	engine noted one, its "reason".
+ *
  *	Privacy (state.h): redacted members are left out and named in
  *	privacy.redacted. With pseudonymize_addresses, every address's local
  *	part becomes "anon-" and the first 16 hex digits of the HMAC-SHA256
@@ -76,10 +110,17 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/milter/engine.h"
 #include "common/milter/msg.h"
 #include "milters/audit/state.h"
 
-typedef enum { AUDIT_EV_MESSAGE, AUDIT_EV_ABORTED, AUDIT_EV_CONNECTION } audit_event;
+typedef enum {
+	AUDIT_EV_MESSAGE, AUDIT_EV_ABORTED, AUDIT_EV_CONNECTION, AUDIT_EV_REFUSED, AUDIT_EV_OUTCOME
+} audit_event;
+
+/* Bounds on what the engines' notes and a reply can add to a record. */
+#define AUDIT_MAX_NOTES 64
+#define AUDIT_MAX_NOTE_BYTES 512
 
 typedef struct audit_env {
 	struct timespec now;
@@ -89,6 +130,10 @@ typedef struct audit_env {
 
 char *audit_record_build(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
 			 const audit_env *env, size_t *len, char **err);
+char *audit_record_build_outcome(const audit_state *st, pn_conn *c, pn_msg *m, audit_event ev,
+				 const audit_env *env, const pn_outcome *o,
+				 unsigned long long corrects, size_t *len, char **err);
+const char *audit_step_name(unsigned step);
 char *audit_pseudonym(const audit_state *st, const char *address);
 const char *audit_event_name(audit_event ev);
 

@@ -86,6 +86,10 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 			r->kind = AUDIT_SIEM_ABORTED;
 		else if (strcmp(event, "connection") == 0)
 			r->kind = AUDIT_SIEM_CONNECTION;
+		else if (strcmp(event, "refused") == 0)
+			r->kind = AUDIT_SIEM_REFUSED;
+		else if (strcmp(event, "outcome") == 0)
+			r->kind = AUDIT_SIEM_OUTCOME;
 	}
 	r->has_seq = num(rec, "seq", &r->seq);
 	r->ts = str(rec, "ts");
@@ -159,6 +163,15 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->attachments_truncated = of_type(rec, "attachments_truncated", json_type_boolean) != NULL;
 	r->mime = of_type(rec, "mime", json_type_object);
 	r->privacy = of_type(rec, "privacy", json_type_object);
+	r->engines = of_type(rec, "engines", json_type_object);
+	if ((r->refusal = of_type(rec, "refusal", json_type_object)) != NULL) {
+		r->refusal_by = str(r->refusal, "by");
+		r->refusal_step = str(r->refusal, "step");
+		r->refusal_code = str(r->refusal, "code");
+		r->refusal_text = str(r->refusal, "text");
+		r->refusal_reason = str(r->refusal, "reason");
+	}
+	r->has_corrects = num(rec, "corrects_seq", &r->corrects_seq);
 	r->prev = str(rec, "prev");
 	r->mac = str(rec, "mac");
 	if (line) {
@@ -306,6 +319,23 @@ static const char *tls_number(const char *version, const char **protocol)
 	return NULL;
 }
 
+/* refusal_words - "refused at rcpt by tls: 450 4.7.1 TLS required (reason)", new */
+static char *refusal_words(const audit_siem_record *r)
+{
+	const char *x = str(r->refusal, "xcode");
+
+	return pn_asprintf("%s at %s by %s: %s%s%s%s%s%s%s%s",
+			   r->kind == AUDIT_SIEM_OUTCOME ? "refused after its record" : "refused",
+			   r->refusal_step ? r->refusal_step : "unknown step",
+			   r->refusal_by ? r->refusal_by : "unknown",
+			   r->refusal_code ? r->refusal_code : str(r->refusal, "verdict") ?
+			   str(r->refusal, "verdict") : "",
+			   x ? " " : "", x ? x : "",
+			   r->refusal_text ? " " : "", r->refusal_text ? r->refusal_text : "",
+			   r->refusal_reason ? " (" : "", r->refusal_reason ? r->refusal_reason : "",
+			   r->refusal_reason ? ")" : "");
+}
+
 /* postern_facts - Postern's own members, for ECS postern.* and OCSF unmapped */
 static void postern_facts(json_object *p, const audit_siem_record *r)
 {
@@ -362,6 +392,10 @@ static void postern_facts(json_object *p, const audit_siem_record *r)
 	/* no ECS or OCSF field describes a MIME tree: Postern's own */
 	put_copy(p, "mime", r->mime);
 	put_copy(p, "privacy", r->privacy);
+	put_copy(p, "engines", r->engines);
+	put_copy(p, "refusal", r->refusal);
+	if (r->has_corrects)
+		put_int(p, "corrects_seq", r->corrects_seq);
 }
 
 /* ---- ECS --------------------------------------------------------------- */
@@ -371,7 +405,8 @@ static void ecs_event(json_object *e, const audit_siem_record *r)
 {
 	json_object *ev, *a;
 	static const char *actions[] = {"message-received", "message-aborted",
-					"connection-without-message"};
+					"connection-without-message", "message-refused",
+					"message-outcome"};
 
 	put_str(e, "@timestamp", r->has_time ? r->ts : r->now);
 	ev = child(e, "event");
@@ -399,12 +434,19 @@ static void ecs_event(json_object *e, const audit_siem_record *r)
 		if (r->kind == AUDIT_SIEM_CONNECTION) {
 			json_object_array_add(a, json_object_new_string("connection"));
 			json_object_array_add(a, json_object_new_string("end"));
+		} else if (r->kind == AUDIT_SIEM_REFUSED || r->kind == AUDIT_SIEM_OUTCOME) {
+			json_object_array_add(a, json_object_new_string("denied"));
 		} else {
 			json_object_array_add(a, json_object_new_string("info"));
 		}
 		add(ev, "type", a);
 		put_str(ev, "action", actions[r->kind]);
 		put_str(ev, "outcome", r->kind == AUDIT_SIEM_MESSAGE ? "success" : "failure");
+		if (r->refusal) {
+			char *why = refusal_words(r);
+			put_str(ev, "reason", why);
+			pn_free(why);
+		}
 	}
 	put_str(child(e, "host"), "name", r->host);
 	put_str(child(e, "observer"), "vendor", "Postern");
@@ -704,7 +746,7 @@ static json_object *ocsf_map(const audit_siem_record *r)
 	json_object *e = json_object_new_object(), *md, *prod, *u, *misfits;
 	static const char *dir_names[] = {"Unknown", "Inbound", "Outbound"};
 	static const char *details[] = {NULL, "message ended before its end of data (aborted)",
-					"connection closed without a message"};
+					"connection closed without a message", NULL, NULL};
 
 	if (r->kind == AUDIT_SIEM_OTHER)
 		ocsf_class(e, 0, "Base Event", 0, "Uncategorized", 99, "Other");
@@ -741,7 +783,15 @@ static json_object *ocsf_map(const audit_siem_record *r)
 	} else {
 		put_int(e, "status_id", 2);
 		put_str(e, "status", "Failure");
-		put_str(e, "status_detail", details[r->kind]);
+		if (r->refusal) {
+			char *why = refusal_words(r);
+			put_str(e, "status_code", r->refusal_code);
+			put_str(e, "status_detail", why);
+			pn_free(why);
+		} else {
+			put_str(e, "status_detail", details[r->kind] ? details[r->kind]
+				: "refused");
+		}
 	}
 	ocsf_endpoints(e, r);
 	if (r->kind != AUDIT_SIEM_CONNECTION) {
@@ -894,6 +944,15 @@ static json_object *cim_map(const audit_siem_record *r)
 	if (r->tls_verified >= 0)
 		add(e, "postern_tls_verified",
 				       json_object_new_boolean(r->tls_verified));
+	put_str(e, "postern_refused_by", r->refusal_by);
+	put_str(e, "postern_refused_step", r->refusal_step);
+	if (r->refusal) {
+		char *why = refusal_words(r);
+		put_str(e, "postern_reply", why);
+		pn_free(why);
+	}
+	if (r->has_corrects)
+		put_int(e, "postern_corrects_seq", r->corrects_seq);
 	return e;
 }
 

@@ -30,8 +30,19 @@
  *	                     every required field is filled, with
  *	                     "unknown" where the record has no value
  *
- *	Record kinds: a record whose "event" member is message, aborted or
- *	connection is an email record. Any other record (a trail's own
+ *	Record kinds: a record whose "event" member is message, aborted,
+ *	connection, refused or outcome is an email record. A refused
+ *	attempt (and an outcome record: the MTA refused a message after its
+ *	record was written) is a failure: ECS event.outcome "failure",
+ *	event.type "denied", event.action "message-refused" (or
+ *	"message-outcome"), event.reason the refusal in words; OCSF Email
+ *	Activity with status Failure, status_code the SMTP reply code,
+ *	status_detail the same words; CIM action "blocked" with
+ *	postern_refused_by, postern_refused_step and postern_reply. The
+ *	engines' notes (engines) and the refusal object go whole under
+ *	postern.* (ECS) and unmapped (OCSF): no schema has fields for a
+ *	Sieve action or a TLS policy line. CIM leaves the notes to the raw
+ *	record. Any other record (a trail's own
  *	records, e.g. one with a "type" member, or an event name added
  *	later) is mapped to a generic event: ECS event.kind "event" with
  *	event.action "audit-TYPE" and the whole record under
@@ -72,7 +83,8 @@
 typedef enum { AUDIT_SIEM_ECS, AUDIT_SIEM_OCSF, AUDIT_SIEM_CIM } audit_siem_format;
 
 typedef enum {
-	AUDIT_SIEM_MESSAGE, AUDIT_SIEM_ABORTED, AUDIT_SIEM_CONNECTION, AUDIT_SIEM_OTHER
+	AUDIT_SIEM_MESSAGE, AUDIT_SIEM_ABORTED, AUDIT_SIEM_CONNECTION, AUDIT_SIEM_REFUSED,
+	AUDIT_SIEM_OUTCOME, AUDIT_SIEM_OTHER
 } audit_siem_kind;
 
 typedef enum {
@@ -113,6 +125,11 @@ typedef struct audit_siem_record {
 	int attachments_truncated;
 	json_object *mime;		/* the MIME tree {count, parts[], truncated}, or NULL */
 	json_object *privacy;
+	json_object *engines;		/* the engines' notes {engine: {key: value}}, or NULL */
+	json_object *refusal;		/* refused, outcome: {step, verdict, by, code, ...} */
+	const char *refusal_by, *refusal_step, *refusal_code, *refusal_text, *refusal_reason;
+	int has_corrects;
+	long long corrects_seq;		/* outcome: the message record it corrects */
 	const char *prev, *mac;
 	char line_sha256[65];		/* "" when no line was given */
 	audit_siem_direction direction;

@@ -17,6 +17,7 @@ const audit_siem_field audit_siem_fields[] = {
 	{E, "event.type", "keyword", "optional"},
 	{E, "event.action", "keyword", "optional"},
 	{E, "event.outcome", "keyword", "optional"},
+	{E, "event.reason", "keyword", "optional"},
 	{E, "event.module", "keyword", "optional"},
 	{E, "event.dataset", "keyword", "optional"},
 	{E, "event.sequence", "long", "optional"},
@@ -71,6 +72,7 @@ const audit_siem_field audit_siem_fields[] = {
 	{O, "severity", "string_t", "optional"},
 	{O, "status_id", "integer_t", "recommended"},
 	{O, "status", "string_t", "recommended"},
+	{O, "status_code", "string_t", "recommended"},
 	{O, "status_detail", "string_t", "recommended"},
 	{O, "metadata", "metadata", "required"},
 	{O, "metadata.version", "string_t", "required"},
@@ -158,6 +160,10 @@ const audit_siem_field audit_siem_fields[] = {
 	{C, "postern_tls_version", "string", "custom"},
 	{C, "postern_tls_cipher", "string", "custom"},
 	{C, "postern_tls_verified", "boolean", "custom"},
+	{C, "postern_refused_by", "string", "custom"},
+	{C, "postern_refused_step", "string", "custom"},
+	{C, "postern_reply", "string", "custom"},
+	{C, "postern_corrects_seq", "number", "custom"},
 	{E, NULL, NULL, NULL}
 };
 

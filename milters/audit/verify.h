@@ -42,6 +42,11 @@
  *	head file) closes the one gap a chain cannot show, a cut tail: the
  *	record with that seq must be present with that hash.
  *
+ *	o->upto (not 0) verifies the chain only up to the record with that
+ *	seq (`postern-audit why`: does the trail verify up to this
+ *	message?): nothing after it is read, and a checkpoint beyond it is
+ *	not looked for.
+ *
  *	On success it prints one line: "intact" (macs were checked) or
  *	"chain intact" with "NO mac checked", the count, the seq range, the
  *	trail, how many macs were checked, and the head as "SEQ:HASH".
@@ -70,6 +75,7 @@ typedef struct audit_verify_opts {
 	const audit_head *after;	/* first record must follow it; NULL: trail-start */
 	const char *trail_id;		/* expected trail id, NULL: any */
 	const char *host;		/* expected trail-start host, NULL: any */
+	unsigned long long upto;	/* stop after this seq (0: read everything) */
 } audit_verify_opts;
 
 int audit_verify_ex(char **files, size_t nfiles, const audit_verify_opts *o, FILE *out);

@@ -5,10 +5,19 @@
  * Translates what the MTA told (connection facts, macros, the message)
  * into the engine's inputs at end of message, and the engine's outcome
  * into the pn_actions list the layer applies. No libmilter here either.
+ *
+ * The decision also goes into the message's story (msg.h), for the audit
+ * engine of a postern-suite: "actions" lists each recipient's actions
+ * ("bob@example.org: fileinto Lists; carol@example.org: redirect
+ * <x@example.net>, keep"), "verdict" the message's (continue, reject,
+ * discard, tempfail) and "reason" a reject's text. Each word is cut and
+ * made printable and the whole note is bounded (NOTE_MAX), whatever the
+ * scripts or the mail hold.
  */
 #include "milters/sort/sort_milter.h"
 #include "milters/sort/sort_engine.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/milter/daemon.h"
 #include "common/milter/milter.h"
@@ -40,6 +49,83 @@ void sort_facts_of(const pn_conn *c, sort_facts *f)
 	f->auth_user = auth && *auth ? auth : NULL;
 }
 
+/* Longest note value, and longest single word in it */
+#define NOTE_MAX 400
+#define WORD_MAX 80
+
+/* put_word - s, printable and at most WORD_MAX bytes, appended to b */
+static void put_word(pn_buf *b, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < WORD_MAX; i++)
+		pn_buf_putc(b, (unsigned char)s[i] < 32 || s[i] == 127 ? '?' : s[i]);
+	if (s && strlen(s) > WORD_MAX)
+		pn_buf_puts(b, "...");
+}
+
+/* one_action - one Sieve action in a few words */
+static void one_action(pn_buf *b, const sv_action *x)
+{
+	switch (x->type) {
+	case SV_ACT_KEEP: pn_buf_puts(b, "keep"); break;
+	case SV_ACT_DISCARD: pn_buf_puts(b, "discard"); break;
+	case SV_ACT_FILEINTO: pn_buf_puts(b, "fileinto "); put_word(b, x->arg); break;
+	case SV_ACT_REDIRECT:
+		pn_buf_puts(b, x->copy ? "redirect :copy <" : "redirect <");
+		put_word(b, x->arg);
+		pn_buf_putc(b, '>');
+		break;
+	case SV_ACT_REJECT: pn_buf_puts(b, "reject"); break;
+	case SV_ACT_EREJECT: pn_buf_puts(b, "ereject"); break;
+	case SV_ACT_ADDHEADER: pn_buf_puts(b, "addheader "); put_word(b, x->arg); break;
+	case SV_ACT_DELETEHEADER: pn_buf_puts(b, "deleteheader "); put_word(b, x->arg); break;
+	}
+}
+
+/* note_outcome - each recipient's actions and the verdict, in the story */
+static void note_outcome(pn_msg *m, const sort_outcome *o, const pn_actions *a)
+{
+	pn_buf b, one;
+	size_t i, j;
+
+	pn_buf_init(&b, 0);
+	pn_buf_init(&one, 0);
+	for (i = 0; i < o->n; i++) {
+		const sv_result *R = &o->r[i].res;
+		size_t shown = 0;
+
+		pn_buf_reset(&one);
+		if (i)
+			pn_buf_puts(&one, "; ");
+		put_word(&one, o->r[i].view_ok ? o->r[i].view.address : o->r[i].addr);
+		pn_buf_puts(&one, ":");
+		for (j = 0; j < R->nacts; j++) {
+			pn_buf_puts(&one, shown++ ? ", " : " ");
+			one_action(&one, &R->acts[j]);
+		}
+		if (R->implicit_keep && !R->explicit_keep)
+			pn_buf_puts(&one, shown++ ? ", keep (implicit)" : " keep (implicit)");
+		if (R->error)
+			pn_buf_puts(&one, shown++ ? ", run-time error" : " run-time error");
+		if (pn_buf_len(&b) + pn_buf_len(&one) > NOTE_MAX) {
+			pn_buf_puts(&b, "; ...");
+			break;
+		}
+		pn_buf_append(&b, pn_buf_str(&one), pn_buf_len(&one));
+	}
+	if (pn_buf_len(&b))
+		pn_msg_note(m, "sort", "actions", pn_buf_str(&b));
+	pn_msg_note(m, "sort", "verdict", pn_verdict_name(a->verdict));
+	if (a->verdict == PN_REJECT && a->text) {
+		pn_buf_reset(&one);
+		put_word(&one, a->text);
+		pn_msg_note(m, "sort", "reason", pn_buf_str(&one));
+	}
+	pn_buf_free(&one);
+	pn_buf_free(&b);
+}
+
 /* glue_eom - run every recipient's scripts and turn the actions into modifications */
 static pn_verdict glue_eom(pn_conn *c, pn_msg *m, pn_actions *a)
 {
@@ -60,11 +146,14 @@ static pn_verdict glue_eom(pn_conn *c, pn_msg *m, pn_actions *a)
 			   "this connection did not ask for: tempfail and reload", o->body_missing);
 		pn_daemon_request_reload();
 		pn_conn_reply(c, "451", "4.3.0", "Sorting rules changed, try again later");
+		pn_msg_note(m, "sort", "verdict", "tempfail");
+		pn_msg_note(m, "sort", "reason", "a script needs the body: rules changed");
 		sort_outcome_free(o);
 		sort_env_free(items);
 		return PN_TEMPFAIL;
 	}
 	sort_apply(st, o, m, m->queue_id, a);
+	note_outcome(m, o, a);
 	sort_outcome_free(o);
 	sort_env_free(items);
 	return PN_CONTINUE;

@@ -6,6 +6,14 @@
  * translates: a refusal becomes the hook's verdict with its SMTP reply;
  * hold and tag are remembered on the message for end of message, where
  * smfi_quarantine() and header changes are allowed.
+ *
+ * Every decision is also noted in the message's story (msg.h), for the
+ * audit engine of a postern-suite: "policy" (the policy entry as the
+ * file names it, with its line, or "none"), "verdict" (pass, the
+ * violated policy's action, or none), "tls" (the facts decided on) and,
+ * for a violation, "reason" (what was required); a recipient decided by
+ * a policy adds "DOMAIN=VERDICT" to "rcpt". Values are cut to NOTE_MAX
+ * bytes, so no address in the mail makes them large.
  */
 #include "milters/tls/tls_milter.h"
 #include "common/alloc.h"
@@ -99,6 +107,68 @@ static ptls_findings *findings_of(pn_msg *m)
 	return m->engine_data;
 }
 
+/* Longest value noted in the message's story */
+#define NOTE_MAX 200
+
+/* note_decision - the decision in the message's story (see the top) */
+static void note_decision(pn_msg *m, const ptls_decision *d, const ptls_facts *f)
+{
+	const char *verdict = d->policy == NULL ? (d->verdict == PN_TEMPFAIL ? "tempfail" : "none")
+			      : d->failed == 0 ? "pass" : ptls_action_name(d->policy->action);
+	char *policy, *facts, *item;
+	const char *old;
+	pn_buf b;
+
+	if (d->stage == PTLS_STAGE_RCPT && d->policy == NULL && d->verdict != PN_TEMPFAIL)
+		return;		/* a recipient no policy names: nothing to tell */
+	policy = d->policy ? pn_asprintf("%s line %u", d->policy->key, d->policy->line)
+			   : pn_strdup("none");
+	item = ptls_clean(policy, NOTE_MAX);
+	pn_free(policy);
+	pn_buf_init(&b, 0);
+	ptls_facts_summary(f, &b);
+	facts = ptls_clean(pn_buf_str(&b), NOTE_MAX);
+	pn_buf_free(&b);
+	if (d->stage == PTLS_STAGE_MAIL) {
+		pn_msg_note(m, "tls", "policy", item);
+		pn_msg_note(m, "tls", "verdict", verdict);
+	} else {
+		char *domain = ptls_clean(*d->domain ? d->domain : "(none)", 80);
+		old = pn_msg_note_get(m, "tls", "rcpt");
+		pn_buf_init(&b, 0);
+		if (old)
+			pn_buf_printf(&b, "%s, ", old);
+		pn_buf_printf(&b, "%s=%s", domain, verdict);
+		/* many recipients: the first ones, then "..." */
+		if (old == NULL || pn_buf_len(&b) <= NOTE_MAX) {
+			pn_msg_note(m, "tls", "rcpt", pn_buf_str(&b));
+		} else if (strlen(old) < 3 || strcmp(old + strlen(old) - 3, "...") != 0) {
+			pn_buf_reset(&b);
+			pn_buf_printf(&b, "%s, ...", old);
+			pn_msg_note(m, "tls", "rcpt", pn_buf_str(&b));
+		}
+		pn_buf_free(&b);
+		pn_free(domain);
+		if (pn_msg_note_get(m, "tls", "policy") == NULL
+		    || strcmp(pn_msg_note_get(m, "tls", "policy"), "none") == 0) {
+			pn_msg_note(m, "tls", "policy", item);
+			pn_msg_note(m, "tls", "verdict", verdict);
+		}
+	}
+	pn_msg_note(m, "tls", "tls", facts);
+	if (d->failed && d->required) {
+		char *why = ptls_clean(d->required, NOTE_MAX);
+		char *reason = pn_asprintf("%s requires %s", d->policy->key, why);
+		char *r = ptls_clean(reason, NOTE_MAX);
+		pn_msg_note(m, "tls", "reason", r);
+		pn_free(r);
+		pn_free(reason);
+		pn_free(why);
+	}
+	pn_free(item);
+	pn_free(facts);
+}
+
 /* decide - run the engine at MAIL or RCPT, log, and turn the decision into a verdict */
 static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr *a, int ok,
 			 const char *path)
@@ -116,6 +186,7 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr 
 		pn_log_msg(d.policy ? PN_LOG_INFO : PN_LOG_DEBUG, pn_conn_queue_id(c), "%s", line);
 		pn_free(line);
 	}
+	note_decision(m, &d, &f);
 	v = d.verdict;
 	if (v == PN_REJECT || v == PN_TEMPFAIL)
 		pn_conn_reply(c, d.rcode, d.xcode, d.text);
