@@ -307,7 +307,9 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 		if (arc_journal_repair(a->journal, &n) == 0 && n > 0)
 			pn_warn("%s: cut an unfinished line from %zu journal file%s", a->dir, n,
 				n == 1 ? "" : "s");
-		if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, &n, &why) < 0)
+		/* as the indexer does: a reload's new handle leaves alone what the
+		 * old one's connections await the outcome of */
+		if (arc_indexer_run(a->indexer, 1, &n, &why) < 0)
 			pn_warn("%s: index not brought up to date with the journal: %s", a->dir, why);
 		else if (n > 0)
 			pn_info("%s: applied %zu journal record%s missing from the index", a->dir, n,

@@ -21,8 +21,16 @@ typedef struct unsettled {
 	char id[ARC_ID_LEN + 1];
 	char *file;		/* its day file */
 	time_t since;
+	const arc_indexer *owner;
 	struct unsettled *next;
 } unsettled;
+
+/* Deliveries awaiting their outcome, for the whole process: after a reload
+ * two archive handles (the old snapshot's and the new one's) index the same
+ * journal, and neither may index what the other's connections have not
+ * settled yet. Lock order: an indexer's lock, then this one. */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsettled *waiting;
 
 typedef struct parked_text {
 	char id[ARC_ID_LEN + 1];
@@ -44,7 +52,6 @@ struct arc_indexer {
 	char **dirty;		/* day files written since the last pass */
 	size_t ndirty, dirty_cap;
 	pending_object *objects;
-	unsettled *waiting;
 	parked_text *parked;
 };
 
@@ -110,16 +117,16 @@ static char *take_text(void *ctx, const arc_delivery *d)
 /* hold_unsettled - leave a delivery whose outcome is not known yet */
 static int hold_unsettled(void *ctx, const arc_record *r)
 {
-	arc_indexer *ix = ctx;
 	unsettled *u;
 	int held = 0;
 
+	(void)ctx;
 	if (r->type != ARC_REC_DELIVERY)
 		return 0;
-	pthread_mutex_lock(&ix->lock);
-	for (u = ix->waiting; u && !held; u = u->next)
+	pthread_mutex_lock(&waiting_lock);
+	for (u = waiting; u && !held; u = u->next)
 		held = strcmp(u->id, r->delivery->id) == 0;
-	pthread_mutex_unlock(&ix->lock);
+	pthread_mutex_unlock(&waiting_lock);
 	return held;
 }
 
@@ -202,9 +209,10 @@ int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err)
  * (lock held) */
 static void expire(arc_indexer *ix, time_t now)
 {
-	unsettled **u = &ix->waiting, *gone;
+	unsettled **u = &waiting, *gone;
 	parked_text **p = &ix->parked, *t;
 
+	pthread_mutex_lock(&waiting_lock);
 	while (*u) {
 		if (now - (*u)->since < ARC_INDEXER_SETTLE_MAX) {
 			u = &(*u)->next;
@@ -217,6 +225,7 @@ static void expire(arc_indexer *ix, time_t now)
 		pn_free(gone->file);
 		pn_free(gone);
 	}
+	pthread_mutex_unlock(&waiting_lock);
 	while (*p) {
 		if (now - (*p)->since < PARKED_MAX_AGE) {
 			p = &(*p)->next;
@@ -335,8 +344,11 @@ void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *ob
 		snprintf(u->id, sizeof(u->id), "%s", id);
 		u->file = pn_strdup(file);
 		u->since = time(NULL);
-		u->next = ix->waiting;
-		ix->waiting = u;
+		u->owner = ix;
+		pthread_mutex_lock(&waiting_lock);
+		u->next = waiting;
+		waiting = u;
+		pthread_mutex_unlock(&waiting_lock);
 	}
 	if (id && text) {
 		parked_text *t = pn_calloc(1, sizeof(*t));
@@ -359,7 +371,8 @@ void arc_indexer_settle(arc_indexer *ix, const char *id)
 	unsettled **u, *gone;
 
 	pthread_mutex_lock(&ix->lock);
-	for (u = &ix->waiting; *u; u = &(*u)->next) {
+	pthread_mutex_lock(&waiting_lock);
+	for (u = &waiting; *u; u = &(*u)->next) {
 		if (strcmp((*u)->id, id) == 0) {
 			gone = *u;
 			*u = gone->next;
@@ -369,6 +382,7 @@ void arc_indexer_settle(arc_indexer *ix, const char *id)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&waiting_lock);
 	pthread_cond_signal(&ix->wake);
 	pthread_mutex_unlock(&ix->lock);
 }
@@ -394,6 +408,7 @@ int arc_indexer_known(arc_indexer *ix, const char *sha, arc_object *obj)
 /* arc_indexer_free - stop the thread after a last pass, free everything */
 void arc_indexer_free(arc_indexer *ix)
 {
+	unsettled **u, *gone;
 	size_t i;
 	int running;
 
@@ -403,13 +418,19 @@ void arc_indexer_free(arc_indexer *ix)
 	ix->stop = 1;
 	running = ix->running;
 	/* deliveries never told are delivered as far as the journal knows */
-	while (ix->waiting) {
-		unsettled *u = ix->waiting;
-		ix->waiting = u->next;
-		mark_dirty(ix, u->file);
-		pn_free(u->file);
-		pn_free(u);
+	pthread_mutex_lock(&waiting_lock);
+	for (u = &waiting; *u; ) {
+		if ((*u)->owner != ix) {
+			u = &(*u)->next;
+			continue;
+		}
+		gone = *u;
+		*u = gone->next;
+		mark_dirty(ix, gone->file);
+		pn_free(gone->file);
+		pn_free(gone);
 	}
+	pthread_mutex_unlock(&waiting_lock);
 	pthread_cond_broadcast(&ix->wake);
 	pthread_mutex_unlock(&ix->lock);
 	if (running)

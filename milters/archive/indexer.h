@@ -44,7 +44,11 @@
  *	arc_indexer_settle() says the MTA's answer is recorded (a refusal
  *	has been journaled as a void before), or ARC_INDEXER_SETTLE_MAX
  *	seconds passed. So a delivery the MTA refused after the archive
- *	stored it is never shown by the index. text, when not NULL, is the
+ *	stored it is never shown by the index. The deliveries awaiting an
+ *	answer are known to every indexer of the process (after a reload,
+ *	the new snapshot's archive handle leaves alone what the old one's
+ *	connections have not settled), and arc_archive_open() catches up
+ *	through arc_indexer_run() for that reason. text, when not NULL, is the
  *	delivery's full text, extracted on the delivery path because the
  *	indexer cannot read the object back (encrypted): the indexer takes
  *	it (frees it) and uses it instead of text(ctx, d).
