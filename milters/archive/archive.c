@@ -441,7 +441,6 @@ static void wake_indexer(arc_archive *a)
 	if (why) {
 		pn_warn("%s: %s: indexing in the delivery path", a->dir, why);
 		pn_free(why);
-		a->indexer_thread = 0;
 	}
 	index_now(a);
 }
@@ -532,8 +531,7 @@ int arc_archive_outcome(arc_archive *a, const char *id, long long when, int acce
 			arc_indexer_journaled(a->indexer, when, NULL, NULL, 0, NULL);
 	}
 	arc_indexer_settle(a->indexer, id);
-	if (!a->indexer_thread)
-		index_now(a);
+	wake_indexer(a);
 	return rc;
 }
 

@@ -49,6 +49,7 @@ struct arc_indexer {
 	pthread_mutex_t run_lock;	/* one pass at a time */
 	pthread_t thread;
 	int running, stop, failing;
+	int cannot_start;	/* pthread_create failed once: told, not again */
 	char **dirty;		/* day files written since the last pass */
 	size_t ndirty, dirty_cap;
 	pending_object *objects;
@@ -307,9 +308,12 @@ int arc_indexer_start(arc_indexer *ix, char **err)
 
 	*err = NULL;
 	pthread_mutex_lock(&ix->lock);
-	if (!ix->running && !ix->stop) {
+	if (ix->cannot_start) {
+		rc = -1;
+	} else if (!ix->running && !ix->stop) {
 		if ((e = pthread_create(&ix->thread, NULL, indexer_main, ix)) != 0) {
 			*err = pn_asprintf("cannot start the indexer thread: %s", strerror(e));
+			ix->cannot_start = 1;
 			rc = -1;
 		} else {
 			ix->running = 1;

@@ -27,7 +27,8 @@
  *	applied yet is applied by the next catch-up.
  *
  *	arc_indexer_start() starts the indexer thread (once; later calls do
- *	nothing). The thread sleeps until a delivery is journaled or
+ *	nothing; after a failure, which *err tells once, they return -1 and
+ *	the caller indexes with arc_indexer_run()). The thread sleeps until a delivery is journaled or
  *	settled, waits ARC_INDEXER_GATHER_MS more so that one transaction
  *	takes the deliveries of that moment together, then catches up the
  *	day files written since its last pass. A pass that fails (the index
