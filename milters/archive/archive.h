@@ -39,7 +39,8 @@
  *	arc_archive_message() is the write path of one delivery. The
  *	caller fills the envelope in d (time, queue id, client, sender,
  *	recipients, direction); src is the message as received. In order:
- *	hash the message (and read the header fields the journal records),
+ *	hash the message (and read the header fields the journal records,
+ *	and the text the full-text index will hold),
  *	store the object if it is new (compress, encrypt, temporary file,
  *	fsync, rename, fsync of the directory), append the delivery to the
  *	journal (fsync, shared by concurrent appenders). Only a return of 0
@@ -50,9 +51,10 @@
  *
  *	The index is not on that path: it follows the journal (indexer(3)).
  *	With set->indexer_thread (the daemon) a thread started at the first
- *	delivery applies the journal, reading the text for the full-text
- *	index back from the object (taken while hashing only when the
- *	object is encrypted and fulltext is 2); without it (tools, tests)
+ *	delivery applies the journal, with the text for the full-text
+ *	index read in the hash pass and handed over in memory (up to a
+ *	budget; past it, and after a restart, read back from the object);
+ *	without it (tools, tests)
  *	arc_archive_message() applies it before it returns. With
  *	set->await_outcome a delivery stays out of the index until
  *	arc_archive_outcome() tells the MTA's answer: accepted, or not, and

@@ -54,6 +54,7 @@ struct arc_indexer {
 	size_t ndirty, dirty_cap;
 	pending_object *objects;
 	parked_text *parked;
+	size_t parked_bytes;
 };
 
 /* arc_indexer_new - an indexer with no thread yet */
@@ -104,6 +105,7 @@ static char *take_text(void *ctx, const arc_delivery *d)
 			t = *p;
 			*p = t->next;
 			text = t->text;
+			ix->parked_bytes -= strlen(text);
 			pn_free(t);
 			found = 1;
 			break;
@@ -234,6 +236,7 @@ static void expire(arc_indexer *ix, time_t now)
 		}
 		t = *p;
 		*p = t->next;
+		ix->parked_bytes -= strlen(t->text);
 		pn_free(t->text);
 		pn_free(t);
 	}
@@ -325,8 +328,10 @@ int arc_indexer_start(arc_indexer *ix, char **err)
 
 /* arc_indexer_journaled - records that the next pass must apply */
 void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *obj,
-			   const char *id, int awaiting, char *text)
+			   const char *id, int awaiting, const char *text, int text_needed)
 {
+	size_t len = text ? strlen(text) : 0;
+
 	char *file = arc_journal_file_for(when);
 	pending_object *o;
 
@@ -354,15 +359,15 @@ void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *ob
 		waiting = u;
 		pthread_mutex_unlock(&waiting_lock);
 	}
-	if (id && text) {
+	/* "" is a text too: it spares reading back an object that has none */
+	if (id && text && (text_needed || ix->parked_bytes + len <= ARC_INDEXER_PARK_MAX)) {
 		parked_text *t = pn_calloc(1, sizeof(*t));
 		snprintf(t->id, sizeof(t->id), "%s", id);
-		t->text = text;
+		t->text = pn_strdup(text);
 		t->since = time(NULL);
 		t->next = ix->parked;
 		ix->parked = t;
-	} else {
-		pn_free(text);
+		ix->parked_bytes += len;
 	}
 	pthread_cond_signal(&ix->wake);
 	pthread_mutex_unlock(&ix->lock);

@@ -12,7 +12,8 @@
  *
  *	void arc_indexer_journaled(arc_indexer *ix, long long when,
  *	                           const arc_object *obj, const char *id,
- *	                           int awaiting, char *text);
+ *	                           int awaiting, const char *text,
+ *	                           int text_needed);
  *	void arc_indexer_settle(arc_indexer *ix, const char *id);
  *	int  arc_indexer_known(arc_indexer *ix, const char *sha,
  *	                       arc_object *obj);
@@ -41,7 +42,8 @@
  *	(their day file): obj, when not NULL, is an object record (known
  *	from now on to arc_indexer_known(), until the index has it); id is
  *	the delivery's id, or NULL. With awaiting, the MTA's answer to the
- *	delivery is not known yet: the index leaves it (and what follows it in its day file) alone until
+ *	delivery is not known yet: the index leaves it (and what follows
+ *	it in its day file) alone until
  *	arc_indexer_settle() says the MTA's answer is recorded (a refusal
  *	has been journaled as a void before), or ARC_INDEXER_SETTLE_MAX
  *	seconds passed. So a delivery the MTA refused after the archive
@@ -49,10 +51,14 @@
  *	answer are known to every indexer of the process (after a reload,
  *	the new snapshot's archive handle leaves alone what the old one's
  *	connections have not settled), and arc_archive_open() catches up
- *	through arc_indexer_run() for that reason. text, when not NULL, is the
- *	delivery's full text, extracted on the delivery path because the
- *	indexer cannot read the object back (encrypted): the indexer takes
- *	it (frees it) and uses it instead of text(ctx, d).
+ *	through arc_indexer_run() for that reason.
+ *
+ *	text, when not NULL, is the delivery's full text, read while the
+ *	message was hashed (cheaper than reading the object back): the
+ *	indexer keeps a copy for the delivery (up to ARC_INDEXER_PARK_MAX
+ *	bytes of texts waiting, or always with text_needed: an encrypted
+ *	object it cannot read back) and uses it instead of text(ctx, d),
+ *	which reads the object back.
  *
  *	arc_indexer_known() returns 0 and fills obj when an object record
  *	was journaled by this process but may not be indexed yet, 1 if not.
@@ -81,6 +87,7 @@
 #define ARC_INDEXER_GATHER_MS 200	/* one pass takes what comes meanwhile */
 #define ARC_INDEXER_RETRY_MS 1000	/* after a failed pass */
 #define ARC_INDEXER_SETTLE_MAX 30	/* seconds a delivery may wait for its outcome */
+#define ARC_INDEXER_PARK_MAX ((size_t)32 * 1024 * 1024)	/* bytes of texts kept waiting */
 
 typedef struct arc_indexer arc_indexer;
 
@@ -88,7 +95,7 @@ arc_indexer *arc_indexer_new(arc_index *x, arc_journal *j, arc_text_fn text, voi
 void arc_indexer_free(arc_indexer *ix);
 int arc_indexer_start(arc_indexer *ix, char **err);
 void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *obj,
-			   const char *id, int awaiting, char *text);
+			   const char *id, int awaiting, const char *text, int text_needed);
 void arc_indexer_settle(arc_indexer *ix, const char *id);
 int arc_indexer_known(arc_indexer *ix, const char *sha, arc_object *obj);
 int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err);
