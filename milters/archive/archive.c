@@ -533,7 +533,7 @@ int arc_archive_outcome(arc_archive *a, const char *id, long long when, int acce
 		if (rc == 0)
 			arc_indexer_journaled(a->indexer, when, NULL, NULL, 0, NULL, 0);
 	}
-	arc_indexer_settle(a->indexer, id);
+	arc_indexer_settle(a->indexer, id, !accepted && rc == 0);
 	wake_indexer(a);
 	return rc;
 }

@@ -375,11 +375,23 @@ void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *ob
 }
 
 /* arc_indexer_settle - the MTA's answer is recorded: the delivery may go in */
-void arc_indexer_settle(arc_indexer *ix, const char *id)
+void arc_indexer_settle(arc_indexer *ix, const char *id, int voided)
 {
 	unsettled **u, *gone;
+	parked_text **p, *t;
 
 	pthread_mutex_lock(&ix->lock);
+	for (p = &ix->parked; voided && *p; p = &(*p)->next) {
+		if (strcmp((*p)->id, id) == 0) {
+			/* never indexed: its text is not needed */
+			t = *p;
+			*p = t->next;
+			ix->parked_bytes -= strlen(t->text);
+			pn_free(t->text);
+			pn_free(t);
+			break;
+		}
+	}
 	pthread_mutex_lock(&waiting_lock);
 	for (u = &waiting; *u; u = &(*u)->next) {
 		if (strcmp((*u)->id, id) == 0) {

@@ -14,7 +14,7 @@
  *	                           const arc_object *obj, const char *id,
  *	                           int awaiting, const char *text,
  *	                           int text_needed);
- *	void arc_indexer_settle(arc_indexer *ix, const char *id);
+ *	void arc_indexer_settle(arc_indexer *ix, const char *id, int voided);
  *	int  arc_indexer_known(arc_indexer *ix, const char *sha,
  *	                       arc_object *obj);
  *	int  arc_indexer_run(arc_indexer *ix, int all, size_t *applied,
@@ -44,8 +44,8 @@
  *	the delivery's id, or NULL. With awaiting, the MTA's answer to the
  *	delivery is not known yet: the index leaves it (and what follows
  *	it in its day file) alone until
- *	arc_indexer_settle() says the MTA's answer is recorded (a refusal
- *	has been journaled as a void before), or ARC_INDEXER_SETTLE_MAX
+ *	arc_indexer_settle() says the MTA's answer is recorded (voided: a
+ *	refusal, journaled as a void before), or ARC_INDEXER_SETTLE_MAX
  *	seconds passed. So a delivery the MTA refused after the archive
  *	stored it is never shown by the index. The deliveries awaiting an
  *	answer are known to every indexer of the process (after a reload,
@@ -96,7 +96,7 @@ void arc_indexer_free(arc_indexer *ix);
 int arc_indexer_start(arc_indexer *ix, char **err);
 void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *obj,
 			   const char *id, int awaiting, const char *text, int text_needed);
-void arc_indexer_settle(arc_indexer *ix, const char *id);
+void arc_indexer_settle(arc_indexer *ix, const char *id, int voided);
 int arc_indexer_known(arc_indexer *ix, const char *sha, arc_object *obj);
 int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err);
 
