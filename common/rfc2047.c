@@ -116,6 +116,16 @@ static size_t sanitize_into(const unsigned char *in, size_t len, char *out, int 
 	int cut;
 
 	while (i < len) {
+		if (in[i] >= 0x01 && in[i] < 0x80) {
+			/* a run of ASCII, the common case, in one copy */
+			for (k = i + 1; k < len && in[k] >= 0x01 && in[k] < 0x80; k++)
+				;
+			if (out)
+				memcpy(out + o, in + i, k - i);
+			o += k - i;
+			i = k;
+			continue;
+		}
 		k = utf8_seq(in + i, len - i, &skip, &cut);
 		if (k > 0) {
 			if (out)

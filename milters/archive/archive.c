@@ -287,6 +287,16 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 	pn_free(path);
 	if (a->index == NULL)
 		goto fail;
+	/* the write path's own connection: it never waits for the indexer's
+	 * transaction (WAL readers do not block on a writer) */
+	path = pn_asprintf("%s/index.db", a->dir);
+	a->lookup = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+	pn_free(path);
+	if (a->lookup == NULL)
+		goto fail;
+	a->indexer = arc_indexer_new(a->index, a->journal, arc_archive_text, a);
+	a->indexer_thread = set->indexer_thread;
+	a->await_outcome = set->await_outcome;
 	touch_lock(a, "lock");
 	touch_lock(a, "maintenance.lock");
 	if ((n = arc_store_clean_temps(a->store, 1)) > 0)
@@ -297,7 +307,9 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 		if (arc_journal_repair(a->journal, &n) == 0 && n > 0)
 			pn_warn("%s: cut an unfinished line from %zu journal file%s", a->dir, n,
 				n == 1 ? "" : "s");
-		if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, &n, &why) < 0)
+		/* as the indexer does: a reload's new handle leaves alone what the
+		 * old one's connections await the outcome of */
+		if (arc_indexer_run(a->indexer, 1, &n, &why) < 0)
 			pn_warn("%s: index not brought up to date with the journal: %s", a->dir, why);
 		else if (n > 0)
 			pn_info("%s: applied %zu journal record%s missing from the index", a->dir, n,
@@ -315,6 +327,9 @@ void arc_archive_close(arc_archive *a)
 {
 	if (a == NULL)
 		return;
+	/* the thread's last pass needs the index and the journal */
+	arc_indexer_free(a->indexer);
+	arc_index_close(a->lookup);
 	arc_index_close(a->index);
 	arc_journal_close(a->journal);
 	arc_store_close(a->store);
@@ -384,7 +399,9 @@ static int store_object(arc_archive *a, arc_source *src, const char *sha,
 		*dedup = 1;
 		/* a fresh time keeps a reused object out of prune's sight */
 		arc_store_touch(a->store, sha);
-		if (arc_index_object(a->index, sha, obj) == 0)
+		/* journaled a moment ago (the index may lag), or indexed */
+		if (arc_indexer_known(a->indexer, sha, obj) == 0
+		    || arc_index_object(a->lookup, sha, obj) == 0)
 			return 0;
 		/* stored by a writer that died before journaling it */
 		if (arc_store_stat(a->store, sha, obj) < 0) {
@@ -403,16 +420,48 @@ static int store_object(arc_archive *a, arc_source *src, const char *sha,
 	return 0;
 }
 
+/* index_now - without the indexer thread, apply the journal at once */
+static void index_now(arc_archive *a)
+{
+	char *why = NULL;
+
+	if (arc_indexer_run(a->indexer, 0, NULL, &why) < 0) {
+		pn_warn("%s: index behind the journal (caught up later): %s", a->dir, why);
+		pn_free(why);
+	}
+}
+
+/* wake_indexer - the index follows: the thread, or right here */
+static void wake_indexer(arc_archive *a)
+{
+	char *why = NULL;
+
+	if (a->indexer_thread && arc_indexer_start(a->indexer, &why) == 0)
+		return;
+	if (why) {
+		pn_warn("%s: %s: indexing in the delivery path", a->dir, why);
+		pn_free(why);
+	}
+	index_now(a);
+}
+
 /* arc_archive_message - record one delivery durably */
 int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_result *res,
 			char **err)
 {
+	/* The text for the full-text index is read in the hash pass, which
+	 * reads every byte anyway, and handed to the indexer in memory: that
+	 * costs far less than the indexer reading the object back (measured:
+	 * 2 KB: 3 us here against 35 us there; 100 KB: 85 us against 290 us).
+	 * Over the indexer's memory budget it reads the object back instead,
+	 * except an encrypted one, which it cannot read. */
+	int text_needed = a->seal != NULL;
 	arc_meta *meta = arc_meta_new(a->fulltext >= 2 ? a->fulltext_max : 0);
 	arc_record recs[2];
 	arc_object obj;
 	char sha[65];
 	unsigned long long size;
-	int lock = -1, rec_obj = 0, dedup = 0, rc = -1, journaled = 0;
+	int lock = -1, rec_obj = 0, dedup = 0, rc = -1;
 	size_t n = 0;
 
 	*err = NULL;
@@ -447,25 +496,11 @@ int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_re
 	recs[n++].delivery = d;
 	if (arc_journal_append(a->journal, recs, n, err) < 0)
 		goto done;
-	journaled = 1;
-	if (arc_index_add(a->index, rec_obj ? &obj : NULL, d, arc_meta_text(meta, NULL), err) < 0)
-		goto done;
+	/* before another writer of the same message looks for its object */
+	arc_indexer_journaled(a->indexer, d->time, rec_obj ? &obj : NULL, d->id, a->await_outcome,
+			      a->fulltext >= 2 ? arc_meta_text(meta, NULL) : NULL, text_needed);
 	rc = 0;
 done:
-	if (rc < 0 && journaled) {
-		/* the MTA will hear "try again": the journal must not claim this delivery */
-		arc_record v;
-		char *why = NULL;
-		memset(&v, 0, sizeof(v));
-		v.type = ARC_REC_VOID;
-		v.id = d->id;
-		v.time = d->time;
-		v.reason = *err ? *err : (char *)"index update failed";
-		if (arc_journal_append(a->journal, &v, 1, &why) < 0) {
-			pn_warn("%s: cannot void delivery %s in the journal: %s", a->dir, d->id, why);
-			pn_free(why);
-		}
-	}
 	arc_unlock(lock);
 	inflight_end(a, sha);
 	arc_meta_free(meta);
@@ -475,8 +510,38 @@ done:
 		res->dedup = dedup;
 		res->size = size;
 		res->stored_size = obj.stored_size;
+		wake_indexer(a);
 	}
 	return rc;
+}
+
+/* arc_archive_outcome - the MTA's answer to a journaled delivery */
+int arc_archive_outcome(arc_archive *a, const char *id, long long when, int accepted,
+			const char *reason, char **err)
+{
+	int rc = 0;
+
+	*err = NULL;
+	if (!accepted) {
+		arc_record v;
+		memset(&v, 0, sizeof(v));
+		v.type = ARC_REC_VOID;
+		v.id = (char *)id;
+		v.time = when;	/* the delivery's day file */
+		v.reason = (char *)(reason ? reason : "refused after archiving");
+		rc = arc_journal_append(a->journal, &v, 1, err);
+		if (rc == 0)
+			arc_indexer_journaled(a->indexer, when, NULL, NULL, 0, NULL, 0);
+	}
+	arc_indexer_settle(a->indexer, id, !accepted && rc == 0);
+	wake_indexer(a);
+	return rc;
+}
+
+/* arc_archive_sync - bring the index up to date with the journal now */
+int arc_archive_sync(arc_archive *a, char **err)
+{
+	return arc_indexer_run(a->indexer, 1, NULL, err);
 }
 
 typedef struct text_ctx {

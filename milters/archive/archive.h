@@ -10,6 +10,9 @@
  *
  *	int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src,
  *	                        arc_result *res, char **err);
+ *	int arc_archive_outcome(arc_archive *a, const char *id, long long when,
+ *	                        int accepted, const char *reason, char **err);
+ *	int arc_archive_sync(arc_archive *a, char **err);
  *	char *arc_archive_text(void *a, const arc_delivery *d);
  *	int arc_archive_maintenance_lock(arc_archive *a);
  * DESCRIPTION
@@ -36,20 +39,40 @@
  *	arc_archive_message() is the write path of one delivery. The
  *	caller fills the envelope in d (time, queue id, client, sender,
  *	recipients, direction); src is the message as received. In order:
- *	hash the message (and read its index fields), store the object if
- *	it is new (compress, encrypt, temporary file, fsync, rename, fsync
- *	of the directory), append the delivery to the journal (fsync), add
- *	it to the index. Only a return of 0 means the delivery is recorded
- *	for good; on -1 the caller answers with a temporary failure. A
- *	delivery that reached the journal but not the index is voided in
- *	the journal, so no record claims a message the MTA did not accept.
- *	res tells the id, the object's SHA-256, whether it was already
- *	stored, and its sizes.
+ *	hash the message (and read the header fields the journal records,
+ *	and the text the full-text index will hold),
+ *	store the object if it is new (compress, encrypt, temporary file,
+ *	fsync, rename, fsync of the directory), append the delivery to the
+ *	journal (fsync, shared by concurrent appenders). Only a return of 0
+ *	means the delivery is recorded for good; on -1 the caller answers
+ *	with a temporary failure, and nothing was journaled. res tells the
+ *	id, the object's SHA-256, whether it was already stored, and its
+ *	sizes.
+ *
+ *	The index is not on that path: it follows the journal (indexer(3)).
+ *	With set->indexer_thread (the daemon) a thread started at the first
+ *	delivery applies the journal, with the text for the full-text
+ *	index read in the hash pass and handed over in memory (up to a
+ *	budget; past it, and after a restart, read back from the object);
+ *	without it (tools, tests)
+ *	arc_archive_message() applies it before it returns. With
+ *	set->await_outcome a delivery stays out of the index until
+ *	arc_archive_outcome() tells the MTA's answer: accepted, or not, and
+ *	then the delivery is voided in the journal (a "void" record with
+ *	reason), so neither the index nor a reindex ever shows it; the
+ *	object stays (prune deletes it once unused). It returns -1 with
+ *	*err when the void could not be journaled. arc_archive_sync()
+ *	brings the index up to date with the journal now (deliveries
+ *	awaiting their outcome excepted). arc_archive_close() stops the
+ *	thread after a last pass.
  *
  *	Writers hold a shared lock on ARCHIVE/lock from the moment they
- *	look for an object until the delivery is indexed; prune deletes
- *	objects under the exclusive lock, so it never removes an object a
- *	delivery is about to use. Within one process, two deliveries of the
+ *	look for an object until the delivery is journaled; prune deletes
+ *	objects under the exclusive lock, after bringing the index up to
+ *	date with the journal, so it never removes an object a delivery is
+ *	about to use or has just journaled. An object journaled by this
+ *	process and not indexed yet counts as known (never journaled
+ *	twice). Within one process, two deliveries of the
  *	same new message are serialised, so an object is written once.
  *
  *	arc_archive_text() (an arc_text_fn) reads an object's text for the
@@ -70,6 +93,7 @@
 
 #include "milters/archive/files.h"
 #include "milters/archive/index.h"
+#include "milters/archive/indexer.h"
 #include "milters/archive/journal.h"
 #include "milters/archive/policy.h"
 #include "milters/archive/record.h"
@@ -91,6 +115,8 @@ typedef struct arc_settings {
 	arc_policy_spec scope;
 	const char *retention;
 	int catch_up;			/* apply the journal to the index at open */
+	int indexer_thread;		/* index in a thread of its own (the daemon) */
+	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
 } arc_settings;
 
 typedef struct arc_inflight arc_inflight;
@@ -103,6 +129,9 @@ typedef struct arc_archive {
 	arc_store *store;
 	arc_journal *journal;
 	arc_index *index;
+	arc_index *lookup;		/* the write path's reads (object rows) */
+	arc_indexer *indexer;
+	int indexer_thread, await_outcome;
 	arc_policy *policy;
 	arc_retention retention;
 	int fulltext;
@@ -127,6 +156,9 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err);
 void arc_archive_close(arc_archive *a);
 int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_result *res,
 			char **err);
+int arc_archive_outcome(arc_archive *a, const char *id, long long when, int accepted,
+			const char *reason, char **err);
+int arc_archive_sync(arc_archive *a, char **err);
 char *arc_archive_text(void *a, const arc_delivery *d);
 int arc_archive_maintenance_lock(arc_archive *a);
 

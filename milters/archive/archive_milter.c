@@ -92,6 +92,9 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->scope.internal_networks = pn_config_str(cfg, "internal_networks");
 	set->retention = pn_config_str(cfg, "retention");
 	set->catch_up = 1;
+	/* only the daemon journals deliveries: the tools never start it */
+	set->indexer_thread = 1;
+	set->await_outcome = 1;
 	return 0;
 }
 
@@ -121,6 +124,14 @@ static void archive_unload(void *state)
 	arc_archive_close(s->archive);
 	pn_free(s);
 }
+
+/* What a message keeps between end of message and its outcome. */
+typedef struct stored_msg {
+	arc_archive *archive;
+	char id[ARC_ID_LEN + 1];
+	long long time;
+	int awaiting;		/* the outcome is not recorded yet */
+} stored_msg;
 
 /* state_of - this connection's engine state */
 static engine_state *state_of(const pn_conn *c)
@@ -215,6 +226,85 @@ static arc_delivery *envelope(const pn_conn *c, const pn_msg *m, const char *dir
 	return d;
 }
 
+/* note_not_archived - the message's story: no copy, and why */
+static void note_not_archived(pn_msg *m, const char *reason)
+{
+	pn_msg_note(m, "archive", "archived", "no");
+	pn_msg_note(m, "archive", "reason", reason);
+}
+
+/* remember - the delivery just journaled, until its outcome is known */
+static void remember(pn_msg *m, arc_archive *a, const arc_result *res, long long when)
+{
+	stored_msg *sm = pn_calloc(1, sizeof(*sm));
+
+	sm->archive = a;
+	snprintf(sm->id, sizeof(sm->id), "%s", res->id);
+	sm->time = when;
+	sm->awaiting = 1;
+	m->engine_data = sm;
+	pn_msg_note(m, "archive", "id", res->id);
+	pn_msg_note(m, "archive", "sha256", res->sha256);
+	pn_msg_note(m, "archive", "stored", res->dedup ? "dedup" : "new");
+}
+
+/* refusal_text - why the delivery is voided, from the final answer */
+static char *refusal_text(const pn_outcome *o)
+{
+	return pn_asprintf("%s by %s%s%s%s%s%s", pn_verdict_name(o->verdict),
+			   o->by ? o->by : "the milter layer", o->rcode ? ": " : "",
+			   o->rcode ? o->rcode : "", o->xcode ? " " : "", o->xcode ? o->xcode : "",
+			   o->text ? " " : "");
+}
+
+/* settle - record the MTA's answer to a stored delivery, once */
+static void settle(pn_msg *m, stored_msg *sm, int accepted, const pn_outcome *o)
+{
+	char *reason = NULL, *err = NULL;
+
+	if (!sm->awaiting)
+		return;
+	sm->awaiting = 0;
+	if (!accepted) {
+		char *head = refusal_text(o);
+		reason = pn_asprintf("%s%s", head, o->text ? o->text : "");
+		pn_free(head);
+	}
+	if (arc_archive_outcome(sm->archive, sm->id, sm->time, accepted, reason, &err) < 0)
+		pn_log_msg(PN_LOG_ERROR, m->queue_id, "archive: id=%s was refused (%s) but cannot "
+			   "be voided: %s", sm->id, reason ? reason : "", err);
+	else if (!accepted)
+		pn_log_msg(PN_LOG_INFO, m->queue_id, "archive: id=%s voided: %s", sm->id, reason);
+	if (!accepted)
+		pn_msg_note(m, "archive", "voided", reason);
+	pn_free(err);
+	pn_free(reason);
+}
+
+/* archive_outcome - a delivery the MTA did not take is voided */
+static void archive_outcome(pn_conn *c, pn_msg *m, const pn_outcome *o)
+{
+	stored_msg *sm = m ? m->engine_data : NULL;
+
+	(void)c;
+	if (sm == NULL || o->step != PN_STEP_EOM)
+		return;
+	settle(m, sm, o->verdict == PN_CONTINUE || o->verdict == PN_ACCEPT, o);
+}
+
+/* archive_free_msg - never told the outcome: the journal keeps the delivery */
+static void archive_free_msg(pn_conn *c, pn_msg *m)
+{
+	stored_msg *sm = m->engine_data;
+
+	(void)c;
+	if (sm == NULL)
+		return;
+	settle(m, sm, 1, NULL);
+	pn_free(sm);
+	m->engine_data = NULL;
+}
+
 /* archive_eom - archive the message, or answer the failure */
 static pn_verdict archive_eom(pn_conn *c, pn_msg *m, pn_actions *act)
 {
@@ -233,12 +323,19 @@ static pn_verdict archive_eom(pn_conn *c, pn_msg *m, pn_actions *act)
 	(void)act;
 	if (!arc_policy_in_scope(s->archive->policy, d->sender, d->rcpts, d->nrcpts, direction,
 				 &why)) {
-		pn_log_msg(PN_LOG_INFO, qid, "archive: not archived: out of scope (%s)", why);
+		char *reason = pn_asprintf("out of scope (%s)", why);
+		pn_log_msg(PN_LOG_INFO, qid, "archive: not archived: %s", reason);
+		note_not_archived(m, reason);
+		pn_free(reason);
 		arc_delivery_free(d);
 		return PN_CONTINUE;
 	}
 	if (s->size_limit > 0 && (long long)pn_msg_size(m) > s->size_limit) {
+		char *reason = pn_asprintf("size %llu over size_limit %lld",
+					   (unsigned long long)pn_msg_size(m), s->size_limit);
 		v = too_big(c, s, qid, (long long)pn_msg_size(m));
+		note_not_archived(m, reason);
+		pn_free(reason);
 		arc_delivery_free(d);
 		return v;
 	}
@@ -249,12 +346,15 @@ static pn_verdict archive_eom(pn_conn *c, pn_msg *m, pn_actions *act)
 		src.head = pn_buf_str(&head);
 		src.head_len = pn_buf_len(&head);
 		src.body = m->body;
-		if (arc_archive_message(s->archive, d, &src, &res, &err) == 0)
+		if (arc_archive_message(s->archive, d, &src, &res, &err) == 0) {
 			pn_log_msg(PN_LOG_INFO, qid, "archive: id=%s sha256=%s size=%llu stored=%llu "
 				   "%s from=<%s> nrcpt=%zu", res.id, res.sha256, res.size,
 				   res.stored_size, res.dedup ? "dedup" : "new", d->sender, d->nrcpts);
+			remember(m, s->archive, &res, d->time);
+		}
 	}
 	if (err) {
+		note_not_archived(m, err);
 		v = pn_conn_on_error(c);
 		pn_log_msg(PN_LOG_ERROR, qid, "archive: cannot archive (answering %s): %s",
 			   pn_verdict_name(v), err);
@@ -278,4 +378,6 @@ const pn_engine archive_engine = {
 	.unload = archive_unload,
 	.on_mail = archive_mail,
 	.on_eom = archive_eom,
+	.on_outcome = archive_outcome,
+	.free_msg = archive_free_msg,
 };

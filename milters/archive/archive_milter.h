@@ -19,6 +19,19 @@
  *	that returned success. Any failure answers on_error (tempfail by
  *	default: 451 4.3.0), so no mail is accepted unarchived.
  *
+ *	The delivery id stays with the message (m->engine_data) until the
+ *	layer tells the final answer (on_outcome at end of message): when
+ *	it is not continue or accept (an engine after this one in
+ *	postern-suite, or the layer, refused the message, tempfailed or
+ *	discarded it), the delivery is voided with the reply as its reason
+ *	(arc_archive_outcome()); otherwise the index may show it from now
+ *	on. A message freed without an answer keeps its delivery.
+ *
+ *	The message's story (pn_msg_note, engine "archive"): "id",
+ *	"sha256" and "stored" ("new" or "dedup") for a stored message,
+ *	"voided" (the reason) when it was voided afterwards; "archived" =
+ *	"no" and "reason" (out of scope, size, or the failure) otherwise.
+ *
  *	A declared SIZE= larger than size_limit is refused at MAIL FROM when
  *	size_limit_action is reject or tempfail, before the body is sent.
  *

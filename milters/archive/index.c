@@ -14,11 +14,17 @@
 
 #define BATCH 2000		/* records applied per transaction in catch-up */
 
+#define CACHED_MAX 16	/* statements of the write path kept prepared */
+
 struct arc_index {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	int fulltext;
 	int readonly;
+	struct {
+		const char *sql;	/* a string constant: compared by address */
+		sqlite3_stmt *st;
+	} cached[CACHED_MAX];
 };
 
 static const char schema[] =
@@ -142,8 +148,12 @@ arc_index *arc_index_open(const char *path, int fulltext, long busy_ms, const ar
 /* arc_index_close - close the database */
 void arc_index_close(arc_index *x)
 {
+	int i;
+
 	if (x == NULL)
 		return;
+	for (i = 0; i < CACHED_MAX; i++)
+		sqlite3_finalize(x->cached[i].st);
 	if (x->db)
 		sqlite3_close(x->db);
 	pthread_mutex_destroy(&x->lock);
@@ -162,6 +172,38 @@ static sqlite3_stmt *prepare(arc_index *x, const char *sql, char **err)
 		return NULL;
 	}
 	return st;
+}
+
+/* stmt - a kept prepared statement for constant sql, ready to bind: the
+ * indexer runs the same few statements for every record */
+static sqlite3_stmt *stmt(arc_index *x, const char *sql, char **err)
+{
+	int i;
+
+	for (i = 0; i < CACHED_MAX && x->cached[i].sql; i++)
+		if (x->cached[i].sql == sql)
+			return x->cached[i].st;
+	if (i == CACHED_MAX)
+		return prepare(x, sql, err);	/* not kept: done() finalizes it */
+	if ((x->cached[i].st = prepare(x, sql, err)) == NULL)
+		return NULL;
+	x->cached[i].sql = sql;
+	return x->cached[i].st;
+}
+
+/* done - a statement from stmt() is reset for its next use */
+static void done(arc_index *x, sqlite3_stmt *st)
+{
+	int i;
+
+	for (i = 0; i < CACHED_MAX && x->cached[i].sql; i++) {
+		if (x->cached[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 /* bind_text - bind a C string (NULL as "") */
@@ -204,7 +246,7 @@ static int insert_object(arc_index *x, const arc_object *o, char **err)
 	/* a newer record of the same object (stored again after a loss) wins;
 	 * the record the row came from changes nothing, so catch-up at start
 	 * does not count (and rewrite) what the daemon indexed already */
-	sqlite3_stmt *st = prepare(x, "INSERT INTO objects(sha256, size, stored_size,"
+	sqlite3_stmt *st = stmt(x, "INSERT INTO objects(sha256, size, stored_size,"
 				   " stored_sha256, encrypted, time) VALUES(?, ?, ?, ?, ?, ?)"
 				   " ON CONFLICT(sha256) DO UPDATE SET size = excluded.size,"
 				   " stored_size = excluded.stored_size,"
@@ -226,7 +268,7 @@ static int insert_object(arc_index *x, const arc_object *o, char **err)
 	sqlite3_bind_int(st, 5, o->encrypted);
 	sqlite3_bind_int64(st, 6, o->time);
 	rc = step_done(x, st, err);
-	sqlite3_finalize(st);
+	done(x, st);
 	return rc;
 }
 
@@ -240,15 +282,15 @@ static int insert_delivery(arc_index *x, const arc_delivery *d, const char *text
 	int rc;
 
 	*num = 0;
-	st = prepare(x, "SELECT 1 FROM voids WHERE id = ?", err);
+	st = stmt(x, "SELECT 1 FROM voids WHERE id = ?", err);
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, d->id);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(x, st);
 	if (rc == SQLITE_ROW)
 		return 0;	/* voided: never insert it */
-	st = prepare(x, "INSERT OR IGNORE INTO deliveries(id, time, queue_id, sha256, mta,"
+	st = stmt(x, "INSERT OR IGNORE INTO deliveries(id, time, queue_id, sha256, mta,"
 		     " client_addr, client_name, helo, auth, direction, sender, hdr_from, hdr_to,"
 		     " hdr_cc, subject, message_id, hdr_date, size, stored_size, attachments)"
 		     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
@@ -276,12 +318,12 @@ static int insert_delivery(arc_index *x, const arc_delivery *d, const char *text
 	sqlite3_bind_int64(st, 19, (sqlite3_int64)d->stored_size);
 	bind_text(st, 20, att);
 	rc = step_done(x, st, err);
-	sqlite3_finalize(st);
+	done(x, st);
 	pn_free(att);
 	if (rc < 0 || sqlite3_changes(x->db) == 0)
 		return rc;	/* already there: catch-up was first */
 	*num = (long long)sqlite3_last_insert_rowid(x->db);
-	st = prepare(x, "INSERT INTO recipients(delivery, address) VALUES(?, ?)", err);
+	st = stmt(x, "INSERT INTO recipients(delivery, address) VALUES(?, ?)", err);
 	if (st == NULL)
 		return -1;
 	for (i = 0; i < d->nrcpts && rc == 0; i++) {
@@ -290,17 +332,17 @@ static int insert_delivery(arc_index *x, const arc_delivery *d, const char *text
 		bind_text(st, 2, d->rcpts[i]);
 		rc = step_done(x, st, err);
 	}
-	sqlite3_finalize(st);
+	done(x, st);
 	if (rc < 0 || x->fulltext == 0)
 		return rc;
-	st = prepare(x, "INSERT INTO fulltext(rowid, subject, body) VALUES(?, ?, ?)", err);
+	st = stmt(x, "INSERT INTO fulltext(rowid, subject, body) VALUES(?, ?, ?)", err);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, *num);
 	bind_text(st, 2, d->subject);
 	bind_text(st, 3, x->fulltext >= 2 ? text : "");
 	rc = step_done(x, st, err);
-	sqlite3_finalize(st);
+	done(x, st);
 	return rc;
 }
 
@@ -323,27 +365,6 @@ static int finish(arc_index *x, int rc, char **err)
 	return -1;
 }
 
-/* arc_index_add - the daemon's write of one delivery */
-int arc_index_add(arc_index *x, const arc_object *obj, const arc_delivery *d, const char *text,
-		  char **err)
-{
-	long long num;
-	int rc;
-
-	*err = NULL;
-	pthread_mutex_lock(&x->lock);
-	rc = begin(x, err);
-	if (rc == 0) {
-		if (obj)
-			rc = insert_object(x, obj, err);
-		if (rc == 0)
-			rc = insert_delivery(x, d, text, &num, err);
-		rc = finish(x, rc, err);
-	}
-	pthread_mutex_unlock(&x->lock);
-	return rc;
-}
-
 /* arc_index_object - an object's row */
 int arc_index_object(arc_index *x, const char *sha, arc_object *obj)
 {
@@ -351,7 +372,7 @@ int arc_index_object(arc_index *x, const char *sha, arc_object *obj)
 	int rc;
 
 	pthread_mutex_lock(&x->lock);
-	st = prepare(x, "SELECT size, stored_size, stored_sha256, encrypted, time FROM objects"
+	st = stmt(x, "SELECT size, stored_size, stored_sha256, encrypted, time FROM objects"
 		     " WHERE sha256 = ?", NULL);
 	if (st == NULL) {
 		pthread_mutex_unlock(&x->lock);
@@ -372,7 +393,7 @@ int arc_index_object(arc_index *x, const char *sha, arc_object *obj)
 	} else {
 		rc = rc == SQLITE_DONE ? 1 : -1;
 	}
-	sqlite3_finalize(st);
+	done(x, st);
 	pthread_mutex_unlock(&x->lock);
 	return rc;
 }
@@ -389,13 +410,13 @@ static int delete_one(arc_index *x, const char *id, char **err)
 	size_t i;
 
 	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *st = prepare(x, sql[i], err);
+		sqlite3_stmt *st = stmt(x, sql[i], err);
 		int rc;
 		if (st == NULL)
 			return -1;
 		bind_text(st, 1, id);
 		rc = step_done(x, st, err);
-		sqlite3_finalize(st);
+		done(x, st);
 		if (rc < 0)
 			return -1;
 	}
@@ -429,6 +450,27 @@ static int apply_hold(arc_index *x, const arc_record *r, char **err)
 	return rc < 0 ? -1 : changed > 0;
 }
 
+/* known_delivery - 1 when a delivery is indexed or voided, 0 if not, -1 on error */
+static int known_delivery(arc_index *x, const char *id, char **err)
+{
+	sqlite3_stmt *st = stmt(x, "SELECT 1 FROM deliveries WHERE id = ?1"
+				   " UNION ALL SELECT 1 FROM voids WHERE id = ?1", err);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	done(x, st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (err && *err == NULL)
+		*err = db_error(x, "index");
+	return -1;
+}
+
 /* apply - one journal record: -1 error, 0 nothing new, 1 the index changed */
 static int apply(arc_index *x, const arc_record *r, arc_text_fn text, void *ctx, char **err)
 {
@@ -441,23 +483,27 @@ static int apply(arc_index *x, const arc_record *r, arc_text_fn text, void *ctx,
 		if (insert_object(x, &r->object, err) < 0)
 			return -1;
 		return sqlite3_changes(x->db) > 0;
-	case ARC_REC_DELIVERY:
-		if (insert_delivery(x, r->delivery, NULL, &num, err) < 0)
-			return -1;
-		if (num && text && x->fulltext >= 2) {
-			char *t = text(ctx, r->delivery);
-			rc = t && *t ? arc_index_set_text(x, num, r->delivery->subject, t) : 0;
-			pn_free(t);
-			if (rc < 0)
-				return -1;
+	case ARC_REC_DELIVERY: {
+		char *t = NULL;
+		/* the text only for a delivery about to be inserted: one full-text
+		 * write, and no object read for what the index has already */
+		if (text && x->fulltext >= 2) {
+			if ((rc = known_delivery(x, r->delivery->id, err)) != 0)
+				return rc < 0 ? -1 : 0;
+			t = text(ctx, r->delivery);
 		}
+		rc = insert_delivery(x, r->delivery, t, &num, err);
+		pn_free(t);
+		if (rc < 0)
+			return -1;
 		return num != 0;
+	}
 	case ARC_REC_VOID:
-		if ((st = prepare(x, "INSERT OR IGNORE INTO voids(id) VALUES(?)", err)) == NULL)
+		if ((st = stmt(x, "INSERT OR IGNORE INTO voids(id) VALUES(?)", err)) == NULL)
 			return -1;
 		bind_text(st, 1, r->id);
 		rc = step_done(x, st, err);
-		sqlite3_finalize(st);
+		done(x, st);
 		if (rc < 0)
 			return -1;
 		rc = sqlite3_changes(x->db) > 0;
@@ -487,7 +533,9 @@ typedef struct catch_ctx {
 	arc_index *x;
 	arc_text_fn text;
 	void *ctx;
-	size_t applied, in_batch;
+	arc_hold_fn hold;
+	void *hold_ctx;
+	size_t applied, in_batch, held;
 	char *err;
 } catch_ctx;
 
@@ -499,6 +547,10 @@ static int catch_record(void *ctx, const arc_record *r, const char *line, size_t
 	(void)line; (void)len;
 	if (r == NULL)
 		return 0;	/* a damaged line: verify reports it */
+	if (c->hold && c->hold(c->hold_ctx, r)) {
+		c->held++;
+		return -1;	/* not an error: the file is applied up to here */
+	}
 	switch (apply(c->x, r, c->text, c->ctx, &c->err)) {
 	case -1:
 		return -1;
@@ -518,7 +570,7 @@ static int catch_record(void *ctx, const arc_record *r, const char *line, size_t
 /* applied_pos - how far a journal file has been applied */
 static int applied_pos(arc_index *x, const char *name, long long *ino, long long *off)
 {
-	sqlite3_stmt *st = prepare(x, "SELECT ino, offset FROM journal_applied WHERE file = ?", NULL);
+	sqlite3_stmt *st = stmt(x, "SELECT ino, offset FROM journal_applied WHERE file = ?", NULL);
 	int rc;
 
 	*ino = -1;
@@ -531,7 +583,7 @@ static int applied_pos(arc_index *x, const char *name, long long *ino, long long
 		*ino = sqlite3_column_int64(st, 0);
 		*off = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	done(x, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -565,7 +617,7 @@ static int catch_up_file(arc_index *x, arc_journal *j, const char *dir, const ch
 	if (rc < 0 && c->err == NULL)
 		c->err = pn_asprintf("cannot read journal file %s: %s", name, strerror(errno));
 	if (rc == 0 && c->err == NULL) {
-		if ((up = prepare(x, "INSERT INTO journal_applied(file, ino, offset) VALUES(?, ?, ?)"
+		if ((up = stmt(x, "INSERT INTO journal_applied(file, ino, offset) VALUES(?, ?, ?)"
 				  " ON CONFLICT(file) DO UPDATE SET ino = excluded.ino,"
 				  " offset = excluded.offset", &c->err)) == NULL)
 			return finish(x, -1, &c->err);
@@ -573,7 +625,7 @@ static int catch_up_file(arc_index *x, arc_journal *j, const char *dir, const ch
 		sqlite3_bind_int64(up, 2, (sqlite3_int64)end.ino);
 		sqlite3_bind_int64(up, 3, end.offset);
 		rc = step_done(x, up, &c->err);
-		sqlite3_finalize(up);
+		done(x, up);
 	}
 	return finish(x, c->err ? -1 : rc, &c->err);
 }
@@ -582,18 +634,31 @@ static int catch_up_file(arc_index *x, arc_journal *j, const char *dir, const ch
 int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx,
 		       size_t *applied, char **err)
 {
-	catch_ctx c = {x, text, ctx, 0, 0, NULL};
-	char **names;
+	arc_catch_up how;
+
+	memset(&how, 0, sizeof(how));
+	how.text = text;
+	how.text_ctx = ctx;
+	return arc_index_catch_up_with(x, j, &how, applied, err);
+}
+
+/* arc_index_catch_up_with - catch-up of some day files, held back where told */
+int arc_index_catch_up_with(arc_index *x, arc_journal *j, arc_catch_up *how, size_t *applied,
+			    char **err)
+{
+	catch_ctx c = {x, how->text, how->text_ctx, how->hold, how->hold_ctx, 0, 0, 0, NULL};
+	char **names = how->files;
 	const char *dir;
-	size_t n, i;
+	size_t n = how->nfiles, i;
 	int rc = 0;
 
 	*err = NULL;
+	how->held = 0;
 	if (applied)
 		*applied = 0;
 	if (x->readonly)
 		return 0;
-	if (arc_journal_files(j, &names, &n) < 0) {
+	if (names == NULL && arc_journal_files(j, &names, &n) < 0) {
 		*err = pn_asprintf("cannot list the journal: %s", strerror(errno));
 		return -1;
 	}
@@ -602,9 +667,11 @@ int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx
 	for (i = 0; i < n && rc == 0; i++)
 		rc = catch_up_file(x, j, dir, names[i], &c);
 	pthread_mutex_unlock(&x->lock);
-	arc_journal_files_free(names, n);
+	if (how->files == NULL)
+		arc_journal_files_free(names, n);
 	if (applied)
 		*applied = c.applied;
+	how->held = c.held;
 	*err = c.err;
 	return rc;
 }

@@ -9,11 +9,11 @@
  *	                          const arc_owner *o, char **err);
  *	void arc_index_close(arc_index *x);
  *
- *	int arc_index_add(arc_index *x, const arc_object *obj,
- *	                  const arc_delivery *d, const char *text, char **err);
  *	int arc_index_object(arc_index *x, const char *sha, arc_object *obj);
  *	int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text,
  *	                       void *ctx, size_t *applied, char **err);
+ *	int arc_index_catch_up_with(arc_index *x, arc_journal *j,
+ *	                            arc_catch_up *how, size_t *applied, char **err);
  *	int arc_index_reset(arc_index *x, char **err);
  *	int arc_index_set_text(arc_index *x, long long rowid, const char *subject,
  *	                       const char *text);
@@ -46,13 +46,17 @@
  *	voided one is never inserted, and of several hold/release events
  *	for one delivery the latest (by its microsecond time) wins. For a
  *	delivery that catch-up inserts, text(ctx, d) supplies the text for
- *	the full-text index (allocated, freed here; NULL: none).
+ *	the full-text index (allocated, freed here; NULL: none); it is not
+ *	called for a delivery the index has or that was voided. fulltext
+ *	is 0 (no full-text rows), 1 (subject only) or 2 (subject and text).
+ *	Records are applied in transactions of up to 2000.
  *
- *	arc_index_add() is the daemon's write: the object row (if obj is
- *	not NULL), the delivery, its recipients and full-text row in one
- *	transaction. A delivery that is already there (catch-up got to it
- *	first) counts as success. fulltext is 0 (no full-text rows), 1
- *	(subject only) or 2 (subject and text).
+ *	arc_index_catch_up_with() is the same with options (the daemon's
+ *	indexer, see indexer(3)): how->files names the day files to look
+ *	at (NULL: all), how->text/text_ctx as above, and how->hold, when
+ *	set, is asked before each record: 1 leaves that record and the rest
+ *	of its file for a later catch-up (how->held counts the files where
+ *	that happened).
  *
  *	arc_index_search() calls fn for each delivery the query selects, in
  *	time order, with the delivery (recipients and attachments included)
@@ -92,6 +96,17 @@ typedef struct arc_row {
 
 typedef int (*arc_row_fn)(void *ctx, const arc_delivery *d, const arc_row *row);
 typedef char *(*arc_text_fn)(void *ctx, const arc_delivery *d);
+typedef int (*arc_hold_fn)(void *ctx, const arc_record *r);
+
+typedef struct arc_catch_up {
+	arc_text_fn text;
+	void *text_ctx;
+	arc_hold_fn hold;	/* NULL: apply everything */
+	void *hold_ctx;
+	char **files;		/* day file names, NULL: every one */
+	size_t nfiles;
+	size_t held;		/* out: files left unfinished by hold */
+} arc_catch_up;
 
 typedef struct arc_stats {
 	long long deliveries, objects, held, encrypted_objects, recipients;
@@ -104,11 +119,11 @@ typedef struct arc_stats {
 arc_index *arc_index_open(const char *path, int fulltext, long busy_ms, const arc_owner *o,
 			  char **err);
 void arc_index_close(arc_index *x);
-int arc_index_add(arc_index *x, const arc_object *obj, const arc_delivery *d, const char *text,
-		  char **err);
 int arc_index_object(arc_index *x, const char *sha, arc_object *obj);
 int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx,
 		       size_t *applied, char **err);
+int arc_index_catch_up_with(arc_index *x, arc_journal *j, arc_catch_up *how, size_t *applied,
+			    char **err);
 int arc_index_reset(arc_index *x, char **err);
 int arc_index_set_text(arc_index *x, long long rowid, const char *subject, const char *text);
 int arc_index_search(arc_index *x, const arc_query *q, arc_row_fn fn, void *ctx, char **err);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@ struct arc_journal {
 	int dirfd;	/* every day file is opened in it, never through a link */
 	arc_owner owner;
 	long lock_ms;
+	/* group commit: one fdatasync makes every append written before it
+	 * durable, so concurrent appenders share it */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_done;
+	unsigned long long written;	/* appends whose write(2) returned */
+	unsigned long long synced;	/* appends made durable by the last sync */
+	dev_t synced_dev;
+	ino_t synced_ino;		/* ...in this day file */
+	int syncing;
 };
 
 /* arc_journal_open - the journal directory under dir */
@@ -36,6 +46,8 @@ arc_journal *arc_journal_open(const char *dir, const arc_owner *o, long lock_ms,
 		j->owner = *o;
 	j->lock_ms = lock_ms;
 	j->dirfd = -1;
+	pthread_mutex_init(&j->sync_lock, NULL);
+	pthread_cond_init(&j->sync_done, NULL);
 	if (arc_mkdir(j->dir, 0750, &j->owner) < 0 && stat(j->dir, &st) < 0) {
 		*err = pn_asprintf("cannot create %s: %s", j->dir, strerror(errno));
 		arc_journal_close(j);
@@ -57,6 +69,8 @@ void arc_journal_close(arc_journal *j)
 		return;
 	if (j->dirfd >= 0)
 		close(j->dirfd);
+	pthread_cond_destroy(&j->sync_done);
+	pthread_mutex_destroy(&j->sync_lock);
 	pn_free(j->dir);
 	pn_free(j);
 }
@@ -117,7 +131,8 @@ static int open_day(arc_journal *j, const char *name, int *created)
 
 	for (tries = 0; tries < 100; tries++) {
 		struct stat a, b;
-		int fd = arc_open_in(j->dirfd, name, O_WRONLY | O_APPEND | O_CREAT, 0640, &j->owner,
+		/* read too: the last byte tells whether a crash cut a line */
+		int fd = arc_open_in(j->dirfd, name, O_RDWR | O_APPEND | O_CREAT, 0640, &j->owner,
 				     NULL);
 		if (fd < 0)
 			return -1;
@@ -136,6 +151,43 @@ static int open_day(arc_journal *j, const char *name, int *created)
 	}
 	errno = EAGAIN;
 	return -1;
+}
+
+/* group_sync - make this thread's append durable, sharing one fdatasync
+ * with the appends written meanwhile to the same day file */
+static int group_sync(arc_journal *j, int fd)
+{
+	unsigned long long mine, upto;
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&j->sync_lock);
+	mine = ++j->written;	/* the write has returned: a sync from now on covers it */
+	for (;;) {
+		if (j->synced >= mine && j->synced_dev == st.st_dev && j->synced_ino == st.st_ino) {
+			pthread_mutex_unlock(&j->sync_lock);
+			return 0;
+		}
+		if (!j->syncing)
+			break;
+		pthread_cond_wait(&j->sync_done, &j->sync_lock);
+	}
+	j->syncing = 1;
+	upto = j->written;
+	pthread_mutex_unlock(&j->sync_lock);
+	rc = fdatasync(fd);
+	pthread_mutex_lock(&j->sync_lock);
+	j->syncing = 0;
+	if (rc == 0) {
+		j->synced = upto;
+		j->synced_dev = st.st_dev;
+		j->synced_ino = st.st_ino;
+	}
+	pthread_cond_broadcast(&j->sync_done);
+	pthread_mutex_unlock(&j->sync_lock);
+	return rc;
 }
 
 /* arc_journal_append - records as lines, one write, synced */
@@ -169,19 +221,15 @@ int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **
 	if (!created && fstat(fd, &st) == 0 && st.st_size > 0) {
 		/* a crash may have cut the last line: never glue a record to it */
 		char last = '\n';
-		int rfd = arc_open_in(j->dirfd, name, O_RDONLY, 0, &j->owner, NULL);
-		if (rfd >= 0) {
-			if (pread(rfd, &last, 1, st.st_size - 1) != 1)
-				last = '\n';
-			close(rfd);
-		}
+		if (pread(fd, &last, 1, st.st_size - 1) != 1)
+			last = '\n';
 		if (last != '\n' && arc_write_all(fd, "\n", 1) < 0) {
 			*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
 			close(fd);
 			goto done;
 		}
 	}
-	if (arc_write_all(fd, pn_buf_str(&b), pn_buf_len(&b)) < 0 || fdatasync(fd) < 0) {
+	if (arc_write_all(fd, pn_buf_str(&b), pn_buf_len(&b)) < 0 || group_sync(j, fd) < 0) {
 		*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		goto done;

@@ -31,7 +31,10 @@
  *
  *	arc_journal_append() writes n records, one line each, with a single
  *	write(2) on a file opened O_APPEND, then fdatasync(2)s it; the day
- *	file's directory entry is synced when the file is new. Records of
+ *	file's directory entry is synced when the file is new. Threads
+ *	appending at once share fdatasyncs (group commit): one that starts
+ *	after a thread's write makes that write durable too, so that
+ *	thread returns without a sync of its own. Records of
  *	one call must belong to one day (the first record's). A line left
  *	unfinished by a crash is closed with a newline first, so the next
  *	record is never glued to it. Appenders hold a shared flock(2) on the

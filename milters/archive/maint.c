@@ -294,6 +294,11 @@ static int confirm(arc_archive *a, const vec *not_indexed, const vec *orphans, F
 				   strerror(errno));
 		return -1;
 	}
+	/* ...and journaled: the daemon's indexer may not have applied them yet */
+	if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, NULL, err) < 0) {
+		arc_unlock(lock);
+		return -1;
+	}
 	for (i = 0; i < not_indexed->n; i++) {
 		arc_query q;
 		seen_ctx s = {0};
@@ -367,8 +372,10 @@ int arc_verify(arc_archive *a, FILE *out, arc_verify_report *rep, char **err)
 		goto done;
 	}
 	vec_sort(&disk);
-	for (i = 0; i < live.n; i++)
-		vec_add(&refs, live.v[i].val, NULL, 0);
+	/* a voided delivery's object is no orphan: the MTA refused the message
+	 * after it was stored, and prune deletes the object when nothing uses it */
+	for (i = 0; i < jv.deliveries.n; i++)
+		vec_add(&refs, jv.deliveries.v[i].val, NULL, 0);
 	vec_sort(&refs);
 	check_objects(a, &disk, &refs, &jv, &orphans, out, rep);
 	check_missing(&live, &disk, out, rep);
@@ -522,6 +529,13 @@ static int delete_objects(arc_archive *a, int dry_run, FILE *out,
 	}
 	if (!dry_run && (lock = arc_lock(a->lock_path, 1, a->busy_ms, &a->owner)) < 0) {
 		*err = pn_asprintf("cannot lock %s: %s", a->lock_path, strerror(errno));
+		vec_free(&all);
+		return -1;
+	}
+	/* writers hold the lock until their delivery is journaled, the daemon's
+	 * indexer follows later: what they journaled must count as a use now */
+	if (!dry_run && arc_index_catch_up(a->index, a->journal, arc_archive_text, a, NULL, err) < 0) {
+		arc_unlock(lock);
 		vec_free(&all);
 		return -1;
 	}

@@ -20,7 +20,9 @@
  *	                               (rehash of every object; the content
  *	                               of an encrypted object only with a->key)
  *	    missing OBJECT: ...        a delivery's object is not there
- *	    orphaned OBJECT            an object no delivery uses
+ *	    orphaned OBJECT            an object no delivery uses (one
+ *	                               whose deliveries were all voided
+ *	                               is not reported: prune deletes it)
  *	    not in index ID            journaled delivery the index lacks
  *	    not in journal ID          indexed delivery the journal lacks
  *	    index differs ID           index and journal disagree on it

@@ -203,6 +203,42 @@ def corpus_round_trips_byte_for_byte_through_the_mta():
     check_eq(seen, 6, "messages checked")
 
 
+def indexed_by_daemon(d, msgid, word, wait=30):
+    """Poll index.db read-only, as no tool does (tools bring the index up to
+    date when they open the archive): whether the daemon's own indexer
+    applied the delivery, full text included. Bounded wait, not a timing
+    assertion."""
+    import sqlite3
+    db = os.path.join(d.config["archive_directory"], "index.db")
+    deadline = time.monotonic() + wait
+    while True:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            n = con.execute("SELECT count(*) FROM deliveries d WHERE d.message_id = ? AND d.num IN"
+                            " (SELECT rowid FROM fulltext WHERE fulltext MATCH ?)",
+                            (f"<{msgid}@sender.example>", word)).fetchone()[0]
+        finally:
+            con.close()
+        if n or time.monotonic() > deadline:
+            return n
+        time.sleep(0.2)
+
+
+@test
+def daemon_indexes_what_it_journaled_by_itself():
+    mta = S["mta"]
+    raw = crlf(head("indexer", "Indexed off the delivery path") + "\nThe quetzal flies.\n")
+    r = send("127.0.0.1", mta.port, SENDER, ["bob@dest.example"], raw, timeout=120)
+    assert r.ok and r.queue_id, r
+    mta.wait_for_log(mta.sent_line(r.queue_id), timeout=60)
+    # the delivery's journal record is durable before the 250...
+    journal = os.path.join(S["plain"].config["archive_directory"], "journal")
+    text = "".join(open(os.path.join(journal, f)).read() for f in os.listdir(journal))
+    assert "<indexer@sender.example>" in text, "delivery not in the journal at its 250"
+    # ...and the daemon's indexer thread applies it to the index, text included
+    check_eq(indexed_by_daemon(S["plain"], "indexer", "quetzal"), 1, "indexed by the daemon")
+
+
 @test
 def index_holds_decoded_fields_and_attachment_names():
     row = deliveries(S["plain"], "ew")[0]
