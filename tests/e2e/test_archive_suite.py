@@ -3,8 +3,7 @@
 """End-to-end: no phantom deliveries through postern-suite and Postfix.
 
 The four engines run in one postern-suite process, configured as
-tests/lib/stack.py configures the four daemons (the SuiteStack of
-test_audit_suite.py). The audit trail is made immutable (chattr +i), so
+tests/lib/stack.py configures the four daemons (Stack(suite=True)). The audit trail is made immutable (chattr +i), so
 the audit engine, after the archive engine, fails at end of message and
 Postfix answers 451: the archive had stored the message, and must void
 that delivery, so that after the client's retry (trail writable again)
@@ -27,22 +26,17 @@ import uuid
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import tap  # noqa: E402
 from tap import test, main, check_eq, skip  # noqa: E402
 from smtp import build_message, send  # noqa: E402
-from test_audit_suite import SuiteStack  # noqa: E402
-
-# the stack only: that file's own tests run from that file
-tap._tests[:] = [t for t in tap._tests if t.__module__ != "test_audit_suite"]
+from stack import Stack  # noqa: E402
 
 S = {}
 RCPT = "bob@shop.example"
 
 
 def setup():
-    S["st"] = SuiteStack().start()
+    S["st"] = Stack(suite=True).start()
 
 
 def teardown():

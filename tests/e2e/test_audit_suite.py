@@ -22,6 +22,7 @@ decided. Checked as an administrator would:
 """
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -31,9 +32,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "milter"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import Daemon  # noqa: E402
+from daemon import binary  # noqa: E402
 from smtp import build_message, send  # noqa: E402
-from sink import Sink  # noqa: E402
 from stack import Stack  # noqa: E402
 from audit_jsonschema import load_schema, validate_lines  # noqa: E402
 import audit_siem_check as siem  # noqa: E402
@@ -43,41 +43,8 @@ PARTNER = "alice@partner.example"
 RCPT = "bob@shop.example"
 
 
-class SuiteStack(Stack):
-    """Stack's files and engine configurations, served by one postern-suite."""
-
-    def start(self):
-        try:
-            self._files()
-            self.sink = Sink(os.path.join(self.pf.base, "sink")).start()
-            self.pf.relay_port = self.sink.port
-            conf = {"engines": " ".join(self.names), "tmp_dir": self.tmp_dir("suite")}
-            os.makedirs(conf["tmp_dir"], exist_ok=True)
-            os.chmod(conf["tmp_dir"], 0o1777)
-            for name in self.names:
-                d = Daemon("postern-" + name, base=self.base, config=self._daemon_config(name))
-                d.write_config()    # the file the suite's engine reads; never started
-                self.daemons[name] = d
-                conf[name + "_config"] = d.conf
-            suite = Daemon("postern-suite", base=self.base, config=conf)
-            suite.start()
-            self._started.append(suite)
-            self.suite = suite
-            self.pf.milters = [suite.spec]
-            self.pf.settings.update(self.settings)
-            self.pf.start()
-        except BaseException:
-            try:
-                self.stop()
-            except Exception:
-                pass
-            raise
-        return self
-
-
-
 def setup():
-    S["st"] = SuiteStack().start()
+    S["st"] = Stack(suite=True).start()
 
 
 def teardown():
@@ -160,11 +127,20 @@ def a_delivered_message_carries_every_engines_decision_and_why_tells_it():
     assert eng["tls"]["tls"].startswith("TLSv1."), eng["tls"]
     assert eng["sort"]["actions"].startswith(f"{RCPT}: fileinto Invoices"), eng["sort"]
     check_eq(eng["sort"]["verdict"], "continue", "sort verdict")
-    w = st.tool("audit", "why", "--key", st.key + ".initial", r.queue_id)
+    # the archive's decision: the delivery search finds, the object it hashed
+    arc = st.archive_deliveries("--message-id", msgid)
+    check_eq([(d["id"], d["sha256"]) for d in arc],
+             [(eng["archive"]["id"], eng["archive"]["sha256"])], "archive notes")
+    check_eq(eng["archive"]["sha256"], recs[0]["sha256"], "archived = audited bytes")
+    # the suite's own why: the audit engine it runs, with the suite's file
+    w = subprocess.run([binary("postern-suite"), "-c", st.daemons["audit"].serve_conf,
+                        "why", "--key", st.key + ".initial", r.queue_id],
+                       capture_output=True, text=True, timeout=60)
     check_eq(w.returncode, 0, f"why exit status ({w.stderr})")
     for want in (f"seq {recs[0]['seq']} ", "session: client 127.0.0.1", "tls: policy=partner."
                  "example line 2; verdict=pass;", f"sort: actions={RCPT}: fileinto Invoices",
-                 f"chain: verifies (macs checked) up to seq {recs[0]['seq']}"):
+                 f"chain: verifies (macs checked) up to seq {recs[0]['seq']}",
+                 eng["archive"]["id"]):
         assert want in w.stdout, (want, w.stdout)
     rc, out = st.verify_audit()
     check_eq(rc, 0, f"verify: {out}")
