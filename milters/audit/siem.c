@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* siem - one record model, mapped to ECS, OCSF and Splunk CIM (see siem.h) */
+#include "milters/audit/jsonval.h"
 #include "milters/audit/siem.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
@@ -19,29 +20,10 @@
 
 /* ---- reading the record ------------------------------------------------ */
 
-/* member - a member of an object, or NULL */
-static json_object *member(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object)
-	    || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-/* str - a string member, or NULL */
-static const char *str(json_object *o, const char *key)
-{
-	json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* num - an integer member into *out; 0 when absent or not an integer */
 static int num(json_object *o, const char *key, long long *out)
 {
-	json_object *v = member(o, key);
+	json_object *v = jv_member(o, key);
 
 	if (v == NULL || !json_object_is_type(v, json_type_int))
 		return 0;
@@ -52,7 +34,7 @@ static int num(json_object *o, const char *key, long long *out)
 /* of_type - a member if it has the given type, else NULL */
 static json_object *of_type(json_object *o, const char *key, json_type t)
 {
-	json_object *v = member(o, key);
+	json_object *v = jv_member(o, key);
 
 	return v && json_object_is_type(v, t) ? v : NULL;
 }
@@ -75,11 +57,11 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->rec = rec;
 	r->tls_verified = -1;
 	r->tls_bits = -1;
-	event = str(rec, "event");
+	event = jv_str(rec, "event");
 	r->kind = AUDIT_SIEM_OTHER;
-	r->kind_name = str(rec, "type") ? str(rec, "type") : event ? event : "record";
+	r->kind_name = jv_str(rec, "type") ? jv_str(rec, "type") : event ? event : "record";
 	/* A record of a kind added later (a "type" member) is not an email record. */
-	if (event && member(rec, "type") == NULL) {
+	if (event && jv_member(rec, "type") == NULL) {
 		if (strcmp(event, "message") == 0)
 			r->kind = AUDIT_SIEM_MESSAGE;
 		else if (strcmp(event, "aborted") == 0)
@@ -92,7 +74,7 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 			r->kind = AUDIT_SIEM_OUTCOME;
 	}
 	r->has_seq = num(rec, "seq", &r->seq);
-	r->ts = str(rec, "ts");
+	r->ts = jv_str(rec, "ts");
 	r->has_time = r->ts && audit_time_parse(r->ts, &r->time_ms) == 0;
 	if (!r->has_time) {
 		/* ECS's rule for a source without a time: when the pipeline got it */
@@ -105,41 +87,41 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 		snprintf(r->now + strlen(r->now), sizeof(r->now) - strlen(r->now), ".%03dZ",
 			 (int)(now.tv_nsec / 1000000));
 	}
-	r->host = str(rec, "host");
-	r->queue_id = str(rec, "queue_id");
+	r->host = jv_str(rec, "host");
+	r->queue_id = jv_str(rec, "queue_id");
 	r->has_duration = num(rec, "duration_ms", &r->duration_ms) && r->duration_ms >= 0;
 
 	client = of_type(rec, "client", json_type_object);
-	r->client_ip = str(client, "ip");
-	r->client_name = str(client, "name");
-	r->helo = str(client, "helo");
+	r->client_ip = jv_str(client, "ip");
+	r->client_name = jv_str(client, "name");
+	r->helo = jv_str(client, "helo");
 	if (num(client, "port", &n) && n > 0 && n < 65536)
 		r->client_port = n;
 	geo = of_type(client, "geo", json_type_object);
-	r->country = str(geo, "country");
-	r->as_org = str(geo, "as_org");
+	r->country = jv_str(geo, "country");
+	r->as_org = jv_str(geo, "as_org");
 	if (num(geo, "asn", &n) && n > 0)
 		r->asn = n;
 
 	if ((tls = of_type(rec, "tls", json_type_object)) != NULL) {
 		r->has_tls = 1;
-		r->tls_version = str(tls, "version");
-		r->tls_cipher = str(tls, "cipher");
-		r->cert_subject = str(tls, "cert_subject");
-		r->cert_issuer = str(tls, "cert_issuer");
+		r->tls_version = jv_str(tls, "version");
+		r->tls_cipher = jv_str(tls, "cipher");
+		r->cert_subject = jv_str(tls, "cert_subject");
+		r->cert_issuer = jv_str(tls, "cert_issuer");
 		if (num(tls, "bits", &n) && n >= 0)
 			r->tls_bits = n;
 		if ((v = of_type(tls, "verified", json_type_boolean)) != NULL)
 			r->tls_verified = json_object_get_boolean(v);
 	}
 	auth = of_type(rec, "auth", json_type_object);
-	r->auth_type = str(auth, "type");
-	r->auth_user = str(auth, "user");
-	r->auth_author = str(auth, "author");
+	r->auth_type = jv_str(auth, "type");
+	r->auth_user = jv_str(auth, "user");
+	r->auth_author = jv_str(auth, "author");
 
 	if ((env = of_type(rec, "envelope", json_type_object)) != NULL) {
 		r->has_envelope = 1;
-		r->env_from = str(env, "from");
+		r->env_from = jv_str(env, "from");
 		r->env_rcpt = of_type(env, "rcpt", json_type_array);
 	}
 	hdr = of_type(rec, "headers", json_type_object);
@@ -147,33 +129,33 @@ void audit_siem_model(audit_siem_record *r, json_object *rec, const char *line, 
 	r->hdr_to = of_type(hdr, "to", json_type_array);
 	r->hdr_cc = of_type(hdr, "cc", json_type_array);
 	r->hdr_reply_to = of_type(hdr, "reply_to", json_type_array);
-	r->subject = str(hdr, "subject");
-	r->message_id = str(hdr, "message_id");
-	r->date = str(hdr, "date");
-	r->in_reply_to = str(hdr, "in_reply_to");
-	r->list_id = str(hdr, "list_id");
+	r->subject = jv_str(hdr, "subject");
+	r->message_id = jv_str(hdr, "message_id");
+	r->date = jv_str(hdr, "date");
+	r->in_reply_to = jv_str(hdr, "in_reply_to");
+	r->list_id = jv_str(hdr, "list_id");
 	r->extra = of_type(hdr, "extra", json_type_object);
 	r->duplicates = of_type(hdr, "duplicates", json_type_object);
 	r->unparsed = of_type(hdr, "unparsed", json_type_object);
 	r->hdr_truncated = of_type(hdr, "truncated", json_type_boolean) != NULL;
 
 	r->has_size = num(rec, "size", &r->size) && r->size >= 0;
-	r->sha256 = str(rec, "sha256");
+	r->sha256 = jv_str(rec, "sha256");
 	r->attachments = of_type(rec, "attachments", json_type_array);
 	r->attachments_truncated = of_type(rec, "attachments_truncated", json_type_boolean) != NULL;
 	r->mime = of_type(rec, "mime", json_type_object);
 	r->privacy = of_type(rec, "privacy", json_type_object);
 	r->engines = of_type(rec, "engines", json_type_object);
 	if ((r->refusal = of_type(rec, "refusal", json_type_object)) != NULL) {
-		r->refusal_by = str(r->refusal, "by");
-		r->refusal_step = str(r->refusal, "step");
-		r->refusal_code = str(r->refusal, "code");
-		r->refusal_text = str(r->refusal, "text");
-		r->refusal_reason = str(r->refusal, "reason");
+		r->refusal_by = jv_str(r->refusal, "by");
+		r->refusal_step = jv_str(r->refusal, "step");
+		r->refusal_code = jv_str(r->refusal, "code");
+		r->refusal_text = jv_str(r->refusal, "text");
+		r->refusal_reason = jv_str(r->refusal, "reason");
 	}
 	r->has_corrects = num(rec, "corrects_seq", &r->corrects_seq);
-	r->prev = str(rec, "prev");
-	r->mac = str(rec, "mac");
+	r->prev = jv_str(rec, "prev");
+	r->mac = jv_str(rec, "mac");
 	if (line) {
 		unsigned char d[PN_SHA256_LEN];
 		pn_sha256_once(line, len, d);
@@ -234,7 +216,7 @@ static const char *addr_at(json_object *list, size_t i)
 
 	if (json_object_is_type(it, json_type_string))
 		return json_object_get_string(it);
-	return str(it, "addr");
+	return jv_str(it, "addr");
 }
 
 /* count - items of an array, 0 for NULL */
@@ -322,14 +304,14 @@ static const char *tls_number(const char *version, const char **protocol)
 /* refusal_words - "refused at rcpt by tls: 450 4.7.1 TLS required (reason)", new */
 static char *refusal_words(const audit_siem_record *r)
 {
-	const char *x = str(r->refusal, "xcode");
+	const char *x = jv_str(r->refusal, "xcode");
 
 	return pn_asprintf("%s at %s by %s: %s%s%s%s%s%s%s%s",
 			   r->kind == AUDIT_SIEM_OUTCOME ? "refused after its record" : "refused",
 			   r->refusal_step ? r->refusal_step : "unknown step",
 			   r->refusal_by ? r->refusal_by : "unknown",
-			   r->refusal_code ? r->refusal_code : str(r->refusal, "verdict") ?
-			   str(r->refusal, "verdict") : "",
+			   r->refusal_code ? r->refusal_code : jv_str(r->refusal, "verdict") ?
+			   jv_str(r->refusal, "verdict") : "",
 			   x ? " " : "", x ? x : "",
 			   r->refusal_text ? " " : "", r->refusal_text ? r->refusal_text : "",
 			   r->refusal_reason ? " (" : "", r->refusal_reason ? r->refusal_reason : "",
@@ -483,12 +465,12 @@ static void ecs_email(json_object *e, const audit_siem_record *r)
 			json_object *f = json_object_new_object(), *w = json_object_new_object();
 			long long n;
 
-			put_str(f, "name", str(a, "filename"));
-			put_str(f, "mime_type", str(a, "content_type"));
+			put_str(f, "name", jv_str(a, "filename"));
+			put_str(f, "mime_type", jv_str(a, "content_type"));
 			if (num(a, "size", &n))
 				put_int(f, "size", n);
-			if (str(a, "sha256"))
-				put_str(child(f, "hash"), "sha256", str(a, "sha256"));
+			if (jv_str(a, "sha256"))
+				put_str(child(f, "hash"), "sha256", jv_str(a, "sha256"));
 			add(w, "file", f);
 			json_object_array_add(atts, w);
 		}
@@ -658,7 +640,7 @@ static json_object *ocsf_email(const audit_siem_record *r, json_object *misfits)
 		for (i = 0; i < count(r->attachments); i++) {
 			json_object *a = json_object_array_get_idx(r->attachments, i);
 			json_object *f = json_object_new_object(), *h, *hs;
-			const char *name = str(a, "filename");
+			const char *name = jv_str(a, "filename");
 			long long n;
 
 			/* name is required: a part without one (or with the name
@@ -666,14 +648,14 @@ static json_object *ocsf_email(const audit_siem_record *r, json_object *misfits)
 			put_str(f, "name", name ? name : "");
 			put_int(f, "type_id", 1);
 			put_str(f, "type", "Regular File");
-			put_str(f, "mime_type", str(a, "content_type"));
+			put_str(f, "mime_type", jv_str(a, "content_type"));
 			if (num(a, "size", &n))
 				put_int(f, "size", n);
-			if (str(a, "sha256")) {
+			if (jv_str(a, "sha256")) {
 				h = json_object_new_object();
 				put_int(h, "algorithm_id", 3);
 				put_str(h, "algorithm", "SHA-256");
-				put_str(h, "value", str(a, "sha256"));
+				put_str(h, "value", jv_str(a, "sha256"));
 				hs = json_object_new_array();
 				json_object_array_add(hs, h);
 				add(f, "hashes", hs);
@@ -862,15 +844,15 @@ static void cim_files(json_object *e, const audit_siem_record *r)
 		json_object *a = json_object_array_get_idx(r->attachments, i);
 		long long n;
 
-		if (str(a, "filename")) {
+		if (jv_str(a, "filename")) {
 			if (names == NULL)
 				names = json_object_new_array();
-			json_object_array_add(names, json_object_new_string(str(a, "filename")));
+			json_object_array_add(names, json_object_new_string(jv_str(a, "filename")));
 		}
 		if (num(a, "size", &n))
 			json_object_array_add(sizes, json_object_new_int64((int64_t)n));
-		if (str(a, "sha256"))
-			json_object_array_add(hashes, json_object_new_string(str(a, "sha256")));
+		if (jv_str(a, "sha256"))
+			json_object_array_add(hashes, json_object_new_string(jv_str(a, "sha256")));
 	}
 	put_list(e, "file_name", names);
 	add(e, "file_size", sizes);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* why - one message's whole story, told from the audit trail (see why.h) */
+#include "milters/audit/jsonval.h"
 #include "milters/audit/why.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -33,25 +34,6 @@ typedef struct story {
 	size_t nsessions;
 } story;
 
-/* member - o.key, or NULL */
-static json_object *member(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object)
-	    || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-/* str - o.key as a string, or NULL */
-static const char *str(json_object *o, const char *key)
-{
-	json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* same_id - a Message-ID equal to id, angle brackets or not */
 static int same_id(const char *mid, const char *id)
 {
@@ -81,11 +63,11 @@ static int has_qid(const story *s, const char *qid)
 /* session_of - "IP port" of a record's client, new, or NULL */
 static char *session_of(json_object *rec)
 {
-	json_object *c = member(rec, "client"), *port = member(c, "port");
+	json_object *c = jv_member(rec, "client"), *port = jv_member(c, "port");
 
-	if (str(c, "ip") == NULL || port == NULL)
+	if (jv_str(c, "ip") == NULL || port == NULL)
 		return NULL;
-	return pn_asprintf("%s %lld", str(c, "ip"), (long long)json_object_get_int64(port));
+	return pn_asprintf("%s %lld", jv_str(c, "ip"), (long long)json_object_get_int64(port));
 }
 
 /* same_session - a record without a queue id from one of the story's
@@ -97,7 +79,7 @@ static int same_session(const story *s, json_object *rec)
 	size_t i;
 	int hit = 0;
 
-	if (str(rec, "queue_id") || (me = session_of(rec)) == NULL)
+	if (jv_str(rec, "queue_id") || (me = session_of(rec)) == NULL)
 		return 0;
 	for (i = 0; i < s->nsessions && !hit; i++)
 		hit = strcmp(s->sessions[i], me) == 0;
@@ -108,19 +90,19 @@ static int same_session(const story *s, json_object *rec)
 /* wanted - a record of the story: its queue id, or its Message-ID */
 static int wanted(const story *s, json_object *rec, int by_qids)
 {
-	const char *qid = str(rec, "queue_id");
+	const char *qid = jv_str(rec, "queue_id");
 
 	if (by_qids)
 		return has_qid(s, qid) || same_session(s, rec);
-	return (qid && strcmp(qid, s->id) == 0) || same_id(str(member(rec, "headers"), "message_id"),
+	return (qid && strcmp(qid, s->id) == 0) || same_id(jv_str(jv_member(rec, "headers"), "message_id"),
 							   s->id);
 }
 
 /* take - keep a record of the story (the reference is taken) */
 static void take(story *s, json_object *rec)
 {
-	json_object *v = member(rec, "seq");
-	const char *qid = str(rec, "queue_id");
+	json_object *v = jv_member(rec, "seq");
+	const char *qid = jv_str(rec, "queue_id");
 	char *session;
 
 	if (s->n == s->cap) {
@@ -181,7 +163,7 @@ static int read_files(story *s, char **files, int by_qids)
 			rec = json_tokener_parse_ex(tok, line, (int)len);
 			if (rec == NULL)
 				continue;
-			seq = member(rec, "seq");
+			seq = jv_member(rec, "seq");
 			if (wanted(s, rec, by_qids)
 			    && !(by_qids && seq && taken(s, (unsigned long long)json_object_get_int64(seq))))
 				take(s, rec);
@@ -214,7 +196,7 @@ static void line_of(pn_buf *b, json_object *arr, const char *sep)
 		    && i < json_object_array_length(arr); i++) {
 		json_object *it = json_object_array_get_idx(arr, i);
 		const char *a = json_object_is_type(it, json_type_string) ? json_object_get_string(it)
-			: str(it, "addr");
+			: jv_str(it, "addr");
 		if (a == NULL)
 			continue;
 		if (pn_buf_len(b))
@@ -226,26 +208,26 @@ static void line_of(pn_buf *b, json_object *arr, const char *sep)
 /* print_session - client, helo, TLS */
 static void print_session(json_object *rec)
 {
-	json_object *c = member(rec, "client"), *t = member(rec, "tls"), *v;
+	json_object *c = jv_member(rec, "client"), *t = jv_member(rec, "tls"), *v;
 	const char *s;
 
-	printf("    session: client %s", str(c, "ip") ? str(c, "ip") : "(local)");
-	if ((s = str(c, "name")) != NULL)
+	printf("    session: client %s", jv_str(c, "ip") ? jv_str(c, "ip") : "(local)");
+	if ((s = jv_str(c, "name")) != NULL)
 		printf(" [%s]", s);
-	if ((s = str(c, "helo")) != NULL)
+	if ((s = jv_str(c, "helo")) != NULL)
 		printf(", helo %s", s);
 	if (t == NULL) {
 		printf(", no TLS\n");
 		return;
 	}
-	printf(", %s %s", str(t, "version") ? str(t, "version") : "TLS",
-	       str(t, "cipher") ? str(t, "cipher") : "");
-	if ((v = member(t, "bits")) != NULL)
+	printf(", %s %s", jv_str(t, "version") ? jv_str(t, "version") : "TLS",
+	       jv_str(t, "cipher") ? jv_str(t, "cipher") : "");
+	if ((v = jv_member(t, "bits")) != NULL)
 		printf(" %lld bits", (long long)json_object_get_int64(v));
-	if ((v = member(t, "verified")) != NULL)
+	if ((v = jv_member(t, "verified")) != NULL)
 		printf(", client certificate %s", json_object_get_boolean(v) ? "verified"
 			: "not verified");
-	if ((s = str(t, "cert_subject")) != NULL)
+	if ((s = jv_str(t, "cert_subject")) != NULL)
 		printf(" (%s)", s);
 	printf("\n");
 }
@@ -253,44 +235,44 @@ static void print_session(json_object *rec)
 /* print_record - one record of the story, as text */
 static void print_record(json_object *rec, unsigned long long seq)
 {
-	json_object *env = member(rec, "envelope"), *eng = member(rec, "engines");
-	json_object *ref = member(rec, "refusal"), *v;
-	const char *event = str(rec, "event"), *s;
+	json_object *env = jv_member(rec, "envelope"), *eng = jv_member(rec, "engines");
+	json_object *ref = jv_member(rec, "refusal"), *v;
+	const char *event = jv_str(rec, "event"), *s;
 	pn_buf b;
 
-	printf("seq %llu  %s  %s", seq, str(rec, "ts") ? str(rec, "ts") : "", event ? event : "?");
-	if ((s = str(rec, "queue_id")) != NULL)
+	printf("seq %llu  %s  %s", seq, jv_str(rec, "ts") ? jv_str(rec, "ts") : "", event ? event : "?");
+	if ((s = jv_str(rec, "queue_id")) != NULL)
 		printf("  queue id %s", s);
-	if ((v = member(rec, "corrects_seq")) != NULL)
+	if ((v = jv_member(rec, "corrects_seq")) != NULL)
 		printf("  (corrects seq %lld)", (long long)json_object_get_int64(v));
 	printf("\n");
-	if (member(rec, "client"))
+	if (jv_member(rec, "client"))
 		print_session(rec);
 	if (env) {
 		pn_buf_init(&b, 0);
-		line_of(&b, member(env, "rcpt"), ", ");
-		printf("    from <%s> to %s\n", str(env, "from") ? str(env, "from") : "",
+		line_of(&b, jv_member(env, "rcpt"), ", ");
+		printf("    from <%s> to %s\n", jv_str(env, "from") ? jv_str(env, "from") : "",
 		       pn_buf_len(&b) ? pn_buf_str(&b) : "(no recipient)");
 		pn_buf_free(&b);
 	}
-	if ((s = str(member(rec, "headers"), "message_id")) != NULL)
+	if ((s = jv_str(jv_member(rec, "headers"), "message_id")) != NULL)
 		printf("    message-id %s\n", s);
-	if ((s = str(member(rec, "headers"), "subject")) != NULL)
+	if ((s = jv_str(jv_member(rec, "headers"), "subject")) != NULL)
 		printf("    subject %s\n", s);
-	if ((s = str(rec, "sha256")) != NULL)
+	if ((s = jv_str(rec, "sha256")) != NULL)
 		printf("    sha256 %s\n", s);
 	if (ref) {
-		printf("    refused at %s by %s: %s", str(ref, "step") ? str(ref, "step") : "?",
-		       str(ref, "by") ? str(ref, "by") : "?",
-		       str(ref, "verdict") ? str(ref, "verdict") : "?");
-		if ((s = str(ref, "code")) != NULL)
+		printf("    refused at %s by %s: %s", jv_str(ref, "step") ? jv_str(ref, "step") : "?",
+		       jv_str(ref, "by") ? jv_str(ref, "by") : "?",
+		       jv_str(ref, "verdict") ? jv_str(ref, "verdict") : "?");
+		if ((s = jv_str(ref, "code")) != NULL)
 			printf(" %s", s);
-		if ((s = str(ref, "xcode")) != NULL)
+		if ((s = jv_str(ref, "xcode")) != NULL)
 			printf(" %s", s);
-		if ((s = str(ref, "text")) != NULL)
+		if ((s = jv_str(ref, "text")) != NULL)
 			printf(" %s", s);
 		printf("\n");
-		if ((s = str(ref, "reason")) != NULL)
+		if ((s = jv_str(ref, "reason")) != NULL)
 			printf("    reason: %s\n", s);
 	}
 	if (eng && json_object_is_type(eng, json_type_object)) {
@@ -304,7 +286,7 @@ static void print_record(json_object *rec, unsigned long long seq)
 			}
 			printf("\n");
 		}
-		if ((s = str(member(eng, "archive"), "id")) != NULL)
+		if ((s = jv_str(jv_member(eng, "archive"), "id")) != NULL)
 			printf("    archive id %s\n", s);
 	} else if (event && strcmp(event, "message") == 0) {
 		printf("    engines: no notes (postern-audit ran on its own)\n");

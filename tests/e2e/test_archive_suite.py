@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
@@ -29,6 +28,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq, skip  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+from poll import wait_for  # noqa: E402
 from stack import Stack  # noqa: E402
 
 S = {}
@@ -58,20 +58,13 @@ def journal_lines():
     return out
 
 
-def wait_for(cond, what, timeout=30):
-    deadline = time.time() + timeout
-    while not cond():
-        assert time.time() < deadline, f"{what}: not seen in {timeout} s"
-        time.sleep(0.2)
-
-
 @test
 def a_message_tempfailed_after_archiving_is_archived_once():
     st = S["st"]
     # one message first: the trail exists, every engine opened its files
     warm = build_message("warm@sender.example", [RCPT], subject="warm-up")
     assert send("127.0.0.1", st.pf.port, "warm@sender.example", [RCPT], warm, timeout=60).ok
-    wait_for(lambda: os.path.exists(st.trail) and os.path.getsize(st.trail) > 0, "the trail")
+    wait_for(lambda: os.path.exists(st.trail) and os.path.getsize(st.trail) > 0, 30, "the trail")
     if not chattr("+i", st.trail):
         skip("chattr +i not supported here")
     sender = "twice@sender.example"
@@ -96,7 +89,7 @@ def a_message_tempfailed_after_archiving_is_archived_once():
     rows = st.archive_deliveries("--message-id", msgid)
     check_eq([x["queue_id"] for x in rows], [r.queue_id], "deliveries the archive shows")
     wait_for(lambda: [m for m in st.sink.messages() if m.msg["Message-ID"] == msgid],
-             "the retry at the sink")
+             30, "the retry at the sink")
     rc, out = st.verify_archive()
     check_eq(rc, 0, f"postern-archive verify: {out}")
     # the audit record of the accepted message tells the archive's decision

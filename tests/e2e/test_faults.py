@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq, skip  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 from mta import stack_params  # noqa: E402
+from poll import wait_for  # noqa: E402
 from stack import Stack  # noqa: E402
 
 S = {}
@@ -105,16 +106,6 @@ class Raw:
     def close(self):
         self.f.close()
         self.s.close()
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def records_from(sender):

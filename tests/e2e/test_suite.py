@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq  # noqa: E402
 from daemon import binary  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+from poll import wait_for  # noqa: E402
 from stack import Stack, POLICY  # noqa: E402
 
 S = {}
@@ -45,16 +45,6 @@ def setup():
 def teardown():
     if "st" in S:
         S["st"].stop()
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def send_one(sender, msg, rcpts=(RCPT,)):
