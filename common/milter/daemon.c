@@ -645,7 +645,7 @@ static int run_worker(void)
 	rc = smfi_main();
 	/* The supervisor kills a worker that takes more than 30 s */
 	if (pn_milter_drain(25) < 0)
-		pn_log(PN_LOG_WARN, "stopping with sessions still open");
+		pn_log(PN_LOG_WARN, "stopping with messages still in progress");
 	/* The supervisor's wake-up connections (poke_listener) each start a
 	 * libmilter thread that reads end-of-file and ends; no callback tells
 	 * when. Exiting under one was seen to leave OpenSSL's per-thread

@@ -80,6 +80,22 @@ static void collect_macros(SMFICTX *ctx, pn_conn *c)
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sessions_done = PTHREAD_COND_INITIALIZER;
 static unsigned long sessions;
+/* Messages between MAIL and their end: what a stopping worker waits for.
+ * An idle session (Postfix keeps its milter connection for the whole SMTP
+ * session; a client that sent QUIT whose close libmilter has not yet
+ * reported) has nothing to lose and must not hold a stop for 25 s. */
+static unsigned long messages_open;
+
+/* message_counted - one more (+1) or one less (-1) message in progress */
+static void message_counted(int delta)
+{
+	pthread_mutex_lock(&sessions_lock);
+	if (delta > 0)
+		messages_open++;
+	else if (messages_open > 0 && --messages_open == 0)
+		pthread_cond_broadcast(&sessions_done);
+	pthread_mutex_unlock(&sessions_lock);
+}
 
 /* Connections that see a watched file change wait here for the one
  * reload that change causes. */
@@ -152,10 +168,10 @@ int pn_milter_drain(unsigned seconds)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += seconds;
 	pthread_mutex_lock(&sessions_lock);
-	while (sessions > 0)
+	while (messages_open > 0)
 		if (pthread_cond_timedwait(&sessions_done, &sessions_lock, &until) != 0)
 			break;
-	left = sessions;
+	left = messages_open;
 	pthread_mutex_unlock(&sessions_lock);
 	return left == 0 ? 0 : -1;
 }
@@ -280,6 +296,7 @@ static void end_message(pn_conn *c, int aborted)
 	c->msg->engine_data = NULL;
 	pn_msg_free(c->msg);
 	c->msg = NULL;
+	message_counted(-1);
 }
 
 /* current_msg - the message in progress, started if the MTA skipped MAIL */
@@ -295,6 +312,7 @@ static pn_msg *current_msg(pn_conn *c)
 	pn_msg_set_header_limits(c->msg, (size_t)pn_config_int(cfg, "max_header_count"),
 				 (size_t)pn_config_int(cfg, "max_header_bytes"));
 	c->messages++;
+	message_counted(1);
 	return c->msg;
 }
 

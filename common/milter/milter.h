@@ -31,11 +31,13 @@
  *	without calling the engine.
  *	pn_conn_on_error() is the verdict an engine returns when it fails
  *	internally. pn_milter_drain() waits, after smfi_main() has returned,
- *	until every open session has closed or seconds have passed: a worker
- *	told to stop lets the messages in progress finish.
+ *	until no message is in progress (between MAIL and its end of message
+ *	or abort) or seconds have passed: a worker told to stop lets the
+ *	messages in progress finish, and does not wait for sessions that are
+ *	idle between messages.
  * DIAGNOSTICS
  *	pn_milter_register() returns 0, or -1 when libmilter refuses.
- *	pn_milter_drain() returns 0, or -1 when sessions were still open.
+ *	pn_milter_drain() returns 0, or -1 when messages were still in progress.
  *	Failed modifications are logged with the queue id.
  */
 #ifndef PN_MILTER_H

@@ -156,6 +156,25 @@ def stops_within_a_second_of_sigterm_on_unix_and_inet_sockets():
 
 
 @test
+def an_idle_session_does_not_hold_a_stop():
+    # Postfix keeps its milter connection open for the whole SMTP session:
+    # a worker told to stop must not wait for a session between messages
+    # (it waited 25 s, and said "sessions still open").
+    d = Daemon("postern-testd", base=BASE, config={"tmp_dir": "/tmp"})
+    d.start()
+    idle = mc.MilterClient(d.spec)
+    try:
+        idle.negotiate()
+        idle.connect("client.example", mc.SMFIA_INET, 1, "192.0.2.1")
+        check_eq(one_message(d.spec).reply.action, "continue", "another session")
+        d.stop()
+    finally:
+        idle.close()
+    assert "still" not in d.log(), d.log()
+    assert "stopped" in d.log(), d.log()
+
+
+@test
 def supervisor_restarts_a_crashed_worker():
     d = Daemon("postern-testd", base=BASE, config={"tmp_dir": "/tmp"})
     d.sock_path = os.path.join(d.socket_dir, "crash.sock")
