@@ -321,25 +321,40 @@ static void list_abort(pn_conn *c, pn_msg *m)
 	}
 }
 
-/* list_free_msg - each member frees its message data; flags start over */
-static void list_free_msg(pn_conn *c, pn_msg *m)
+/* free_member_data - each member frees what it attached to m (or, with m
+ * NULL, to the connection) with its own free hook */
+static void free_member_data(pn_conn *c, pn_msg *m)
 {
 	list_state *st = state_of(c);
 	list_conn *lc = conn_of(c);
+	void **slot = m ? lc->msg_data : lc->conn_data;
 	size_t i;
 	swap sw;
 
 	for (i = 0; i < st->n; i++) {
 		const pn_engine *e = st->run[i].member->engine;
 
-		if (e->free_msg && lc->msg_data[i]) {
+		if (slot[i] && (m ? e->free_msg != NULL : e->free_conn != NULL)) {
 			enter(c, m, lc, st, i, &sw);
-			e->free_msg(c, m);
-			m->engine_data = NULL;
+			if (m) {
+				e->free_msg(c, m);
+				m->engine_data = NULL;
+			} else {
+				e->free_conn(c);
+				c->engine_data = NULL;
+			}
 			leave(c, m, lc, i, &sw);
 		}
-		lc->msg_data[i] = NULL;
+		slot[i] = NULL;
 	}
+}
+
+/* list_free_msg - each member frees its message data; flags start over */
+static void list_free_msg(pn_conn *c, pn_msg *m)
+{
+	list_conn *lc = conn_of(c);
+
+	free_member_data(c, m);
 	memset(lc->msg_done, 0, sizeof(lc->msg_done));
 	memset(lc->eom_ran, 0, sizeof(lc->eom_ran));
 }
@@ -365,21 +380,9 @@ static void list_close(pn_conn *c)
 /* list_free_conn - each member's connection data, then the list's own */
 static void list_free_conn(pn_conn *c)
 {
-	list_state *st = state_of(c);
 	list_conn *lc = conn_of(c);
-	size_t i;
-	swap sw;
 
-	for (i = 0; i < st->n; i++) {
-		const pn_engine *e = st->run[i].member->engine;
-
-		if (e->free_conn && lc->conn_data[i]) {
-			enter(c, NULL, lc, st, i, &sw);
-			e->free_conn(c);
-			c->engine_data = NULL;
-			leave(c, NULL, lc, i, &sw);
-		}
-	}
+	free_member_data(c, NULL);
 	pn_free(lc);
 	c->engine_data = NULL;
 }

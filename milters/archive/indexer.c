@@ -6,6 +6,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -208,20 +209,18 @@ int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err)
 	return rc;
 }
 
-/* expire - deliveries that waited too long for their outcome; stale texts
- * (lock held) */
-static void expire(arc_indexer *ix, time_t now)
+/* stop_waiting - deliveries of owner (NULL: any) waiting since before or
+ * earlier are no longer held back: their day files are indexed again */
+static void stop_waiting(arc_indexer *ix, const arc_indexer *owner, time_t before)
 {
 	unsettled **u = &waiting, *gone;
-	parked_text **p = &ix->parked, *t;
 
 	pthread_mutex_lock(&waiting_lock);
 	while (*u) {
-		if (now - (*u)->since < ARC_INDEXER_SETTLE_MAX) {
+		if ((owner && (*u)->owner != owner) || (*u)->since > before) {
 			u = &(*u)->next;
 			continue;
 		}
-		/* never told (a lost outcome): the journal says delivered */
 		gone = *u;
 		*u = gone->next;
 		mark_dirty(ix, gone->file);
@@ -229,6 +228,16 @@ static void expire(arc_indexer *ix, time_t now)
 		pn_free(gone);
 	}
 	pthread_mutex_unlock(&waiting_lock);
+}
+
+/* expire - deliveries that waited too long for their outcome; stale texts
+ * (lock held) */
+static void expire(arc_indexer *ix, time_t now)
+{
+	parked_text **p = &ix->parked, *t;
+
+	/* never told (a lost outcome): the journal says delivered */
+	stop_waiting(ix, NULL, now - ARC_INDEXER_SETTLE_MAX);
 	while (*p) {
 		if (now - (*p)->since < PARKED_MAX_AGE) {
 			p = &(*p)->next;
@@ -429,7 +438,6 @@ int arc_indexer_known(arc_indexer *ix, const char *sha, arc_object *obj)
 /* arc_indexer_free - stop the thread after a last pass, free everything */
 void arc_indexer_free(arc_indexer *ix)
 {
-	unsettled **u, *gone;
 	size_t i;
 	int running;
 
@@ -439,19 +447,7 @@ void arc_indexer_free(arc_indexer *ix)
 	ix->stop = 1;
 	running = ix->running;
 	/* deliveries never told are delivered as far as the journal knows */
-	pthread_mutex_lock(&waiting_lock);
-	for (u = &waiting; *u; ) {
-		if ((*u)->owner != ix) {
-			u = &(*u)->next;
-			continue;
-		}
-		gone = *u;
-		*u = gone->next;
-		mark_dirty(ix, gone->file);
-		pn_free(gone->file);
-		pn_free(gone);
-	}
-	pthread_mutex_unlock(&waiting_lock);
+	stop_waiting(ix, ix, (time_t)LLONG_MAX);
 	pthread_cond_broadcast(&ix->wake);
 	pthread_mutex_unlock(&ix->lock);
 	if (running)
