@@ -20,7 +20,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
-PKGS       := libcrypto libssl json-c libmaxminddb libzstd sqlite3 libidn2
+PKGS       := libcrypto libssl json-c libmaxminddb libzstd sqlite3 libidn2 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

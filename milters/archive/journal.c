@@ -22,6 +22,7 @@
 struct arc_journal {
 	char *dir;
 	int dirfd;	/* every day file is opened in it, never through a link */
+	char *host;			/* "" for the single-host layout */
 	arc_owner owner;
 	long lock_ms;
 	/* group commit: one fdatasync makes every append written before it
@@ -35,24 +36,58 @@ struct arc_journal {
 	int syncing;
 };
 
+/* arc_journal_host_ok - a host name usable as one path component */
+int arc_journal_host_ok(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n == 0 || n > 253 || host[0] == '.' || host[0] == '-')
+		return 0;
+	for (const char *p = host; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+		      || *p == '.' || *p == '-' || *p == '_'))
+			return 0;
+	return 1;
+}
+
 /* arc_journal_open - the journal directory under dir */
 arc_journal *arc_journal_open(const char *dir, const arc_owner *o, long lock_ms, char **err)
 {
-	arc_journal *j = pn_calloc(1, sizeof(*j));
-	struct stat st;
+	return arc_journal_open_host(dir, "", o, lock_ms, err);
+}
 
-	j->dir = pn_asprintf("%s/journal", dir);
+/* arc_journal_open_host - one host's journal directory under dir */
+arc_journal *arc_journal_open_host(const char *dir, const char *host, const arc_owner *o,
+				   long lock_ms, char **err)
+{
+	arc_journal *j;
+	struct stat st;
+	char *top;
+
+	if (host == NULL)
+		host = "";
+	if (*host && !arc_journal_host_ok(host)) {
+		*err = pn_asprintf("host name \"%s\" cannot name a journal directory", host);
+		return NULL;
+	}
+	j = pn_calloc(1, sizeof(*j));
+	j->host = pn_strdup(host);
+	top = pn_asprintf("%s/journal", dir);
+	j->dir = *host ? pn_asprintf("%s/%s", top, host) : pn_strdup(top);
 	if (o)
 		j->owner = *o;
 	j->lock_ms = lock_ms;
 	j->dirfd = -1;
 	pthread_mutex_init(&j->sync_lock, NULL);
 	pthread_cond_init(&j->sync_done, NULL);
-	if (arc_mkdir(j->dir, 0750, &j->owner) < 0 && stat(j->dir, &st) < 0) {
+	if ((arc_mkdir(top, 0750, &j->owner) < 0 && stat(top, &st) < 0)
+	    || (arc_mkdir(j->dir, 0750, &j->owner) < 0 && stat(j->dir, &st) < 0)) {
 		*err = pn_asprintf("cannot create %s: %s", j->dir, strerror(errno));
+		pn_free(top);
 		arc_journal_close(j);
 		return NULL;
 	}
+	pn_free(top);
 	/* "journal" itself may have been replaced by a link to elsewhere */
 	if ((j->dirfd = pn_safe_opendir(AT_FDCWD, j->dir, arc_owner_uid(&j->owner))) < 0) {
 		*err = pn_asprintf("cannot open %s: %s", j->dir, strerror(errno));
@@ -72,7 +107,14 @@ void arc_journal_close(arc_journal *j)
 	pthread_cond_destroy(&j->sync_done);
 	pthread_mutex_destroy(&j->sync_lock);
 	pn_free(j->dir);
+	pn_free(j->host);
 	pn_free(j);
+}
+
+/* arc_journal_host - whose journal this is */
+const char *arc_journal_host(const arc_journal *j)
+{
+	return j->host;
 }
 
 /* arc_journal_dir - where the day files are */

@@ -7,6 +7,11 @@
  *
  *	arc_journal *arc_journal_open(const char *dir, const arc_owner *o,
  *	                              long lock_ms, char **err);
+ *	arc_journal *arc_journal_open_host(const char *dir, const char *host,
+ *	                                   const arc_owner *o, long lock_ms,
+ *	                                   char **err);
+ *	int  arc_journal_host_ok(const char *host);
+ *	const char *arc_journal_host(const arc_journal *j);
  *	void arc_journal_close(arc_journal *j);
  *	const char *arc_journal_dir(const arc_journal *j);
  *	int  arc_journal_append(arc_journal *j, const arc_record *recs, size_t n,
@@ -28,6 +33,15 @@
  *	one record as written by arc_record_json() (see record(3)). A
  *	record goes to the file of its own time, so a delivery's file
  *	follows from its time.
+ *
+ *	Several hosts sharing one archive directory (the PostgreSQL index)
+ *	each write their own journal, dir/journal/HOST/, opened with
+ *	arc_journal_open_host(), so hosts never contend for a file;
+ *	arc_journal_open() is the single-host journal, dir/journal/ (host
+ *	""). arc_journal_host() tells which host's journal a handle is.
+ *	arc_journal_host_ok() says whether a host name can name that
+ *	directory (letters, digits, '.', '-', '_'; not starting with '.'
+ *	or '-').
  *
  *	arc_journal_append() writes n records, one line each, with a single
  *	write(2) on a file opened O_APPEND, then fdatasync(2)s it; the day
@@ -85,6 +99,10 @@ typedef int (*arc_journal_fn)(void *ctx, const arc_record *r, const char *line, 
 typedef int (*arc_keep_fn)(void *ctx, const arc_record *r);
 
 arc_journal *arc_journal_open(const char *dir, const arc_owner *o, long lock_ms, char **err);
+arc_journal *arc_journal_open_host(const char *dir, const char *host, const arc_owner *o,
+				   long lock_ms, char **err);
+int arc_journal_host_ok(const char *host);
+const char *arc_journal_host(const arc_journal *j);
 void arc_journal_close(arc_journal *j);
 const char *arc_journal_dir(const arc_journal *j);
 int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **err);
