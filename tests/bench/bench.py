@@ -40,6 +40,11 @@ END TO END
       NAME     each BUILD/bin/postern-NAME alone, found automatically
       audit-interval  postern-audit with sync = interval, next to "audit"
                (its durable default, sync = always with group commit)
+      archive-pg  postern-archive with index = postgresql (one host of a
+               several-MX setup) on a private PostgreSQL (tests/lib/pg.py:
+               roles.sql, `postern-archive db init`), next to "archive"
+               (index = sqlite, the default); skipped with the reason when
+               PostgreSQL or `db init` is not there
       chain    all those daemons in the order tls, sort, archive, audit
                (when at least two run): "all four chained"
       suite    BUILD/bin/postern-suite running the same engines in one
@@ -68,6 +73,17 @@ END TO END
   peak RSS    VmHWM of each milter's largest process (the worker) at the end
   smtp-source, smtp-sink and this script are not counted. On a busy machine
   msg/s follows the scheduler more than the milter; CPU ms is steadier.
+
+SEVERAL MX HOSTS (issue 16)
+  For one host: archive and archive-pg relative to ref (the do-nothing
+  milter; goal >= 0.95 each) and archive-pg relative to archive (goal
+  >= 0.9), from the same interleaved rounds. Then, once the MTA and the
+  milters are stopped, search latency over --search-rows (default
+  1,000,000; --quick 20,000; 0: skip) synthetic deliveries loaded straight
+  into the PostgreSQL index (tests/bench/pg_search.py says how): median
+  and 95th percentile of `postern-archive search` for a sender, a
+  recipient, a subject word, a full-text word and a one-hour date range,
+  --search-reps (default 40) queries each (goal: p95 under 200 ms).
 
 CONFIGURING A DAEMON FOR THE BENCHMARK
   milters/NAME/bench.conf if it exists ("@DIR@" becomes a private writable
@@ -432,6 +448,57 @@ def audit_interval_variant(cfg, d_base, source):
     return m if rc == 0 else None
 
 
+def start_postgresql(base, notes):
+    """A private PostgreSQL with the documented roles, or None (noted)."""
+    try:
+        from pg import PostgreSQL
+        db = PostgreSQL(root=os.path.join(base, "pg"))
+    except Exception as e:
+        notes.append(f"PostgreSQL not available: {str(e)[:300]}")
+        return None
+    try:
+        db.start()
+        db.setup_roles()
+    except Exception as e:
+        notes.append(f"PostgreSQL did not start: {str(e)[:300]}")
+        db.cleanup()
+        return None
+    return db
+
+
+def archive_pg_variant(cfg, d_base, source, db, notes):
+    """postern-archive a second time with index = postgresql (the index of
+    several MX hosts, here one host: host_name bench), its own archive
+    directory, next to the SQLite default: configuration "archive-pg".
+    The schema comes from `postern-archive db init` run as postern_owner,
+    as the documentation tells an administrator."""
+    v_base = d_base + "-pg"
+    os.makedirs(v_base)
+    scratch = os.path.join(v_base, "data")
+    os.makedirs(scratch)
+    os.chmod(scratch, 0o755)
+    old = os.path.join(d_base, "data")
+    v = {k: (val.replace(old, scratch) if isinstance(val, str) else val)
+         for k, val in cfg.items()}
+    for k, val in v.items():
+        if re.search(r"(_dir|directory)$", k) and val.startswith(scratch):
+            os.makedirs(val, exist_ok=True)
+    v.update({"index": "postgresql", "index_connection": db.conninfo("postern_archive"),
+              "host_name": "bench"})
+    m = PosternMilter("postern-archive", "archive-pg", v_base, v, source + " + index = postgresql")
+    m.name = "postern-archive(pg)"   # CPU and RSS figures are kept per name
+    r = m.d.run("db", "init", "--connection", db.conninfo("postern_owner"))
+    if r.returncode != 0:
+        notes.append("archive-pg skipped: `postern-archive db init` failed "
+                     f"({r.returncode}): {(r.stdout + r.stderr).strip()[-300:]}")
+        return None
+    rc, out = m.check()
+    if rc != 0:
+        notes.append(f"archive-pg skipped: `check` failed ({rc}): {out[-300:]}")
+        return None
+    return m
+
+
 def suite_milter(daemons, base):
     """postern-suite with the engines of daemons (the PosternMilters that
     passed check), each engine with a fresh copy of its daemon's bench
@@ -774,7 +841,73 @@ def summarize(runs, configs, sizes):
     return summary
 
 
-def render(meta, summary, runs, rss, micro, notes):
+def search_latency(build, db, base, a, notes):
+    """The search figures of tests/bench/pg_search.py, {} when it could not run."""
+    from pg_search import SearchBench
+    log(f"search: loading {a.search_rows} synthetic deliveries into PostgreSQL")
+    sb = SearchBench(build, db, base)
+    try:
+        why = sb.prepare(a.search_rows)
+        if why:
+            notes.append(f"search latency skipped: {why}")
+            return {}
+        log(f"search: {sb.rows} deliveries loaded in {sb.load_seconds:.0f} s; measuring")
+        return {"rows": sb.rows, "load_seconds": round(sb.load_seconds, 1),
+                "reps": a.search_reps, "queries": sb.measure(a.search_reps)}
+    except Exception as e:  # a figure missing is reported, never fatal
+        notes.append(f"search latency failed: {str(e)[:400]}")
+        return {}
+
+
+def multihost_figures(summary):
+    """Per size: archive and archive-pg relative to ref (goal >= 0.95)
+    and archive-pg relative to archive (goal >= 0.9), msg/s and CPU."""
+    out = []
+    sizes = []
+    for r in summary:
+        if r["size_label"] not in sizes:
+            sizes.append(r["size_label"])
+    for label in sizes:
+        rows = {r["config"]: r for r in summary if r["size_label"] == label}
+        sq, pg = rows.get("archive"), rows.get("archive-pg")
+        if not sq and not pg:
+            continue
+
+        def ratio(x, y, key):
+            return x[key] / y[key] if x and y and x.get(key) and y.get(key) else None
+        out.append({"size": label,
+                    "sqlite_x_ref": sq and sq["x_ref"], "pg_x_ref": pg and pg["x_ref"],
+                    "pg_x_sqlite": ratio(pg, sq, "msg_per_s"),
+                    "pg_cpu_x_sqlite": ratio(pg, sq, "total_cpu_ms")})
+    return out
+
+
+def render_multihost(multihost, search):
+    L = []
+    if multihost:
+        L.append("")
+        L.append("Several MX hosts, one host's delivery rate (msg/s ratios from the table above)")
+        L.append(f"{'size':<6} {'sqlite x ref':>12} {'pg x ref':>9} {'pg x sqlite':>11} "
+                 f"{'cpu pg x sqlite':>15}   goals: x ref >= 0.95, pg x sqlite >= 0.90")
+        for m in multihost:
+            L.append(f"{m['size']:<6} {fmt(m['sqlite_x_ref'], '12.2f')} "
+                     f"{fmt(m['pg_x_ref'], '9.2f')} {fmt(m['pg_x_sqlite'], '11.2f')} "
+                     f"{fmt(m['pg_cpu_x_sqlite'], '15.2f')}")
+    if search:
+        L.append("")
+        L.append(f"Search latency, postern-archive search over {search['rows']:,} synthetic "
+                 f"deliveries in PostgreSQL (loaded in {search['load_seconds']:.0f} s; "
+                 f"{search['reps']} queries each; a new process per query; goal p95 < 200 ms)")
+        L.append(f"  {'query':<13} {'median ms':>9} {'p95 ms':>8} {'max ms':>8} {'hits':>6}"
+                 "  example")
+        for q in search["queries"]:
+            L.append(f"  {q['query']:<13} {q['median_ms']:9.1f} {q['p95_ms']:8.1f} "
+                     f"{q['max_ms']:8.1f} {q['median_hits']:6.0f}  {q['example']}"
+                     + ("  ERRORS: " + " | ".join(q["errors"]) if q["errors"] else ""))
+    return L
+
+
+def render(meta, summary, runs, rss, micro, notes, multihost=(), search=None):
     L = []
     L.append(f"Postern bench {meta['date']}  ({meta['cpus']} CPUs, load average "
              f"{meta['load_start']} at start, {meta['load_end']} at end)")
@@ -797,6 +930,7 @@ def render(meta, summary, runs, rss, micro, notes):
                  f"{fmt(r['postfix_cpu_ms'], '6.2f')} {fmt(r['milter_cpu_ms'], '9.2f')} "
                  f"{fmt(r['total_cpu_ms'], '8.2f')} {fmt(r['cpu_x_none'], '10.2f')} "
                  f"{r['valid_runs']:>3}/{r['runs']:<2}{bad}")
+    L.extend(render_multihost(multihost, search))
     L.append("")
     L.append("Runs (in the order they ran; received = messages at smtp-sink)")
     for i, r in enumerate(runs, 1):
@@ -872,6 +1006,11 @@ def main():
     ap.add_argument("--stall", type=float, default=20, help=argparse.SUPPRESS)
     ap.add_argument("--only", help="comma-separated configurations to run "
                     "(none and ref are always run, for the ratios)")
+    ap.add_argument("--search-rows", type=int,
+                    help="synthetic deliveries in PostgreSQL for the search latency "
+                    "(default 1000000, quick 20000; 0: no search benchmark)")
+    ap.add_argument("--search-reps", type=int,
+                    help="searches per kind of query (default 40, quick 10)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory (daemon logs, maillog)")
     a = ap.parse_args()
@@ -879,6 +1018,9 @@ def main():
     a.small = a.small or (200 if a.quick else 2000)
     a.large = a.large or (200 if a.quick else 800)
     counts = {"2KB": a.small, "100KB": a.large}
+    if a.search_rows is None:
+        a.search_rows = 20000 if a.quick else 1000000
+    a.search_reps = max(3, a.search_reps or (10 if a.quick else 40))
     a.reps = max(1, min(a.reps, 50))
     a.sessions = max(1, min(a.sessions, 200))
 
@@ -908,8 +1050,9 @@ def main():
     base = tempfile.mkdtemp(prefix="postern-bench-")
     os.chmod(base, 0o755)
     started, milters, daemons, configs = [], [], [], []
-    pf = sink = None
-    runs, micro, rss = [], [], {}
+    pf = sink = db = None
+    found, interrupted = [], False
+    runs, micro, rss, search = [], [], {}, {}
     try:
         # ---- milters that exist
         if os.access(refbin, os.X_OK):
@@ -943,6 +1086,12 @@ def main():
             milters.append(m)
             if short == "audit":
                 variant = audit_interval_variant(cfg, d_base, source)
+                if variant:
+                    milters.append(variant)
+            if short == "archive" and (not a.only or "archive-pg" in a.only.split(",")
+                                       or a.search_rows > 0):
+                db = db or start_postgresql(base, notes)
+                variant = archive_pg_variant(cfg, d_base, source, db, notes) if db else None
                 if variant:
                     milters.append(variant)
 
@@ -1021,6 +1170,7 @@ def main():
                 break
     except KeyboardInterrupt as e:
         notes.append(f"interrupted ({e}); partial results")
+        interrupted = "signal" in str(e)
     finally:
         for m in started:
             pid = m.root_pid()
@@ -1037,6 +1187,10 @@ def main():
         if sink is not None:
             sink.stop()
         stop_all(started, notes)
+        if db is not None and a.search_rows > 0 and "archive" in found and not interrupted:
+            search = search_latency(build, db, base, a, notes)
+        if db is not None:
+            db.cleanup()
         if a.keep:
             notes.append(f"scratch directory kept: {base}")
         else:
@@ -1045,7 +1199,8 @@ def main():
     meta["load_end"] = loadavg()
     meta["seconds"] = round(time.monotonic() - t_start, 1)
     summary = summarize(runs, configs, SIZES)
-    text = render(meta, summary, runs, rss, micro, notes)
+    multihost = multihost_figures(summary)
+    text = render(meta, summary, runs, rss, micro, notes, multihost, search)
     text += f"\n(total {meta['seconds']} s)\n"
     sys.stdout.write(text)
     os.makedirs(build, exist_ok=True)
@@ -1053,7 +1208,8 @@ def main():
         f.write(text)
     with open(os.path.join(build, "bench.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs, "peak_rss": rss,
-                   "micro": micro, "notes": notes}, f, indent=1)
+                   "micro": micro, "multihost": multihost, "search": search,
+                   "notes": notes}, f, indent=1)
     return 0
 
 
