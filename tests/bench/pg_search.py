@@ -109,7 +109,7 @@ class SearchBench:
             "direction": "'inbound'",
             "sender": "'s' || (i % {S}) || '@sender' || (i % {S} % 97) || '.example'",
             "hdr_from": "'Sender <s' || (i % {S}) || '@sender' || (i % {S} % 97) || '.example>'",
-            "hdr_to": "'<r' || (i % {R}) || '@dest.example>'",
+            "hdr_to": "'<r' || ((i * 2) % {R}) || '@dest.example>'",
             "hdr_cc": "''",
             "subject": "'w' || (i % {W}) || ' w' || ((i / 7) % {W}) || ' w' || ((i / 13) % {W})",
             "message_id": "'<' || i || '@synthetic.example>'",

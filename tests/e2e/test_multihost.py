@@ -63,7 +63,9 @@ from stack import Stack  # noqa: E402
 
 HOSTS = ("mx1", "mx2", "mx3")
 SUITE_HOST = "mx3"          # archive and audit engines in one postern-suite
-SESSIONS = 50               # parallel SMTP sessions per host (the figure)
+# parallel SMTP sessions per host: the figure; under valgrind
+# (make check-valgrind), where every daemon runs ten times slower, 10
+SESSIONS = 10 if os.environ.get("POSTERN_VALGRIND") == "1" else 50
 S = {}
 
 
@@ -305,7 +307,7 @@ def three_hosts_under_load_with_kills_and_a_database_outage_lose_nothing():
     t_start = time.monotonic()
     load.start()
     try:
-        load.wait_more(len(stacks) * SESSIONS, 240, "the first 150 messages accepted")
+        load.wait_more(len(stacks) * SESSIONS, 240, "a first message per session accepted")
         # PostgreSQL away for 10 s while the load goes on
         t_down = time.monotonic()
         db.stop()
@@ -314,7 +316,7 @@ def three_hosts_under_load_with_kills_and_a_database_outage_lose_nothing():
         during = load.count() - during
         db.start()
         t_up = time.monotonic()
-        load.wait_more(len(stacks) * SESSIONS, 240, "150 more messages after the outage")
+        load.wait_more(len(stacks) * SESSIONS, 240, "as many again after the outage")
         # the workers killed: their supervisors start new ones
         t_kill = time.monotonic()
         stacks["mx1"].kill_worker("archive")
