@@ -66,6 +66,7 @@ SUITE_HOST = "mx3"          # archive and audit engines in one postern-suite
 # parallel SMTP sessions per host: the issue's figure; under valgrind
 # (make check-valgrind), where every daemon runs ten times slower, 10
 SESSIONS = 10 if os.environ.get("POSTERN_VALGRIND") == "1" else 50
+PAUSE = 0.5                 # seconds between one sender's messages
 S = {}
 
 
@@ -106,6 +107,7 @@ def setup():
     S["archive"] = archive = os.path.join(base, "archive")
     os.makedirs(archive)
     os.chmod(archive, 0o755)
+    os.makedirs(os.path.join(base, "pg"))
     S["db"] = db = PostgreSQL(root=os.path.join(base, "pg"))
     db.start()
     db.setup_roles()
@@ -228,10 +230,11 @@ def search(st, *query):
 # ---- load -------------------------------------------------------------------
 
 class Load:
-    """SESSIONS sender threads per host. Each sends message after message
-    (a new SMTP session each), retrying one on a 4xx or a dropped
-    connection until it is accepted, until stop is set. Every reply is
-    kept with the time its session started and ended."""
+    """SESSIONS sender threads per host, started together. Each sends
+    message after message (a new SMTP session each, PAUSE seconds apart:
+    a moderate load on a 2-core machine), retrying one on a 4xx or a
+    dropped connection until it is accepted, until stop is set. Every
+    reply is kept with the time its session started and ended."""
 
     def __init__(self, stacks):
         self.stacks = stacks
@@ -240,6 +243,7 @@ class Load:
         self.replies = []       # (host, msgid, t0, t1, code or None, attempt)
         self.accepted = {}      # msgid -> (host, envelope sender, rcpts, attempts)
         self.threads = []
+        self.barrier = threading.Barrier(len(stacks) * SESSIONS)
 
     def message(self, host, n, i):
         tag = f"{host}-{n}-{i}-{uuid.uuid4().hex[:8]}"
@@ -255,7 +259,8 @@ class Load:
     def sender(self, host, n):
         port = self.stacks[host].pf.port
         i = 0
-        while not self.stop.is_set():
+        self.barrier.wait(60)
+        while not self.stop.wait(PAUSE if i else 0):
             msgid, sender, rcpts, data = self.message(host, n, i)
             i += 1
             attempt = 0
