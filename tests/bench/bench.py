@@ -452,6 +452,7 @@ def start_postgresql(base, notes):
     """A private PostgreSQL with the documented roles, or None (noted)."""
     try:
         from pg import PostgreSQL
+        os.makedirs(os.path.join(base, "pg"))
         db = PostgreSQL(root=os.path.join(base, "pg"))
     except Exception as e:
         notes.append(f"PostgreSQL not available: {str(e)[:300]}")
