@@ -23,6 +23,8 @@ static int emit_line(const audit_state *st, const char *body, size_t len, const 
 		pn_buf_free(&line);
 		return -1;
 	}
+	/* The central store follows the trail in a thread of its own. */
+	audit_shipper_wake(st->shipper);
 	/* Straight to syslog(3): pn_log would cut long records and they are
 	 * JSON already, with every control character escaped. */
 	if (st->syslog)
