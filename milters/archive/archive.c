@@ -232,6 +232,29 @@ done:
 	return rc;
 }
 
+/* open_shared_index - this host's journal and the PostgreSQL index
+ * (connected at first use: a server that is down stops no delivery) */
+static int open_shared_index(arc_archive *a, const arc_settings *set, char **err)
+{
+	char host[256] = "";
+
+	if (set->host_name && *set->host_name)
+		snprintf(host, sizeof(host), "%s", set->host_name);
+	else if (gethostname(host, sizeof(host) - 1) < 0)
+		host[0] = '\0';
+	if (!arc_journal_host_ok(host)) {
+		*err = pn_asprintf("host name \"%s\" cannot name a journal directory: set host_name",
+				   host);
+		return -1;
+	}
+	if ((a->journal = arc_journal_open_host(a->dir, host, &a->owner, a->busy_ms, err)) == NULL)
+		return -1;
+	if ((a->index = arc_index_open_pg(set->index_connection, a->fulltext, err)) == NULL)
+		return -1;
+	a->lookup = arc_index_open_pg(set->index_connection, a->fulltext, err);
+	return a->lookup ? 0 : -1;
+}
+
 /* arc_archive_open - open or create the archive */
 arc_archive *arc_archive_open(const arc_settings *set, char **err)
 {
@@ -280,20 +303,25 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 	if (a->seal && a->fulltext >= 2)
 		pn_warn("%s: fulltext = text with encryption: index.db holds the text of every "
 			"message in plaintext", a->dir);
-	if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
-		goto fail;
-	path = pn_asprintf("%s/index.db", a->dir);
-	a->index = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
-	pn_free(path);
-	if (a->index == NULL)
-		goto fail;
-	/* the write path's own connection: it never waits for the indexer's
-	 * transaction (WAL readers do not block on a writer) */
-	path = pn_asprintf("%s/index.db", a->dir);
-	a->lookup = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
-	pn_free(path);
-	if (a->lookup == NULL)
-		goto fail;
+	if (set->index_pg) {
+		if (open_shared_index(a, set, err) < 0)
+			goto fail;
+	} else {
+		if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
+			goto fail;
+		path = pn_asprintf("%s/index.db", a->dir);
+		a->index = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+		pn_free(path);
+		if (a->index == NULL)
+			goto fail;
+		/* the write path's own connection: it never waits for the indexer's
+		 * transaction (WAL readers do not block on a writer) */
+		path = pn_asprintf("%s/index.db", a->dir);
+		a->lookup = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+		pn_free(path);
+		if (a->lookup == NULL)
+			goto fail;
+	}
 	a->indexer = arc_indexer_new(a->index, a->journal, arc_archive_text, a);
 	a->indexer_thread = set->indexer_thread;
 	a->await_outcome = set->await_outcome;

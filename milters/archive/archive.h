@@ -117,6 +117,9 @@ typedef struct arc_settings {
 	int catch_up;			/* apply the journal to the index at open */
 	int indexer_thread;		/* index in a thread of its own (the daemon) */
 	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
+	int index_pg;			/* the index is in PostgreSQL */
+	const char *index_connection;	/* its libpq connection string */
+	const char *host_name;		/* journal/HOST/ with index_pg, "" = gethostname() */
 } arc_settings;
 
 typedef struct arc_inflight arc_inflight;

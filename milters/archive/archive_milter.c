@@ -46,6 +46,12 @@ const pn_param archive_params[] = {
 	 "where large bodies are spooled (empty: archive_directory/spool when encrypting, else tmp_dir)"},
 	{"access_log", PN_PARAM_STR, "", 0, 0, NULL,
 	 "file that also records every read of archived content (get, export)"},
+	{"index", PN_PARAM_ENUM, "sqlite", 0, 0, "sqlite|postgresql",
+	 "where the index is: sqlite (archive_directory/index.db) or postgresql (shared by hosts)"},
+	{"index_connection", PN_PARAM_STR, "", 0, 0, NULL,
+	 "libpq connection string of the PostgreSQL index (index = postgresql)"},
+	{"host_name", PN_PARAM_STR, "", 0, 0, NULL,
+	 "this host's journal (journal/HOST/) with index = postgresql (empty: the system host name)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -91,6 +97,14 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->scope.direction = pn_config_str(cfg, "direction");
 	set->scope.internal_networks = pn_config_str(cfg, "internal_networks");
 	set->retention = pn_config_str(cfg, "retention");
+	set->index_pg = strcmp(pn_config_str(cfg, "index"), "postgresql") == 0;
+	set->index_connection = pn_config_str(cfg, "index_connection");
+	set->host_name = pn_config_str(cfg, "host_name");
+	if (set->index_pg && *set->index_connection == '\0') {
+		*err = pn_strdup("parameter \"index\" = \"postgresql\" wants index_connection"
+				 " (a libpq connection string)");
+		return -1;
+	}
 	set->catch_up = 1;
 	/* only the daemon journals deliveries: the tools never start it */
 	set->indexer_thread = 1;
