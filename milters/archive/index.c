@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* index - SQLite cache of the journal: deliveries, recipients, full text (see index.h) */
 #include "milters/archive/index.h"
+#include "milters/archive/index_pg.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 
@@ -17,6 +18,7 @@
 #define CACHED_MAX 16	/* statements of the write path kept prepared */
 
 struct arc_index {
+	arc_pgindex *pg;	/* PostgreSQL: every call goes there (index_pg.c) */
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	int fulltext;
@@ -145,6 +147,29 @@ arc_index *arc_index_open(const char *path, int fulltext, long busy_ms, const ar
 	return x;
 }
 
+/* arc_index_open_pg - the index in PostgreSQL; connects at first use */
+arc_index *arc_index_open_pg(const char *conninfo, int fulltext, char **err)
+{
+	arc_index *x;
+
+	if (conninfo == NULL || *conninfo == '\0') {
+		*err = pn_strdup("index = postgresql wants index_connection (a libpq connection"
+				 " string)");
+		return NULL;
+	}
+	x = pn_calloc(1, sizeof(*x));
+	x->fulltext = fulltext;
+	pthread_mutex_init(&x->lock, NULL);
+	x->pg = arc_pgindex_open(conninfo, fulltext);
+	return x;
+}
+
+/* arc_index_shared - whether hosts share this index (PostgreSQL) */
+int arc_index_shared(const arc_index *x)
+{
+	return x != NULL && x->pg != NULL;
+}
+
 /* arc_index_close - close the database */
 void arc_index_close(arc_index *x)
 {
@@ -152,6 +177,7 @@ void arc_index_close(arc_index *x)
 
 	if (x == NULL)
 		return;
+	arc_pgindex_close(x->pg);
 	for (i = 0; i < CACHED_MAX; i++)
 		sqlite3_finalize(x->cached[i].st);
 	if (x->db)
@@ -371,6 +397,8 @@ int arc_index_object(arc_index *x, const char *sha, arc_object *obj)
 	sqlite3_stmt *st;
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_object(x->pg, sha, obj);
 	pthread_mutex_lock(&x->lock);
 	st = stmt(x, "SELECT size, stored_size, stored_sha256, encrypted, time FROM objects"
 		     " WHERE sha256 = ?", NULL);
@@ -520,6 +548,8 @@ int arc_index_apply(arc_index *x, const arc_record *r, char **err)
 {
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_apply(x->pg, r, err);
 	*err = NULL;
 	pthread_mutex_lock(&x->lock);
 	rc = begin(x, err);
@@ -652,6 +682,8 @@ int arc_index_catch_up_with(arc_index *x, arc_journal *j, arc_catch_up *how, siz
 	size_t n = how->nfiles, i;
 	int rc = 0;
 
+	if (x->pg)
+		return arc_pgindex_catch_up_with(x->pg, j, how, applied, err);
 	*err = NULL;
 	how->held = 0;
 	if (applied)
@@ -681,6 +713,8 @@ int arc_index_reset(arc_index *x, char **err)
 {
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_reset(x->pg, err);
 	*err = NULL;
 	pthread_mutex_lock(&x->lock);
 	rc = begin(x, err);
@@ -698,6 +732,8 @@ int arc_index_set_text(arc_index *x, long long rowid, const char *subject, const
 	sqlite3_stmt *st;
 	int rc = -1;
 
+	if (x->pg)
+		return arc_pgindex_set_text(x->pg, rowid, subject, text);
 	if (x->fulltext == 0)
 		return 0;
 	pthread_mutex_lock(&x->lock);
@@ -956,6 +992,8 @@ int arc_index_search(arc_index *x, const arc_query *q, arc_row_fn fn, void *ctx,
 	sqlite3_stmt *st = NULL;
 	int i, rc = -1;
 
+	if (x->pg)
+		return arc_pgindex_search(x->pg, q, fn, ctx, err);
 	*err = NULL;
 	memset(&b, 0, sizeof(b));
 	pn_buf_init(&sql, 0);
@@ -996,6 +1034,8 @@ static long long one_int(arc_index *x, const char *sql)
 /* arc_index_stats - counts and sizes */
 int arc_index_stats(arc_index *x, arc_stats *s)
 {
+	if (x->pg)
+		return arc_pgindex_stats(x->pg, s);
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&x->lock);
 	s->deliveries = one_int(x, "SELECT count(*) FROM deliveries");
@@ -1019,6 +1059,8 @@ int arc_index_each_object(arc_index *x, arc_object_fn fn, void *ctx)
 	sqlite3_stmt *st;
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_each_object(x->pg, fn, ctx);
 	pthread_mutex_lock(&x->lock);
 	st = prepare(x, "SELECT sha256, size, stored_size, stored_sha256, encrypted, time"
 		     " FROM objects ORDER BY sha256", NULL);
@@ -1053,6 +1095,8 @@ int arc_index_expired(arc_index *x, long long before, arc_row_fn fn, void *ctx, 
 	sqlite3_stmt *st;
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_expired(x->pg, before, fn, ctx, err);
 	*err = NULL;
 	pthread_mutex_lock(&x->lock);
 	st = prepare(x, "SELECT " DELIVERY_COLUMNS " FROM deliveries d WHERE d.time < ?"
@@ -1075,6 +1119,8 @@ int arc_index_delete(arc_index *x, char **ids, size_t n, char **err)
 	size_t i;
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_delete(x->pg, ids, n, err);
 	*err = NULL;
 	pthread_mutex_lock(&x->lock);
 	rc = begin(x, err);
@@ -1093,6 +1139,8 @@ long long arc_index_uses(arc_index *x, const char *sha)
 	sqlite3_stmt *st;
 	long long n = -1;
 
+	if (x->pg)
+		return arc_pgindex_uses(x->pg, sha);
 	pthread_mutex_lock(&x->lock);
 	st = prepare(x, "SELECT count(*) FROM deliveries WHERE sha256 = ?", NULL);
 	if (st) {
@@ -1111,6 +1159,8 @@ int arc_index_delete_object(arc_index *x, const char *sha)
 	sqlite3_stmt *st;
 	int rc;
 
+	if (x->pg)
+		return arc_pgindex_delete_object(x->pg, sha);
 	pthread_mutex_lock(&x->lock);
 	st = prepare(x, "DELETE FROM objects WHERE sha256 = ?", NULL);
 	rc = st ? 0 : -1;

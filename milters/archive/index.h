@@ -7,6 +7,9 @@
  *
  *	arc_index *arc_index_open(const char *path, int fulltext, long busy_ms,
  *	                          const arc_owner *o, char **err);
+ *	arc_index *arc_index_open_pg(const char *conninfo, int fulltext,
+ *	                             char **err);
+ *	int  arc_index_shared(const arc_index *x);
  *	void arc_index_close(arc_index *x);
  *
  *	int arc_index_object(arc_index *x, const char *sha, arc_object *obj);
@@ -66,6 +69,16 @@
  *	arc_index_apply() applies one record in its own transaction (hold
  *	and release, after the tool journaled them).
  *
+ *	arc_index_open_pg() opens the same index in PostgreSQL (libpq
+ *	connection string conninfo; see index_pg(3)): every function above
+ *	works on it with the same results in the same order, and
+ *	arc_index_shared() is 1 for it (hosts share it), 0 for SQLite. It
+ *	connects at its first use, not at open, and reconnects whenever
+ *	needed, so the daemon starts and takes mail while PostgreSQL is
+ *	down: each call fails (-1, *err) until the server is back and holds
+ *	the schema of `postern-archive db init`. Catch-up records progress
+ *	per journal host (arc_journal_host()) and day file.
+ *
  *	An arc_index may be used by many threads: every call takes its
  *	mutex. SQLite waits busy_ms for a lock another process holds.
  *	Opened read-only (no write permission), reads work and writes fail.
@@ -118,6 +131,8 @@ typedef struct arc_stats {
 
 arc_index *arc_index_open(const char *path, int fulltext, long busy_ms, const arc_owner *o,
 			  char **err);
+arc_index *arc_index_open_pg(const char *conninfo, int fulltext, char **err);
+int arc_index_shared(const arc_index *x);
 void arc_index_close(arc_index *x);
 int arc_index_object(arc_index *x, const char *sha, arc_object *obj);
 int arc_index_catch_up(arc_index *x, arc_journal *j, arc_text_fn text, void *ctx,

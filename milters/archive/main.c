@@ -10,6 +10,7 @@
  */
 #include "common/milter/daemon.h"
 #include "milters/archive/archive_milter.h"
+#include "milters/archive/dbtool.h"
 #include "milters/archive/tools.h"
 
 static const pn_tool archive_tools[] = {
@@ -29,6 +30,8 @@ static const pn_tool archive_tools[] = {
 	 "delete deliveries past retention (never held ones) and unused objects", arc_tool_prune},
 	{"hold", "add|remove|list [--reason TEXT] QUERY", "legal hold: keep deliveries from prune",
 	 arc_tool_hold},
+	{"db", "init|upgrade|status [--connection STR]",
+	 "create, upgrade or show the PostgreSQL index's schema", arc_tool_db},
 	{NULL, NULL, NULL, NULL}
 };
 
