@@ -222,7 +222,7 @@ def sigkill_of_a_worker_mid_load_loses_nothing_and_indexes_once():
             mid = f"kill-{tag}-{k}@example.com"
             try:
                 if send("mx1", message(mid, f"kill {tag} {k}")) == "continue":
-                    accepted.append(mid)
+                    accepted.append(f"<{mid}>")
             except (mc.MilterClosed, mc.MilterTimeout, OSError):
                 time.sleep(0.05)    # the worker is gone: an MTA retries later
             k += 1
@@ -295,7 +295,8 @@ def a_hold_from_one_host_keeps_prune_on_another_from_the_held_mail():
     check_eq(r.returncode, 0, f"prune on mx1: {r.stdout}{r.stderr}")
     for host in HOSTS:
         left = search(host)
-        check_eq([x["message_id"] for x in left], [held_mid], f"left after prune, from {host}")
+        check_eq([x["message_id"] for x in left], [f"<{held_mid}>"],
+                 f"left after prune, from {host}")
     g = S["d"]["mx2"].run("get", held[0]["id"])
     check_eq(g.returncode, 0, f"get of the held mail: {g.stderr}")
     assert "spread mx3 0" in g.stdout
