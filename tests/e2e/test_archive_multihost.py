@@ -105,9 +105,13 @@ def message(mid, subject, body="hello"):
             f"Subject: {subject}\r\nMessage-ID: <{mid}>\r\n\r\n{body}\r\n").encode()
 
 
-def send(host, raw, rcpts=("<bob@example.org>", "<carol@example.net>"), queue_id="4AbCdEf"):
+def send(host, raw, **kw):
     """One transaction to host's daemon; the final reply's action."""
-    c = mc.MilterClient(S["d"][host].spec, timeout=30)
+    return send_to(S["d"][host], raw, **kw)
+
+
+def send_to(d, raw, rcpts=("<bob@example.org>", "<carol@example.net>"), queue_id="4AbCdEf"):
+    c = mc.MilterClient(d.spec, timeout=30)
     try:
         c.negotiate()
         macros = mc.postfix_macros(client_addr="192.0.2.10")
@@ -280,6 +284,32 @@ def verify_from_any_host_is_clean():
     for host in HOSTS:
         r = S["d"][host].run("verify")
         check_eq(r.returncode, 0, f"verify on {host}: {r.stdout}{r.stderr}")
+
+
+@test
+def prune_never_deletes_what_an_unindexed_journal_of_another_host_uses():
+    # mx4 cannot reach the database at all (its indexer never feeds it):
+    # its mail is still accepted, and lives in its journal only
+    hb = os.path.join(S["base"], "mx4")
+    os.makedirs(hb, exist_ok=True)
+    d = Daemon("postern-archive", base=hb, suite=S["d"]["mx1"].suite, config=host_config(
+        "mx4", S["archive"], "host=/nonexistent port=1 dbname=postern user=postern_archive"))
+    d.start()
+    try:
+        check_eq(send_to(d, message("lagging@example.com", "lagging host")), "continue",
+                 "reply of a host without its database")
+    finally:
+        d.stop()
+    assert journal_lines("mx4") > 0, "mx4 journaled nothing"
+    # prune from mx1 now: nothing is past retention; the object mx4's
+    # delivery uses is in no index yet, and must not look unused
+    r = S["d"]["mx1"].run("prune")
+    check_eq(r.returncode, 0, f"prune on mx1: {r.stdout}{r.stderr}")
+    rows = search("mx2", "lagging@example.com")
+    check_eq(len(rows), 1, "mx4's delivery, seen from mx2")
+    g = S["d"]["mx3"].run("get", rows[0]["id"])
+    check_eq(g.returncode, 0, f"get of mx4's delivery: {g.stderr}")
+    assert "lagging host" in g.stdout
 
 
 @test
