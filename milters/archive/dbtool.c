@@ -23,7 +23,7 @@ static const char *const tables[] = {
 static int migrate(PGconn *c, int create)
 {
 	char *err = NULL;
-	int from, v;
+	int from = 0, v;
 
 	/* refusals first, with the command that helps */
 	if (pn_pg_schema_version(c, "archive", &v, &err) < 0) {
@@ -51,9 +51,13 @@ static int migrate(PGconn *c, int create)
 		return 0;
 	}
 	if (pn_pg_migrate(c, "archive", arc_pg_steps, arc_pg_version, create, &from, &err) < 0) {
-		fprintf(stderr, PROG ": db %s: %s\n", create ? "init" : "upgrade", err);
+		/* the usual mistake: the service's role instead of the owner */
+		int denied = strstr(err, "permission denied") != NULL;
+		fprintf(stderr, PROG ": db %s: %s%s\n", create ? "init" : "upgrade", err,
+			denied ? " (db init and db upgrade run as the database owner,"
+			" postern_owner: --connection)" : "");
 		pn_free(err);
-		return from > arc_pg_version || (create && from > 0) ? 1 : EX_SOFTWARE;
+		return denied ? EX_NOPERM : EX_SOFTWARE;
 	}
 	if (create)
 		printf("archive schema: created, version %d\n", arc_pg_version);

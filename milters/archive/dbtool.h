@@ -25,7 +25,8 @@
  *	Exit codes: 0 done (status: the schema is current); 1 refused (init
  *	on a schema, upgrade without one, a schema newer than this program;
  *	status: not current); 64 usage; 70 an SQL failure; 75 the server
- *	cannot be reached (try again); 78 no connection string.
+ *	cannot be reached (try again); 77 permission denied (not the
+ *	owner role); 78 no connection string.
  */
 #ifndef ARC_DBTOOL_H
 #define ARC_DBTOOL_H

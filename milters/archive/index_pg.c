@@ -731,19 +731,28 @@ int arc_pgindex_catch_up_with(arc_pgindex *p, arc_journal *j, arc_catch_up *how,
 /* arc_pgindex_reset - forget everything (reindex starts from nothing) */
 int arc_pgindex_reset(arc_pgindex *p, char **err)
 {
-	int rc;
+	/* every table, the referencing ones first */
+	static const char *const tables[] = {
+		"archive_fulltext", "archive_recipients", "archive_deliveries", "archive_objects",
+		"archive_holds", "archive_voids", "archive_journal_applied",
+	};
+	size_t i;
+	int rc, in_tx;
 
 	*err = NULL;
 	pthread_mutex_lock(&p->lock);
 	rc = ensure(p, err);
 	if (rc == 0)
 		rc = begin(p, err);
-	if (rc == 0)
-		rc = finish(p, run_ok(p, "DELETE FROM archive_fulltext; DELETE FROM archive_recipients;"
-				      " DELETE FROM archive_deliveries; DELETE FROM archive_objects;"
-				      " DELETE FROM archive_holds; DELETE FROM archive_voids;"
-				      " DELETE FROM archive_journal_applied", NULL, err) < 0 ? -1 : 0,
-			    err);
+	in_tx = rc == 0;
+	for (i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char *sql = pn_asprintf("DELETE FROM %s", tables[i]);
+		if (run_ok(p, sql, NULL, err) < 0)
+			rc = -1;
+		pn_free(sql);
+	}
+	if (rc == 0 || in_tx)
+		rc = finish(p, rc, err);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

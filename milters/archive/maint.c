@@ -80,10 +80,10 @@ static entry *vec_find(const vec *x, const char *key)
 	return hit;
 }
 
-/* vec_count - how many entries have key (sorted vector) */
-static size_t vec_count(const vec *x, const char *key)
+/* vec_lower - index of the first entry with key or after it (sorted vector) */
+static size_t vec_lower(const vec *x, const char *key)
 {
-	size_t lo = 0, hi = x->n, n = 0, i;
+	size_t lo = 0, hi = x->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -92,7 +92,15 @@ static size_t vec_count(const vec *x, const char *key)
 		else
 			hi = mid;
 	}
-	for (i = lo; i < x->n && strcmp(x->v[i].key, key) == 0; i++)
+	return lo;
+}
+
+/* vec_count - how many entries have key (sorted vector) */
+static size_t vec_count(const vec *x, const char *key)
+{
+	size_t n = 0, i;
+
+	for (i = vec_lower(x, key); i < x->n && strcmp(x->v[i].key, key) == 0; i++)
 		n++;
 	return n;
 }
@@ -254,6 +262,23 @@ static void compare_index(const vec *live, const vec *idx, vec *suspects, FILE *
 	}
 }
 
+/* stored_mismatch - a journal record of the object (any host's: each
+ * journals the object it saw) whose stored bytes are not got's; NULL
+ * when got is NULL or every record agrees */
+static const entry *stored_mismatch(const journal_view *jv, const char *sha,
+				    const arc_object *got)
+{
+	size_t i;
+
+	for (i = vec_lower(&jv->objects, sha); got && i < jv->objects.n
+	     && strcmp(jv->objects.v[i].key, sha) == 0; i++) {
+		const entry *rec = &jv->objects.v[i];
+		if (rec->flag == got->encrypted && strcmp(rec->val, got->stored_sha256) != 0)
+			return rec;
+	}
+	return NULL;
+}
+
 /* check_objects - rehash every object file; unreferenced ones are suspects */
 static void check_objects(arc_archive *a, const vec *disk, const vec *refs,
 			  const journal_view *jv, vec *suspects, FILE *out,
@@ -263,18 +288,20 @@ static void check_objects(arc_archive *a, const vec *disk, const vec *refs,
 
 	for (i = 0; i < disk->n; i++) {
 		const entry *o = &disk->v[i];
-		const entry *rec = vec_find(&jv->objects, o->key);
+		const entry *rec = stored_mismatch(jv, o->key, NULL);
 		arc_object got;
 		char *why = NULL;
 		int rc = arc_store_check(a->store, o->key, a->key, &got, &why);
 
+		if (rc == 0)
+			rec = stored_mismatch(jv, o->key, &got);
 		if (rc < 0) {
 			fprintf(out, "missing %s: %s\n", o->key, why ? why : "cannot read");
 			rep->missing++;
 		} else if (rc > 0) {
 			fprintf(out, "corrupt %s: %s\n", o->key, why ? why : "does not decode");
 			rep->corrupt++;
-		} else if (rec && rec->flag == got.encrypted && strcmp(rec->val, got.stored_sha256) != 0) {
+		} else if (rec) {
 			fprintf(out, "corrupt %s: stored bytes hash to %s, the journal recorded %s\n",
 				o->key, got.stored_sha256, rec->val);
 			rep->corrupt++;
