@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BATCH 2000		/* records applied per transaction in catch-up */
 #define PAGE 500		/* deliveries read per query when listing */
 #define TEXT_MAX (512 * 1024)	/* bytes of text per delivery for the tsvector (1 MB limit) */
 #define PARAMS_MAX 64
+#define RETRY_SECONDS 2	/* after a failed connection, calls fail at once this long */
 
 /* The schema, one step per version (pn_pg_migrate()). Step 1 creates it.
  * Full text: the 'simple' configuration (no stemming: words in any
@@ -90,6 +92,8 @@ const int arc_pg_version = (int)(sizeof(arc_pg_steps) / sizeof(arc_pg_steps[0]))
 struct arc_pgindex {
 	char *conninfo;
 	PGconn *c;
+	char *down;		/* why the last connection attempt failed */
+	time_t retry_at;	/* CLOCK_MONOTONIC: no new attempt before */
 	int backend;		/* PQbackendPID() of the connection checked */
 	int checked;		/* schema version and rights checked on it */
 	int readonly;
@@ -206,15 +210,25 @@ static int ensure(arc_pgindex *p, char **err)
 {
 	char *e = NULL;
 	PGresult *r;
+	struct timespec now;
 
+	/* a server that does not answer costs a caller up to connect_timeout:
+	 * once, not on every call (the delivery path looks objects up here) */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (p->c == NULL && p->down && now.tv_sec < p->retry_at)
+		return fail(err, pn_asprintf("index: %s", p->down));
 	if (pn_pg_alive(&p->c, p->conninfo, &e) < 0) {
 		p->checked = 0;
-		fail(err, pn_asprintf("index: %s", e ? e : "no connection"));
+		pn_free(p->down);
+		p->down = pn_strdup(e ? e : "cannot connect to PostgreSQL");
+		p->retry_at = now.tv_sec + RETRY_SECONDS;
 		pn_free(e);
-		return -1;
+		return fail(err, pn_asprintf("index: %s", p->down));
 	}
 	pn_free(e);
 	e = NULL;
+	pn_free(p->down);
+	p->down = NULL;
 	if (p->checked && PQbackendPID(p->c) == p->backend)
 		return 0;
 	/* a new connection: perhaps a new server, or a schema upgraded since */
@@ -257,6 +271,7 @@ void arc_pgindex_close(arc_pgindex *p)
 		return;
 	PQfinish(p->c);
 	pthread_mutex_destroy(&p->lock);
+	pn_free(p->down);
 	pn_free(p->conninfo);
 	pn_free(p);
 }
