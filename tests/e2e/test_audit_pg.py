@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""End-to-end: two postern-audit daemons (hosts mx1 and mx2, each with its
-own sealed trail) ship their records to one PostgreSQL 15 (tests/lib/pg.py,
+"""End-to-end: two audit daemons (host mx1 a postern-audit, host mx2 the
+audit engine in postern-suite, each with its own sealed trail) ship their records to one PostgreSQL 15 (tests/lib/pg.py,
 the documented roles), driven over their sockets by the milter client as
 Postfix would.
 
@@ -69,7 +69,9 @@ def setup():
     for host in HOSTS:
         base = os.path.join(S["base"], host)
         os.makedirs(base)
-        S["d"][host] = Daemon("postern-audit", base=base, config=host_config(base, host))
+        # mx2 runs the audit engine inside postern-suite: the same shipping
+        S["d"][host] = Daemon("postern-audit", base=base, config=host_config(base, host),
+                              suite=host == "mx2")
     r = S["d"]["mx1"].run("db", "init", "--connection", db.conninfo("postern_owner"))
     assert r.returncode == 0, r.stderr
     for d in S["d"].values():
