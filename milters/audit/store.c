@@ -58,6 +58,7 @@ struct audit_ship {
 	char host[256];
 	int known;			/* shipped holds the database's max(seq) */
 	unsigned long long shipped;
+	char shipped_hash[PN_SHA256_HEX_LEN + 1];	/* its hash as the database has it */
 	/* how far the current file was read (valid while have_pos) */
 	int have_pos;
 	dev_t dev;
@@ -135,15 +136,29 @@ static void forget(audit_ship *sh)
 static int query_shipped(audit_ship *sh, char **err)
 {
 	const char *p[] = { sh->trail_id };
-	PGresult *r = pn_pg_query(sh->conn, "SELECT coalesce(max(seq), 0) FROM audit_records"
-				  " WHERE trail_id = $1", 1, p, err);
+	PGresult *r = pn_pg_query(sh->conn, "SELECT seq, hash FROM audit_records WHERE trail_id = $1"
+				  " ORDER BY seq DESC LIMIT 1", 1, p, err);
 
 	if (r == NULL)
 		return -1;
-	sh->shipped = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	sh->shipped = 0;
+	sh->shipped_hash[0] = '\0';
+	if (PQntuples(r) == 1) {
+		sh->shipped = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		snprintf(sh->shipped_hash, sizeof(sh->shipped_hash), "%s", PQgetvalue(r, 0, 1));
+	}
 	sh->known = 1;
 	PQclear(r);
 	return 0;
+}
+
+/* conflict - the database holds another record under (trail_id, seq): say so */
+static void conflict(audit_ship *sh, unsigned long long seq, const char *have, const char *want)
+{
+	pn_log(PN_LOG_FATAL, "audit store: trail %s seq %llu (host %s): the database holds "
+	       "another record there (SHA-256 %s, the trail's is %s): left as it is; run "
+	       "postern-audit verify --database", sh->trail_id, seq, sh->host, have, want);
+	sh->res->conflicts++;
 }
 
 /* flush - the records waiting, in one transaction; 0 or -1 */
@@ -179,17 +194,14 @@ static int flush(audit_ship *sh, char **err)
 		if (strcmp(PQgetvalue(r, 0, 0), "1") == 0) {
 			sh->res->shipped++;
 		} else if (!PQgetisnull(r, 0, 1) && strcmp(have = PQgetvalue(r, 0, 1), q->hash)) {
-			pn_log(PN_LOG_FATAL, "audit store: trail %s seq %llu (host %s): the database "
-			       "holds another record there (SHA-256 %s, the trail's is %s): left as "
-			       "it is; run postern-audit verify --database", sh->trail_id, q->seq,
-			       sh->host, have, q->hash);
-			sh->res->conflicts++;
+			conflict(sh, q->seq, have, q->hash);
 		}
 		PQclear(r);
 	}
 	if (pn_pg_exec(sh->conn, "COMMIT", err) < 0)
 		return -1;
 	sh->shipped = sh->queue[sh->nqueue - 1].seq;
+	memcpy(sh->shipped_hash, sh->queue[sh->nqueue - 1].hash, sizeof(sh->shipped_hash));
 	drop_queue(sh);
 	return 0;
 }
@@ -241,6 +253,12 @@ static int take_line(audit_ship *sh, const char *line, size_t len, const char *f
 		json_object_put(o);
 		pn_free(copy);
 		return -1;
+	}
+	if (sh->trail_id[0] && l.seq == sh->shipped && sh->shipped_hash[0]
+	    && strcmp(l.hash, sh->shipped_hash) != 0) {
+		/* where shipping resumes, the database must hold this very record */
+		conflict(sh, l.seq, sh->shipped_hash, l.hash);
+		sh->shipped_hash[0] = '\0';	/* said once */
 	}
 	if (!sh->trail_id[0] || l.seq <= sh->shipped) {
 		/* shipped before (or a trail without identity: nothing to key it by) */

@@ -312,6 +312,27 @@ def ship_twice_is_one_copy_and_says_when_the_database_is_down():
 
 
 @test
+def ship_never_overwrites_a_different_row_and_says_so():
+    wait_shipped("mx1", "mx1's records")
+    tid = trail_id("mx1")
+    _, _, seq, hsh, rec = db_rows("mx1")[-1]
+    text = rec.decode()
+    other = text[:-1] + ',"forged":1}'
+    where = f"WHERE trail_id = '{tid}' AND seq = {seq}"
+    owner(f"UPDATE audit_records SET record = {sql_text(other)}, "
+          f"hash = '{hashlib.sha256(other.encode()).hexdigest()}' {where}")
+    try:
+        r = audit("mx1", "ship")
+        check_eq(r.returncode, 65, "ship over a different row: " + r.stdout + r.stderr)
+        assert f"trail {tid} seq {seq}" in r.stderr and "another record" in r.stderr, r.stderr
+        check_eq(row("mx1", seq)[4].decode(), other, "the row, not overwritten")
+    finally:
+        owner(f"UPDATE audit_records SET record = {sql_text(text)}, hash = '{hsh}' {where}")
+    r = audit("mx1", "ship")
+    check_eq(r.returncode, 0, "ship once restored: " + r.stderr)
+
+
+@test
 def verify_database_is_clean_for_two_hosts():
     all_continue(send_parallel("mx2", 2, 6))
     wait_shipped("mx2", "mx2's records")
