@@ -53,6 +53,7 @@ struct audit_ship {
 	size_t batch;
 	PGconn *conn;
 	int checked;			/* the schema version was checked on conn */
+	int backend;			/* ... whose server process this is */
 	/* the trail being shipped */
 	char trail_id[AUDIT_TRAIL_ID_LEN + 1];
 	char host[256];
@@ -434,15 +435,17 @@ static int full_pass(audit_ship *sh, char **err)
 	return rc;
 }
 
-/* connect - a usable connection on a current schema */
+/* connect_db - a usable connection on a current schema */
 static int connect_db(audit_ship *sh, char **err)
 {
-	if (sh->conn && PQstatus(sh->conn) != CONNECTION_OK)
-		sh->checked = 0;
 	if (pn_pg_alive(&sh->conn, sh->conninfo, err) < 0) {
 		sh->checked = 0;
 		return -1;
 	}
+	/* pn_pg_alive() reconnects on its own: another server process means
+	 * another connection, maybe to a server restored meanwhile */
+	if (PQbackendPID(sh->conn) != sh->backend)
+		sh->checked = 0;
 	if (!sh->checked) {
 		/* a new connection: the database may have been restored meanwhile */
 		sh->known = 0;
@@ -450,6 +453,7 @@ static int connect_db(audit_ship *sh, char **err)
 		if (pn_pg_require(sh->conn, "audit", audit_store_nsteps, "postern-audit", err) < 0)
 			return -1;
 		sh->checked = 1;
+		sh->backend = PQbackendPID(sh->conn);
 	}
 	return 0;
 }
