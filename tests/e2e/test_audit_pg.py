@@ -16,6 +16,7 @@ owner's rights; the auditor role only reads; `export --database` gives, in
 every format, what the files give.
 """
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -128,11 +129,12 @@ def trail_lines(host):
     """Every line of host's trail files (rotated, oldest first, then current)."""
     path = S["d"][host].config["trail_file"]
     lines = []
-    rotated = sorted(p for p in os.listdir(os.path.dirname(path))
-                     if p.startswith("audit.jsonl.") and not p.endswith(".head"))
-    for p in [os.path.join(os.path.dirname(path), x) for x in rotated] + [path]:
+    rotated = sorted((os.path.join(os.path.dirname(path), p)
+                      for p in os.listdir(os.path.dirname(path))
+                      if p.startswith("audit.jsonl.")), key=os.path.getmtime)
+    for p in rotated + [path]:
         if os.path.exists(p):
-            with open(p, "rb") as f:
+            with (gzip.open if p.endswith(".gz") else open)(p, "rb") as f:
                 lines += f.read().splitlines()
     return lines
 
@@ -486,6 +488,29 @@ def export_database_equals_export_from_the_files_in_every_format():
     ts = [json.loads(x)["ts"] for x in r.stdout.splitlines()]
     check_eq(ts, sorted(ts), "ordered by ts")
     check_eq({json.loads(x)["host"] for x in r.stdout.splitlines()}, set(HOSTS), "hosts")
+
+
+
+@test
+def records_written_into_a_file_rotated_and_compressed_meanwhile_are_shipped():
+    d, db = S["d"]["mx1"], S["db"]
+    path = d.config["trail_file"]
+    wait_shipped("mx1", "mx1's records before the rotation")
+    db.stop()
+    try:
+        all_continue(send("mx1", 4))
+        # logrotate without copytruncate: rename, the daemon goes on in a new file
+        os.rename(path, path + ".1")
+        all_continue(send("mx1", 3))
+        subprocess.run(["gzip", path + ".1"], check=True)
+        all_continue(send("mx1", 3))
+    finally:
+        db.start()
+    wait_shipped("mx1", "the records of the rotated, compressed file and the new one")
+    rows = db_rows("mx1")
+    check_eq([r[2] for r in rows], list(range(1, len(rows) + 1)), "seqs")
+    r = verify_db()
+    check_eq(r.returncode, 0, "verify --database: " + r.stdout)
 
 
 if __name__ == "__main__":
