@@ -53,11 +53,13 @@ struct audit_ship {
 	size_t batch;
 	PGconn *conn;
 	int checked;			/* the schema version was checked on conn */
+	int backend;			/* ... whose server process this is */
 	/* the trail being shipped */
 	char trail_id[AUDIT_TRAIL_ID_LEN + 1];
 	char host[256];
 	int known;			/* shipped holds the database's max(seq) */
 	unsigned long long shipped;
+	char shipped_hash[PN_SHA256_HEX_LEN + 1];	/* its hash as the database has it */
 	/* how far the current file was read (valid while have_pos) */
 	int have_pos;
 	dev_t dev;
@@ -135,15 +137,29 @@ static void forget(audit_ship *sh)
 static int query_shipped(audit_ship *sh, char **err)
 {
 	const char *p[] = { sh->trail_id };
-	PGresult *r = pn_pg_query(sh->conn, "SELECT coalesce(max(seq), 0) FROM audit_records"
-				  " WHERE trail_id = $1", 1, p, err);
+	PGresult *r = pn_pg_query(sh->conn, "SELECT seq, hash FROM audit_records WHERE trail_id = $1"
+				  " ORDER BY seq DESC LIMIT 1", 1, p, err);
 
 	if (r == NULL)
 		return -1;
-	sh->shipped = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	sh->shipped = 0;
+	sh->shipped_hash[0] = '\0';
+	if (PQntuples(r) == 1) {
+		sh->shipped = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		snprintf(sh->shipped_hash, sizeof(sh->shipped_hash), "%s", PQgetvalue(r, 0, 1));
+	}
 	sh->known = 1;
 	PQclear(r);
 	return 0;
+}
+
+/* conflict - the database holds another record under (trail_id, seq): say so */
+static void conflict(audit_ship *sh, unsigned long long seq, const char *have, const char *want)
+{
+	pn_log(PN_LOG_FATAL, "audit store: trail %s seq %llu (host %s): the database holds "
+	       "another record there (SHA-256 %s, the trail's is %s): left as it is; run "
+	       "postern-audit verify --database", sh->trail_id, seq, sh->host, have, want);
+	sh->res->conflicts++;
 }
 
 /* flush - the records waiting, in one transaction; 0 or -1 */
@@ -179,17 +195,14 @@ static int flush(audit_ship *sh, char **err)
 		if (strcmp(PQgetvalue(r, 0, 0), "1") == 0) {
 			sh->res->shipped++;
 		} else if (!PQgetisnull(r, 0, 1) && strcmp(have = PQgetvalue(r, 0, 1), q->hash)) {
-			pn_log(PN_LOG_FATAL, "audit store: trail %s seq %llu (host %s): the database "
-			       "holds another record there (SHA-256 %s, the trail's is %s): left as "
-			       "it is; run postern-audit verify --database", sh->trail_id, q->seq,
-			       sh->host, have, q->hash);
-			sh->res->conflicts++;
+			conflict(sh, q->seq, have, q->hash);
 		}
 		PQclear(r);
 	}
 	if (pn_pg_exec(sh->conn, "COMMIT", err) < 0)
 		return -1;
 	sh->shipped = sh->queue[sh->nqueue - 1].seq;
+	memcpy(sh->shipped_hash, sh->queue[sh->nqueue - 1].hash, sizeof(sh->shipped_hash));
 	drop_queue(sh);
 	return 0;
 }
@@ -241,6 +254,12 @@ static int take_line(audit_ship *sh, const char *line, size_t len, const char *f
 		json_object_put(o);
 		pn_free(copy);
 		return -1;
+	}
+	if (sh->trail_id[0] && l.seq == sh->shipped && sh->shipped_hash[0]
+	    && strcmp(l.hash, sh->shipped_hash) != 0) {
+		/* where shipping resumes, the database must hold this very record */
+		conflict(sh, l.seq, sh->shipped_hash, l.hash);
+		sh->shipped_hash[0] = '\0';	/* said once */
 	}
 	if (!sh->trail_id[0] || l.seq <= sh->shipped) {
 		/* shipped before (or a trail without identity: nothing to key it by) */
@@ -416,15 +435,17 @@ static int full_pass(audit_ship *sh, char **err)
 	return rc;
 }
 
-/* connect - a usable connection on a current schema */
+/* connect_db - a usable connection on a current schema */
 static int connect_db(audit_ship *sh, char **err)
 {
-	if (sh->conn && PQstatus(sh->conn) != CONNECTION_OK)
-		sh->checked = 0;
 	if (pn_pg_alive(&sh->conn, sh->conninfo, err) < 0) {
 		sh->checked = 0;
 		return -1;
 	}
+	/* pn_pg_alive() reconnects on its own: another server process means
+	 * another connection, maybe to a server restored meanwhile */
+	if (PQbackendPID(sh->conn) != sh->backend)
+		sh->checked = 0;
 	if (!sh->checked) {
 		/* a new connection: the database may have been restored meanwhile */
 		sh->known = 0;
@@ -432,6 +453,7 @@ static int connect_db(audit_ship *sh, char **err)
 		if (pn_pg_require(sh->conn, "audit", audit_store_nsteps, "postern-audit", err) < 0)
 			return -1;
 		sh->checked = 1;
+		sh->backend = PQbackendPID(sh->conn);
 	}
 	return 0;
 }

@@ -44,7 +44,10 @@
  *	(trail_id, seq) is left alone (INSERT ... ON CONFLICT DO NOTHING,
  *	so the writer role needs INSERT and SELECT only). A row there with
  *	another hash is never overwritten: it is logged at critical level
- *	and counted in res->conflicts (verify --database names it). A line
+ *	and counted in res->conflicts (verify --database names it). The
+ *	row shipping resumes after (the database's highest seq) is checked
+ *	the same way against the trail's record with that seq when the
+ *	pass reads it. A line
  *	cut short (being written, or a crash) ends the pass before it; a
  *	line that is not a record is skipped with a warning.
  *
