@@ -8,6 +8,7 @@
     db.conninfo("postern_archive")   # "host=... port=... dbname=postern user=..."
     db.psql("SELECT count(*) FROM ...", user="postern_auditor")  # -> text
     db.stop(); db.start()        # an outage; the data stays
+    db.server_pid()              # the postmaster's pid (CPU accounting), or None
     db.cleanup()
 
 Debian's server binaries (/usr/lib/postgresql/N/bin, newest N) run as the
@@ -87,6 +88,14 @@ class PostgreSQL:
     def stop(self, mode="fast"):
         self._run([server_bin("pg_ctl"), "-D", self.data, "-m", mode, "-w", "-t", "60", "stop"])
         self.running = False
+
+    def server_pid(self):
+        """The postmaster's pid (its backends are its children), or None."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
 
     def conninfo(self, user, dbname="postern"):
         return f"host={self.sockdir} port={self.port} dbname={dbname} user={user}"
