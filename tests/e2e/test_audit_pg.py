@@ -513,5 +513,22 @@ def records_written_into_a_file_rotated_and_compressed_meanwhile_are_shipped():
     check_eq(r.returncode, 0, "verify --database: " + r.stdout)
 
 
+
+@test
+def a_reload_takes_the_new_store_connection():
+    d = S["d"]["mx1"]
+    good = d.config["store_connection"]
+    outages = d.log().count("cannot ship records")
+    d.reload_and_wait({"store_connection": S["db"].conninfo("postern_nobody")})
+    all_continue(send("mx1", 3))
+    wait_for(lambda: d.log().count("cannot ship records") > outages, 30,
+             "the outage the wrong role makes, logged")
+    assert not shipped_all("mx1")
+    caught = d.log().count("audit store: caught up")
+    d.reload_and_wait({"store_connection": good})
+    wait_shipped("mx1", "the records shipped with the connection string restored")
+    wait_for(lambda: d.log().count("audit store: caught up") > caught, 30, "caught up")
+
+
 if __name__ == "__main__":
     main(setup, teardown)
