@@ -487,6 +487,14 @@ def export_database_equals_export_from_the_files_in_every_format():
     r = audit("mx1", "export", "--database", "--format", "jsonl")
     ts = [json.loads(x)["ts"] for x in r.stdout.splitlines()]
     check_eq(ts, sorted(ts), "ordered by ts")
+    # a time window: the same records as from the files
+    since, until = ts[len(ts) // 3], ts[2 * len(ts) // 3]
+    window = ("--since", since, "--until", until, "--format", "jsonl")
+    w = audit("mx1", "export", "--database", *window)
+    want = sorted(sum(([x for x in audit(h, "export", *window).stdout.splitlines()]
+                       for h in HOSTS), []))
+    check_eq(sorted(w.stdout.splitlines()), want, f"--since {since} --until {until}")
+    assert 0 < len(want) < len(ts), len(want)
     check_eq({json.loads(x)["host"] for x in r.stdout.splitlines()}, set(HOSTS), "hosts")
 
 
