@@ -297,6 +297,26 @@ def a_worker_killed_with_sigkill_resumes_from_the_database():
 
 
 @test
+def a_restarted_worker_ships_without_waiting_for_mail():
+    d, db = S["d"]["mx1"], S["db"]
+    wait_shipped("mx1", "mx1's records")
+    kills = d.log().count("worker killed by signal 9")
+    shipped = len(trail_lines("mx1"))
+    db.stop()
+    try:
+        all_continue(send("mx1", 4))
+        assert len(trail_lines("mx1")) > shipped
+        for w in workers(d.proc.pid):
+            os.kill(w, signal.SIGKILL)
+        wait_for(lambda: d.log().count("worker killed by signal 9") > kills, 30,
+                 "the worker restarted")
+    finally:
+        db.start()
+    # no more mail: the new worker ships what the trail holds on its own
+    wait_shipped("mx1", "the records the killed worker had not shipped")
+
+
+@test
 def ship_twice_is_one_copy_and_says_when_the_database_is_down():
     r = audit("mx1", "ship")
     check_eq(r.returncode, 0, "ship: " + r.stderr)
