@@ -25,10 +25,11 @@
  *	and the last one stops the thread (after the pass it is in) and
  *	frees it.
  *
- *	audit_shipper_wake() is called after each append (cheap: a mutex and
- *	a condition signal). The first call starts the thread: only the
- *	daemon appends, so the command-line tools, which load the same
- *	state, never start one. The thread runs a pass when woken, and at
+ *	audit_shipper_wake() is called when the serving worker starts or
+ *	reloads (the engine's serve hook) and after each append (cheap: a
+ *	mutex and a condition signal). The first call starts the thread:
+ *	only the daemon serves and appends, so the command-line tools,
+ *	which load the same state, never start one. The thread runs a pass when woken, and at
  *	least once a second, so records written before a restart or during
  *	an outage are shipped without waiting for new mail. It logs once
  *	when the store becomes unreachable (records stay in the trail) and

@@ -2,6 +2,7 @@
 /* store - ship the local trail to the central audit store (see store.h) */
 #include "milters/audit/store.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "milters/audit/chain.h"
@@ -162,49 +163,117 @@ static void conflict(audit_ship *sh, unsigned long long seq, const char *have, c
 	sh->res->conflicts++;
 }
 
-/* flush - the records waiting, in one transaction; 0 or -1 */
+/* insert_sql - one INSERT of n rows: $1 host, $2 trail id, then 6 parameters a row */
+static char *insert_sql(size_t n)
+{
+	pn_buf sql;
+	size_t i;
+	char *text;
+
+	pn_buf_init(&sql, 0);
+	pn_buf_puts(&sql, "INSERT INTO audit_records (host, trail_id, seq, hash, prev, ts, event, "
+		    "record) VALUES ");
+	for (i = 0; i < n; i++) {
+		size_t k = 3 + 6 * i;
+		pn_buf_printf(&sql, "%s($1, $2, $%zu::bigint, $%zu, $%zu, $%zu::timestamptz, $%zu, "
+			      "$%zu)", i ? ", " : "", k, k + 1, k + 2, k + 3, k + 4, k + 5);
+	}
+	pn_buf_puts(&sql, " ON CONFLICT (trail_id, seq) DO NOTHING RETURNING seq");
+	text = pn_strdup(pn_buf_str(&sql));
+	pn_buf_free(&sql);
+	return text;
+}
+
+/* check_left_out - the rows the insert found there already: the same record? */
+static int check_left_out(audit_ship *sh, const char *inserted, char **err)
+{
+	pn_buf seqs;
+	const char *p[2];
+	PGresult *r;
+	size_t i;
+	int j;
+
+	pn_buf_init(&seqs, 0);
+	for (i = 0; i < sh->nqueue; i++)
+		if (!inserted[i])
+			pn_buf_printf(&seqs, "%s%llu", seqs.len ? "," : "{", sh->queue[i].seq);
+	if (seqs.len == 0) {
+		pn_buf_free(&seqs);
+		return 0;
+	}
+	pn_buf_puts(&seqs, "}");
+	p[0] = sh->trail_id;
+	p[1] = pn_buf_str(&seqs);
+	r = pn_pg_query(sh->conn, "SELECT seq, hash FROM audit_records WHERE trail_id = $1 AND "
+			"seq = ANY($2::bigint[])", 2, p, err);
+	pn_buf_free(&seqs);
+	if (r == NULL)
+		return -1;
+	for (j = 0; j < PQntuples(r); j++) {
+		unsigned long long seq = strtoull(PQgetvalue(r, j, 0), NULL, 10);
+		for (i = 0; i < sh->nqueue; i++)
+			if (!inserted[i] && sh->queue[i].seq == seq
+			    && strcmp(PQgetvalue(r, j, 1), sh->queue[i].hash) != 0)
+				conflict(sh, seq, PQgetvalue(r, j, 1), sh->queue[i].hash);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* flush - the records waiting, in one transaction and one INSERT; 0 or -1 */
 static int flush(audit_ship *sh, char **err)
 {
-	size_t i;
+	size_t i, np = 2 + 6 * sh->nqueue;
+	const char **p;
+	char (*seqs)[24], *sql, *inserted;
 	PGresult *r;
+	int j, rc = -1;
 
 	if (sh->nqueue == 0)
 		return 0;
-	if (pn_pg_exec(sh->conn, "BEGIN", err) < 0)
-		return -1;
+	p = pn_calloc(np, sizeof(*p));
+	seqs = pn_calloc(sh->nqueue, sizeof(*seqs));
+	inserted = pn_calloc(sh->nqueue, 1);
+	p[0] = sh->host;
+	p[1] = sh->trail_id;
 	for (i = 0; i < sh->nqueue; i++) {
 		pending *q = &sh->queue[i];
-		char seq[32];
-		const char *p[] = { sh->host, sh->trail_id, seq, q->hash, q->prev,
-				    q->ts[0] ? q->ts : NULL, q->event, q->line };
-		const char *have;
-
-		snprintf(seq, sizeof(seq), "%llu", q->seq);
-		/* The existing row's hash is read from the snapshot before the
-		 * insert: NULL when this insert made the row. */
-		r = pn_pg_query(sh->conn,
-				"WITH ins AS (INSERT INTO audit_records"
-				" (host, trail_id, seq, hash, prev, ts, event, record)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-				" ON CONFLICT (trail_id, seq) DO NOTHING RETURNING 1)"
-				" SELECT (SELECT count(*) FROM ins),"
-				" (SELECT hash FROM audit_records WHERE trail_id = $2 AND seq = $3)",
-				8, p, err);
-		if (r == NULL)
-			return -1;	/* rolled back by the pass */
-		if (strcmp(PQgetvalue(r, 0, 0), "1") == 0) {
-			sh->res->shipped++;
-		} else if (!PQgetisnull(r, 0, 1) && strcmp(have = PQgetvalue(r, 0, 1), q->hash)) {
-			conflict(sh, q->seq, have, q->hash);
-		}
-		PQclear(r);
+		snprintf(seqs[i], sizeof(seqs[i]), "%llu", q->seq);
+		p[2 + 6 * i] = seqs[i];
+		p[3 + 6 * i] = q->hash;
+		p[4 + 6 * i] = q->prev;
+		p[5 + 6 * i] = q->ts[0] ? q->ts : NULL;
+		p[6 + 6 * i] = q->event;
+		p[7 + 6 * i] = q->line;
 	}
-	if (pn_pg_exec(sh->conn, "COMMIT", err) < 0)
-		return -1;
+	sql = insert_sql(sh->nqueue);
+	if (pn_pg_exec(sh->conn, "BEGIN", err) < 0)
+		goto out;
+	if ((r = pn_pg_query(sh->conn, sql, (int)np, p, err)) == NULL)
+		goto out;	/* rolled back by the pass */
+	/* RETURNING names the rows this insert made; the others were there */
+	for (j = 0; j < PQntuples(r); j++) {
+		unsigned long long seq = strtoull(PQgetvalue(r, j, 0), NULL, 10);
+		for (i = 0; i < sh->nqueue; i++)
+			if (sh->queue[i].seq == seq && !inserted[i]) {
+				inserted[i] = 1;
+				break;
+			}
+	}
+	sh->res->shipped += (unsigned long long)PQntuples(r);
+	PQclear(r);
+	if (check_left_out(sh, inserted, err) < 0 || pn_pg_exec(sh->conn, "COMMIT", err) < 0)
+		goto out;
 	sh->shipped = sh->queue[sh->nqueue - 1].seq;
 	memcpy(sh->shipped_hash, sh->queue[sh->nqueue - 1].hash, sizeof(sh->shipped_hash));
 	drop_queue(sh);
-	return 0;
+	rc = 0;
+out:
+	pn_free(sql);
+	pn_free(inserted);
+	pn_free(seqs);
+	pn_free(p);
+	return rc;
 }
 
 /* member_str - a string member of a record, or NULL */

@@ -297,6 +297,26 @@ def a_worker_killed_with_sigkill_resumes_from_the_database():
 
 
 @test
+def a_restarted_worker_ships_without_waiting_for_mail():
+    d, db = S["d"]["mx1"], S["db"]
+    wait_shipped("mx1", "mx1's records")
+    kills = d.log().count("worker killed by signal 9")
+    shipped = len(trail_lines("mx1"))
+    db.stop()
+    try:
+        all_continue(send("mx1", 4))
+        assert len(trail_lines("mx1")) > shipped
+        for w in workers(d.proc.pid):
+            os.kill(w, signal.SIGKILL)
+        wait_for(lambda: d.log().count("worker killed by signal 9") > kills, 30,
+                 "the worker restarted")
+    finally:
+        db.start()
+    # no more mail: the new worker ships what the trail holds on its own
+    wait_shipped("mx1", "the records the killed worker had not shipped")
+
+
+@test
 def ship_twice_is_one_copy_and_says_when_the_database_is_down():
     r = audit("mx1", "ship")
     check_eq(r.returncode, 0, "ship: " + r.stderr)
@@ -487,6 +507,14 @@ def export_database_equals_export_from_the_files_in_every_format():
     r = audit("mx1", "export", "--database", "--format", "jsonl")
     ts = [json.loads(x)["ts"] for x in r.stdout.splitlines()]
     check_eq(ts, sorted(ts), "ordered by ts")
+    # a time window: the same records as from the files
+    since, until = ts[len(ts) // 3], ts[2 * len(ts) // 3]
+    window = ("--since", since, "--until", until, "--format", "jsonl")
+    w = audit("mx1", "export", "--database", *window)
+    want = sorted(sum(([x for x in audit(h, "export", *window).stdout.splitlines()]
+                       for h in HOSTS), []))
+    check_eq(sorted(w.stdout.splitlines()), want, f"--since {since} --until {until}")
+    assert 0 < len(want) < len(ts), len(want)
     check_eq({json.loads(x)["host"] for x in r.stdout.splitlines()}, set(HOSTS), "hosts")
 
 
@@ -511,6 +539,23 @@ def records_written_into_a_file_rotated_and_compressed_meanwhile_are_shipped():
     check_eq([r[2] for r in rows], list(range(1, len(rows) + 1)), "seqs")
     r = verify_db()
     check_eq(r.returncode, 0, "verify --database: " + r.stdout)
+
+
+
+@test
+def a_reload_takes_the_new_store_connection():
+    d = S["d"]["mx1"]
+    good = d.config["store_connection"]
+    outages = d.log().count("cannot ship records")
+    d.reload_and_wait({"store_connection": S["db"].conninfo("postern_nobody")})
+    all_continue(send("mx1", 3))
+    wait_for(lambda: d.log().count("cannot ship records") > outages, 30,
+             "the outage the wrong role makes, logged")
+    assert not shipped_all("mx1")
+    caught = d.log().count("audit store: caught up")
+    d.reload_and_wait({"store_connection": good})
+    wait_shipped("mx1", "the records shipped with the connection string restored")
+    wait_for(lambda: d.log().count("audit store: caught up") > caught, 30, "caught up")
 
 
 if __name__ == "__main__":
