@@ -49,8 +49,11 @@ const char *const arc_pg_steps[] = {
 	" stored_size bigint NOT NULL, attachments text NOT NULL);"
 	"CREATE INDEX archive_deliveries_time ON archive_deliveries(time, num);"
 	"CREATE INDEX archive_deliveries_sha256 ON archive_deliveries(sha256 text_pattern_ops);"
-	"CREATE INDEX archive_deliveries_message_id ON archive_deliveries(message_id);"
-	"CREATE INDEX archive_deliveries_queue_id ON archive_deliveries(queue_id);"
+	/* hash, not B-tree: a B-tree refuses a key over 2704 bytes, and a
+	 * Message-ID that long (the sender's choice) would stop catch-up */
+	"CREATE INDEX archive_deliveries_message_id ON archive_deliveries"
+	" USING hash (message_id);"
+	"CREATE INDEX archive_deliveries_queue_id ON archive_deliveries USING hash (queue_id);"
 	"CREATE INDEX archive_deliveries_sender ON archive_deliveries"
 	" USING gin (sender gin_trgm_ops);"
 	"CREATE INDEX archive_deliveries_hdr_from ON archive_deliveries"
@@ -487,6 +490,8 @@ static int apply_hold(arc_pgindex *p, const arc_record *r, char **err)
 
 	for (i = 0; i < r->nids && n >= 0; i++) {
 		params pa = {{0}, 0};
+		if (!arc_is_id(r->ids[i]))
+			continue;	/* names no delivery; too long a key for the table */
 		add_s(&pa, r->ids[i]);
 		add_s(&pa, r->type == ARC_REC_HOLD ? "t" : "f");
 		add_i(&pa, r->usec);
@@ -532,8 +537,11 @@ static int apply(arc_pgindex *p, const arc_record *r, const char *host, arc_text
 		char *t = NULL;
 		/* the text only for a delivery about to be inserted */
 		if (text && p->fulltext >= 2) {
-			if ((rc = known_delivery(p, r->delivery->id, err)) != 0)
+			if ((rc = known_delivery(p, r->delivery->id, err)) != 0) {
+				if (rc > 0)
+					collision(p, r->delivery, host);
 				return rc < 0 ? -1 : 0;
+			}
 			t = text(ctx, r->delivery);
 		}
 		rc = insert_delivery(p, r->delivery, host, t, err);
@@ -541,6 +549,8 @@ static int apply(arc_pgindex *p, const arc_record *r, const char *host, arc_text
 		return rc;
 	}
 	case ARC_REC_VOID:
+		if (r->id == NULL || !arc_is_id(r->id))
+			return 0;	/* names no delivery */
 		add_s(&pa, r->id);
 		n = run_ok(p, "INSERT INTO archive_voids(id) VALUES ($1) ON CONFLICT DO NOTHING",
 			   &pa, err);
