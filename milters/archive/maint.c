@@ -738,7 +738,9 @@ int arc_hold(arc_archive *a, const arc_query *q, int hold, const char *reason, c
 		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
 		return -1;
 	}
-	if (arc_index_search(a->index, q, hold_row, &h, err) < 0) {
+	/* a delivery some host journaled and the index lacks yet is held too */
+	if (arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0
+	    || arc_index_search(a->index, q, hold_row, &h, err) < 0) {
 		rc = -1;
 		goto done;
 	}
