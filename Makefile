@@ -171,6 +171,8 @@ install: $(BINS)
 	for c in $(wildcard milters/*/*.conf milters/*/*.json milters/tls/tls_policy); do \
 	  case $$c in */bench.conf) continue ;; esac; \
 	  install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/doc/postern/examples/; done
+	install -m 0644 packaging/postgresql/roles.sql \
+	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postgresql-roles.sql
 	for m in $(wildcard milters/*/*.8 milters/*/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

@@ -792,6 +792,14 @@ int pn_config_is_set(const pn_config *cfg, const char *name)
 	return lookup(cfg, name, "pn_config_is_set", ~0u)->set;
 }
 
+/* pn_config_line - the line that set the parameter, 0 for a default */
+size_t pn_config_line(const pn_config *cfg, const char *name)
+{
+	const entry *e = lookup(cfg, name, "pn_config_line", ~0u);
+
+	return e->set ? e->line : 0;
+}
+
 /* pn_config_path - file the configuration came from, or NULL */
 const char *pn_config_path(const pn_config *cfg)
 {

@@ -25,6 +25,7 @@
  *	long long pn_config_int(const pn_config *cfg, const char *name);
  *	int pn_config_bool(const pn_config *cfg, const char *name);
  *	int pn_config_is_set(const pn_config *cfg, const char *name);
+ *	size_t pn_config_line(const pn_config *cfg, const char *name);
  *	const char *pn_config_path(const pn_config *cfg);
  *	void pn_config_dump(const pn_config *cfg, FILE *out, int only_changed);
  *	void pn_config_free(pn_config *cfg);
@@ -73,7 +74,9 @@
  *	pn_config_str() answers for STR and ENUM parameters (ENUM: the
  *	canonical choice); pn_config_int() for INT, SIZE (bytes) and TIME
  *	(seconds); pn_config_bool() for BOOL (1 or 0). pn_config_is_set()
- *	tells whether the file defined the parameter. pn_config_path() is
+ *	tells whether the file defined the parameter, pn_config_line() on
+ *	which line (0: a default), so that a rule the parser cannot know
+ *	is reported as file:line as well. pn_config_path() is
  *	the file name given at load or parse time, NULL for defaults.
  *
  *	pn_config_dump() prints "name = value" for every parameter in
@@ -142,6 +145,7 @@ const char *pn_config_str(const pn_config *cfg, const char *name);
 long long pn_config_int(const pn_config *cfg, const char *name);
 int pn_config_bool(const pn_config *cfg, const char *name);
 int pn_config_is_set(const pn_config *cfg, const char *name);
+size_t pn_config_line(const pn_config *cfg, const char *name);
 const char *pn_config_path(const pn_config *cfg);
 void pn_config_dump(const pn_config *cfg, FILE *out, int only_changed);
 void pn_config_free(pn_config *cfg);

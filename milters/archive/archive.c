@@ -5,6 +5,7 @@
 #include "common/codec.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "common/privs.h"
 #include "common/safefile.h"
 
@@ -21,6 +22,17 @@
 #include <unistd.h>
 
 #define FORMAT_TEXT "postern-archive 1\n"
+#define SEEN_SLOTS 4096		/* objects a host remembers having journaled */
+#define MAINT_LOCK_NAME "postern-archive maintenance"
+
+/* Objects this host journaled an object record for (several hosts: the
+ * index is not asked on the delivery path). Direct-mapped by name: a
+ * collision forgets one, which costs a duplicate record, one row once
+ * applied. */
+struct arc_seen {
+	pthread_mutex_t lock;
+	arc_object slot[SEEN_SLOTS];
+};
 
 struct arc_inflight {
 	char sha[65];
@@ -232,27 +244,62 @@ done:
 	return rc;
 }
 
-/* open_shared_index - this host's journal and the PostgreSQL index
- * (connected at first use: a server that is down stops no delivery) */
-static int open_shared_index(arc_archive *a, const arc_settings *set, char **err)
+/* start_indexer - the indexer, the lock files, temporaries of dead writers */
+static void start_indexer(arc_archive *a, const arc_settings *set)
 {
-	char host[256] = "";
+	size_t n;
 
-	if (set->host_name && *set->host_name)
-		snprintf(host, sizeof(host), "%s", set->host_name);
-	else if (gethostname(host, sizeof(host) - 1) < 0)
-		host[0] = '\0';
-	if (!arc_journal_host_ok(host)) {
-		*err = pn_asprintf("host name \"%s\" cannot name a journal directory: set host_name",
-				   host);
+	a->indexer = arc_indexer_new(a->index, a->journal, arc_archive_text, a);
+	a->indexer_thread = set->indexer_thread;
+	a->await_outcome = set->await_outcome;
+	touch_lock(a, "lock");
+	touch_lock(a, "maintenance.lock");
+	if ((n = arc_store_clean_temps(a->store, 1)) > 0)
+		pn_info("%s: removed %zu temporary file%s left by a writer that stopped", a->dir, n,
+			n == 1 ? "" : "s");
+}
+
+/* open_shared - several hosts: this host's journal, the PostgreSQL index */
+static int open_shared(arc_archive *a, const arc_settings *set, char **err)
+{
+	size_t n;
+
+	a->shared = 1;
+	a->index_connection = pn_strdup(set->index_connection);
+	a->seen = pn_calloc(1, sizeof(*a->seen));
+	pthread_mutex_init(&a->seen->lock, NULL);
+	/* temporary files name their host: no host removes another's */
+	arc_store_set_host(a->store, set->host);
+	if ((a->journal = arc_journal_open_host(a->dir, set->host, &a->owner, a->busy_ms, err))
+	    == NULL)
 		return -1;
-	}
-	if ((a->journal = arc_journal_open_host(a->dir, host, &a->owner, a->busy_ms, err)) == NULL)
-		return -1;
+	/* connects lazily: a database that is down is no error here */
 	if ((a->index = arc_index_open_pg(set->index_connection, a->fulltext, err)) == NULL)
 		return -1;
-	a->lookup = arc_index_open_pg(set->index_connection, a->fulltext, err);
-	return a->lookup ? 0 : -1;
+	start_indexer(a, set);
+	if (!set->catch_up)
+		return 0;
+	if (arc_journal_repair(a->journal, &n) == 0 && n > 0)
+		pn_warn("%s: cut an unfinished line from %zu journal file%s", arc_journal_dir(a->journal),
+			n, n == 1 ? "" : "s");
+	/* The daemon never waits for the database, not even at start (a
+	 * restarted worker must answer at once): its thread catches up. */
+	arc_indexer_catch_up_later(a->indexer);
+	if (set->indexer_thread) {
+		char *why = NULL;
+		if (arc_indexer_start(a->indexer, &why) < 0) {
+			pn_warn("%s: %s", a->dir, why);
+			pn_free(why);
+		}
+		return 0;
+	}
+	{
+		char *why = NULL;
+		if (arc_archive_catch_up_all(a, arc_archive_text, a, &n, &why) < 0)
+			pn_warn("%s: index not brought up to date with the journals: %s", a->dir, why);
+		pn_free(why);
+	}
+	return 0;
 }
 
 /* arc_archive_open - open or create the archive */
@@ -301,35 +348,28 @@ arc_archive *arc_archive_open(const arc_settings *set, char **err)
 		goto fail;
 	}
 	if (a->seal && a->fulltext >= 2)
-		pn_warn("%s: fulltext = text with encryption: index.db holds the text of every "
+		pn_warn("%s: fulltext = text with encryption: the index holds the text of every "
 			"message in plaintext", a->dir);
-	if (set->index_pg) {
-		if (open_shared_index(a, set, err) < 0)
+	if (set->index_connection && *set->index_connection) {
+		if (open_shared(a, set, err) < 0)
 			goto fail;
-	} else {
-		if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
-			goto fail;
-		path = pn_asprintf("%s/index.db", a->dir);
-		a->index = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
-		pn_free(path);
-		if (a->index == NULL)
-			goto fail;
-		/* the write path's own connection: it never waits for the indexer's
-		 * transaction (WAL readers do not block on a writer) */
-		path = pn_asprintf("%s/index.db", a->dir);
-		a->lookup = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
-		pn_free(path);
-		if (a->lookup == NULL)
-			goto fail;
+		return a;
 	}
-	a->indexer = arc_indexer_new(a->index, a->journal, arc_archive_text, a);
-	a->indexer_thread = set->indexer_thread;
-	a->await_outcome = set->await_outcome;
-	touch_lock(a, "lock");
-	touch_lock(a, "maintenance.lock");
-	if ((n = arc_store_clean_temps(a->store, 1)) > 0)
-		pn_info("%s: removed %zu temporary file%s left by a writer that stopped", a->dir, n,
-			n == 1 ? "" : "s");
+	if ((a->journal = arc_journal_open(a->dir, &a->owner, a->busy_ms, err)) == NULL)
+		goto fail;
+	path = pn_asprintf("%s/index.db", a->dir);
+	a->index = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+	pn_free(path);
+	if (a->index == NULL)
+		goto fail;
+	/* the write path's own connection: it never waits for the indexer's
+	 * transaction (WAL readers do not block on a writer) */
+	path = pn_asprintf("%s/index.db", a->dir);
+	a->lookup = arc_index_open(path, a->fulltext, a->busy_ms, &a->owner, err);
+	pn_free(path);
+	if (a->lookup == NULL)
+		goto fail;
+	start_indexer(a, set);
 	if (set->catch_up) {
 		char *why = NULL;
 		if (arc_journal_repair(a->journal, &n) == 0 && n > 0)
@@ -363,6 +403,11 @@ void arc_archive_close(arc_archive *a)
 	arc_store_close(a->store);
 	arc_policy_free(a->policy);
 	arc_seal_free(a->seal);
+	if (a->seen) {
+		pthread_mutex_destroy(&a->seen->lock);
+		pn_free(a->seen);
+	}
+	pn_free(a->index_connection);
 	while (a->inflight) {
 		arc_inflight *next = a->inflight->next;
 		pn_free(a->inflight);
@@ -416,6 +461,42 @@ static void inflight_end(arc_archive *a, const char *sha)
 	pthread_mutex_unlock(&a->inflight_lock);
 }
 
+/* seen_slot - the cache slot of an object name (lock held) */
+static arc_object *seen_slot(arc_archive *a, const char *sha)
+{
+	unsigned int h = (unsigned int)(pn_hex_value((unsigned char)sha[0]) << 8
+					| pn_hex_value((unsigned char)sha[1]) << 4
+					| pn_hex_value((unsigned char)sha[2]));
+
+	return &a->seen->slot[h % SEEN_SLOTS];
+}
+
+/* seen_get - an object this host journaled before: 0 and *obj, or 1 */
+static int seen_get(arc_archive *a, const char *sha, arc_object *obj)
+{
+	arc_object *o;
+	int rc = 1;
+
+	pthread_mutex_lock(&a->seen->lock);
+	o = seen_slot(a, sha);
+	if (strcmp(o->sha256, sha) == 0) {
+		*obj = *o;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&a->seen->lock);
+	return rc;
+}
+
+/* seen_put - remember an object this host journaled */
+static void seen_put(arc_archive *a, const arc_object *obj)
+{
+	if (a->seen == NULL)
+		return;
+	pthread_mutex_lock(&a->seen->lock);
+	*seen_slot(a, obj->sha256) = *obj;
+	pthread_mutex_unlock(&a->seen->lock);
+}
+
 /* store_object - find or write the object; *rec tells whether to journal it */
 static int store_object(arc_archive *a, arc_source *src, const char *sha,
 			unsigned long long size, long long when, arc_object *obj, int *rec,
@@ -427,9 +508,12 @@ static int store_object(arc_archive *a, arc_source *src, const char *sha,
 		*dedup = 1;
 		/* a fresh time keeps a reused object out of prune's sight */
 		arc_store_touch(a->store, sha);
-		/* journaled a moment ago (the index may lag), or indexed */
+		/* journaled a moment ago (the index may lag), or indexed; with
+		 * several hosts the index is never asked here: journaled by
+		 * this host before (another host's record is its own) */
 		if (arc_indexer_known(a->indexer, sha, obj) == 0
-		    || arc_index_object(a->lookup, sha, obj) == 0)
+		    || (a->lookup ? arc_index_object(a->lookup, sha, obj) == 0
+			: seen_get(a, sha, obj) == 0))
 			return 0;
 		/* stored by a writer that died before journaling it */
 		if (arc_store_stat(a->store, sha, obj) < 0) {
@@ -524,6 +608,8 @@ int arc_archive_message(arc_archive *a, arc_delivery *d, arc_source *src, arc_re
 	recs[n++].delivery = d;
 	if (arc_journal_append(a->journal, recs, n, err) < 0)
 		goto done;
+	if (rec_obj)
+		seen_put(a, &obj);
 	/* before another writer of the same message looks for its object */
 	arc_indexer_journaled(a->indexer, d->time, rec_obj ? &obj : NULL, d->id, a->await_outcome,
 			      a->fulltext >= 2 ? arc_meta_text(meta, NULL) : NULL, text_needed);
@@ -604,8 +690,75 @@ char *arc_archive_text(void *ctx, const arc_delivery *d)
 	return out;
 }
 
-/* arc_archive_maintenance_lock - one maintenance tool at a time */
+/* arc_archive_maintenance_lock - one maintenance tool at a time, on any host */
 int arc_archive_maintenance_lock(arc_archive *a)
 {
-	return arc_lock(a->maint_lock_path, 1, a->busy_ms, &a->owner);
+	int fd = arc_lock(a->maint_lock_path, 1, a->busy_ms, &a->owner);
+	char *why = NULL;
+	PGconn *c;
+
+	if (fd < 0 || !a->shared)
+		return fd;
+	/* the lock file may not be shared (a directory mounted per host):
+	 * the database's lock is what every host sees */
+	if ((c = pn_pg_connect(a->index_connection, &why)) == NULL
+	    || pn_pg_lock(c, MAINT_LOCK_NAME, &why) < 0) {
+		pn_warn("%s: cannot take the maintenance lock of the database: %s", a->dir, why);
+		pn_free(why);
+		if (c)
+			PQfinish(c);
+		arc_unlock(fd);
+		errno = ENOLCK;
+		return -1;
+	}
+	a->maint_pg = c;
+	return fd;
+}
+
+/* arc_archive_maintenance_unlock - release what the maintenance lock took */
+void arc_archive_maintenance_unlock(arc_archive *a, int fd)
+{
+	if (a->maint_pg) {
+		pn_pg_unlock(a->maint_pg, MAINT_LOCK_NAME);
+		PQfinish(a->maint_pg);
+		a->maint_pg = NULL;
+	}
+	arc_unlock(fd);
+}
+
+typedef struct catch_up_ctx {
+	arc_archive *a;
+	arc_text_fn text;
+	void *text_ctx;
+	size_t applied;
+} catch_up_ctx;
+
+/* catch_up_one - one host's journal into the index */
+static int catch_up_one(void *ctx, arc_journal *j, char **err)
+{
+	catch_up_ctx *c = ctx;
+	size_t n = 0;
+
+	if (arc_index_catch_up(c->a->index, j, c->text, c->text_ctx, &n, err) < 0)
+		return -1;
+	c->applied += n;
+	return 0;
+}
+
+/* arc_archive_catch_up_all - every host's journal into the index */
+int arc_archive_catch_up_all(arc_archive *a, arc_text_fn text, void *ctx, size_t *applied,
+			     char **err)
+{
+	catch_up_ctx c = {a, text, ctx, 0};
+	int rc = arc_archive_each_journal(a, catch_up_one, &c, err);
+
+	if (applied)
+		*applied = c.applied;
+	return rc;
+}
+
+/* arc_archive_each_journal - fn for this host's journal, then the others' */
+int arc_archive_each_journal(arc_archive *a, arc_journals_fn fn, void *ctx, char **err)
+{
+	return arc_journals_each(a->dir, a->journal, &a->owner, a->busy_ms, fn, ctx, err);
 }

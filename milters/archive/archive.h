@@ -15,6 +15,11 @@
  *	int arc_archive_sync(arc_archive *a, char **err);
  *	char *arc_archive_text(void *a, const arc_delivery *d);
  *	int arc_archive_maintenance_lock(arc_archive *a);
+ *	void arc_archive_maintenance_unlock(arc_archive *a, int fd);
+ *	int arc_archive_catch_up_all(arc_archive *a, arc_text_fn text,
+ *	                             void *ctx, size_t *applied, char **err);
+ *	int arc_archive_each_journal(arc_archive *a, arc_journals_fn fn,
+ *	                             void *ctx, char **err);
  * DESCRIPTION
  *	arc_archive_open() opens (creating what is missing) the archive in
  *	set->dir: objects/, journal/, index.db, the lock files, and
@@ -75,13 +80,37 @@
  *	twice). Within one process, two deliveries of the
  *	same new message are serialised, so an object is written once.
  *
+ *	Several hosts. With set->index_connection (index = postgresql)
+ *	the index is PostgreSQL (arc_index_open_pg(), a->shared set),
+ *	shared by every host whose archive directory is this one (objects/
+ *	shared, possibly over NFS), and this host journals to
+ *	DIR/journal/HOST/ (set->host). The delivery path never waits for
+ *	the database: whether an object is stored already is told by the
+ *	store itself (the file exists), and its object record is journaled
+ *	the first time this host sees it (kept in a small cache of
+ *	the objects it journaled; a duplicate record is one row once
+ *	applied). The indexer thread feeds the database from this host's
+ *	journal; at open the daemon leaves the catch-up to that thread,
+ *	so a database that is down delays no start. The tools (no thread)
+ *	catch up every host's journal at open, so that they see every
+ *	host's mail. Two hosts storing the same new message at once both
+ *	succeed and the object stays whole (store(3): exclusive create).
+ *	arc_archive_catch_up_all() applies every host's journal to the
+ *	index (this host's only with SQLite); arc_archive_each_journal()
+ *	calls fn for each of them (journals(3)). The maintenance lock
+ *	also takes, with PostgreSQL, the advisory lock "postern-archive
+ *	maintenance" on a connection of its own, so that maintenance on
+ *	two hosts never runs at once (-1 with errno ENOLCK, the reason
+ *	logged, when the database cannot be reached);
+ *	arc_archive_maintenance_unlock() releases both.
+ *
  *	arc_archive_text() (an arc_text_fn) reads an object's text for the
  *	full-text index when the object is not encrypted or a->key is set
  *	(NULL otherwise;
  *	the caller frees it). Maintenance tools
  *	call arc_archive_maintenance_lock() (exclusive lock on
  *	ARCHIVE/maintenance.lock) so that two of them never run at once;
- *	close the descriptor it returns with arc_unlock().
+ *	release it with arc_archive_maintenance_unlock().
  * DIAGNOSTICS
  *	Functions return NULL or -1 with *err set (caller frees).
  */
@@ -95,6 +124,7 @@
 #include "milters/archive/index.h"
 #include "milters/archive/indexer.h"
 #include "milters/archive/journal.h"
+#include "milters/archive/journals.h"
 #include "milters/archive/policy.h"
 #include "milters/archive/record.h"
 #include "milters/archive/seal.h"
@@ -117,9 +147,9 @@ typedef struct arc_settings {
 	int catch_up;			/* apply the journal to the index at open */
 	int indexer_thread;		/* index in a thread of its own (the daemon) */
 	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
-	int index_pg;			/* the index is in PostgreSQL */
-	const char *index_connection;	/* its libpq connection string */
-	const char *host_name;		/* journal/HOST/ with index_pg, "" = gethostname() */
+	const char *index_connection;	/* PostgreSQL conninfo; NULL or "": SQLite index.db */
+	const char *host;		/* this host's journal (with PostgreSQL) */
+	char host_buf[256];		/* the system host name when host_name is not set */
 } arc_settings;
 
 typedef struct arc_inflight arc_inflight;
@@ -135,6 +165,10 @@ typedef struct arc_archive {
 	arc_index *lookup;		/* the write path's reads (object rows) */
 	arc_indexer *indexer;
 	int indexer_thread, await_outcome;
+	int shared;			/* several hosts: PostgreSQL index, journal/HOST/ */
+	char *index_connection;		/* its conninfo (the maintenance lock) */
+	void *maint_pg;			/* PGconn holding the maintenance lock */
+	struct arc_seen *seen;		/* objects this host journaled (shared) */
 	arc_policy *policy;
 	arc_retention retention;
 	int fulltext;
@@ -164,5 +198,9 @@ int arc_archive_outcome(arc_archive *a, const char *id, long long when, int acce
 int arc_archive_sync(arc_archive *a, char **err);
 char *arc_archive_text(void *a, const arc_delivery *d);
 int arc_archive_maintenance_lock(arc_archive *a);
+void arc_archive_maintenance_unlock(arc_archive *a, int fd);
+int arc_archive_catch_up_all(arc_archive *a, arc_text_fn text, void *ctx, size_t *applied,
+			     char **err);
+int arc_archive_each_journal(arc_archive *a, arc_journals_fn fn, void *ctx, char **err);
 
 #endif

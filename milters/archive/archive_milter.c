@@ -8,10 +8,12 @@
 #include "common/spool.h"
 #include "common/milter/milter.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 const pn_param archive_params[] = {
 	{"archive_directory", PN_PARAM_STR, "/var/lib/postern/archive", 0, 0, NULL,
@@ -47,11 +49,13 @@ const pn_param archive_params[] = {
 	{"access_log", PN_PARAM_STR, "", 0, 0, NULL,
 	 "file that also records every read of archived content (get, export)"},
 	{"index", PN_PARAM_ENUM, "sqlite", 0, 0, "sqlite|postgresql",
-	 "where the index is: sqlite (archive_directory/index.db) or postgresql (shared by hosts)"},
+	 "where the index is: sqlite (archive_directory/index.db, one host) or postgresql "
+	 "(shared by several hosts)"},
 	{"index_connection", PN_PARAM_STR, "", 0, 0, NULL,
-	 "libpq connection string of the PostgreSQL index (index = postgresql)"},
+	 "libpq connection string of the PostgreSQL index (required with index = postgresql)"},
 	{"host_name", PN_PARAM_STR, "", 0, 0, NULL,
-	 "this host's journal (journal/HOST/) with index = postgresql (empty: the system host name)"},
+	 "this host's name: its journal is archive_directory/journal/HOST/ with index = "
+	 "postgresql (empty: the system host name)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -65,6 +69,59 @@ typedef struct engine_state {
 arc_archive *archive_of(void *state)
 {
 	return state ? ((engine_state *)state)->archive : NULL;
+}
+
+/* where - "FILE:LINE: " of a parameter (the file alone for a default) */
+static char *where(const pn_config *cfg, const char *name)
+{
+	const char *path = pn_config_path(cfg);
+	size_t line = pn_config_line(cfg, name);
+
+	if (path == NULL)
+		return pn_strdup("");
+	return line ? pn_asprintf("%s:%zu: ", path, line) : pn_asprintf("%s: ", path);
+}
+
+/* shared_settings - index, index_connection and host_name */
+static int shared_settings(const pn_config *cfg, arc_settings *set, char **err)
+{
+	const char *host = pn_config_str(cfg, "host_name");
+	char *at;
+
+	/* names a directory: refused whichever the index, never used as a path */
+	if (*host && !arc_journal_host_ok(host)) {
+		at = where(cfg, "host_name");
+		*err = pn_asprintf("%sparameter \"host_name\" = \"%s\": not a host name (letters, "
+				   "digits, '.', '-', '_'; not starting with '.' or '-')", at, host);
+		pn_free(at);
+		return -1;
+	}
+	if (strcmp(pn_config_str(cfg, "index"), "postgresql") != 0)
+		return 0;	/* SQLite: one host, journal/ and index.db as ever */
+	set->index_connection = pn_config_str(cfg, "index_connection");
+	if (*set->index_connection == '\0') {
+		at = where(cfg, "index");
+		*err = pn_asprintf("%sparameter \"index\" = \"postgresql\": index_connection "
+				   "(a libpq connection string) is required", at);
+		pn_free(at);
+		return -1;
+	}
+	if (*host == '\0') {
+		if (gethostname(set->host_buf, sizeof(set->host_buf) - 1) < 0) {
+			*err = pn_asprintf("cannot tell the host name: %s; set host_name",
+					   strerror(errno));
+			return -1;
+		}
+		set->host_buf[sizeof(set->host_buf) - 1] = '\0';
+		host = set->host_buf;
+		if (!arc_journal_host_ok(host)) {
+			*err = pn_asprintf("the system host name \"%s\" cannot name a journal "
+					   "directory: set host_name", host);
+			return -1;
+		}
+	}
+	set->host = host;
+	return 0;
 }
 
 /* archive_settings - the archive's settings from the configuration */
@@ -97,14 +154,8 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->scope.direction = pn_config_str(cfg, "direction");
 	set->scope.internal_networks = pn_config_str(cfg, "internal_networks");
 	set->retention = pn_config_str(cfg, "retention");
-	set->index_pg = strcmp(pn_config_str(cfg, "index"), "postgresql") == 0;
-	set->index_connection = pn_config_str(cfg, "index_connection");
-	set->host_name = pn_config_str(cfg, "host_name");
-	if (set->index_pg && *set->index_connection == '\0') {
-		*err = pn_strdup("parameter \"index\" = \"postgresql\" wants index_connection"
-				 " (a libpq connection string)");
+	if (shared_settings(cfg, set, err) < 0)
 		return -1;
-	}
 	set->catch_up = 1;
 	/* only the daemon journals deliveries: the tools never start it */
 	set->indexer_thread = 1;

@@ -149,5 +149,7 @@ int arc_index_delete(arc_index *x, char **ids, size_t n, char **err);
 long long arc_index_uses(arc_index *x, const char *sha);
 int arc_index_delete_object(arc_index *x, const char *sha);
 int arc_index_apply(arc_index *x, const arc_record *r, char **err);
+arc_index *arc_index_open_pg(const char *conninfo, int fulltext, char **err);
+int arc_index_shared(const arc_index *x);
 
 #endif

@@ -50,6 +50,7 @@ struct arc_indexer {
 	pthread_mutex_t run_lock;	/* one pass at a time */
 	pthread_t thread;
 	int running, stop, failing;
+	int all_pending;	/* the next pass looks at every day file */
 	int cannot_start;	/* pthread_create failed once: told, not again */
 	char **dirty;		/* day files written since the last pass */
 	size_t ndirty, dirty_cap;
@@ -180,6 +181,9 @@ int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err)
 		*applied = 0;
 	pthread_mutex_lock(&ix->run_lock);
 	pthread_mutex_lock(&ix->lock);
+	if (ix->all_pending)
+		all = 2;	/* taken from the flag: given back on failure */
+	ix->all_pending = 0;
 	files = ix->dirty;
 	n = ix->ndirty;
 	ix->dirty = NULL;
@@ -196,6 +200,8 @@ int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err)
 		rc = arc_index_catch_up_with(ix->x, ix->j, &how, applied, err);
 	}
 	pthread_mutex_lock(&ix->lock);
+	if (rc < 0 && all == 2)
+		ix->all_pending = 1;
 	for (i = 0; i < n; i++) {
 		if (rc < 0)
 			mark_dirty(ix, files[i]);	/* the next pass tries again */
@@ -278,7 +284,7 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&ix->lock);
 	while (!ix->stop) {
 		expire(ix, time(NULL));
-		if (ix->ndirty == 0) {
+		if (ix->ndirty == 0 && !ix->all_pending) {
 			wait_ms(ix, 1000, 0);
 			continue;
 		}
@@ -413,6 +419,15 @@ void arc_indexer_settle(arc_indexer *ix, const char *id, int voided)
 		}
 	}
 	pthread_mutex_unlock(&waiting_lock);
+	pthread_cond_signal(&ix->wake);
+	pthread_mutex_unlock(&ix->lock);
+}
+
+/* arc_indexer_catch_up_later - the next pass (the thread's) takes every day file */
+void arc_indexer_catch_up_later(arc_indexer *ix)
+{
+	pthread_mutex_lock(&ix->lock);
+	ix->all_pending = 1;
 	pthread_cond_signal(&ix->wake);
 	pthread_mutex_unlock(&ix->lock);
 }

@@ -19,6 +19,7 @@
  *	                       arc_object *obj);
  *	int  arc_indexer_run(arc_indexer *ix, int all, size_t *applied,
  *	                     char **err);
+ *	void arc_indexer_catch_up_later(arc_indexer *ix);
  * DESCRIPTION
  *	The journal is the truth; the index follows it. A delivery is
  *	acknowledged once its object and its journal record are durable;
@@ -70,6 +71,12 @@
  *	tests use it to see the index current; without a thread, the write
  *	path calls it after each delivery.
  *
+ *	arc_indexer_catch_up_later() makes the next pass (the thread's, or
+ *	the next arc_indexer_run()) look at every day file, until one such
+ *	pass succeeds: the catch-up at open of a daemon that must not wait
+ *	for its index (PostgreSQL, perhaps down). A pass that fails logs
+ *	once per outage, and once when the index is current again.
+ *
  *	Every function may be called from any thread.
  * DIAGNOSTICS
  *	arc_indexer_start() and arc_indexer_run() return 0, or -1 with *err
@@ -99,5 +106,6 @@ void arc_indexer_journaled(arc_indexer *ix, long long when, const arc_object *ob
 void arc_indexer_settle(arc_indexer *ix, const char *id, int voided);
 int arc_indexer_known(arc_indexer *ix, const char *sha, arc_object *obj);
 int arc_indexer_run(arc_indexer *ix, int all, size_t *applied, char **err);
+void arc_indexer_catch_up_later(arc_indexer *ix);
 
 #endif

@@ -80,10 +80,10 @@ static entry *vec_find(const vec *x, const char *key)
 	return hit;
 }
 
-/* vec_count - how many entries have key (sorted vector) */
-static size_t vec_count(const vec *x, const char *key)
+/* vec_lower - index of the first entry with key or after it (sorted vector) */
+static size_t vec_lower(const vec *x, const char *key)
 {
-	size_t lo = 0, hi = x->n, n = 0, i;
+	size_t lo = 0, hi = x->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -92,7 +92,15 @@ static size_t vec_count(const vec *x, const char *key)
 		else
 			hi = mid;
 	}
-	for (i = lo; i < x->n && strcmp(x->v[i].key, key) == 0; i++)
+	return lo;
+}
+
+/* vec_count - how many entries have key (sorted vector) */
+static size_t vec_count(const vec *x, const char *key)
+{
+	size_t n = 0, i;
+
+	for (i = vec_lower(x, key); i < x->n && strcmp(x->v[i].key, key) == 0; i++)
 		n++;
 	return n;
 }
@@ -108,6 +116,16 @@ static void vec_free(vec *x)
 	}
 	pn_free(x->v);
 	memset(x, 0, sizeof(*x));
+}
+
+/* maintenance_lock_error - why arc_archive_maintenance_lock() failed */
+static char *maintenance_lock_error(const arc_archive *a)
+{
+	/* with several hosts, the database's lock (its reason was logged) */
+	if (errno == ENOLCK)
+		return pn_asprintf("cannot take the maintenance lock of the PostgreSQL index of %s",
+				   a->dir);
+	return pn_asprintf("another maintenance command runs: %s", strerror(errno));
 }
 
 /* ---- verify ------------------------------------------------------ */
@@ -163,33 +181,54 @@ static int disk_object(void *ctx, const arc_object *o)
 	return 0;
 }
 
-/* read_journal - every day file into a view; counts damaged lines */
-static int read_journal(arc_archive *a, journal_view *jv, FILE *out, arc_verify_report *rep,
-			char **err)
+typedef struct read_ctx {
+	journal_view *jv;
+	FILE *out;
+	arc_verify_report *rep;
+} read_ctx;
+
+/* read_one_journal - one host's day files into the view */
+static int read_one_journal(void *ctx, arc_journal *j, char **err)
 {
+	read_ctx *c = ctx;
+	const char *host = arc_journal_host(j);
 	char **names;
 	size_t n, i;
 
-	if (arc_journal_files(a->journal, &names, &n) < 0) {
-		*err = pn_asprintf("cannot list the journal: %s", strerror(errno));
+	if (arc_journal_files(j, &names, &n) < 0) {
+		*err = pn_asprintf("cannot list the journal %s: %s", arc_journal_dir(j),
+				   strerror(errno));
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		arc_journal_pos end;
-		jv->file = names[i];
-		if (arc_journal_read(a->journal, names[i], 0, view_record, jv, &end) < 0) {
-			*err = pn_asprintf("cannot read journal file %s: %s", names[i], strerror(errno));
+		c->jv->file = names[i];
+		if (arc_journal_read(j, names[i], 0, view_record, c->jv, &end) < 0) {
+			*err = pn_asprintf("cannot read journal file %s/%s: %s", arc_journal_dir(j),
+					   names[i], strerror(errno));
 			arc_journal_files_free(names, n);
 			return -1;
 		}
 		if (end.bad) {
-			fprintf(out, "damaged journal %s: %zu line%s that are not records\n", names[i],
-				end.bad, end.bad == 1 ? "" : "s");
-			rep->damaged_lines += end.bad;
+			fprintf(c->out, "damaged journal %s%s%s: %zu line%s that are not records\n",
+				host, *host ? "/" : "", names[i], end.bad, end.bad == 1 ? "" : "s");
+			c->rep->damaged_lines += end.bad;
 		}
 	}
-	rep->journal_files = n;
+	c->rep->journal_files += n;
 	arc_journal_files_free(names, n);
+	return 0;
+}
+
+/* read_journal - every host's day files into a view; counts damaged lines */
+static int read_journal(arc_archive *a, journal_view *jv, FILE *out, arc_verify_report *rep,
+			char **err)
+{
+	read_ctx c = {jv, out, rep};
+
+	rep->journal_files = 0;
+	if (arc_archive_each_journal(a, read_one_journal, &c, err) < 0)
+		return -1;
 	vec_sort(&jv->voids);
 	vec_sort(&jv->objects);
 	return 0;
@@ -233,6 +272,23 @@ static void compare_index(const vec *live, const vec *idx, vec *suspects, FILE *
 	}
 }
 
+/* stored_mismatch - a journal record of the object (any host's: each
+ * journals the object it saw) whose stored bytes are not got's; NULL
+ * when got is NULL or every record agrees */
+static const entry *stored_mismatch(const journal_view *jv, const char *sha,
+				    const arc_object *got)
+{
+	size_t i;
+
+	for (i = vec_lower(&jv->objects, sha); got && i < jv->objects.n
+	     && strcmp(jv->objects.v[i].key, sha) == 0; i++) {
+		const entry *rec = &jv->objects.v[i];
+		if (rec->flag == got->encrypted && strcmp(rec->val, got->stored_sha256) != 0)
+			return rec;
+	}
+	return NULL;
+}
+
 /* check_objects - rehash every object file; unreferenced ones are suspects */
 static void check_objects(arc_archive *a, const vec *disk, const vec *refs,
 			  const journal_view *jv, vec *suspects, FILE *out,
@@ -242,18 +298,20 @@ static void check_objects(arc_archive *a, const vec *disk, const vec *refs,
 
 	for (i = 0; i < disk->n; i++) {
 		const entry *o = &disk->v[i];
-		const entry *rec = vec_find(&jv->objects, o->key);
+		const entry *rec = stored_mismatch(jv, o->key, NULL);
 		arc_object got;
 		char *why = NULL;
 		int rc = arc_store_check(a->store, o->key, a->key, &got, &why);
 
+		if (rc == 0)
+			rec = stored_mismatch(jv, o->key, &got);
 		if (rc < 0) {
 			fprintf(out, "missing %s: %s\n", o->key, why ? why : "cannot read");
 			rep->missing++;
 		} else if (rc > 0) {
 			fprintf(out, "corrupt %s: %s\n", o->key, why ? why : "does not decode");
 			rep->corrupt++;
-		} else if (rec && rec->flag == got.encrypted && strcmp(rec->val, got.stored_sha256) != 0) {
+		} else if (rec) {
 			fprintf(out, "corrupt %s: stored bytes hash to %s, the journal recorded %s\n",
 				o->key, got.stored_sha256, rec->val);
 			rep->corrupt++;
@@ -295,7 +353,7 @@ static int confirm(arc_archive *a, const vec *not_indexed, const vec *orphans, F
 		return -1;
 	}
 	/* ...and journaled: the daemon's indexer may not have applied them yet */
-	if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, NULL, err) < 0) {
+	if (arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0) {
 		arc_unlock(lock);
 		return -1;
 	}
@@ -355,7 +413,7 @@ int arc_verify(arc_archive *a, FILE *out, arc_verify_report *rep, char **err)
 	memset(&not_indexed, 0, sizeof(not_indexed));
 	memset(&orphans, 0, sizeof(orphans));
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
 	/* the index first: whatever it holds was journaled before */
@@ -386,7 +444,7 @@ int arc_verify(arc_archive *a, FILE *out, arc_verify_report *rep, char **err)
 	rc = rep->corrupt || rep->missing || rep->orphaned || rep->not_in_index
 	     || rep->not_in_journal || rep->index_differs || rep->damaged_lines ? 1 : 0;
 done:
-	arc_unlock(lock);
+	arc_archive_maintenance_unlock(a, lock);
 	vec_free(&jv.deliveries);
 	vec_free(&jv.voids);
 	vec_free(&jv.objects);
@@ -430,14 +488,14 @@ int arc_reindex(arc_archive *a, size_t *applied, char **err)
 	memset(&c, 0, sizeof(c));
 	c.a = a;
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
 	rc = arc_index_reset(a->index, err);
 	if (rc == 0)
-		rc = arc_index_catch_up(a->index, a->journal, cached_text, &c, applied, err);
+		rc = arc_archive_catch_up_all(a, cached_text, &c, applied, err);
 	pn_free(c.text);
-	arc_unlock(lock);
+	arc_archive_maintenance_unlock(a, lock);
 	return rc;
 }
 
@@ -475,12 +533,40 @@ static int keep_objects(void *ctx, const arc_record *r)
 	return !(r->type == ARC_REC_OBJECT && vec_find(gone, r->object.sha256));
 }
 
-/* rewrite_days - remove records from the day files named by each entry's time */
+typedef struct rewrite_ctx {
+	vec *days;		/* day file names, sorted, may repeat */
+	vec *set;
+	arc_keep_fn keep;
+} rewrite_ctx;
+
+/* rewrite_one_journal - drop the records from one host's day files */
+static int rewrite_one_journal(void *ctx, arc_journal *j, char **err)
+{
+	rewrite_ctx *c = ctx;
+	size_t i, dropped;
+	int rc = 0;
+
+	for (i = 0; i < c->days->n && rc == 0; i++) {
+		char *path;
+		if (i > 0 && strcmp(c->days->v[i].key, c->days->v[i - 1].key) == 0)
+			continue;
+		path = pn_asprintf("%s/%s", arc_journal_dir(j), c->days->v[i].key);
+		if (access(path, F_OK) == 0)
+			rc = arc_journal_rewrite(j, c->days->v[i].key, c->keep, c->set, &dropped, err);
+		pn_free(path);
+	}
+	return rc;
+}
+
+/* rewrite_days - remove records from the day files named by each entry's
+ * time, in every host's journal (the index does not say which host
+ * journaled a delivery; keep() drops only what set names) */
 static int rewrite_days(arc_archive *a, vec *set, arc_keep_fn keep, char **err)
 {
 	vec days;
-	size_t i, dropped;
-	int rc = 0;
+	rewrite_ctx c;
+	size_t i;
+	int rc;
 
 	memset(&days, 0, sizeof(days));
 	for (i = 0; i < set->n; i++) {
@@ -489,15 +575,10 @@ static int rewrite_days(arc_archive *a, vec *set, arc_keep_fn keep, char **err)
 		pn_free(f);
 	}
 	vec_sort(&days);
-	for (i = 0; i < days.n && rc == 0; i++) {
-		char *path;
-		if (i > 0 && strcmp(days.v[i].key, days.v[i - 1].key) == 0)
-			continue;
-		path = pn_asprintf("%s/%s", arc_journal_dir(a->journal), days.v[i].key);
-		if (access(path, F_OK) == 0)
-			rc = arc_journal_rewrite(a->journal, days.v[i].key, keep, set, &dropped, err);
-		pn_free(path);
-	}
+	c.days = &days;
+	c.set = set;
+	c.keep = keep;
+	rc = arc_archive_each_journal(a, rewrite_one_journal, &c, err);
 	vec_free(&days);
 	return rc;
 }
@@ -534,7 +615,7 @@ static int delete_objects(arc_archive *a, int dry_run, FILE *out,
 	}
 	/* writers hold the lock until their delivery is journaled, the daemon's
 	 * indexer follows later: what they journaled must count as a use now */
-	if (!dry_run && arc_index_catch_up(a->index, a->journal, arc_archive_text, a, NULL, err) < 0) {
+	if (!dry_run && arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0) {
 		arc_unlock(lock);
 		vec_free(&all);
 		return -1;
@@ -593,11 +674,11 @@ int arc_prune(arc_archive *a, long long now, int dry_run, FILE *out, arc_prune_r
 	memset(rep, 0, sizeof(*rep));
 	memset(&p, 0, sizeof(p));
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
-	/* an index behind the journal would make used objects look unused */
-	if (arc_index_catch_up(a->index, a->journal, arc_archive_text, a, NULL, err) < 0)
+	/* an index behind a journal (any host's) would make used objects look unused */
+	if (arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0)
 		goto done;
 	if (cutoff >= 0 && arc_index_expired(a->index, cutoff, expired_row, &p, err) < 0)
 		goto done;
@@ -628,7 +709,7 @@ int arc_prune(arc_archive *a, long long now, int dry_run, FILE *out, arc_prune_r
 	}
 	rc = delete_objects(a, dry_run, out, &p.expired, rep, err);
 done:
-	arc_unlock(lock);
+	arc_archive_maintenance_unlock(a, lock);
 	vec_free(&p.expired);
 	vec_free(&p.objects);
 	return rc;
@@ -664,10 +745,12 @@ int arc_hold(arc_archive *a, const arc_query *q, int hold, const char *reason, c
 	memset(&h, 0, sizeof(h));
 	h.hold = hold ? 1 : 0;
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
-	if (arc_index_search(a->index, q, hold_row, &h, err) < 0) {
+	/* a delivery some host journaled and the index lacks yet is held too */
+	if (arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0
+	    || arc_index_search(a->index, q, hold_row, &h, err) < 0) {
 		rc = -1;
 		goto done;
 	}
@@ -693,7 +776,7 @@ int arc_hold(arc_archive *a, const arc_query *q, int hold, const char *reason, c
 		pn_free(r.ids);
 	}
 done:
-	arc_unlock(lock);
+	arc_archive_maintenance_unlock(a, lock);
 	vec_free(&h.ids);
 	return rc;
 }

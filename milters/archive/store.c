@@ -32,6 +32,7 @@ struct arc_store {
 	arc_owner owner;
 	unsigned char name_key[ARC_NAME_KEY_LEN];
 	int have_name_key;
+	char *host;		/* names this host's temporary files, "" when alone */
 };
 
 /* arc_store_open - object store under dir/objects */
@@ -42,6 +43,7 @@ arc_store *arc_store_open(const char *dir, int level, const arc_seal *seal,
 	struct stat st;
 
 	s->dir = pn_strdup(dir);
+	s->host = pn_strdup("");
 	s->objdir = pn_asprintf("%s/objects", dir);
 	s->level = level;
 	s->seal = seal && arc_seal_count(seal) ? seal : NULL;
@@ -63,6 +65,7 @@ void arc_store_close(arc_store *s)
 	OPENSSL_cleanse(s->name_key, sizeof(s->name_key));
 	pn_free(s->dir);
 	pn_free(s->objdir);
+	pn_free(s->host);
 	pn_free(s);
 }
 
@@ -243,8 +246,15 @@ static int seal_write(void *ctx, const void *data, size_t len)
 	return arc_sealer_write(ctx, data, len);
 }
 
+/* arc_store_set_host - the host whose temporary files this handle writes */
+void arc_store_set_host(arc_store *s, const char *host)
+{
+	pn_free(s->host);
+	s->host = pn_strdup(host ? host : "");
+}
+
 /* temp_open - a new temporary file in dir */
-static int temp_open(const char *dir, char **path)
+static int temp_open(const arc_store *s, const char *dir, char **path)
 {
 	unsigned int r;
 	int fd, tries;
@@ -252,7 +262,8 @@ static int temp_open(const char *dir, char **path)
 	for (tries = 0; tries < 10; tries++) {
 		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 			r = (unsigned int)time(NULL) ^ (unsigned int)tries;
-		*path = pn_asprintf("%s/" TEMP_PREFIX "%ld-%08x", dir, (long)getpid(), r);
+		*path = pn_asprintf("%s/" TEMP_PREFIX "%ld-%08x%s%s", dir, (long)getpid(), r,
+				    *s->host ? "." : "", s->host);
 		fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
@@ -269,6 +280,44 @@ static char *put_error(const char *what, const char *path, int e, const char *wh
 	if (why)
 		return pn_asprintf("%s %s: %s", what, path, why);
 	return pn_asprintf("%s %s: %s", what, path, strerror(e ? e : EIO));
+}
+
+/* same_file - two paths name one inode */
+static int same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+
+	return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* publish - give the temporary file its object name, only if no other
+ * writer did: 0 done, 1 the name exists already, -1 error (errno) */
+static int publish(const char *tmp, const char *final)
+{
+	int e;
+
+	/* link(2) is the exclusive create a rename is not: a rename would
+	 * replace the other writer's file, whose stored bytes it may have
+	 * journaled already (another compression level, another CMS
+	 * envelope). It is atomic on NFS too. */
+	if (link(tmp, final) == 0)
+		return 0;
+	e = errno;
+	/* NFS: a retransmitted link that had succeeded reports an error */
+	if (same_file(tmp, final))
+		return 0;
+	if (e == EEXIST)
+		return 1;
+	if (e == EPERM || e == ENOSYS || e == EOPNOTSUPP || e == EXDEV) {
+		/* a file system without hard links: rename, unless it exists */
+		if (access(final, F_OK) == 0)
+			return 1;
+		if (rename(tmp, final) == 0)
+			return 0;
+		e = errno;
+	}
+	errno = e;
+	return -1;
 }
 
 /* arc_store_put - compress (and seal) a source into its object file */
@@ -288,7 +337,7 @@ int arc_store_put(arc_store *s, arc_source *src, const char *sha, unsigned long 
 		*err = put_error("cannot create", sub, errno, NULL);
 		goto done;
 	}
-	if ((f.fd = temp_open(sub, &tmp)) < 0) {
+	if ((f.fd = temp_open(s, sub, &tmp)) < 0) {
 		*err = put_error("cannot create a temporary file in", sub, errno, NULL);
 		goto done;
 	}
@@ -331,10 +380,28 @@ int arc_store_put(arc_store *s, arc_source *src, const char *sha, unsigned long 
 	}
 	f.fd = -1;
 	final = obj_path(s, sha, s->seal != NULL);
-	if (rename(tmp, final) < 0) {
-		*err = put_error("cannot rename to", final, errno, NULL);
+	switch (publish(tmp, final)) {
+	case -1:
+		*err = put_error("cannot create", final, errno, NULL);
 		goto done;
+	case 1:
+		/* another writer (process or host) stored it first: theirs
+		 * stays, so the bytes journaled are the bytes on disk */
+		unlink(tmp);
+		pn_free(tmp);
+		tmp = NULL;
+		if (arc_store_stat(s, sha, obj) < 0) {
+			*err = put_error("cannot read", final, errno, NULL);
+			goto done;
+		}
+		obj->size = size;
+		obj->time = (long long)time(NULL);
+		rc = 0;
+		goto done;
+	default:
+		break;
 	}
+	unlink(tmp);
 	pn_free(tmp);
 	tmp = NULL;
 	if (arc_fsync_dir(sub) < 0) {
@@ -707,12 +774,17 @@ static int is_subdir_name(const char *n)
 }
 
 /* temp_is_stale - a temporary file whose writer is gone (or very old) */
-static int temp_is_stale(const char *name, const struct stat *st, int all)
+static int temp_is_stale(const arc_store *s, const char *name, const struct stat *st, int all)
 {
-	long pid = strtol(name + strlen(TEMP_PREFIX), NULL, 10);
+	char *end;
+	long pid = strtol(name + strlen(TEMP_PREFIX), &end, 10);
+	const char *host = strchr(end, '.');
 
 	if (time(NULL) - st->st_mtime > TEMP_MAX_AGE && all)
 		return 1;
+	/* another host's writer: its pid means nothing here */
+	if (strcmp(host ? host + 1 : "", s->host) != 0)
+		return 0;
 	if (pid <= 0)
 		return 1;
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
@@ -739,7 +811,7 @@ size_t arc_store_clean_temps(const arc_store *s, int all)
 				if (strncmp(f->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) != 0)
 					continue;
 				p = pn_asprintf("%s/%s", dir, f->d_name);
-				if (lstat(p, &st) == 0 && temp_is_stale(f->d_name, &st, all)
+				if (lstat(p, &st) == 0 && temp_is_stale(s, f->d_name, &st, all)
 				    && unlink(p) == 0)
 					removed++;
 				pn_free(p);

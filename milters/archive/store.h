@@ -11,6 +11,7 @@
  *	void arc_store_set_name_key(arc_store *s,
  *	                            const unsigned char key[ARC_NAME_KEY_LEN]);
  *	int  arc_store_keyed(const arc_store *s);
+ *	void arc_store_set_host(arc_store *s, const char *host);
  *
  *	int  arc_source_each(arc_source *src, arc_write_fn fn, void *ctx);
  *	int  arc_store_hash(arc_source *src, char sha[65],
@@ -62,11 +63,18 @@
  *	giving the object's name instead (the keyed HMAC in a keyed store,
  *	else the SHA-256); the write path uses it. arc_store_put() is the second, done
  *	only for a message not stored yet: it compresses (and encrypts) the
- *	source into a temporary file ".tmp-PID-RANDOM" in the object's own
- *	directory, fsyncs it, renames it to its name and fsyncs the
+ *	source into a temporary file ".tmp-PID-RANDOM" (".tmp-PID-RANDOM.HOST"
+ *	once arc_store_set_host() named this host) in the object's own
+ *	directory, fsyncs it, gives it its name with link(2) (an exclusive
+ *	create, atomic on NFS as well; rename(2) only where the file system
+ *	has no hard links), removes the temporary name and fsyncs the
  *	directory, then fills obj (sizes, SHA-256 of the stored bytes).
- *	Two writers storing the same message at once both succeed; the
- *	later rename replaces an equivalent file.
+ *	Two writers storing the same message at once, in two processes or
+ *	on two hosts sharing the directory, both succeed: the first
+ *	writer's file stays, and the later one fills obj from that file
+ *	(so the stored bytes a journal records are those on disk, even
+ *	when the two differ: another compression level, another CMS
+ *	envelope).
  *
  *	arc_store_find() tells whether an object exists (plain or
  *	encrypted) and where. arc_store_touch() refreshes its time (a
@@ -82,7 +90,8 @@
  *	SHA-256 and size of the message.
  *
  *	arc_store_clean_temps() removes temporary files left by writers
- *	that no longer run (pid gone) or, with all, every one older than a
+ *	that no longer run (pid gone; only this host's files: another
+ *	host's pid means nothing here) or, with all, every one older than a
  *	day; it returns how many it removed. arc_store_each() calls fn for
  *	every object file (obj->sha256, obj->encrypted, obj->time = mtime,
  *	obj->stored_size), in no particular order; fn returning -1 stops.
@@ -125,6 +134,7 @@ arc_store *arc_store_open(const char *dir, int level, const arc_seal *seal,
 void arc_store_close(arc_store *s);
 void arc_store_set_name_key(arc_store *s, const unsigned char key[ARC_NAME_KEY_LEN]);
 int arc_store_keyed(const arc_store *s);
+void arc_store_set_host(arc_store *s, const char *host);
 int arc_source_each(arc_source *src, arc_write_fn fn, void *ctx);
 int arc_store_hash(arc_source *src, char sha[65], unsigned long long *size, arc_meta *meta);
 int arc_store_name(const arc_store *s, arc_source *src, char name[65], unsigned long long *size,

@@ -224,6 +224,20 @@ static int print_one(void *ctx, const arc_delivery *d, const arc_row *row)
 	return 0;
 }
 
+/* current_archive - the archive, its index caught up with every host's
+ * journal first (several hosts: a host that is down feeds no index) */
+static arc_archive *current_archive(void *state)
+{
+	arc_archive *ar = archive_of(state);
+	char *err = NULL;
+
+	if (ar->shared && arc_archive_catch_up_all(ar, arc_archive_text, ar, NULL, &err) < 0) {
+		fprintf(stderr, PROG ": warning: the index may lag behind the journals: %s\n", err);
+		pn_free(err);
+	}
+	return ar;
+}
+
 /* run_query - search and print; exit status */
 static int run_query(arc_archive *ar, const arc_query *q, int json)
 {
@@ -255,7 +269,7 @@ int arc_tool_search(const pn_config *cfg, void *state, int argc, char **argv)
 	if ((rc = parse_args(argc, argv, 1, extra, &a)) != 0)
 		goto done;
 	a.q.held_only = a.held;
-	rc = run_query(archive_of(state), &a.q, a.json);
+	rc = run_query(current_archive(state), &a.q, a.json);
 done:
 	arc_query_clear(&a.q);
 	return rc;
@@ -302,7 +316,7 @@ int arc_tool_get(const pn_config *cfg, void *state, int argc, char **argv)
 		{"cert", required_argument, NULL, O_CERT},
 		{NULL, 0, NULL, 0}
 	};
-	arc_archive *ar = archive_of(state);
+	arc_archive *ar = current_archive(state);
 	arc_key *key = NULL;
 	pick_ctx p;
 	args a;
@@ -412,7 +426,7 @@ int arc_tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 
 	memset(&e, 0, sizeof(e));
 	e.cfg = cfg;
-	e.ar = archive_of(state);
+	e.ar = current_archive(state);
 	if ((rc = parse_args(argc, argv, 1, extra, &a)) != 0)
 		goto done;
 	if (!!a.mbox + !!a.maildir + !!a.emldir != 1) {
@@ -524,7 +538,7 @@ int arc_tool_stats(const pn_config *cfg, void *state, int argc, char **argv)
 		{"json", no_argument, NULL, O_JSON},
 		{NULL, 0, NULL, 0}
 	};
-	arc_archive *ar = archive_of(state);
+	arc_archive *ar = current_archive(state);
 	arc_stats st;
 	char oldest[ARC_TIME_LEN] = "-", newest[ARC_TIME_LEN] = "-";
 	args a;
