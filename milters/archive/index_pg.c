@@ -372,8 +372,17 @@ static int insert_object(arc_pgindex *p, const arc_object *o, char **err)
 		" excluded.encrypted, excluded.time) IS DISTINCT FROM (archive_objects.size,"
 		" archive_objects.stored_size, archive_objects.stored_sha256,"
 		" archive_objects.encrypted, archive_objects.time)";
+	/* several hosts journal records of one shared object: a row that the
+	 * record would not change is left alone without the row lock an
+	 * upsert takes (two indexers locking two objects in opposite order
+	 * deadlock, and one of them would have to start its batch again) */
+	static const char same[] =
+		"SELECT 1 FROM archive_objects WHERE sha256 = $1 AND (time > $6::bigint"
+		" OR (size, stored_size, stored_sha256, encrypted, time)"
+		" = ($2::bigint, $3::bigint, $4, $5::boolean, $6::bigint))";
 	params pa = {{0}, 0};
-	long long n;
+	PGresult *r;
+	long long n = 0;
 
 	add_s(&pa, o->sha256);
 	add_i(&pa, (long long)o->size);
@@ -381,7 +390,11 @@ static int insert_object(arc_pgindex *p, const arc_object *o, char **err)
 	add_s(&pa, o->stored_sha256);
 	add_s(&pa, o->encrypted ? "t" : "f");
 	add_i(&pa, o->time);
-	n = run_ok(p, sql, &pa, err);
+	if ((r = run(p, same, &pa, err)) == NULL)
+		n = -1;
+	else if (PQntuples(r) == 0)
+		n = run_ok(p, sql, &pa, err);
+	PQclear(r);
 	params_free(&pa);
 	return n < 0 ? -1 : n > 0;
 }
