@@ -708,7 +708,7 @@ int arc_archive_maintenance_lock(arc_archive *a)
 		if (c)
 			PQfinish(c);
 		arc_unlock(fd);
-		errno = EAGAIN;
+		errno = ENOLCK;
 		return -1;
 	}
 	a->maint_pg = c;

@@ -100,8 +100,9 @@
  *	calls fn for each of them (journals(3)). The maintenance lock
  *	also takes, with PostgreSQL, the advisory lock "postern-archive
  *	maintenance" on a connection of its own, so that maintenance on
- *	two hosts never runs at once; arc_archive_maintenance_unlock()
- *	releases both.
+ *	two hosts never runs at once (-1 with errno ENOLCK, the reason
+ *	logged, when the database cannot be reached);
+ *	arc_archive_maintenance_unlock() releases both.
  *
  *	arc_archive_text() (an arc_text_fn) reads an object's text for the
  *	full-text index when the object is not encrypted or a->key is set

@@ -118,6 +118,16 @@ static void vec_free(vec *x)
 	memset(x, 0, sizeof(*x));
 }
 
+/* maintenance_lock_error - why arc_archive_maintenance_lock() failed */
+static char *maintenance_lock_error(const arc_archive *a)
+{
+	/* with several hosts, the database's lock (its reason was logged) */
+	if (errno == ENOLCK)
+		return pn_asprintf("cannot take the maintenance lock of the PostgreSQL index of %s",
+				   a->dir);
+	return pn_asprintf("another maintenance command runs: %s", strerror(errno));
+}
+
 /* ---- verify ------------------------------------------------------ */
 
 typedef struct journal_view {
@@ -403,7 +413,7 @@ int arc_verify(arc_archive *a, FILE *out, arc_verify_report *rep, char **err)
 	memset(&not_indexed, 0, sizeof(not_indexed));
 	memset(&orphans, 0, sizeof(orphans));
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
 	/* the index first: whatever it holds was journaled before */
@@ -478,7 +488,7 @@ int arc_reindex(arc_archive *a, size_t *applied, char **err)
 	memset(&c, 0, sizeof(c));
 	c.a = a;
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
 	rc = arc_index_reset(a->index, err);
@@ -664,7 +674,7 @@ int arc_prune(arc_archive *a, long long now, int dry_run, FILE *out, arc_prune_r
 	memset(rep, 0, sizeof(*rep));
 	memset(&p, 0, sizeof(p));
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
 	/* an index behind a journal (any host's) would make used objects look unused */
@@ -735,10 +745,12 @@ int arc_hold(arc_archive *a, const arc_query *q, int hold, const char *reason, c
 	memset(&h, 0, sizeof(h));
 	h.hold = hold ? 1 : 0;
 	if ((lock = arc_archive_maintenance_lock(a)) < 0) {
-		*err = pn_asprintf("another maintenance command runs: %s", strerror(errno));
+		*err = maintenance_lock_error(a);
 		return -1;
 	}
-	if (arc_index_search(a->index, q, hold_row, &h, err) < 0) {
+	/* a delivery some host journaled and the index lacks yet is held too */
+	if (arc_archive_catch_up_all(a, arc_archive_text, a, NULL, err) < 0
+	    || arc_index_search(a->index, q, hold_row, &h, err) < 0) {
 		rc = -1;
 		goto done;
 	}

@@ -33,7 +33,8 @@
  *	under the archive's exclusive lock (which waits for writers in
  *	flight) before it is reported. The report counts what was checked and found.
  *
- *	arc_reindex() empties the index and applies the whole journal again,
+ *	arc_reindex() empties the index and applies the whole journal (every
+ *	host's) again,
  *	reading full text from the objects (encrypted ones need a->key).
  *
  *	arc_prune() deletes the deliveries older than the retention period
@@ -46,8 +47,15 @@
  *	delivery uses.
  *
  *	arc_hold() puts the deliveries a query selects under legal hold
- *	(hold 1) or releases them (hold 0): the event goes to the journal
- *	first, then to the index. *count is the number of deliveries whose
+ *	(hold 1) or releases them (hold 0), after applying every host's
+ *	journal to the index (so that a delivery not indexed yet is
+ *	selected too): the event goes to this host's journal first, then
+ *	to the index.
+ *
+ *	Several hosts (a->shared): the journals are every host's (see
+ *	journals(3)): verify reads them all, reindex and prune apply them
+ *	all, prune removes expired deliveries from each; the maintenance
+ *	lock is also the database's (arc_archive_maintenance_lock()). *count is the number of deliveries whose
  *	state changed.
  * DIAGNOSTICS
  *	arc_verify() returns 0 when everything is sound, 1 when it found

@@ -4,7 +4,8 @@
 real PostgreSQL 15 (tests/lib/pg.py: initdb in a temporary directory, a unix
 socket, roles.sql as documented) and two postern-archive daemons driven over
 their milter sockets (tests/lib/milter_client) as an MTA would: one with the
-SQLite index, one with the PostgreSQL index. What an administrator checks:
+SQLite index, one with the PostgreSQL index; [suite]: the same engines run by
+postern-suite. What an administrator checks:
 
   - without a schema the daemon starts and takes mail, and every tool says
     "run postern-archive db init"; db init as the service role is refused
@@ -23,6 +24,7 @@ SQLite index, one with the PostgreSQL index. What an administrator checks:
 """
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -34,24 +36,26 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 import milter_client as mc  # noqa: E402
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
 from pg import PostgreSQL  # noqa: E402
 
-BASE = tempfile.mkdtemp(prefix="postern-archive-pg-")
-os.chmod(BASE, 0o755)
 S = {}
 
 
 def archive(name, **config):
-    base = os.path.join(BASE, name)
+    base = os.path.join(S["base"], name)
     os.makedirs(os.path.join(base, "tmp"), exist_ok=True)
     conf = {"archive_directory": os.path.join(base, "archive"),
             "tmp_dir": os.path.join(base, "tmp"), "body_memory_limit": "64k"}
     conf.update(config)
-    return Daemon("postern-archive", base=base, config=conf)
+    return Daemon("postern-archive", base=base, config=conf, suite=S["suite"])
 
 
-def setup():
+def setup(param):
+    S.clear()
+    S["base"] = tempfile.mkdtemp(prefix="postern-archive-pg-")
+    os.chmod(S["base"], 0o755)
+    S["suite"] = suite_mode(param)
     db = S["db"] = PostgreSQL()
     db.start()
     db.setup_roles()
@@ -73,8 +77,8 @@ def teardown():
                 print(f"# stopping {name}: {e}")
     if "db" in S:
         S["db"].cleanup()
-    if not os.environ.get("POSTERN_KEEP"):
-        shutil.rmtree(BASE, ignore_errors=True)
+    if "base" in S and not os.environ.get("POSTERN_KEEP"):
+        shutil.rmtree(S["base"], ignore_errors=True)
 
 
 def send(d, raw, sender, rcpts, queue_id="4PgTest"):
@@ -294,6 +298,13 @@ def hostile_search_text_is_only_text():
             check_eq(b.returncode, a.returncode, f"{label}: exit status ({b.stderr[:300]})")
             check_eq(view([json.loads(x) for x in b.stdout.splitlines()]),
                      view([json.loads(x) for x in a.stdout.splitlines()]), label)
+    # keys: a Message-ID is anything with an '@'; a SHA-256 prefix is hex only
+    for key in ("<'; DROP TABLE archive_deliveries; --@x>", "%@%", "_@_", "\\@\\",
+                "m1@example.com' OR '1'='1", "0123abcd%", "x" * 5000 + "@y"):
+        a = tool(S["sq"], "search", "--json", key)
+        b = tool(S["pg"], "search", "--json", key)
+        check_eq(b.returncode, a.returncode, f"key {key[:30]!r}: exit status ({b.stderr[:200]})")
+        check_eq((a.stdout, b.stdout), ("", ""), f"key {key[:30]!r} selects nothing")
     check_eq(counts(), before, "tables untouched")
     check_eq(len(search(S["pg"], "--subject", "%")), 1, "a literal %")
     check_eq(len(search(S["pg"], "--subject", "_")), 1, "a literal _")
@@ -338,6 +349,38 @@ def the_auditor_reads_and_cannot_write():
 
 
 @test
+def a_delivery_id_from_another_host_is_reported_not_doubled():
+    db = S["db"]
+    row = search(S["pg"], "--message-id", "m3@example.com")[0]
+    # as if host mx2 had journaled a delivery with this id first
+    db.psql(f"UPDATE archive_deliveries SET host = 'mx2' WHERE id = '{row['id']}'")
+    db.psql("DELETE FROM archive_journal_applied")
+    before = counts()
+    r = tool(S["pg"], "search", "--message-id", "m3@example.com")
+    check_eq(r.returncode, 0, f"search: {r.stderr}")
+    assert (f"delivery id {row['id']} of host \"mx1\" exists already from host \"mx2\""
+            in r.stderr), r.stderr
+    check_eq(counts(), before, "rows")
+    db.psql(f"UPDATE archive_deliveries SET host = 'mx1' WHERE id = '{row['id']}'")
+
+
+@test
+def a_huge_message_id_and_subject_do_not_stop_the_index():
+    # a B-tree refuses keys over 2704 bytes: the sender's Message-ID must not
+    # leave the index stuck behind its journal record
+    # (random: PostgreSQL compresses a key before it checks its size)
+    msgid = "long" + secrets.token_hex(2500)
+    subject = "huge " + secrets.token_hex(10000)
+    t = send(S["pg"], message(msgid, subject), "<alice@example.com>", ["<bob@example.org>"],
+             queue_id="4QLONG")
+    check_eq(t.reply.action, "continue", f"accepted ({t.reply})")
+    rows = search(S["pg"], "--message-id", f"{msgid}@example.com")
+    check_eq([(r["message_id"] == f"<{msgid}@example.com>", len(r["subject"])) for r in rows],
+             [(True, len(subject))], "indexed")
+    check_eq(len(search(S["pg"], "--subject", subject[100:400])), 1, "subject search")
+
+
+@test
 def a_database_outage_stops_no_mail():
     db = S["db"]
     db.stop()
@@ -356,4 +399,4 @@ def a_database_outage_stops_no_mail():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=("archive", "suite"))
