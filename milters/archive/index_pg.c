@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BATCH 2000		/* records applied per transaction in catch-up */
 #define PAGE 500		/* deliveries read per query when listing */
 #define TEXT_MAX (512 * 1024)	/* bytes of text per delivery for the tsvector (1 MB limit) */
 #define PARAMS_MAX 64
+#define RETRY_SECONDS 2	/* after a failed connection, calls fail at once this long */
 
 /* The schema, one step per version (pn_pg_migrate()). Step 1 creates it.
  * Full text: the 'simple' configuration (no stemming: words in any
@@ -47,8 +49,11 @@ const char *const arc_pg_steps[] = {
 	" stored_size bigint NOT NULL, attachments text NOT NULL);"
 	"CREATE INDEX archive_deliveries_time ON archive_deliveries(time, num);"
 	"CREATE INDEX archive_deliveries_sha256 ON archive_deliveries(sha256 text_pattern_ops);"
-	"CREATE INDEX archive_deliveries_message_id ON archive_deliveries(message_id);"
-	"CREATE INDEX archive_deliveries_queue_id ON archive_deliveries(queue_id);"
+	/* hash, not B-tree: a B-tree refuses a key over 2704 bytes, and a
+	 * Message-ID that long (the sender's choice) would stop catch-up */
+	"CREATE INDEX archive_deliveries_message_id ON archive_deliveries"
+	" USING hash (message_id);"
+	"CREATE INDEX archive_deliveries_queue_id ON archive_deliveries USING hash (queue_id);"
 	"CREATE INDEX archive_deliveries_sender ON archive_deliveries"
 	" USING gin (sender gin_trgm_ops);"
 	"CREATE INDEX archive_deliveries_hdr_from ON archive_deliveries"
@@ -90,6 +95,8 @@ const int arc_pg_version = (int)(sizeof(arc_pg_steps) / sizeof(arc_pg_steps[0]))
 struct arc_pgindex {
 	char *conninfo;
 	PGconn *c;
+	char *down;		/* why the last connection attempt failed */
+	time_t retry_at;	/* CLOCK_MONOTONIC: no new attempt before */
 	int backend;		/* PQbackendPID() of the connection checked */
 	int checked;		/* schema version and rights checked on it */
 	int readonly;
@@ -206,15 +213,25 @@ static int ensure(arc_pgindex *p, char **err)
 {
 	char *e = NULL;
 	PGresult *r;
+	struct timespec now;
 
+	/* a server that does not answer costs a caller up to connect_timeout:
+	 * once, not on every call (the delivery path looks objects up here) */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (p->c == NULL && p->down && now.tv_sec < p->retry_at)
+		return fail(err, pn_asprintf("index: %s", p->down));
 	if (pn_pg_alive(&p->c, p->conninfo, &e) < 0) {
 		p->checked = 0;
-		fail(err, pn_asprintf("index: %s", e ? e : "no connection"));
+		pn_free(p->down);
+		p->down = pn_strdup(e ? e : "cannot connect to PostgreSQL");
+		p->retry_at = now.tv_sec + RETRY_SECONDS;
 		pn_free(e);
-		return -1;
+		return fail(err, pn_asprintf("index: %s", p->down));
 	}
 	pn_free(e);
 	e = NULL;
+	pn_free(p->down);
+	p->down = NULL;
 	if (p->checked && PQbackendPID(p->c) == p->backend)
 		return 0;
 	/* a new connection: perhaps a new server, or a schema upgraded since */
@@ -257,6 +274,7 @@ void arc_pgindex_close(arc_pgindex *p)
 		return;
 	PQfinish(p->c);
 	pthread_mutex_destroy(&p->lock);
+	pn_free(p->down);
 	pn_free(p->conninfo);
 	pn_free(p);
 }
@@ -472,6 +490,8 @@ static int apply_hold(arc_pgindex *p, const arc_record *r, char **err)
 
 	for (i = 0; i < r->nids && n >= 0; i++) {
 		params pa = {{0}, 0};
+		if (!arc_is_id(r->ids[i]))
+			continue;	/* names no delivery; too long a key for the table */
 		add_s(&pa, r->ids[i]);
 		add_s(&pa, r->type == ARC_REC_HOLD ? "t" : "f");
 		add_i(&pa, r->usec);
@@ -517,8 +537,11 @@ static int apply(arc_pgindex *p, const arc_record *r, const char *host, arc_text
 		char *t = NULL;
 		/* the text only for a delivery about to be inserted */
 		if (text && p->fulltext >= 2) {
-			if ((rc = known_delivery(p, r->delivery->id, err)) != 0)
+			if ((rc = known_delivery(p, r->delivery->id, err)) != 0) {
+				if (rc > 0)
+					collision(p, r->delivery, host);
 				return rc < 0 ? -1 : 0;
+			}
 			t = text(ctx, r->delivery);
 		}
 		rc = insert_delivery(p, r->delivery, host, t, err);
@@ -526,6 +549,8 @@ static int apply(arc_pgindex *p, const arc_record *r, const char *host, arc_text
 		return rc;
 	}
 	case ARC_REC_VOID:
+		if (r->id == NULL || !arc_is_id(r->id))
+			return 0;	/* names no delivery */
 		add_s(&pa, r->id);
 		n = run_ok(p, "INSERT INTO archive_voids(id) VALUES ($1) ON CONFLICT DO NOTHING",
 			   &pa, err);

@@ -23,7 +23,10 @@
  *	The connection is opened lazily and checked before every call
  *	(pn_pg_alive()): an unreachable server is not an error at open, and
  *	each call fails (-1, *err saying why) while the server is down or
- *	the schema is not the version this program needs. A role that may
+ *	the schema is not the version this program needs; after a failed
+ *	connection attempt, calls fail at once for RETRY_SECONDS, so a server
+ *	that does not answer delays one call by connect_timeout, not each
+ *	one. A role that may
  *	not insert into archive_deliveries (postern_auditor) gets a
  *	read-only handle, as SQLite's for a user without write permission:
  *	searches work, catch-up does nothing, writes fail.

@@ -23,6 +23,7 @@ SQLite index, one with the PostgreSQL index. What an administrator checks:
 """
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -335,6 +336,38 @@ def the_auditor_reads_and_cannot_write():
              str(counts()["archive_deliveries"]), "auditor reads")
     check_eq(view(search(S["auditor"], "--to", "bob")), view(search(S["pg"], "--to", "bob")),
              "auditor's search")
+
+
+@test
+def a_delivery_id_from_another_host_is_reported_not_doubled():
+    db = S["db"]
+    row = search(S["pg"], "--message-id", "m3@example.com")[0]
+    # as if host mx2 had journaled a delivery with this id first
+    db.psql(f"UPDATE archive_deliveries SET host = 'mx2' WHERE id = '{row['id']}'")
+    db.psql("DELETE FROM archive_journal_applied")
+    before = counts()
+    r = tool(S["pg"], "search", "--message-id", "m3@example.com")
+    check_eq(r.returncode, 0, f"search: {r.stderr}")
+    assert (f"delivery id {row['id']} of host \"mx1\" exists already from host \"mx2\""
+            in r.stderr), r.stderr
+    check_eq(counts(), before, "rows")
+    db.psql(f"UPDATE archive_deliveries SET host = 'mx1' WHERE id = '{row['id']}'")
+
+
+@test
+def a_huge_message_id_and_subject_do_not_stop_the_index():
+    # a B-tree refuses keys over 2704 bytes: the sender's Message-ID must not
+    # leave the index stuck behind its journal record
+    # (random: PostgreSQL compresses a key before it checks its size)
+    msgid = "long" + secrets.token_hex(2500)
+    subject = "huge " + secrets.token_hex(10000)
+    t = send(S["pg"], message(msgid, subject), "<alice@example.com>", ["<bob@example.org>"],
+             queue_id="4QLONG")
+    check_eq(t.reply.action, "continue", f"accepted ({t.reply})")
+    rows = search(S["pg"], "--message-id", f"{msgid}@example.com")
+    check_eq([(r["message_id"] == f"<{msgid}@example.com>", len(r["subject"])) for r in rows],
+             [(True, len(subject))], "indexed")
+    check_eq(len(search(S["pg"], "--subject", subject[100:400])), 1, "subject search")
 
 
 @test
