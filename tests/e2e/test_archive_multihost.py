@@ -167,6 +167,14 @@ def every_host_journals_apart_and_every_host_searches_all():
     rows = search("mx2", "--subject", "spread")
     rcpts = {tuple(sorted(x["recipients"])) for x in rows}
     check_eq(rcpts, {("bob@example.org", "carol@example.net")}, "envelope recipients")
+    # export from a host spans every host's mail
+    mbox = os.path.join(S["base"], "spread.mbox")
+    r = S["d"]["mx3"].run("export", "--subject", "spread", "--mbox", mbox)
+    check_eq(r.returncode, 0, f"export on mx3: {r.stdout}{r.stderr}")
+    with open(mbox, errors="replace") as f:
+        subjects = sorted(line.strip() for line in f if line.startswith("Subject: spread"))
+    check_eq(subjects, sorted(f"Subject: spread {h} {k}" for h in HOSTS for k in range(2)),
+             "exported messages")
 
 
 @test
