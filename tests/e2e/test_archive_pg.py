@@ -295,6 +295,13 @@ def hostile_search_text_is_only_text():
             check_eq(b.returncode, a.returncode, f"{label}: exit status ({b.stderr[:300]})")
             check_eq(view([json.loads(x) for x in b.stdout.splitlines()]),
                      view([json.loads(x) for x in a.stdout.splitlines()]), label)
+    # keys: a Message-ID is anything with an '@'; a SHA-256 prefix is hex only
+    for key in ("<'; DROP TABLE archive_deliveries; --@x>", "%@%", "_@_", "\\@\\",
+                "m1@example.com' OR '1'='1", "0123abcd%", "x" * 5000 + "@y"):
+        a = tool(S["sq"], "search", "--json", key)
+        b = tool(S["pg"], "search", "--json", key)
+        check_eq(b.returncode, a.returncode, f"key {key[:30]!r}: exit status ({b.stderr[:200]})")
+        check_eq((a.stdout, b.stdout), ("", ""), f"key {key[:30]!r} selects nothing")
     check_eq(counts(), before, "tables untouched")
     check_eq(len(search(S["pg"], "--subject", "%")), 1, "a literal %")
     check_eq(len(search(S["pg"], "--subject", "_")), 1, "a literal _")
