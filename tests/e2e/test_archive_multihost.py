@@ -392,6 +392,13 @@ def a_hold_from_one_host_keeps_prune_on_another_from_the_held_mail():
     check_eq(len(objects), 1, f"objects left {objects}")
     r = S["d"]["mx2"].run("verify")
     check_eq(r.returncode, 0, f"verify after prune: {r.stdout}{r.stderr}")
+    # released from a third host: every host sees it released, also after a reindex
+    r = S["d"]["mx1"].run("hold", "remove", held_mid)
+    check_eq(r.returncode, 0, f"release on mx1: {r.stdout}{r.stderr}")
+    check_eq([x["held"] for x in search("mx2", held_mid)], [False], "released, seen from mx2")
+    r = S["d"]["mx3"].run("reindex")
+    check_eq(r.returncode, 0, f"reindex on mx3: {r.stdout}{r.stderr}")
+    check_eq([x["held"] for x in search("mx2", held_mid)], [False], "released after reindex")
 
 
 @test
