@@ -287,6 +287,29 @@ def sigkill_of_a_worker_mid_load_loses_nothing_and_indexes_once():
              "retried messages with more deliveries than attempts")
 
 
+@test
+def a_restarted_worker_catches_up_its_journal_without_new_mail():
+    db, d = S["db"], S["d"]["mx2"]
+    mids = [f"<restart-{k}@example.com>" for k in range(3)]
+    db.stop()
+    try:
+        for k, mid in enumerate(mids):
+            check_eq(send("mx2", message(mid[1:-1], f"restart {k}")), "continue", "reply")
+        old = children(d.proc.pid)
+        for w in old:
+            os.kill(w, signal.SIGKILL)
+        wait_for(lambda: (lambda c: c and c != old)(children(d.proc.pid)), 30,
+                 "a new worker")
+    finally:
+        db.start()
+    # no mail, no tool: the database alone shows that the new worker's
+    # indexer applied what the killed one journaled
+    where = " OR ".join(f"message_id = '{m}'" for m in mids)
+    wait_for(lambda: db.psql(f"SELECT count(*) FROM archive_deliveries WHERE {where}",
+                             user="postern_auditor").strip() == "3", 90,
+             "the journal of the killed worker in the index")
+
+
 def stats(host):
     r = S["d"][host].run("stats", "--json")
     check_eq(r.returncode, 0, r.stderr)
