@@ -564,6 +564,8 @@ static int reload(void)
 	pn_snapshot_release(running);
 	apply_log_level(s->config, verbose_flag);
 	pn_snapshot_install(s);
+	if (self->engine->serve)
+		self->engine->serve(s->state);
 	pn_log(PN_LOG_INFO, "reload: configuration %s loaded (generation %lu)", config_path,
 	       s->generation);
 	pthread_mutex_unlock(&reload_lock);
@@ -642,6 +644,8 @@ static int run_worker(void)
 		return EX_CONFIG;
 	apply_log_level(s->config, verbose_flag);
 	pn_snapshot_install(s);
+	if (self->engine->serve)
+		self->engine->serve(s->state);
 	if (pthread_create(&tid, NULL, reloader, NULL) != 0) {
 		pn_log(PN_LOG_ERROR, "cannot start the reload thread");
 		return EX_OSERR;

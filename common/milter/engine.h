@@ -134,6 +134,11 @@ typedef struct pn_engine {
 	/* Optional: the files state was read from (pn_snapshot_watch()),
 	 * called once after each load(); the milter layer watches them. */
 	void (*watch_files)(const void *state, pn_snapshot *s);
+	/* Optional: called in the serving worker, never in a tool, once a
+	 * snapshot of this state is current (at start and after each
+	 * reload): background work (audit's shipping thread) starts here,
+	 * as load() also runs for check and the command-line tools. */
+	void (*serve)(void *state);
 	void *(*load)(const pn_config *cfg, char **err);
 	void (*unload)(void *state);
 	pn_verdict (*on_connect)(pn_conn *c);

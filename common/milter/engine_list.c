@@ -411,6 +411,17 @@ static void list_watch(const void *state, pn_snapshot *s)
 		pn_snapshot_watch_like(s, st->run[i].snap);
 }
 
+/* list_serve - every member that has background work starts it */
+static void list_serve(void *state)
+{
+	list_state *st = state;
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->run[i].member->engine->serve)
+			st->run[i].member->engine->serve(pn_snapshot_state(st->run[i].snap));
+}
+
 /* list_unload - every member's snapshot goes (its state with it) */
 static void list_unload(void *state)
 {
@@ -560,6 +571,7 @@ const pn_engine *pn_engine_list_define(const pn_member *m)
 	list_engine.own_body_errors = 1;
 	list_engine.steps_for = list_steps;
 	list_engine.watch_files = list_watch;
+	list_engine.serve = list_serve;
 	list_engine.load = list_load;
 	list_engine.unload = list_unload;
 	list_engine.on_connect = list_connect;

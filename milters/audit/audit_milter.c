@@ -23,6 +23,8 @@ static int emit_line(const audit_state *st, const char *body, size_t len, const 
 		pn_buf_free(&line);
 		return -1;
 	}
+	/* The central store follows the trail in a thread of its own. */
+	audit_shipper_wake(st->shipper);
 	/* Straight to syslog(3): pn_log would cut long records and they are
 	 * JSON already, with every control character escaped. */
 	if (st->syslog)
@@ -225,6 +227,14 @@ static void *audit_load(const pn_config *cfg, char **err)
 	return audit_state_load(cfg, err);
 }
 
+/* audit_serve - the serving worker: ship what the trail holds without waiting for mail */
+static void audit_serve(void *state)
+{
+	const audit_state *st = state;
+
+	audit_shipper_wake(st->shipper);
+}
+
 /* audit_unload - drop the state (the trail survives while used) */
 static void audit_unload(void *state)
 {
@@ -237,6 +247,7 @@ const pn_engine audit_engine = {
 	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_HEADER
 		 | PN_STEP_BODY | PN_STEP_EOM,
 	.mods = 0,
+	.serve = audit_serve,
 	.load = audit_load,
 	.unload = audit_unload,
 	.on_eom = audit_eom,

@@ -6,7 +6,9 @@
  * without a message (audit_milter.c, record.c, trail.c). The tools read what it
  * wrote with the same code: export (export.c), verify (verify.c),
  * checkpoint (trail.c's recovery of the chain head) and why (why.c: one
- * message's story). See postern-audit(8).
+ * message's story); with a central store in PostgreSQL, db and ship
+ * (store_tools.c) and export/verify --database (central.c). See
+ * postern-audit(8).
  */
 #include "common/alloc.h"
 #include "common/log.h"
@@ -16,6 +18,8 @@
 #include "milters/audit/headfile.h"
 #include "milters/audit/seal.h"
 #include "milters/audit/audit_milter.h"
+#include "milters/audit/central.h"
+#include "milters/audit/store_tools.h"
 #include "milters/audit/reader.h"
 #include "milters/audit/record.h"
 #include "milters/audit/siem.h"
@@ -87,6 +91,35 @@ static int add_filter(const audit_state *st, audit_filter *f, audit_filter_kind 
 	return 0;
 }
 
+/* export_database - the export from the central store, across hosts */
+static int export_database(const audit_state *st, const audit_filter *f, audit_format fmt,
+			   const char *conninfo, int argc)
+{
+	audit_export *x;
+	char *err = NULL;
+	PGconn *c;
+	int rc = 0;
+
+	if (optind < argc) {
+		fprintf(stderr, "postern-audit: export: --database reads no FILE\n");
+		return EX_USAGE;
+	}
+	if ((c = audit_store_connect(st, conninfo, "export", &rc)) == NULL)
+		return rc == EX_TEMPFAIL ? EX_NOINPUT : rc;
+	x = audit_export_new(f, fmt, stdout);
+	if (audit_central_export(c, x, f, &err) < 0) {
+		fprintf(stderr, "postern-audit: export: %s\n", err);
+		pn_free(err);
+		rc = EX_NOINPUT;
+	}
+	if (audit_export_finish(x) < 0) {
+		fprintf(stderr, "postern-audit: export: write error\n");
+		rc = EX_IOERR;
+	}
+	PQfinish(c);
+	return rc;
+}
+
 /* tool_export - filtered records from trail files as JSON, JSONL or CSV */
 static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 {
@@ -95,9 +128,12 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 		{"from", required_argument, NULL, 'f'}, {"rcpt", required_argument, NULL, 'r'},
 		{"client", required_argument, NULL, 'c'}, {"country", required_argument, NULL, 'C'},
 		{"queue-id", required_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
+		{"database", no_argument, NULL, 'D'}, {"connection", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0}
 	};
 	const audit_state *st = state;
+	const char *conninfo = NULL;
+	int database = 0;
 	audit_format fmt = AUDIT_FMT_JSON;
 	audit_filter f;
 	audit_export *x;
@@ -117,6 +153,12 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 		case 'c': k = AUDIT_F_CLIENT; break;
 		case 'C': k = AUDIT_F_COUNTRY; break;
 		case 'q': k = AUDIT_F_QUEUE_ID; break;
+		case 'D':
+			database = 1;
+			continue;
+		case 'K':
+			conninfo = optarg;
+			continue;
 		case 'F':
 			if (strcmp(optarg, "json") == 0)
 				fmt = AUDIT_FMT_JSON;
@@ -137,7 +179,8 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 			fprintf(stderr, "usage: postern-audit export [--since T] [--until T] "
 				"[--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] [--client CIDR] "
 				"[--country CC] [--queue-id ID] "
-				"[--format json|jsonl|csv|ecs|ocsf|cim] [FILE...]\n");
+				"[--format json|jsonl|csv|ecs|ocsf|cim] [--database [--connection STR] | "
+				"FILE...]\n");
 			audit_filter_free(&f);
 			return EX_USAGE;
 		}
@@ -145,6 +188,11 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 			audit_filter_free(&f);
 			return EX_USAGE;
 		}
+	}
+	if (database || conninfo) {
+		rc = export_database(st, &f, fmt, conninfo, argc);
+		audit_filter_free(&f);
+		return rc;
 	}
 	if ((files = input_files(st, argc, argv, "export")) == NULL) {
 		audit_filter_free(&f);
@@ -195,8 +243,30 @@ static int tool_export(const pn_config *cfg, void *state, int argc, char **argv)
 static int verify_usage(void)
 {
 	fprintf(stderr, "usage: postern-audit verify [--key FILE]... [--no-key] [--head SEQ:SHA256] "
-		"[--head-file FILE] [--host NAME] [--after SEQ:SHA256] [FILE...]\n");
+		"[--head-file FILE] [--host NAME] [--after SEQ:SHA256] [FILE...]\n"
+		"       postern-audit verify --database [--connection STR] [--key FILE]... "
+		"[--no-key]\n");
 	return EX_USAGE;
+}
+
+/* verify_database - every host's trails in the central store */
+static int verify_database(const audit_state *st, const audit_verify_opts *vo,
+			  const char *conninfo)
+{
+	char *err = NULL;
+	PGconn *c;
+	int rc = 0;
+
+	if ((c = audit_store_connect(st, conninfo, "verify", &rc)) == NULL)
+		return rc == EX_TEMPFAIL ? EX_NOINPUT : rc;
+	rc = audit_central_verify(c, vo, stdout, &err);
+	if (rc < 0) {
+		fprintf(stderr, "postern-audit: verify: %s\n", err);
+		pn_free(err);
+		rc = EX_NOINPUT;
+	}
+	PQfinish(c);
+	return rc;
 }
 
 /* tool_verify - check the chain, identity and seals across files */
@@ -206,9 +276,12 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 		{"key", required_argument, NULL, 'k'}, {"head", required_argument, NULL, 'H'},
 		{"no-key", no_argument, NULL, 'n'}, {"head-file", required_argument, NULL, 'F'},
 		{"host", required_argument, NULL, 'h'}, {"after", required_argument, NULL, 'a'},
+		{"database", no_argument, NULL, 'D'}, {"connection", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0}
 	};
 	const audit_state *st = state;
+	const char *conninfo = NULL;
+	int database = 0, file_opts = 0;
 	audit_verify_opts vo;
 	audit_seal *keys = NULL;
 	audit_headfile hf;
@@ -257,14 +330,30 @@ static int tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 		case 'h':
 			vo.host = optarg;
 			break;
+		case 'D':
+			database = 1;
+			break;
+		case 'K':
+			conninfo = optarg;
+			break;
 		default:
 			rc = verify_usage();
 			goto out;
 		}
+		file_opts |= ch == 'H' || ch == 'a' || ch == 'F' || ch == 'h';
 	}
 	vo.keys = keys;
 	if (vo.no_key && vo.nkeys) {
 		fprintf(stderr, "postern-audit: verify: --key and --no-key exclude each other\n");
+		goto out;
+	}
+	if (database || conninfo) {
+		if (file_opts || optind < argc) {
+			fprintf(stderr, "postern-audit: verify: --database checks every trail in the "
+				"database: no FILE, --head, --head-file, --host or --after\n");
+			goto out;
+		}
+		rc = verify_database(st, &vo, conninfo);
 		goto out;
 	}
 	/* The configured trail is checked against the head its daemon keeps. */
@@ -368,12 +457,18 @@ static const pn_tool audit_tools[] = {
 	{"export", "[--since T] [--until T] [--from ADDR|@DOMAIN] [--rcpt ADDR|@DOMAIN] "
 		   "[--client CIDR] [--country CC] [--queue-id ID] "
 		   "[--format json|jsonl|csv|ecs|ocsf|cim] "
-		   "[FILE...]",
-	 "write the records that match as JSON, JSON Lines, CSV or SIEM events", tool_export},
+		   "[--database [--connection STR] | FILE...]",
+	 "write the records that match as JSON, JSON Lines, CSV or SIEM events (--database: "
+	 "every host's, from the central store)", tool_export},
 	{"verify", "[--key FILE]... [--no-key] [--head SEQ:SHA256] [--head-file FILE] [--host NAME] "
-		   "[--after SEQ:SHA256] [FILE...]",
-	 "check that the trail is whole, unedited and this host's (exit 0 only if intact)",
-	 tool_verify},
+		   "[--after SEQ:SHA256] [--database [--connection STR] | FILE...]",
+	 "check that the trail is whole, unedited and this host's (exit 0 only if intact; "
+	 "--database: every host's trails in the central store)", tool_verify},
+	{"db", "init|upgrade|status [--connection STR]",
+	 "create, upgrade or show the central audit store's schema in PostgreSQL", audit_tool_db},
+	{"ship", "[--connection STR]",
+	 "ship the trail's records the central store does not have yet, once (exit 75: "
+	 "database unreachable)", audit_tool_ship},
 	{"checkpoint", "[FILE]", "print the trail's head (SEQ:SHA256) to keep elsewhere",
 	 tool_checkpoint},
 	{"tail", "[--follow] [--from-seq N | --cursor FILE] [--format jsonl|ecs|ocsf|cim] "

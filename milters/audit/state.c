@@ -60,6 +60,12 @@ const pn_param audit_params[] = {
 	 "MaxMind ASN database (.mmdb) for client.geo.asn and as_org (empty: none)"},
 	{"host_name", PN_PARAM_STR, "", 0, 0, NULL,
 	 "the host member of each record (empty: the MTA's {j} macro)"},
+	{"store", PN_PARAM_ENUM, "none", 0, 0, "none|postgresql",
+	 "central audit store the records are also shipped to, off the delivery path (none: the "
+	 "local trail only)"},
+	{"store_connection", PN_PARAM_STR, "", 0, 0, NULL,
+	 "libpq connection string of the audit store, e.g. \"host=/run/postgresql dbname=postern "
+	 "user=postern_audit\" (required with store = postgresql)"},
 	{"connection_records", PN_PARAM_BOOL, "yes", 0, 0, NULL,
 	 "write a record for each connection that ends without a message"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
@@ -219,6 +225,38 @@ static char *param_error(const pn_config *cfg, const char *name, const char *why
 			   pn_config_str(cfg, name), why);
 }
 
+/* param_line - the line of the configuration file that sets name, 0 if none */
+static unsigned long param_line(const pn_config *cfg, const char *name)
+{
+	const char *path = pn_config_path(cfg);
+	unsigned long n = 0, found = 0;
+	char line[1024];
+	size_t len = strlen(name);
+	FILE *f;
+
+	if (path == NULL || (f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strncmp(line, name, len) == 0 && strchr(" \t=", line[len]))
+			found = n;	/* the last one wins, as in the parser */
+	}
+	fclose(f);
+	return found;
+}
+
+/* param_error_at - an error that names file:line of the parameter */
+static char *param_error_at(const pn_config *cfg, const char *name, const char *why)
+{
+	const char *path = pn_config_path(cfg);
+	unsigned long n = param_line(cfg, name);
+
+	if (n == 0)
+		return param_error(cfg, name, why);
+	return pn_asprintf("%s:%lu: parameter \"%s\" = \"%s\": %s", path, n, name,
+			   pn_config_str(cfg, name), why);
+}
+
 /* check_trail_dir - warn early when the trail cannot be created */
 static void check_trail_dir(const char *path)
 {
@@ -306,6 +344,19 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 		*err = param_error(cfg, *country ? "geoip_country_db" : "geoip_asn_db", why);
 		goto fail;
 	}
+	if (strcmp(pn_config_str(cfg, "store"), "postgresql") == 0) {
+		if (!*pn_config_str(cfg, "store_connection")) {
+			*err = param_error_at(cfg, "store", "store = postgresql needs store_connection "
+					      "(a libpq connection string)");
+			goto fail;
+		}
+		if (!st->trail_file[0]) {
+			*err = param_error_at(cfg, "store", "store = postgresql ships the trail file: "
+					      "trail_file must not be empty");
+			goto fail;
+		}
+		st->store_connection = pn_strdup(pn_config_str(cfg, "store_connection"));
+	}
 	if (st->trail_file[0])
 		check_trail_dir(st->trail_file);
 	{
@@ -331,6 +382,11 @@ audit_state *audit_state_load(const pn_config *cfg, char **err)
 		o.syslog = st->syslog;
 		o.syslog_cee = st->syslog_cee;
 		st->trail = audit_trail_open(st->trail_file, &o);
+		if (st->store_connection) {
+			char *head = audit_trail_head_path(st->trail_file, o.head_file);
+			st->shipper = audit_shipper_get(st->trail_file, head, st->store_connection);
+			pn_free(head);
+		}
 	}
 	return st;
 fail:
@@ -344,6 +400,7 @@ void audit_state_free(audit_state *st)
 {
 	if (st == NULL)
 		return;
+	audit_shipper_put(st->shipper);
 	audit_trail_put(st->trail);
 	pn_geoip_free(st->geoip);
 	free_list(st->extra_headers);
@@ -352,6 +409,7 @@ void audit_state_free(audit_state *st)
 	pn_free(st->pseudo_key);
 	pn_free(st->key_file);
 	pn_free(st->host_name);
+	pn_free(st->store_connection);
 	pn_free(st->trail_file);
 	pn_free(st);
 }

@@ -17,7 +17,9 @@
  *	see postern-audit.conf(5)) into an audit_state that every connection
  *	thread reads without locking: keys, privacy options, the extra
  *	header names, the GeoIP handle, output options and a reference to
- *	the process-wide trail (trail.h) that records are appended to.
+ *	the process-wide trail (trail.h) that records are appended to, and
+ *	with store = postgresql the process-wide shipper (shipper.h) that
+ *	copies them to the central store.
  *	Nothing is opened for writing here: the trail file is opened by the
  *	first append, so `check` and the offline tools never create it.
  *
@@ -45,6 +47,7 @@
 
 #include "common/config.h"
 #include "common/geoip.h"
+#include "milters/audit/shipper.h"
 #include "milters/audit/trail.h"
 
 #define AUDIT_REDACT_SUBJECT		0x001
@@ -76,6 +79,8 @@ typedef struct audit_state {
 	int syslog_cee;
 	int connection_records;
 	audit_trail *trail;
+	char *store_connection;		/* NULL: store = none */
+	audit_shipper *shipper;		/* NULL: store = none */
 } audit_state;
 
 extern const pn_param audit_params[];

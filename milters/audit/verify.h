@@ -5,11 +5,23 @@
  * SYNOPSIS
  *	#include "milters/audit/verify.h"
  *
- *	int audit_verify_ex(char **files, size_t nfiles,
+ *	typedef struct audit_verifier audit_verifier;
+
+int audit_verify_ex(char **files, size_t nfiles,
  *	                    const audit_verify_opts *o, FILE *out);
  *	int audit_verify(char **files, size_t nfiles, const unsigned char *key,
  *	                 size_t keylen, const audit_head *checkpoint,
  *	                 FILE *out);
+ *
+ *	audit_verifier *audit_verifier_new(const audit_verify_opts *o,
+ *	                                   const char *sep, FILE *out);
+ *	int audit_verifier_line(audit_verifier *v, const char *line,
+ *	                        size_t len, int complete, const char *where,
+ *	                        unsigned long n);
+ *	int audit_verifier_done(const audit_verifier *v);
+ *	int audit_verifier_finish(audit_verifier *v);
+void audit_verifier_abandon(audit_verifier *v);
+ *	void audit_verifier_abandon(audit_verifier *v);
  * DESCRIPTION
  *	Reads the files in the order given (oldest first: rotated files,
  *	then the current one; compressed ones too, see reader.h) as one
@@ -54,9 +66,20 @@
  *	o->no_key asks for the hash chain only; keys given while no mac was
  *	checked fail too. audit_verify() is the one-key form (key NULL:
  *	no_key).
+ *
+ *	The same checks for lines that come from elsewhere (the central
+ *	store, store.h): audit_verifier_new() starts a chain,
+ *	audit_verifier_line() takes its next line (complete 0: it had no
+ *	newline) with the place problems are reported at, printed as
+ *	WHERE SEP N ("FILE" ":" LINE for files, "host H trail T" " seq " SEQ
+ *	for the database), and returns 1 once the chain is broken (later
+ *	lines are ignored); audit_verifier_done() says no more lines are
+ *	wanted; audit_verifier_finish() prints the verdict as above and
+ *	frees v; audit_verifier_abandon() frees it without one (the
+ *	caller found the chain broken on its own).
  * DIAGNOSTICS
  *	Returns 0 when intact, 1 when not (the reason printed), 2 when a
- *	file cannot be read.
+ *	file cannot be read. audit_verifier_finish() returns 0 or 1.
  */
 #ifndef AUDIT_VERIFY_H
 #define AUDIT_VERIFY_H
@@ -78,8 +101,16 @@ typedef struct audit_verify_opts {
 	unsigned long long upto;	/* stop after this seq (0: read everything) */
 } audit_verify_opts;
 
+typedef struct audit_verifier audit_verifier;
+
 int audit_verify_ex(char **files, size_t nfiles, const audit_verify_opts *o, FILE *out);
 int audit_verify(char **files, size_t nfiles, const unsigned char *key, size_t keylen,
 		 const audit_head *checkpoint, FILE *out);
+audit_verifier *audit_verifier_new(const audit_verify_opts *o, const char *sep, FILE *out);
+int audit_verifier_line(audit_verifier *v, const char *line, size_t len, int complete,
+			const char *where, unsigned long n);
+int audit_verifier_done(const audit_verifier *v);
+int audit_verifier_finish(audit_verifier *v);
+void audit_verifier_abandon(audit_verifier *v);
 
 #endif

@@ -248,6 +248,62 @@ static void seal_parse_and_mac(void **state)
 	assert_int_equal(audit_head_parse("42:" "abc", &h), -1);
 }
 
+/* feed - lines[0..n) except skip (-1: none) to a verifier placed at "host h trail t" */
+static char *feed(char **lines, size_t n, int skip, int *rc)
+{
+	audit_verify_opts o;
+	audit_verifier *v;
+	char *text = NULL, *copy;
+	size_t len = 0, i;
+	FILE *out = open_memstream(&text, &len);
+
+	memset(&o, 0, sizeof(o));
+	o.no_key = 1;
+	o.host = "test.example";
+	v = audit_verifier_new(&o, " seq ", out);
+	for (i = 0; i < n && !audit_verifier_done(v); i++)
+		if ((int)i != skip)
+			audit_verifier_line(v, lines[i], strlen(lines[i]) - 1, 1, "host h trail t",
+					    (unsigned long)i + 1);
+	*rc = audit_verifier_finish(v);
+	fclose(out);
+	copy = pn_strdup(text);
+	free(text);
+	return copy;
+}
+
+/* verifier_takes_lines_from_elsewhere - the database's rows get the files' checks */
+static void verifier_takes_lines_from_elsewhere(void **state)
+{
+	fixture *fx = *state;
+	char *path = fresh_path(fx, "lines"), **lines, *out;
+	size_t n;
+	int rc;
+
+	append_n(path, 1, 6, NULL);
+	lines = read_lines(path, &n);
+	assert_int_equal(n, 7);
+	out = feed(lines, n, -1, &rc);
+	if (rc != 0 || strncmp(out, "chain intact: 7 records, seq 1..7", 33) != 0)
+		fail_msg("intact lines: %s", out);
+	pn_free(out);
+	out = feed(lines, n, 3, &rc);	/* seq 4 deleted */
+	if (rc != 1 || strstr(out, "host h trail t seq 5: seq 5 follows seq 3 (host h trail t "
+			      "seq 3): record seq 4 was deleted") == NULL)
+		fail_msg("a deleted line: %s", out);
+	pn_free(out);
+	out = feed(lines, n, 6, &rc);	/* the last one: a chain cannot tell */
+	assert_int_equal(rc, 0);
+	pn_free(out);
+	strstr(lines[3], "record ")[1] = 'E';	/* seq 4 edited: "rEcord" */
+	out = feed(lines, n, -1, &rc);
+	if (rc != 1 || strstr(out, "host h trail t seq 4: seq 4 was edited") == NULL)
+		fail_msg("an edited line: %s", out);
+	pn_free(out);
+	free_lines(lines, n);
+	pn_free(path);
+}
+
 typedef struct writer_arg {
 	audit_trail *t;
 	int id;
@@ -610,6 +666,7 @@ int main(void)
 		cmocka_unit_test(seal_parse_and_mac),
 		cmocka_unit_test(concurrent_appends_form_one_chain),
 		cmocka_unit_test(tampering_is_found_at_its_line),
+		cmocka_unit_test(verifier_takes_lines_from_elsewhere),
 		cmocka_unit_test(checkpoint_catches_records_removed_from_the_end),
 		cmocka_unit_test(chain_continues_in_rotated_and_compressed_files),
 		cmocka_unit_test(moved_file_is_reopened_and_the_chain_goes_on),
