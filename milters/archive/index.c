@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* index - SQLite cache of the journal: deliveries, recipients, full text (see index.h) */
+/* index - SQLite cache of the journal: deliveries, recipients, full text; a
+ * handle from arc_index_open_pg() hands every call to index_pg.c (see index.h) */
 #include "milters/archive/index.h"
 #include "milters/archive/index_pg.h"
 #include "common/alloc.h"

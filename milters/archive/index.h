@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
- *	index - the SQLite index of deliveries: a cache of the journal
+ *	index - the index of deliveries, SQLite or PostgreSQL: a cache of the journal
  * SYNOPSIS
  *	#include "milters/archive/index.h"
  *

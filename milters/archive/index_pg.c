@@ -22,6 +22,7 @@
 #define TEXT_MAX (512 * 1024)	/* bytes of text per delivery for the tsvector (1 MB limit) */
 #define PARAMS_MAX 64
 #define RETRY_SECONDS 2	/* after a failed connection, calls fail at once this long */
+#define KEPT_MAX 8		/* statements of the write path prepared once per connection */
 
 /* The schema, one step per version (pn_pg_migrate()). Step 1 creates it.
  * Full text: the 'simple' configuration (no stemming: words in any
@@ -99,6 +100,8 @@ struct arc_pgindex {
 	time_t retry_at;	/* CLOCK_MONOTONIC: no new attempt before */
 	int backend;		/* PQbackendPID() of the connection checked */
 	int checked;		/* schema version and rights checked on it */
+	const char *kept[KEPT_MAX];	/* prepared on this connection (constants: by address) */
+	int nkept;
 	int readonly;
 	int fulltext;
 	pthread_mutex_t lock;
@@ -195,10 +198,57 @@ static PGresult *run(arc_pgindex *p, const char *sql, const params *pa, char **e
 	return r;
 }
 
+/* run_kept - run() for a constant statement of the write path, prepared
+ * once per connection: catch-up runs the same few for every record */
+static PGresult *run_kept(arc_pgindex *p, const char *sql, const params *pa, char **err)
+{
+	char name[16];
+	PGresult *r;
+	int i;
+
+	for (i = 0; i < p->nkept && p->kept[i] != sql; i++)
+		;
+	if (i == KEPT_MAX)
+		return run(p, sql, pa, err);
+	snprintf(name, sizeof(name), "arc%d", i);
+	if (i == p->nkept) {
+		r = PQprepare(p->c, name, sql, 0, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			PQclear(r);
+			return run(p, sql, pa, err);	/* the same error, with its message */
+		}
+		PQclear(r);
+		p->kept[p->nkept++] = sql;
+	}
+	r = PQexecPrepared(p->c, name, pa->n, (const char *const *)pa->v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *m = PQerrorMessage(p->c);
+		size_t n = strlen(m);
+		while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+			n--;
+		fail(err, pn_asprintf("index: PostgreSQL: %.*s", (int)n, m));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
 /* run_ok - a statement whose rows do not matter; rows changed or -1 */
 static long long run_ok(arc_pgindex *p, const char *sql, const params *pa, char **err)
 {
 	PGresult *r = run(p, sql, pa, err);
+	long long n;
+
+	if (r == NULL)
+		return -1;
+	n = atoll(PQcmdTuples(r));
+	PQclear(r);
+	return n;
+}
+
+/* changed - the rows a statement's result changed (cleared), -1 for none */
+static long long changed(PGresult *r)
+{
 	long long n;
 
 	if (r == NULL)
@@ -236,6 +286,7 @@ static int ensure(arc_pgindex *p, char **err)
 		return 0;
 	/* a new connection: perhaps a new server, or a schema upgraded since */
 	p->checked = 0;
+	p->nkept = 0;
 	PQsetNoticeProcessor(p->c, quiet, NULL);
 	if (pn_pg_require(p->c, "archive", arc_pg_version, "postern-archive", &e) < 0) {
 		fail(err, pn_asprintf("index: %s", e ? e : "wrong schema"));
@@ -372,8 +423,17 @@ static int insert_object(arc_pgindex *p, const arc_object *o, char **err)
 		" excluded.encrypted, excluded.time) IS DISTINCT FROM (archive_objects.size,"
 		" archive_objects.stored_size, archive_objects.stored_sha256,"
 		" archive_objects.encrypted, archive_objects.time)";
+	/* several hosts journal records of one shared object: a row that the
+	 * record would not change is left alone without the row lock an
+	 * upsert takes (two indexers locking two objects in opposite order
+	 * deadlock, and one of them would have to start its batch again) */
+	static const char same[] =
+		"SELECT 1 FROM archive_objects WHERE sha256 = $1 AND (time > $6::bigint"
+		" OR (size, stored_size, stored_sha256, encrypted, time)"
+		" = ($2::bigint, $3::bigint, $4, $5::boolean, $6::bigint))";
 	params pa = {{0}, 0};
-	long long n;
+	PGresult *r;
+	long long n = 0;
 
 	add_s(&pa, o->sha256);
 	add_i(&pa, (long long)o->size);
@@ -381,7 +441,11 @@ static int insert_object(arc_pgindex *p, const arc_object *o, char **err)
 	add_s(&pa, o->stored_sha256);
 	add_s(&pa, o->encrypted ? "t" : "f");
 	add_i(&pa, o->time);
-	n = run_ok(p, sql, &pa, err);
+	if ((r = run_kept(p, same, &pa, err)) == NULL)
+		n = -1;
+	else if (PQntuples(r) == 0 && (n = changed(run_kept(p, sql, &pa, err))) < 0)
+		n = -1;
+	PQclear(r);
 	params_free(&pa);
 	return n < 0 ? -1 : n > 0;
 }
@@ -451,7 +515,7 @@ static int insert_delivery(arc_pgindex *p, const arc_delivery *d, const char *ho
 	add_own(&pa, words_only(d->subject));
 	add_own(&pa, words_only(p->fulltext >= 2 ? text : ""));
 	add_s(&pa, p->fulltext ? "t" : "f");
-	r = run(p, sql, &pa, err);
+	r = run_kept(p, sql, &pa, err);
 	params_free(&pa);
 	if (r == NULL)
 		return -1;
@@ -485,7 +549,7 @@ static int apply_hold(arc_pgindex *p, const arc_record *r, char **err)
 		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
 		" held = excluded.held, usec = excluded.usec, reason = excluded.reason,"
 		" user_name = excluded.user_name WHERE excluded.usec > archive_holds.usec";
-	long long changed = 0, n = 0;
+	long long total = 0, n = 0;
 	size_t i;
 
 	for (i = 0; i < r->nids && n >= 0; i++) {
@@ -497,23 +561,24 @@ static int apply_hold(arc_pgindex *p, const arc_record *r, char **err)
 		add_i(&pa, r->usec);
 		add_s(&pa, r->reason);
 		add_s(&pa, r->user);
-		if ((n = run_ok(p, sql, &pa, err)) > 0)
-			changed += n;
+		if ((n = changed(run_kept(p, sql, &pa, err))) > 0)
+			total += n;
 		params_free(&pa);
 	}
-	return n < 0 ? -1 : changed > 0;
+	return n < 0 ? -1 : total > 0;
 }
 
 /* known_delivery - 1 when a delivery is indexed or voided, 0 if not, -1 */
 static int known_delivery(arc_pgindex *p, const char *id, char **err)
 {
+	static const char sql[] = "SELECT 1 FROM archive_deliveries WHERE id = $1"
+				  " UNION ALL SELECT 1 FROM archive_voids WHERE id = $1";
 	params pa = {{0}, 0};
 	PGresult *r;
 	int rc;
 
 	add_s(&pa, id);
-	r = run(p, "SELECT 1 FROM archive_deliveries WHERE id = $1"
-		" UNION ALL SELECT 1 FROM archive_voids WHERE id = $1", &pa, err);
+	r = run_kept(p, sql, &pa, err);
 	params_free(&pa);
 	if (r == NULL)
 		return -1;
