@@ -284,15 +284,19 @@ static int open_shared(arc_archive *a, const arc_settings *set, char **err)
 			n, n == 1 ? "" : "s");
 	/* The daemon never waits for the database, not even at start (a
 	 * restarted worker must answer at once): its thread catches up. */
-	arc_indexer_catch_up_later(a->indexer);
-	if (set->indexer_thread) {
+	if (set->indexer_thread && set->serving) {
 		char *why = NULL;
+		arc_indexer_catch_up_later(a->indexer);
 		if (arc_indexer_start(a->indexer, &why) < 0) {
 			pn_warn("%s: %s", a->dir, why);
 			pn_free(why);
 		}
 		return 0;
 	}
+	/* the tools catch up every host's journal where they read the index;
+	 * check, config and db never touch it */
+	if (set->indexer_thread)
+		return 0;
 	{
 		char *why = NULL;
 		if (arc_archive_catch_up_all(a, arc_archive_text, a, &n, &why) < 0)

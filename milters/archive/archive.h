@@ -90,10 +90,12 @@
  *	the first time this host sees it (kept in a small cache of
  *	the objects it journaled; a duplicate record is one row once
  *	applied). The indexer thread feeds the database from this host's
- *	journal; at open the daemon leaves the catch-up to that thread,
- *	so a database that is down delays no start. The tools (no thread)
- *	catch up every host's journal at open, so that they see every
- *	host's mail. Two hosts storing the same new message at once both
+ *	journal; with set->serving (the daemon's worker) it starts at open
+ *	and catches up there, so a database that is down delays no start.
+ *	Otherwise (the tools) nothing at open touches the database: each
+ *	tool catches up every host's journal before it reads the index, so
+ *	that it sees every host's mail (without set->indexer_thread, tests:
+ *	at open). Two hosts storing the same new message at once both
  *	succeed and the object stays whole (store(3): exclusive create).
  *	arc_archive_catch_up_all() applies every host's journal to the
  *	index (this host's only with SQLite); arc_archive_each_journal()
@@ -147,6 +149,7 @@ typedef struct arc_settings {
 	int catch_up;			/* apply the journal to the index at open */
 	int indexer_thread;		/* index in a thread of its own (the daemon) */
 	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
+	int serving;			/* the daemon's worker (not a tool): see below */
 	const char *index_connection;	/* PostgreSQL conninfo; NULL or "": SQLite index.db */
 	const char *host;		/* this host's journal (with PostgreSQL) */
 	char host_buf[256];		/* the system host name when host_name is not set */

@@ -6,6 +6,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/spool.h"
+#include "common/milter/daemon.h"
 #include "common/milter/milter.h"
 
 #include <errno.h>
@@ -159,6 +160,7 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->catch_up = 1;
 	/* only the daemon journals deliveries: the tools never start it */
 	set->indexer_thread = 1;
+	set->serving = pn_daemon_serving();
 	set->await_outcome = 1;
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* test_archive_multihost - what several hosts sharing one objects/ need of the store:
+/* test_archive_multihost - what several hosts sharing one archive directory need:
  * two writers of one new message at once both succeed and the object stays whole;
- * one host never removes another host's temporary files */
+ * one host never removes another host's temporary files; maintenance visits
+ * every host's journal and nothing else */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -205,11 +206,68 @@ static void another_hosts_temporary_file_is_left_alone(void **state)
 	pn_free(dir);
 }
 
+/* note_host - arc_journals_fn: "HOST," for each journal visited */
+static int note_host(void *ctx, arc_journal *j, char **err)
+{
+	(void)err;
+	pn_buf_printf(ctx, "%s,", *arc_journal_host(j) ? arc_journal_host(j) : "(single)");
+	return 0;
+}
+
+/* every_hosts_journal_is_visited_and_nothing_else - reindex, prune and verify on
+ * one host read every host's journal, the old single-host one too, and never a
+ * link planted where a host's directory would be */
+static void every_hosts_journal_is_visited_and_nothing_else(void **state)
+{
+	char *dir = pn_asprintf("%s/hosts", base), *p, *err = NULL, *seen;
+	arc_journal *own, *single;
+	pn_buf b;
+
+	(void)state;
+	assert_int_equal(mkdir(dir, 0750), 0);
+	own = arc_journal_open_host(dir, "mx2", NULL, 1000, &err);
+	assert_non_null(own);
+	arc_journal_close(arc_journal_open_host(dir, "mx1", NULL, 1000, &err));
+	arc_journal_close(arc_journal_open_host(dir, "mx3.example.com", NULL, 1000, &err));
+	p = pn_asprintf("%s/journal/evil", dir);
+	assert_int_equal(symlink("/etc", p), 0);
+	pn_free(p);
+	p = pn_asprintf("%s/journal/.hidden", dir);
+	assert_int_equal(mkdir(p, 0750), 0);
+	pn_free(p);
+	pn_buf_init(&b, 0);
+	assert_int_equal(arc_journals_each(dir, own, NULL, 1000, note_host, &b, &err), 0);
+	seen = pn_buf_steal(&b, NULL);
+	assert_string_equal(seen, "mx2,mx1,mx3.example.com,");
+	pn_free(seen);
+	/* an archive that ran with SQLite before: its journal/ day files count */
+	p = pn_asprintf("%s/journal/2026-01-02.jsonl", dir);
+	assert_int_equal(t_write_file(p, "", 0), 0);
+	pn_free(p);
+	pn_buf_init(&b, 0);
+	assert_int_equal(arc_journals_each(dir, own, NULL, 1000, note_host, &b, &err), 0);
+	seen = pn_buf_steal(&b, NULL);
+	assert_string_equal(seen, "mx2,mx1,mx3.example.com,(single),");
+	pn_free(seen);
+	/* one host alone (SQLite): its journal only */
+	single = arc_journal_open(dir, NULL, 1000, &err);
+	assert_non_null(single);
+	pn_buf_init(&b, 0);
+	assert_int_equal(arc_journals_each(dir, single, NULL, 1000, note_host, &b, &err), 0);
+	seen = pn_buf_steal(&b, NULL);
+	assert_string_equal(seen, "(single),");
+	pn_free(seen);
+	arc_journal_close(single);
+	arc_journal_close(own);
+	pn_free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_writers_of_one_new_message_both_succeed_and_the_object_verifies),
 		cmocka_unit_test(another_hosts_temporary_file_is_left_alone),
+		cmocka_unit_test(every_hosts_journal_is_visited_and_nothing_else),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, NULL);
