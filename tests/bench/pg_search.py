@@ -23,6 +23,8 @@ each time, as an administrator or a script does: connection and schema
 check included) reps times per kind of query, each time with another
 value, and reports the median and the 95th percentile of the wall-clock
 time, and how many deliveries the queries returned:
+    message-id    --message-id ID      (1 hit, a b-tree lookup: the fixed cost
+                                        of a search, process and connection)
     sender        --from ADDRESS       (about 20 hits)
     recipient     --to ADDRESS         (about 20 hits)
     subject word  --subject WORD       (substring; about 150 hits: a word of
@@ -188,11 +190,14 @@ class SearchBench:
         """(kind, [argv tail] x reps), each with another value."""
         out = []
         step = max(1, self.rows // reps)
-        for kind in ("sender", "recipient", "subject word", "text word", "date range"):
+        for kind in ("message-id", "sender", "recipient", "subject word", "text word",
+                     "date range"):
             qs = []
             for n in range(reps):
                 i = 1 + n * step + n
-                if kind == "sender":
+                if kind == "message-id":
+                    qs.append(["--message-id", f"<{i}@synthetic.example>"])
+                elif kind == "sender":
                     qs.append(["--from", f"s{i % SENDERS}@sender{i % SENDERS % 97}.example"])
                 elif kind == "recipient":
                     qs.append(["--to", f"r{(i * 7) % RECIPIENTS}@dest.example"])
