@@ -349,7 +349,7 @@ def three_hosts_under_load_with_kills_and_a_database_outage_lose_nothing():
              "accepted replies = messages accepted")
 
     # the sink has every message, once
-    want = {mid: v for mid, v in load.accepted.items()}
+    want = dict(load.accepted)
     wait_for(lambda: sink.count() >= len(want), 300, f"{len(want)} messages at the sink")
     at_sink = {}
     for m in sink.messages():
@@ -364,6 +364,7 @@ def three_hosts_under_load_with_kills_and_a_database_outage_lose_nothing():
         mids = {v[0] for v in got.values()}
         return got if all(mid in mids for mid in at_sink) else None
     wait_for(indexed, 300, "every message at the sink in the PostgreSQL index")
+
     def journal_indexed():
         journal, _ = journal_deliveries()
         return journal if journal.keys() <= index_deliveries().keys() else None
