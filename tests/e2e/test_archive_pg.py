@@ -4,7 +4,8 @@
 real PostgreSQL 15 (tests/lib/pg.py: initdb in a temporary directory, a unix
 socket, roles.sql as documented) and two postern-archive daemons driven over
 their milter sockets (tests/lib/milter_client) as an MTA would: one with the
-SQLite index, one with the PostgreSQL index. What an administrator checks:
+SQLite index, one with the PostgreSQL index; [suite]: the same engines run by
+postern-suite. What an administrator checks:
 
   - without a schema the daemon starts and takes mail, and every tool says
     "run postern-archive db init"; db init as the service role is refused
@@ -35,24 +36,26 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 import milter_client as mc  # noqa: E402
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, suite_mode  # noqa: E402
 from pg import PostgreSQL  # noqa: E402
 
-BASE = tempfile.mkdtemp(prefix="postern-archive-pg-")
-os.chmod(BASE, 0o755)
 S = {}
 
 
 def archive(name, **config):
-    base = os.path.join(BASE, name)
+    base = os.path.join(S["base"], name)
     os.makedirs(os.path.join(base, "tmp"), exist_ok=True)
     conf = {"archive_directory": os.path.join(base, "archive"),
             "tmp_dir": os.path.join(base, "tmp"), "body_memory_limit": "64k"}
     conf.update(config)
-    return Daemon("postern-archive", base=base, config=conf)
+    return Daemon("postern-archive", base=base, config=conf, suite=S["suite"])
 
 
-def setup():
+def setup(param):
+    S.clear()
+    S["base"] = tempfile.mkdtemp(prefix="postern-archive-pg-")
+    os.chmod(S["base"], 0o755)
+    S["suite"] = suite_mode(param)
     db = S["db"] = PostgreSQL()
     db.start()
     db.setup_roles()
@@ -74,8 +77,8 @@ def teardown():
                 print(f"# stopping {name}: {e}")
     if "db" in S:
         S["db"].cleanup()
-    if not os.environ.get("POSTERN_KEEP"):
-        shutil.rmtree(BASE, ignore_errors=True)
+    if "base" in S and not os.environ.get("POSTERN_KEEP"):
+        shutil.rmtree(S["base"], ignore_errors=True)
 
 
 def send(d, raw, sender, rcpts, queue_id="4PgTest"):
@@ -397,4 +400,4 @@ def a_database_outage_stops_no_mail():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=("archive", "suite"))
