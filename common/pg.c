@@ -25,8 +25,11 @@ PGconn *pn_pg_connect(const char *conninfo, char **err)
 	char timeout[16];
 	/* Defaults first: libpq keeps the last value of a repeated key, and
 	 * the expanded conninfo (dbname) comes last, so the user's wins. */
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { timeout, "postern", conninfo, NULL };
+	const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
+			       "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+			       "dbname", NULL };
+	const char *vals[] = { timeout, "postern", "10", "5", "3", PN_PG_TCP_TIMEOUT_MS,
+			       conninfo, NULL };
 	PGconn *c;
 
 	snprintf(timeout, sizeof timeout, "%d", PN_PG_CONNECT_TIMEOUT);

@@ -29,7 +29,11 @@
  *	("host=/run/postgresql dbname=postern user=postern_archive", or a
  *	postgresql:// URI). Unless conninfo says otherwise, connect_timeout
  *	is PN_PG_CONNECT_TIMEOUT seconds, so an unreachable server never
- *	blocks a caller for long, and application_name is "postern".
+ *	blocks a caller for long, and application_name is "postern". Over
+ *	TCP, keepalives and tcp_user_timeout (PN_PG_TCP_TIMEOUT_MS) end a
+ *	connection whose server stopped answering (a host gone, a network
+ *	cut) in seconds, instead of the kernel's minutes: a call waiting on
+ *	it fails and the caller tries again later.
  *	pn_pg_alive() checks that *c (may be NULL) is usable and reconnects
  *	when it is not (after the server restarted): 0, or -1 with *err.
  *
@@ -66,6 +70,7 @@
 #include <libpq-fe.h>
 
 #define PN_PG_CONNECT_TIMEOUT 5
+#define PN_PG_TCP_TIMEOUT_MS "15000"
 
 PGconn *pn_pg_connect(const char *conninfo, char **err);
 int pn_pg_alive(PGconn **c, const char *conninfo, char **err);

@@ -62,7 +62,6 @@ static pn_param *table;		/* daemon + milter + engine parameters */
 static char *conn_spec;		/* libmilter keeps this pointer until smfi_main ends */
 static char *run_as;		/* user the worker becomes */
 static volatile int reloader_running;	/* set in the worker once it can reload */
-static int serving;			/* this process is the serving worker */
 static const pn_daemon *self;
 static const char *config_path;
 static int config_given;		/* -c on the command line */
@@ -598,12 +597,6 @@ int pn_daemon_request_reload(void)
 	return kill(getpid(), SIGUSR1) == 0 ? 0 : -1;
 }
 
-/* pn_daemon_serving - whether this process is the worker that serves mail */
-int pn_daemon_serving(void)
-{
-	return serving;
-}
-
 /* pn_daemon_reload_now - reload as on SIGHUP, in the calling thread */
 int pn_daemon_reload_now(void)
 {
@@ -637,7 +630,6 @@ static int run_worker(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_SETMASK, &set, NULL);
-	serving = 1;
 	/* Engine state (databases, files) is opened here, in the process that
 	 * uses it, never inherited across fork. */
 	if ((s = load_snapshot(self, config_path, 0)) == NULL)

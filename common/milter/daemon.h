@@ -66,10 +66,6 @@
  *	return 0, or -1 when the reload failed or outside a serving worker
  *	(tools, tests), where there is nothing to reload.
  *
- *	pn_daemon_serving() is 1 in the worker that serves mail, from before
- *	its engines load (so load() knows it may start threads of its own),
- *	and 0 elsewhere: check, config, the tools, tests.
- *
  *	Every daemon's configuration holds the parameters of pn_daemon_params
  *	(socket, socket_mode, socket_owner, user, pidfile, log_level,
  *	milter_timeout, listen_backlog) and pn_milter_params, then its
@@ -112,7 +108,6 @@ extern const pn_param pn_daemon_params[];
 int pn_daemon_main(const pn_daemon *d, int argc, char **argv);
 int pn_daemon_request_reload(void);
 int pn_daemon_reload_now(void);
-int pn_daemon_serving(void);
 const pn_param *pn_daemon_table(const pn_daemon *d);
 pn_param *pn_engine_table(const pn_engine *e);
 

@@ -283,18 +283,9 @@ static int open_shared(arc_archive *a, const arc_settings *set, char **err)
 		pn_warn("%s: cut an unfinished line from %zu journal file%s", arc_journal_dir(a->journal),
 			n, n == 1 ? "" : "s");
 	/* The daemon never waits for the database, not even at start (a
-	 * restarted worker must answer at once): its thread catches up. */
-	if (set->indexer_thread && set->serving) {
-		char *why = NULL;
-		arc_indexer_catch_up_later(a->indexer);
-		if (arc_indexer_start(a->indexer, &why) < 0) {
-			pn_warn("%s: %s", a->dir, why);
-			pn_free(why);
-		}
-		return 0;
-	}
-	/* the tools catch up every host's journal where they read the index;
-	 * check, config and db never touch it */
+	 * restarted worker must answer at once): arc_archive_serve() starts
+	 * its indexer, which catches up. The tools catch up every host's
+	 * journal where they read the index; check and db never touch it. */
 	if (set->indexer_thread)
 		return 0;
 	{
@@ -692,6 +683,21 @@ char *arc_archive_text(void *ctx, const arc_delivery *d)
 	pn_free(err);
 	arc_meta_free(t.meta);
 	return out;
+}
+
+/* arc_archive_serve - the serving worker: with several hosts, the indexer
+ * starts now and its first pass takes every day file */
+void arc_archive_serve(arc_archive *a)
+{
+	char *why = NULL;
+
+	if (!a->shared || !a->indexer_thread)
+		return;
+	arc_indexer_catch_up_later(a->indexer);
+	if (arc_indexer_start(a->indexer, &why) < 0) {
+		pn_warn("%s: %s", a->dir, why);
+		pn_free(why);
+	}
 }
 
 /* arc_archive_maintenance_lock - one maintenance tool at a time, on any host */

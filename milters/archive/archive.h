@@ -14,6 +14,7 @@
  *	                        int accepted, const char *reason, char **err);
  *	int arc_archive_sync(arc_archive *a, char **err);
  *	char *arc_archive_text(void *a, const arc_delivery *d);
+ *	void arc_archive_serve(arc_archive *a);
  *	int arc_archive_maintenance_lock(arc_archive *a);
  *	void arc_archive_maintenance_unlock(arc_archive *a, int fd);
  *	int arc_archive_catch_up_all(arc_archive *a, arc_text_fn text,
@@ -90,12 +91,13 @@
  *	the first time this host sees it (kept in a small cache of
  *	the objects it journaled; a duplicate record is one row once
  *	applied). The indexer thread feeds the database from this host's
- *	journal; with set->serving (the daemon's worker) it starts at open
- *	and catches up there, so a database that is down delays no start.
- *	Otherwise (the tools) nothing at open touches the database: each
- *	tool catches up every host's journal before it reads the index, so
- *	that it sees every host's mail (without set->indexer_thread, tests:
- *	at open). Two hosts storing the same new message at once both
+ *	journal; arc_archive_serve() (the serving worker, at start and
+ *	after each reload) starts it at once, and its first pass catches
+ *	up, so a database that is down delays no start and a restarted
+ *	worker indexes what its journal holds without waiting for mail.
+ *	Nothing at open touches the database: the tools catch up every
+ *	host's journal before they read the index, so that they see every
+ *	host's mail (without set->indexer_thread, tests: at open). Two hosts storing the same new message at once both
  *	succeed and the object stays whole (store(3): exclusive create).
  *	arc_archive_catch_up_all() applies every host's journal to the
  *	index (this host's only with SQLite); arc_archive_each_journal()
@@ -149,7 +151,6 @@ typedef struct arc_settings {
 	int catch_up;			/* apply the journal to the index at open */
 	int indexer_thread;		/* index in a thread of its own (the daemon) */
 	int await_outcome;		/* index a delivery once arc_archive_outcome() says */
-	int serving;			/* the daemon's worker (not a tool): see below */
 	const char *index_connection;	/* PostgreSQL conninfo; NULL or "": SQLite index.db */
 	const char *host;		/* this host's journal (with PostgreSQL) */
 	char host_buf[256];		/* the system host name when host_name is not set */
@@ -200,6 +201,7 @@ int arc_archive_outcome(arc_archive *a, const char *id, long long when, int acce
 			const char *reason, char **err);
 int arc_archive_sync(arc_archive *a, char **err);
 char *arc_archive_text(void *a, const arc_delivery *d);
+void arc_archive_serve(arc_archive *a);
 int arc_archive_maintenance_lock(arc_archive *a);
 void arc_archive_maintenance_unlock(arc_archive *a, int fd);
 int arc_archive_catch_up_all(arc_archive *a, arc_text_fn text, void *ctx, size_t *applied,

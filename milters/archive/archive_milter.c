@@ -6,7 +6,6 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/spool.h"
-#include "common/milter/daemon.h"
 #include "common/milter/milter.h"
 
 #include <errno.h>
@@ -160,7 +159,6 @@ int archive_settings(const pn_config *cfg, arc_settings *set, char **err)
 	set->catch_up = 1;
 	/* only the daemon journals deliveries: the tools never start it */
 	set->indexer_thread = 1;
-	set->serving = pn_daemon_serving();
 	set->await_outcome = 1;
 	return 0;
 }
@@ -181,6 +179,12 @@ static void *archive_load(const pn_config *cfg, char **err)
 	s->size_limit = pn_config_int(cfg, "size_limit");
 	s->size_action = pn_config_str(cfg, "size_limit_action")[0];
 	return s;
+}
+
+/* archive_serve - the serving worker: the indexer starts now (several hosts) */
+static void archive_serve(void *state)
+{
+	arc_archive_serve(((engine_state *)state)->archive);
 }
 
 /* archive_unload - close the archive */
@@ -441,6 +445,7 @@ const pn_engine archive_engine = {
 		 | PN_STEP_EOH | PN_STEP_BODY | PN_STEP_EOM,
 	.mods = 0,
 	.data_dir_param = "archive_directory",
+	.serve = archive_serve,
 	.load = archive_load,
 	.unload = archive_unload,
 	.on_mail = archive_mail,
