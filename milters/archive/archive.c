@@ -715,6 +715,7 @@ int arc_archive_maintenance_lock(arc_archive *a)
 	    || pn_pg_lock(c, MAINT_LOCK_NAME, &why) < 0) {
 		pn_warn("%s: cannot take the maintenance lock of the database: %s", a->dir, why);
 		pn_free(why);
+		a->maint_unreachable = c == NULL;
 		if (c)
 			PQfinish(c);
 		arc_unlock(fd);

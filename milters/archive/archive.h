@@ -172,6 +172,7 @@ typedef struct arc_archive {
 	int shared;			/* several hosts: PostgreSQL index, journal/HOST/ */
 	char *index_connection;		/* its conninfo (the maintenance lock) */
 	void *maint_pg;			/* PGconn holding the maintenance lock */
+	int maint_unreachable;		/* that lock failed: no server */
 	struct arc_seen *seen;		/* objects this host journaled (shared) */
 	arc_policy *policy;
 	arc_retention retention;

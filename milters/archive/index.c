@@ -171,6 +171,12 @@ int arc_index_shared(const arc_index *x)
 	return x != NULL && x->pg != NULL;
 }
 
+/* arc_index_unreachable - whether the server could not be reached */
+int arc_index_unreachable(arc_index *x)
+{
+	return arc_index_shared(x) && arc_pgindex_unreachable(x->pg);
+}
+
 /* arc_index_close - close the database */
 void arc_index_close(arc_index *x)
 {

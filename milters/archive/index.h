@@ -10,6 +10,7 @@
  *	arc_index *arc_index_open_pg(const char *conninfo, int fulltext,
  *	                             char **err);
  *	int  arc_index_shared(const arc_index *x);
+ *	int  arc_index_unreachable(arc_index *x);
  *	void arc_index_close(arc_index *x);
  *
  *	int arc_index_object(arc_index *x, const char *sha, arc_object *obj);
@@ -78,6 +79,9 @@
  *	down: each call fails (-1, *err) until the server is back and holds
  *	the schema of `postern-archive db init`. Catch-up records progress
  *	per journal host (arc_journal_host()) and day file.
+ *	arc_index_unreachable() is 1 when the last attempt to reach the
+ *	server failed (the tools then exit 75, EX_TEMPFAIL: try again
+ *	later), 0 otherwise and always for SQLite.
  *
  *	An arc_index may be used by many threads: every call takes its
  *	mutex. SQLite waits busy_ms for a lock another process holds.
@@ -149,7 +153,6 @@ int arc_index_delete(arc_index *x, char **ids, size_t n, char **err);
 long long arc_index_uses(arc_index *x, const char *sha);
 int arc_index_delete_object(arc_index *x, const char *sha);
 int arc_index_apply(arc_index *x, const arc_record *r, char **err);
-arc_index *arc_index_open_pg(const char *conninfo, int fulltext, char **err);
-int arc_index_shared(const arc_index *x);
+int arc_index_unreachable(arc_index *x);
 
 #endif

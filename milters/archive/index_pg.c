@@ -258,6 +258,17 @@ static long long changed(PGresult *r)
 	return n;
 }
 
+/* arc_pgindex_unreachable - the last connection attempt failed */
+int arc_pgindex_unreachable(arc_pgindex *p)
+{
+	int down;
+
+	pthread_mutex_lock(&p->lock);
+	down = p->down != NULL;
+	pthread_mutex_unlock(&p->lock);
+	return down;
+}
+
 /* ensure - a live connection to a database with this program's schema */
 static int ensure(arc_pgindex *p, char **err)
 {

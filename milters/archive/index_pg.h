@@ -10,6 +10,7 @@
  *
  *	arc_pgindex *arc_pgindex_open(const char *conninfo, int fulltext);
  *	void arc_pgindex_close(arc_pgindex *p);
+ *	int  arc_pgindex_unreachable(arc_pgindex *p);
  *	(one arc_pgindex_NAME for each arc_index_NAME of index(3))
  * DESCRIPTION
  *	The PostgreSQL backend of index(3): index.c calls it for a handle
@@ -51,6 +52,7 @@ extern const int arc_pg_version;
 
 arc_pgindex *arc_pgindex_open(const char *conninfo, int fulltext);
 void arc_pgindex_close(arc_pgindex *p);
+int arc_pgindex_unreachable(arc_pgindex *p);
 int arc_pgindex_object(arc_pgindex *p, const char *sha, arc_object *obj);
 int arc_pgindex_catch_up_with(arc_pgindex *p, arc_journal *j, arc_catch_up *how,
 			      size_t *applied, char **err);

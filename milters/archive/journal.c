@@ -34,6 +34,10 @@ struct arc_journal {
 	dev_t synced_dev;
 	ino_t synced_ino;		/* ...in this day file */
 	int syncing;
+	/* the day file whose last line this process has checked (a crash
+	 * may cut one; checked once per file, under the exclusive lock) */
+	dev_t checked_dev;
+	ino_t checked_ino;
 };
 
 /* arc_journal_host_ok - a host name usable as one path component */
@@ -232,6 +236,40 @@ static int group_sync(arc_journal *j, int fd)
 	return rc;
 }
 
+/* end_cut_line - never glue a record to a line a crash cut: the first
+ * time this process appends to a day file, look at its last byte under the
+ * exclusive lock (no append of another thread or process is then half
+ * written, which a look under the shared lock could mistake for a cut
+ * line, adding an empty one) and end an unfinished line */
+static int end_cut_line(arc_journal *j, int fd)
+{
+	struct stat st;
+	char last = '\n';
+	int seen, rc = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	pthread_mutex_lock(&j->sync_lock);
+	seen = j->checked_dev == st.st_dev && j->checked_ino == st.st_ino;
+	pthread_mutex_unlock(&j->sync_lock);
+	if (seen)
+		return 0;
+	if (flock_wait(fd, LOCK_EX, j->lock_ms) < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1
+	    && last != '\n')
+		rc = arc_write_all(fd, "\n", 1);
+	if (flock_wait(fd, LOCK_SH, j->lock_ms) < 0)
+		return -1;
+	if (rc == 0) {
+		pthread_mutex_lock(&j->sync_lock);
+		j->checked_dev = st.st_dev;
+		j->checked_ino = st.st_ino;
+		pthread_mutex_unlock(&j->sync_lock);
+	}
+	return rc;
+}
+
 /* arc_journal_append - records as lines, one write, synced */
 int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **err)
 {
@@ -239,7 +277,6 @@ int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **
 	pn_buf b;
 	size_t i;
 	int fd, created = 0, rc = -1;
-	struct stat st;
 
 	*err = NULL;
 	if (n == 0)
@@ -260,16 +297,10 @@ int arc_journal_append(arc_journal *j, const arc_record *recs, size_t n, char **
 		*err = pn_asprintf("cannot open %s: %s", path, strerror(errno));
 		goto done;
 	}
-	if (!created && fstat(fd, &st) == 0 && st.st_size > 0) {
-		/* a crash may have cut the last line: never glue a record to it */
-		char last = '\n';
-		if (pread(fd, &last, 1, st.st_size - 1) != 1)
-			last = '\n';
-		if (last != '\n' && arc_write_all(fd, "\n", 1) < 0) {
-			*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
-			close(fd);
-			goto done;
-		}
+	if (!created && end_cut_line(j, fd) < 0) {
+		*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		goto done;
 	}
 	if (arc_write_all(fd, pn_buf_str(&b), pn_buf_len(&b)) < 0 || group_sync(j, fd) < 0) {
 		*err = pn_asprintf("cannot write %s: %s", path, strerror(errno));

@@ -238,6 +238,15 @@ static arc_archive *current_archive(void *state)
 	return ar;
 }
 
+/* failure_status - the exit status of a failed command: EX_TEMPFAIL when
+ * the shared index could not be reached (a cron job tries again later) */
+static int failure_status(arc_archive *ar)
+{
+	if (arc_index_unreachable(ar->index) || ar->maint_unreachable)
+		return EX_TEMPFAIL;
+	return EX_SOFTWARE;
+}
+
 /* run_query - search and print; exit status */
 static int run_query(arc_archive *ar, const arc_query *q, int json)
 {
@@ -247,7 +256,7 @@ static int run_query(arc_archive *ar, const arc_query *q, int json)
 	if (arc_index_search(ar->index, q, print_one, &p, &err) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		pn_free(err);
-		return EX_SOFTWARE;
+		return failure_status(ar);
 	}
 	if (fflush(stdout) != 0)
 		return EX_IOERR;
@@ -500,7 +509,7 @@ int arc_tool_verify(const pn_config *cfg, void *state, int argc, char **argv)
 	rc = arc_verify(ar, stdout, &rep, &err);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": verify: %s\n", err);
-		rc = EX_SOFTWARE;
+		rc = failure_status(ar);
 		goto done;
 	}
 	printf("verify: %zu objects, %zu deliveries, %zu journal files: ", rep.objects,
@@ -594,7 +603,7 @@ int arc_tool_reindex(const pn_config *cfg, void *state, int argc, char **argv)
 		goto done;
 	if (arc_reindex(ar, &n, &err) < 0) {
 		fprintf(stderr, PROG ": reindex: %s\n", err);
-		rc = EX_SOFTWARE;
+		rc = failure_status(ar);
 		goto done;
 	}
 	printf("reindex: %zu journal records applied\n", n);
@@ -632,7 +641,7 @@ int arc_tool_prune(const pn_config *cfg, void *state, int argc, char **argv)
 	}
 	if (arc_prune(ar, now, a.dry_run, stdout, &rep, &err) < 0) {
 		fprintf(stderr, PROG ": prune: %s\n", err);
-		rc = EX_SOFTWARE;
+		rc = failure_status(ar);
 		goto done;
 	}
 	printf("prune: %zu deliveries and %zu objects (%llu bytes) %s\n", rep.deliveries,
@@ -686,7 +695,7 @@ int arc_tool_hold(const pn_config *cfg, void *state, int argc, char **argv)
 	pn_free(user);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": hold: %s\n", err);
-		rc = EX_SOFTWARE;
+		rc = failure_status(ar);
 		goto done;
 	}
 	printf("hold: %zu deliver%s %s\n", n, n == 1 ? "y" : "ies",

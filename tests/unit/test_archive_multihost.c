@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "milters/archive/archive.h"
 #include "milters/archive/maint.h"
 #include "tests/unit/testlib.h"
@@ -262,12 +264,91 @@ static void every_hosts_journal_is_visited_and_nothing_else(void **state)
 	pn_free(dir);
 }
 
+/* Appenders of several processes and threads on one day file: each line
+ * is one record, never an empty line (a look at the last byte while
+ * another append was half written once added a newline of its own). */
+#define APPEND_PROCS 3
+#define APPEND_THREADS 4
+#define APPEND_EACH 150
+
+static void *append_voids(void *arg)
+{
+	arc_journal *j = arg;
+	char *reason = pn_calloc(1, 48 * 1024 + 1), *err = NULL;
+	arc_record r = {0};
+	int i, failed = 0;
+
+	memset(reason, 'r', 48 * 1024);
+	r.type = ARC_REC_VOID;
+	r.id = "20260102030405-0123abcd";
+	r.reason = reason;
+	r.time = 1767323045;	/* 2026-01-02 */
+	for (i = 0; i < APPEND_EACH; i++)
+		if (arc_journal_append(j, &r, 1, &err) < 0) {
+			pn_free(err);
+			failed = 1;
+		}
+	pn_free(reason);
+	return failed ? arg : NULL;
+}
+
+static void concurrent_appends_never_leave_an_empty_line(void **state)
+{
+	char *dir = pn_asprintf("%s/appenders", base), *path, *text, *p, *err = NULL;
+	size_t len, lines = 0, empty = 0;
+	pid_t kids[APPEND_PROCS];
+	int i, st;
+
+	(void)state;
+	assert_int_equal(mkdir(dir, 0750), 0);
+	for (i = 0; i < APPEND_PROCS; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			arc_journal *j = arc_journal_open_host(dir, "mx1", NULL, 10000, &err);
+			pthread_t t[APPEND_THREADS];
+			void *res;
+			int k, bad = j == NULL;
+
+			for (k = 0; !bad && k < APPEND_THREADS; k++)
+				pthread_create(&t[k], NULL, append_voids, j);
+			for (k = 0; !bad && k < APPEND_THREADS; k++) {
+				pthread_join(t[k], &res);
+				bad |= res != NULL;
+			}
+			_exit(bad);
+		}
+	}
+	for (i = 0; i < APPEND_PROCS; i++) {
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	path = pn_asprintf("%s/journal/mx1/2026-01-02.jsonl", dir);
+	text = pn_read_file(path, (size_t)1 << 30, &len);
+	assert_non_null(text);
+	for (p = text; p < text + len;) {
+		char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		assert_non_null(nl);
+		if (nl == p)
+			empty++;
+		else
+			lines++;
+		p = nl + 1;
+	}
+	assert_int_equal(empty, 0);
+	assert_int_equal(lines, APPEND_PROCS * APPEND_THREADS * APPEND_EACH);
+	pn_free(text);
+	pn_free(path);
+	pn_free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_writers_of_one_new_message_both_succeed_and_the_object_verifies),
 		cmocka_unit_test(another_hosts_temporary_file_is_left_alone),
 		cmocka_unit_test(every_hosts_journal_is_visited_and_nothing_else),
+		cmocka_unit_test(concurrent_appends_never_leave_an_empty_line),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, NULL);
