@@ -258,21 +258,6 @@ static int step_done(arc_index *x, sqlite3_stmt *st, char **err)
 	return 0;
 }
 
-/* join_lines - attachment names as one column */
-static char *join_lines(char **v, size_t n)
-{
-	pn_buf b;
-	size_t i;
-
-	pn_buf_init(&b, 0);
-	for (i = 0; i < n; i++) {
-		if (i)
-			pn_buf_putc(&b, '\n');
-		pn_buf_puts(&b, v[i]);
-	}
-	return pn_buf_steal(&b, NULL);
-}
-
 /* insert_object - the object row, unless present */
 static int insert_object(arc_index *x, const arc_object *o, char **err)
 {
@@ -329,7 +314,7 @@ static int insert_delivery(arc_index *x, const arc_delivery *d, const char *text
 		     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
 	if (st == NULL)
 		return -1;
-	att = join_lines(d->attachments, d->nattachments);
+	att = arc_join_lines(d->attachments, d->nattachments);
 	bind_text(st, 1, d->id);
 	sqlite3_bind_int64(st, 2, d->time);
 	bind_text(st, 3, d->queue_id);
@@ -862,22 +847,6 @@ static void bind_i(binds *b, long long i)
 	}
 }
 
-/* like - "%text%" with LIKE's wildcards escaped by '\' */
-static char *like(const char *s)
-{
-	pn_buf b;
-
-	pn_buf_init(&b, 0);
-	pn_buf_putc(&b, '%');
-	for (; *s; s++) {
-		if (*s == '%' || *s == '_' || *s == '\\')
-			pn_buf_putc(&b, '\\');
-		pn_buf_putc(&b, *s);
-	}
-	pn_buf_putc(&b, '%');
-	return pn_buf_steal(&b, NULL);
-}
-
 /* build_where - the WHERE clause of a query; -1 with *err for a bad key */
 static int build_where(const arc_query *q, pn_buf *sql, binds *b, char **err)
 {
@@ -886,24 +855,24 @@ static int build_where(const arc_query *q, pn_buf *sql, binds *b, char **err)
 	pn_buf_puts(sql, " WHERE 1");
 	if (q->from) {
 		pn_buf_puts(sql, " AND (d.sender LIKE ? ESCAPE '\\' OR d.hdr_from LIKE ? ESCAPE '\\')");
-		bind_s(b, like(q->from));
-		bind_s(b, like(q->from));
+		bind_s(b, arc_like_pattern(q->from));
+		bind_s(b, arc_like_pattern(q->from));
 	}
 	if (q->to) {
 		pn_buf_puts(sql, " AND (d.hdr_to LIKE ? ESCAPE '\\' OR d.hdr_cc LIKE ? ESCAPE '\\'"
 			    " OR EXISTS (SELECT 1 FROM recipients r WHERE r.delivery = d.num"
 			    " AND r.address LIKE ? ESCAPE '\\'))");
-		bind_s(b, like(q->to));
-		bind_s(b, like(q->to));
-		bind_s(b, like(q->to));
+		bind_s(b, arc_like_pattern(q->to));
+		bind_s(b, arc_like_pattern(q->to));
+		bind_s(b, arc_like_pattern(q->to));
 	}
 	if (q->subject) {
 		pn_buf_puts(sql, " AND d.subject LIKE ? ESCAPE '\\'");
-		bind_s(b, like(q->subject));
+		bind_s(b, arc_like_pattern(q->subject));
 	}
 	if (q->attachment) {
 		pn_buf_puts(sql, " AND d.attachments LIKE ? ESCAPE '\\'");
-		bind_s(b, like(q->attachment));
+		bind_s(b, arc_like_pattern(q->attachment));
 	}
 	if (q->text) {
 		pn_buf_puts(sql, " AND d.num IN (SELECT rowid FROM fulltext WHERE fulltext MATCH ?)");

@@ -404,21 +404,6 @@ static char *text_array(char **v, size_t n)
 	return pn_buf_steal(&b, NULL);
 }
 
-/* join_lines - attachment names as one column (as in SQLite) */
-static char *join_lines(char **v, size_t n)
-{
-	pn_buf b;
-	size_t i;
-
-	pn_buf_init(&b, 0);
-	for (i = 0; i < n; i++) {
-		if (i)
-			pn_buf_putc(&b, '\n');
-		pn_buf_puts(&b, v[i]);
-	}
-	return pn_buf_steal(&b, NULL);
-}
-
 /* insert_object - the object row; 1 when it changed, 0 if not, -1 */
 static int insert_object(arc_pgindex *p, const arc_object *o, char **err)
 {
@@ -521,7 +506,7 @@ static int insert_delivery(arc_pgindex *p, const arc_delivery *d, const char *ho
 	add_s(&pa, d->hdr_date);
 	add_i(&pa, (long long)d->size);
 	add_i(&pa, (long long)d->stored_size);
-	add_own(&pa, join_lines(d->attachments, d->nattachments));
+	add_own(&pa, arc_join_lines(d->attachments, d->nattachments));
 	add_own(&pa, text_array(d->rcpts, d->nrcpts));
 	add_own(&pa, words_only(d->subject));
 	add_own(&pa, words_only(p->fulltext >= 2 ? text : ""));
@@ -882,22 +867,6 @@ int arc_pgindex_set_text(arc_pgindex *p, long long rowid, const char *subject, c
 	return rc;
 }
 
-/* like - "%text%" with LIKE's wildcards escaped by '\' (PostgreSQL's default escape) */
-static char *like(const char *s)
-{
-	pn_buf b;
-
-	pn_buf_init(&b, 0);
-	pn_buf_putc(&b, '%');
-	for (; *s; s++) {
-		if (*s == '%' || *s == '_' || *s == '\\')
-			pn_buf_putc(&b, '\\');
-		pn_buf_putc(&b, *s);
-	}
-	pn_buf_putc(&b, '%');
-	return pn_buf_steal(&b, NULL);
-}
-
 /* lower_prefix - a SHA-256 prefix as stored (lower case), as a LIKE prefix */
 static char *lower_prefix(const char *s)
 {
@@ -919,22 +888,22 @@ static int build_where(const arc_query *q, pn_buf *sql, params *pa, char **err)
 	/* ILIKE: trigram indexes; ASCII case ignored, as SQLite's LIKE (and
 	 * other letters' case too, as the database's locale says) */
 	if (q->from) {
-		n = add_own(pa, like(q->from));
+		n = add_own(pa, arc_like_pattern(q->from));
 		pn_buf_printf(sql, " AND (d.sender ILIKE $%d OR d.hdr_from ILIKE $%d)", n, n);
 	}
 	if (q->to) {
-		n = add_own(pa, like(q->to));
+		n = add_own(pa, arc_like_pattern(q->to));
 		pn_buf_printf(sql, " AND d.num IN (SELECT t.num FROM archive_deliveries t"
 			      " WHERE t.hdr_to ILIKE $%d OR t.hdr_cc ILIKE $%d"
 			      " UNION SELECT r.delivery FROM archive_recipients r"
 			      " WHERE r.address ILIKE $%d)", n, n, n);
 	}
 	if (q->subject) {
-		n = add_own(pa, like(q->subject));
+		n = add_own(pa, arc_like_pattern(q->subject));
 		pn_buf_printf(sql, " AND d.subject ILIKE $%d", n);
 	}
 	if (q->attachment) {
-		n = add_own(pa, like(q->attachment));
+		n = add_own(pa, arc_like_pattern(q->attachment));
 		pn_buf_printf(sql, " AND d.attachments ILIKE $%d", n);
 	}
 	if (q->text) {

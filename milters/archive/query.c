@@ -252,3 +252,34 @@ char *arc_fts_phrase(const char *words)
 	}
 	return pn_buf_steal(&b, NULL);
 }
+
+/* arc_like_pattern - "%text%" with LIKE's wildcards escaped by '\' */
+char *arc_like_pattern(const char *s)
+{
+	pn_buf b;
+
+	pn_buf_init(&b, 0);
+	pn_buf_putc(&b, '%');
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			pn_buf_putc(&b, '\\');
+		pn_buf_putc(&b, *s);
+	}
+	pn_buf_putc(&b, '%');
+	return pn_buf_steal(&b, NULL);
+}
+
+/* arc_join_lines - strings joined by newlines */
+char *arc_join_lines(char **v, size_t n)
+{
+	pn_buf b;
+	size_t i;
+
+	pn_buf_init(&b, 0);
+	for (i = 0; i < n; i++) {
+		if (i)
+			pn_buf_putc(&b, '\n');
+		pn_buf_puts(&b, v[i]);
+	}
+	return pn_buf_steal(&b, NULL);
+}

@@ -16,6 +16,8 @@
  *	int  arc_parse_time(const char *s, long long *out);
  *	int  arc_parse_size(const char *s, long long *out);
  *	char *arc_fts_phrase(const char *words);
+ *	char *arc_like_pattern(const char *text);
+ *	char *arc_join_lines(char **v, size_t n);
  * DESCRIPTION
  *	A query is a conjunction of criteria, each optional:
  *	    from        envelope sender or From header contains the text
@@ -41,7 +43,12 @@
  *	arc_parse_size() accepts a byte count with k, m or g (1024-based).
  *	arc_fts_phrase() turns words into an FTS5 query that matches
  *	documents containing all of them, with every word quoted so that
- *	user text can never be read as FTS5 syntax.
+ *	user text can never be read as FTS5 syntax. arc_like_pattern()
+ *	makes the LIKE pattern "%text%" with LIKE's own wildcards in text
+ *	escaped by a backslash (SQLite's ESCAPE '\', PostgreSQL's default),
+ *	so a "contains" criterion matches the text only. arc_join_lines()
+ *	joins strings with newlines (the attachment names column of both
+ *	indexes).
  * DIAGNOSTICS
  *	arc_query_set() returns 0, or -1 with *err naming the option and the
  *	value. The parse functions return 0 or -1.
@@ -78,5 +85,7 @@ char *arc_message_id_normal(const char *s);
 int arc_parse_time(const char *s, long long *out);
 int arc_parse_size(const char *s, long long *out);
 char *arc_fts_phrase(const char *words);
+char *arc_like_pattern(const char *text);
+char *arc_join_lines(char **v, size_t n);
 
 #endif

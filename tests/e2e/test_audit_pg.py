@@ -37,6 +37,7 @@ import milter_client as mc  # noqa: E402
 from daemon import Daemon  # noqa: E402
 from pg import PostgreSQL  # noqa: E402
 from poll import wait_for  # noqa: E402
+from stack import children  # noqa: E402
 
 S = {}
 HOSTS = ("mx1", "mx2")
@@ -161,20 +162,6 @@ def wait_shipped(host, what):
     wait_for(lambda: shipped_all(host), 30, what)
 
 
-def workers(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid and fields[0] not in "ZX":
-                    out.append(int(d))
-            except (OSError, IndexError):
-                pass
-    return out
-
-
 def audit(host, *args):
     return S["d"][host].run(*args)
 
@@ -280,7 +267,7 @@ def a_worker_killed_with_sigkill_resumes_from_the_database():
     t.start()
     try:
         wait_for(lambda: len(replies) >= 10, 30, "traffic before the kill")
-        old = workers(d.proc.pid)
+        old = children(d.proc.pid)
         assert old, "no worker"
         for w in old:
             os.kill(w, signal.SIGKILL)
@@ -306,7 +293,7 @@ def a_restarted_worker_ships_without_waiting_for_mail():
     try:
         all_continue(send("mx1", 4))
         assert len(trail_lines("mx1")) > shipped
-        for w in workers(d.proc.pid):
+        for w in children(d.proc.pid):
             os.kill(w, signal.SIGKILL)
         wait_for(lambda: d.log().count("worker killed by signal 9") > kills, 30,
                  "the worker restarted")
