@@ -432,19 +432,26 @@ def bench_config(short, scratch):
     return params, source
 
 
+def variant_data(cfg, d_base, v_base):
+    """A second configuration of a daemon beside the first (d_base): its
+    own data directory v_base/data, and cfg with every path into the
+    first's data directory moved there, so the two share nothing."""
+    os.makedirs(v_base)
+    scratch = os.path.join(v_base, "data")
+    os.makedirs(scratch)
+    os.chmod(scratch, 0o755)
+    old = os.path.join(d_base, "data")
+    return scratch, {k: (val.replace(old, scratch) if isinstance(val, str) else val)
+                     for k, val in cfg.items()}
+
+
 def audit_interval_variant(cfg, d_base, source):
     """postern-audit a second time with sync = interval (fdatasync at most
     once a second), next to the durable default (sync = always: the record
     is on disk before the MTA gets its reply, group commit): configuration
     "audit-interval", its own trail and key so nothing is shared."""
     v_base = d_base + "-interval"
-    os.makedirs(v_base)
-    scratch = os.path.join(v_base, "data")
-    os.makedirs(scratch)
-    os.chmod(scratch, 0o755)
-    old = os.path.join(d_base, "data")
-    v = {k: (val.replace(old, scratch) if isinstance(val, str) else val)
-         for k, val in cfg.items()}
+    _, v = variant_data(cfg, d_base, v_base)
     for k in ("trail_file", "key_file", "head_file"):
         if v.get(k):
             os.makedirs(os.path.dirname(v[k]), exist_ok=True)
@@ -483,13 +490,7 @@ def archive_pg_variant(cfg, d_base, source, db, notes):
     The schema comes from `postern-archive db init` run as postern_owner,
     as the documentation tells an administrator."""
     v_base = d_base + "-pg"
-    os.makedirs(v_base)
-    scratch = os.path.join(v_base, "data")
-    os.makedirs(scratch)
-    os.chmod(scratch, 0o755)
-    old = os.path.join(d_base, "data")
-    v = {k: (val.replace(old, scratch) if isinstance(val, str) else val)
-         for k, val in cfg.items()}
+    scratch, v = variant_data(cfg, d_base, v_base)
     for k, val in v.items():
         if re.search(r"(_dir|directory)$", k) and val.startswith(scratch):
             os.makedirs(val, exist_ok=True)
