@@ -20,7 +20,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
-PKGS       := libcrypto libssl json-c libmaxminddb libzstd sqlite3 libidn2 libpq
+PKGS       := libcrypto libssl json-c libmaxminddb libzstd sqlite3 libidn2 libpq libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,7 +32,7 @@ LDFLAGS    += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) $(CFLAGS) \
               -MMD -MP -DPOSTERN_VERSION='"$(VERSION)"'
-LIBS       := $(PKG_LIBS) -lmilter -lpthread
+LIBS       := $(PKG_LIBS) -lmilter -lcrypt -lpthread
 
 # libpostern: the generic layer (common/) and the milter layer (common/milter/)
 COMMON_SRC := $(wildcard common/*.c common/milter/*.c)

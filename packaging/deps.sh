@@ -15,18 +15,19 @@
 set -eu
 
 RUNTIME="
-libmilter1.0.1 libssl3 libjson-c5 libmaxminddb0 libzstd1 libsqlite3-0 libidn2-0 libpq5
+libmilter1.0.1 libssl3 libjson-c5 libmaxminddb0 libzstd1 libsqlite3-0 libidn2-0 libpq5 libmicrohttpd12 libcrypt1
 adduser
 "
 
 BUILD="
 build-essential pkg-config clang libclang-rt-14-dev
-libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev libidn2-dev libpq-dev
+libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev libidn2-dev libpq-dev libmicrohttpd-dev libcrypt-dev
 libcmocka-dev
 postfix swaks openssl python3 procps
 libmaxmind-db-writer-perl mmdb-bin
 zstd sqlite3 valgrind postgresql
 dovecot-sieve m4
+chromium chromium-driver python3-selenium prometheus nginx
 debhelper dpkg-dev fakeroot lintian systemd
 "
 
