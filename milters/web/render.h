@@ -57,7 +57,7 @@
  *
  *	web_message_part() returns the decoded content (base64 and
  *	quoted-printable decoded) of part N: content_type the lower-case
- *	type/subtype, filename the decoded filename or NULL. A text/*
+ *	type/subtype, filename the decoded filename or NULL. A text
  *	part is returned converted from its charset to UTF-8 (charset
  *	"utf-8" then); other parts are the decoded bytes as they are
  *	(charset NULL). A message/rfc822 part is the embedded message.
