@@ -359,7 +359,7 @@ static void test_html_to_text(void **state)
 		{ "<img src=\"http://t.example/p.gif\">", "" },
 		{ "&amp;&lt;&gt;&quot;&#39;&#x41;&#65;&nbsp;&hellip;&bogus;", "&<>\"'AA\xc2\xa0\xe2\x80\xa6&bogus;" },
 		{ "&#0;&#xd800;&#x110000;", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-		{ "unterminated <b", "unterminated " },
+		{ "unterminated <b", "unterminated" },
 		{ "<title>t</title>body", "body" },
 		{ "a   b\n\n\n\nc", "a b c" },
 		{ "<pre>  keep\n  this</pre>", "  keep\n  this" },
