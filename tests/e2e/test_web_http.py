@@ -326,6 +326,26 @@ def every_read_is_in_the_access_log_and_the_verified_trail():
 
 
 @test
+def the_audit_page_shows_the_records_and_a_verified_chain():
+    c = logged_in("bob")
+    ident = S["ids"]["Report attached"]
+    r = c.get(f"/audit?id={ident}")
+    check_eq(r.status, 200)
+    assert 'id="audit-records"' in r.text
+    assert len(re.findall(r'<tr class="record"', r.text)) >= 1, r.text[-3000:]
+    m = re.search(r'id="chain-status"[^>]*>([^<]*)', r.text)
+    assert m and m.group(1).startswith("verified"), m and m.group(1)
+    r = c.get("/tls")
+    check_eq(r.status, 200)
+    assert 'id="partners"' in r.text and "partner.example" in r.text
+    r = c.get("/tls?domain=partner.example")
+    check_eq(r.status, 200)
+    assert 'id="sessions"' in r.text and 'id="compliance"' in r.text
+    r = c.get("/tls?domain=%3Cscript%3E")
+    assert "<script>" not in r.text
+
+
+@test
 def logout_ends_the_session():
     c = logged_in("bob")
     c.get("/search")
