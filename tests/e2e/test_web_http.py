@@ -20,11 +20,13 @@ proxy address only. Twice: on a SQLite index, and on a PostgreSQL one
 (127.0.0.2...) where a test needs an address of its own: the daemon
 listens on 127.0.0.1 and sees the source.
 """
+import http.client
 import io
 import json
 import mailbox
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -101,7 +103,7 @@ def setup(param):
 
 
 def teardown():
-    for k in ("web", "sso"):
+    for k in ("web", "sso", "https"):
         if S.get(k):
             S[k].stop()
     if S.get("st"):
@@ -388,6 +390,38 @@ def head_404_static_and_the_sandboxed_html_part():
     check_eq(r.status, 200)
     check_eq(r.header("Content-Security-Policy"),
              "sandbox; default-src 'none'; style-src 'unsafe-inline'")
+
+
+@test(only="sqlite")
+def https_sends_hsts_and_a_secure_cookie():
+    st = S["st"]
+    d = os.path.join(S["base"], "https")
+    os.makedirs(d)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    S["https"] = WebDaemon(d, st.daemons["archive"].conf, st.daemons["audit"].conf,
+                           {"alice": ("admin", "x")},
+                           {"tls_cert_file": cert, "tls_key_file": key}).start()
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection("127.0.0.1", S["https"].port, context=ctx, timeout=60)
+    try:
+        conn.request("GET", "/login")
+        resp = conn.getresponse()
+        resp.read()
+        check_eq(resp.status, 200)
+        assert resp.getheader("Strict-Transport-Security", "").startswith("max-age="), \
+            resp.getheaders()
+        assert "Secure" in resp.getheader("Set-Cookie", ""), resp.getheader("Set-Cookie")
+    finally:
+        conn.close()
+    # plain HTTP on the HTTPS port is not served
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        f"http://127.0.0.1:{S['https'].port}/login"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout != "200", r.stdout
 
 
 @test
