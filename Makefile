@@ -81,6 +81,19 @@ $(BUILD)/bin/postern-$(1): $(BUILD)/milters/$(1)/main.o $(BUILD)/lib/lib$(1).a $
 endef
 $(foreach m,$(filter-out suite,$(MILTERS)),$(eval $(call milter_rules,$(m))))
 
+# postern-web's view modules (render, trailview, tlsview, esc) form
+# libweb.a even before milters/web/main.c exists; they call the audit and
+# tls engines, so libweb.a comes before those libraries on a link line.
+ifeq ($(wildcard milters/web/main.c),)
+ifneq ($(wildcard milters/web/*.c),)
+MILTER_LIBS := $(BUILD)/lib/libweb.a $(MILTER_LIBS)
+$(BUILD)/lib/libweb.a: $(patsubst %.c,$(BUILD)/%.o,$(wildcard milters/web/*.c))
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+endif
+endif
+
 # postern-suite: the four engines in one process, each from its own library
 # (milters/suite/ holds only the daemon's main and tools).
 SUITE_SRC  := $(filter-out milters/suite/main.c,$(wildcard milters/suite/*.c))
