@@ -341,6 +341,34 @@ def search(b, **fields):
     return result_ids(b)
 
 
+# ---- the detectors themselves ---------------------------------------------------
+
+@test
+def detectors_see_a_script_and_a_leak_on_a_page_without_defences():
+    """The checks of the hostile corpus, on a page that has none of
+    postern-web's defences (no escaping, no CSP, no sandbox): each must
+    fire, or passing them later would prove nothing."""
+    b = new_browser()
+    leak = f"leak.{MARKER_DOMAIN}"
+    page = ("<!doctype html><title>naive</title><p>naive viewer</p>"
+            "<script>window.pwned=1;console.log('PWNED naive');"
+            f"new Image().src='http://{leak}/x.png'</script>").encode()
+    site = Site({"/naive": ("text/html", page)}).start()
+    try:
+        S["marker"].clear()
+        b.mark()
+        b.get(site.url("/naive"))
+        wait_for(lambda: S["marker"].hits({leak}), 30, "the leak at the Marker")
+        findings = []
+        check_no_script(b, "naive", findings)
+        assert any("window.pwned" in f for f in findings), findings
+        assert any("PWNED naive" in f for f in findings), findings
+        sent = [r["url"] for r in b.requests_outside(site.url("/")) if not r["blocked"]]
+        assert f"http://{leak}/x.png" in sent, sent
+    finally:
+        site.stop()
+
+
 # ---- log in -----------------------------------------------------------------
 
 @test
@@ -636,8 +664,9 @@ def check_no_request_out(b, what, findings, top_level):
     if sent:
         findings.append(f"{what}: requests to other origins {sent[:5]}")
     if top_level:
-        # the console's own pages show mail as text: not even an attempt
-        tried = [r["url"] for r in out]
+        # the console's own page shows mail as text: not even an attempt
+        # (its sandboxed frame may try; chromium blocks that, checked above)
+        tried = [r["url"] for r in out if r["top"]]
         if tried:
             findings.append(f"{what}: the page tried (blocked) {tried[:5]}")
     return len(out)

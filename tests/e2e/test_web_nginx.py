@@ -13,8 +13,8 @@ in its own prefix: `nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'`
 with its pid file, temp directories and error log under DIR.
 
 postern-web runs on loopback with secure_cookies = yes and single sign-on
-enabled for nginx's address (sso_header = X-Remote-User, sso_proxies =
-127.0.0.1/32), as the file's comments tell an administrator to set it.
+enabled for nginx's address (sso_header = X-Remote-User,
+sso_trusted_proxies = 127.0.0.1), as the file's comments tell an administrator to set it.
 Checked with Python over HTTPS, trusting the test CA only:
   - nginx -t accepts the file; plain HTTP redirects to HTTPS;
   - login works through nginx (303 to /search), the session cookie is
@@ -197,17 +197,18 @@ def session_cookie(hdrs):
 
 
 def login(user, pw, request=https):
-    """The browser's steps: GET /login (csrf field, any pre-login
-    cookie), POST the form. (status, headers) of the POST."""
+    """A browser's steps: GET /login (csrf field, its cookies), POST the
+    form with the Origin a browser sends. (status, headers) of the POST."""
     st, hdrs, body = request("GET", "/login")
     check_eq(st, 200, "GET /login")
     m = re.search(rb'name="csrf"[^>]*value="([^"]*)"', body) or \
         re.search(rb'value="([^"]*)"[^>]*name="csrf"', body)
     assert m, f"no csrf field in /login: {body[:500]!r}"
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    pre, _ = session_cookie(hdrs)
-    if pre:
-        headers["Cookie"] = f"postern_session={pre}"
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "Origin": f"https://localhost:{S['https']}"}
+    cookies = [c.split(";", 1)[0] for c in hdrs.get("set-cookie", [])]
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
     form = urllib.parse.urlencode({"user": user, "password": pw,
                                    "csrf": m.group(1).decode()})
     st, hdrs, _ = request("POST", "/login", body=form, headers=headers)
@@ -235,7 +236,7 @@ def setup():
         "audit_config": st.daemons["audit"].conf,
         "secure_cookies": "yes",
         "sso_header": "X-Remote-User",
-        "sso_proxies": "127.0.0.1/32",
+        "sso_trusted_proxies": "127.0.0.1",
     })
     web.passwd(ADMIN, "admin", ADMIN_PW)
     web.passwd(AUDITOR, "auditor", AUDITOR_PW)

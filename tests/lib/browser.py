@@ -465,13 +465,15 @@ class Browser:
         self._mark_perf, self._mark_logs = len(self.perf), len(self.logs)
 
     def requests(self, since_mark=True):
-        """Every request the pages made: [{url, method, type, frame,
-        status, blocked, error}] from the performance log. blocked is
+        """Every request the pages made: [{url, method, type, frame, top,
+        status, blocked, error}] from the performance log (top: made by
+        the tab's document itself, not by a frame in it). blocked is
         DevTools' blockedReason (e.g. "csp", "inspector") when chromium
         refused to send it; status is the HTTP status when answered."""
         self._drain()
         events = self.perf[self._mark_perf:] if since_mark else self.perf
         out, by_id = [], {}
+        main = self.main_frames()
         for ev in events:
             m, p = ev.get("method"), ev.get("params", {})
             if m == "Network.requestWillBeSent":
@@ -479,6 +481,7 @@ class Browser:
                      "method": p["request"].get("method"), "type": p.get("type"),
                      "frame": p.get("frameId"), "status": None, "blocked": None,
                      "error": None}
+                r["top"] = r["frame"] in main
                 out.append(r)
                 by_id[r["id"]] = r
             elif m == "Network.responseReceived" and p.get("requestId") in by_id:
@@ -486,6 +489,16 @@ class Browser:
             elif m == "Network.loadingFailed" and p.get("requestId") in by_id:
                 by_id[p["requestId"]]["blocked"] = p.get("blockedReason")
                 by_id[p["requestId"]]["error"] = p.get("errorText")
+        return out
+
+    def main_frames(self):
+        """Ids of the top-level frames (the tab's document, not an iframe)."""
+        out = set()
+        for ev in self.perf:
+            if ev.get("method") == "Page.frameNavigated":
+                f = ev.get("params", {}).get("frame", {})
+                if not f.get("parentId"):
+                    out.add(f.get("id"))
         return out
 
     def requests_outside(self, origin=None, sent_only=False):
