@@ -279,7 +279,8 @@ def teardown():
 def new_browser(phone=False):
     if S["why_no_browser"]:
         skip(S["why_no_browser"])
-    b = Browser(S["web"].origin, marker=S["marker"], phone=phone).start()
+    b = Browser(S["web"].origin, marker=S["marker"], phone=phone,
+                wait=240 if VALGRIND else 30).start()
     S["browsers"].append(b)
     return b
 

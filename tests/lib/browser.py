@@ -261,7 +261,8 @@ QUIET = [
 
 class Browser:
     def __init__(self, base_url, downloads=None, marker=None, phone=False,
-                 ca_file=None, logdir=None):
+                 logdir=None, wait=WAIT):
+        self.timeout = wait     # the bound of every wait (a slow server: valgrind)
         self.base_url = base_url.rstrip("/")
         self.origin = origin_of(self.base_url)
         self.tmp = tempfile.mkdtemp(prefix="postern-chromium-")
@@ -270,7 +271,6 @@ class Browser:
         self.marker = marker
         self.size = PHONE if phone else DESKTOP
         self.logdir = logdir or self.tmp
-        self.ca_file = ca_file
         self.driver = None
         self.perf = []          # DevTools events (dicts), in order
         self.logs = []          # console lines: {"level", "source", "message"}
@@ -292,9 +292,6 @@ class Browser:
         if self.marker is not None:
             args.append(f"--host-resolver-rules=MAP * 127.0.0.1:{self.marker.port}, "
                         "EXCLUDE localhost, EXCLUDE 127.0.0.1")
-        if self.ca_file is not None:
-            # the test CA: chromium has no --ca-file; ignore errors for it only
-            args.append("--ignore-certificate-errors")
         for a in args:
             o.add_argument(a)
         o.add_experimental_option("prefs", {
@@ -310,8 +307,8 @@ class Browser:
             if _service_takes_log_output() else \
             Service(CHROMEDRIVER, log_path=os.path.join(self.logdir, "chromedriver.log"))
         self.driver = webdriver.Chrome(service=service, options=o)
-        self.driver.set_page_load_timeout(WAIT)
-        self.driver.set_script_timeout(WAIT)
+        self.driver.set_page_load_timeout(self.timeout)
+        self.driver.set_script_timeout(self.timeout)
         self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                     {"behavior": "allow", "downloadPath": self.downloads})
         return self
@@ -344,8 +341,9 @@ class Browser:
         u = urlsplit(self.driver.current_url)
         return u.path + ("?" + u.query if u.query else "")
 
-    def wait(self, cond, what, timeout=WAIT):
+    def wait(self, cond, what, timeout=None):
         """Wait (bounded) until cond(driver) is true; return its value."""
+        timeout = timeout or self.timeout
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
         try:
@@ -360,7 +358,7 @@ class Browser:
         from selenium.webdriver.common.by import By
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
-    def one(self, css, timeout=WAIT):
+    def one(self, css, timeout=None):
         """The first element matching css, waited for (bounded)."""
         from selenium.webdriver.common.by import By
         return self.wait(lambda d: (d.find_elements(By.CSS_SELECTOR, css) or [None])[0],
@@ -427,10 +425,11 @@ class Browser:
 
     # ---- downloads --------------------------------------------------------
 
-    def download(self, action, timeout=WAIT):
+    def download(self, action, timeout=None):
         """Run action (a click on a download link or an export button) and
         return the path of the file it downloaded (bounded wait until the
         .crdownload is renamed)."""
+        timeout = timeout or self.timeout
         before = set(os.listdir(self.downloads))
         action()
         deadline = time.monotonic() + timeout
