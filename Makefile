@@ -45,6 +45,13 @@ LIBPOSTERN := $(BUILD)/libpostern.a
 MILTERS    := $(patsubst milters/%/main.c,%,$(wildcard milters/*/main.c))
 BINS       := $(MILTERS:%=$(BUILD)/bin/postern-%)
 MILTER_LIBS:= $(patsubst %,$(BUILD)/lib/lib%.a,$(filter-out suite,$(MILTERS)))
+# postern-web is no milter: it serves the archive and the audit trail over
+# HTTP through their engines, so it also links their libraries. A static
+# library must come before those it calls: libweb.a goes first wherever all
+# of them are linked (unit tests, fuzz targets, bench).
+WEB_LIB    := $(BUILD)/lib/libweb.a
+MILTER_LIBS:= $(filter $(WEB_LIB),$(MILTER_LIBS)) $(filter-out $(WEB_LIB),$(MILTER_LIBS))
+LINK_web   := $(BUILD)/lib/libarchive.a $(BUILD)/lib/libaudit.a $(BUILD)/lib/libtls.a
 
 # Test programs: cmocka unit tests and daemons that exist only for tests.
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -75,30 +82,17 @@ $(BUILD)/lib/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out milters/$(1)/ma
 	@mkdir -p $$(@D)
 	rm -f $$@
 	$$(AR) rcs $$@ $$^
-$(BUILD)/bin/postern-$(1): $(BUILD)/milters/$(1)/main.o $(BUILD)/lib/lib$(1).a $(LIBPOSTERN)
+$(BUILD)/bin/postern-$(1): $(BUILD)/milters/$(1)/main.o $(BUILD)/lib/lib$(1).a $(LINK_$(1)) $(LIBPOSTERN)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach m,$(filter-out suite,$(MILTERS)),$(eval $(call milter_rules,$(m))))
 
-# postern-web's view modules (render, trailview, tlsview, esc) form
-# libweb.a even before milters/web/main.c exists; they call the audit and
-# tls engines, so libweb.a comes before those libraries on a link line.
-ifeq ($(wildcard milters/web/main.c),)
-ifneq ($(wildcard milters/web/*.c),)
-MILTER_LIBS := $(BUILD)/lib/libweb.a $(MILTER_LIBS)
-$(BUILD)/lib/libweb.a: $(patsubst %.c,$(BUILD)/%.o,$(wildcard milters/web/*.c))
-	@mkdir -p $(@D)
-	rm -f $@
-	$(AR) rcs $@ $^
-endif
-endif
-
 # postern-suite: the four engines in one process, each from its own library
 # (milters/suite/ holds only the daemon's main and tools).
 SUITE_SRC  := $(filter-out milters/suite/main.c,$(wildcard milters/suite/*.c))
 $(BUILD)/bin/postern-suite: $(BUILD)/milters/suite/main.o $(SUITE_SRC:%.c=$(BUILD)/%.o) \
-		$(filter-out $(BUILD)/lib/libsuite.a,$(MILTER_LIBS)) $(LIBPOSTERN)
+		$(filter-out $(BUILD)/lib/libsuite.a $(WEB_LIB),$(MILTER_LIBS)) $(LIBPOSTERN)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -11,6 +11,7 @@
  *	void web_page_begin(pn_buf *b, const web_req *r, const char *title);
  *	void web_page_end(pn_buf *b);
  *	pn_http_response *web_html(pn_buf *b);       200, takes b's bytes
+ *	pn_http_response *web_html_status(pn_buf *b, int status);
  *	pn_http_response *web_error(const web_req *r, int status,
  *	                            const char *text);
  *	void web_esc(pn_buf *b, const char *s);      HTML text and attributes
@@ -20,6 +21,11 @@
  *	int  web_record_access(web_app *app, const web_req *r,
  *	                       const char *action, const char *object,
  *	                       char **err);
+ *	int  web_record_read(web_app *app, const web_req *r, const char *action,
+ *	                     const char *id, const char *sha256, char **err);
+ *	int  web_record_event(web_app *app, const char *user, web_role role,
+ *	                      const char *remote, const char *action,
+ *	                      const char *object, char **err);
  * DESCRIPTION
  *	Pages are functions of (app, request) that return a response. The
  *	router (router.c) has already: authenticated the user (r->user is
@@ -28,6 +34,11 @@
  *	shows, downloads or exports archived mail calls web_record_access()
  *	before it sends anything, and refuses (500, nothing sent) when the
  *	access cannot be recorded: what cannot be logged is not shown.
+ *	web_record_read() is the same for one archived message (delivery id
+ *	and object SHA-256): its access_log line has the form the archive's
+ *	own tools write ("TIME web-ACTION: read by user=web:NAME ... id=ID
+ *	sha256=SHA"). web_record_event() records what happens without a
+ *	page (login, failed login, logout) in the access trail only.
  *
  *	Everything that came from mail, from the user or from a file is
  *	written with web_esc() (which escapes & < > " ' and drops control
@@ -78,6 +89,7 @@ typedef struct web_route {
 void web_page_begin(pn_buf *b, const web_req *r, const char *title);
 void web_page_end(pn_buf *b);
 pn_http_response *web_html(pn_buf *b);
+pn_http_response *web_html_status(pn_buf *b, int status);
 pn_http_response *web_error(const web_req *r, int status, const char *text);
 void web_esc(pn_buf *b, const char *s);
 void web_esc_n(pn_buf *b, const char *s, size_t n);
@@ -85,5 +97,9 @@ void web_url_arg(pn_buf *b, const char *s);
 void web_csrf_field(pn_buf *b, const web_req *r);
 int web_record_access(web_app *app, const web_req *r, const char *action, const char *object,
                       char **err);
+int web_record_read(web_app *app, const web_req *r, const char *action, const char *id,
+                    const char *sha256, char **err);
+int web_record_event(web_app *app, const char *user, web_role role, const char *remote,
+                     const char *action, const char *object, char **err);
 
 #endif

@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""End-to-end: postern-web over HTTP (python's http.client) on an archive
+and an audit trail filled by the real postern-archive and postern-audit
+behind the private Postfix (tests/lib/stack.py).
+
+What a user or an attacker would check: the login form and its CSRF
+cookie; a login without or with a wrong CSRF token is 403; a session id
+planted before the login is not the one after it and never logs anyone
+in; search, count and paging; the message page; the .eml download is
+byte for byte what `postern-archive get` writes; export as mbox and as
+zip (read back with python's mailbox and zipfile); an auditor's hold is
+403, an admin's hold is seen by `postern-archive search --held`; every
+view, download and export is in the archive's access_log and in the
+access trail, which `postern-audit verify` accepts; security headers;
+the login rate limit (429 after 5 failures, per address and per name,
+a right password included); single sign-on honoured from a trusted
+proxy address only. Clients use other loopback source addresses
+(127.0.0.2...) where a test needs an address of its own: the daemon
+listens on 127.0.0.1 and sees the source.
+"""
+import io
+import json
+import mailbox
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+
+from tap import test, main, check_eq  # noqa: E402
+from daemon import binary  # noqa: E402
+from poll import wait_for  # noqa: E402
+from smtp import send  # noqa: E402
+from stack import Stack  # noqa: E402
+from webd import Client, WebDaemon  # noqa: E402
+
+S = {}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+USERS = {"alice": ("admin", "alice-secret"), "bob": ("auditor", "bob-secret"),
+         "erin": ("auditor", "erin-secret")}
+
+
+def message(n, subject, extra_headers="", body="Hello.\n"):
+    return (f"From: Alice <alice@sender.example>\nTo: Bob <bob@dest.example>\n"
+            f"Subject: {subject}\nDate: Mon, 1 Jan 2024 10:00:0{n} +0000\n"
+            f"Message-ID: <web-{n}@sender.example>\n{extra_headers}\n{body}")
+
+
+MESSAGES = [
+    ("plain", message(1, "Quarterly figures", body="From the start.\nThe figures.\n")),
+    ("multipart", message(2, "Report attached",
+                          "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n",
+                          "--B\nContent-Type: text/plain\n\nSee the report.\n--B\n"
+                          "Content-Type: application/pdf; name=report.pdf\n"
+                          "Content-Disposition: attachment; filename=report.pdf\n"
+                          "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n")),
+    ("html", message(3, "<script>alert(1)</script> offer",
+                     "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n",
+                     "<p onclick=\"x()\">Hi <script>alert(2)</script></p>\n")),
+]
+
+
+def setup():
+    S.clear()
+    base = tempfile.mkdtemp(prefix="postern-web-")
+    S["access_log"] = os.path.join(base, "access.log")
+    st = Stack(daemons=("archive", "audit"),
+               config={"archive": {"access_log": S["access_log"]}}).start()
+    S["st"] = st
+    for i, (_, msg) in enumerate(MESSAGES):
+        r = send("127.0.0.1", st.pf.port, "alice@sender.example",
+                 ["bob@dest.example", f"hidden{i}@dest.example"], msg)
+        assert r.code == 250, (r.stage, r.code, r.text)
+    st.sink.wait_for(len(MESSAGES))
+    wait_for(lambda: len(st.archive_deliveries()) == len(MESSAGES), 60, "archived")
+    S["ids"] = {d["subject"]: d["id"] for d in st.archive_deliveries()}
+    S["web"] = WebDaemon(os.path.join(base, "web"), st.daemons["archive"].conf,
+                         st.daemons["audit"].conf, USERS,
+                         {"tls_policy": os.path.join(st.base, "tls_policy"),
+                          "audit_verify_key_file": st.key + ".initial"}).start()
+    S["base"] = base
+
+
+def teardown():
+    for k in ("web", "sso"):
+        if S.get(k):
+            S[k].stop()
+    if S.get("st"):
+        S["st"].stop()
+
+
+def logged_in(user):
+    c = Client(S["web"].port)
+    r = c.login(user, USERS[user][1])
+    check_eq(r.status, 303, f"login {user}")
+    return c
+
+
+def archive_tool(*args):
+    st = S["st"]
+    return subprocess.run([binary("postern-archive"), "-c", st.daemons["archive"].conf,
+                           *args], capture_output=True, timeout=60)
+
+
+@test
+def login_form_sets_a_csrf_cookie_and_security_headers():
+    r = Client(S["web"].port).get("/login")
+    check_eq(r.status, 200)
+    assert 'id="login-form"' in r.text and 'name="csrf"' in r.text
+    value, attrs = r.cookies()["postern_login"]
+    assert re.fullmatch(r"[0-9a-f]{64}", value), value
+    assert "HttpOnly" in attrs and "SameSite=Strict" in attrs, attrs
+    check_eq(r.header("Content-Security-Policy"), CSP)
+    check_eq(r.header("X-Frame-Options"), "DENY")
+    check_eq(r.header("Referrer-Policy"), "no-referrer")
+    assert r.header("Strict-Transport-Security") is None   # plain HTTP
+
+
+@test
+def login_without_or_with_a_wrong_csrf_token_is_403():
+    c = Client(S["web"].port)
+    c.get("/login")
+    r = c.post("/login", {"user": "alice", "password": USERS["alice"][1]}, csrf=False)
+    check_eq(r.status, 403, "no token")
+    assert 'id="error"' in r.text
+    r = c.post("/login", {"user": "alice", "password": USERS["alice"][1], "csrf": "0" * 64})
+    check_eq(r.status, 403, "wrong token")
+    assert "postern_session" not in c.cookies
+
+
+@test
+def a_cross_site_login_post_is_403():
+    c = Client(S["web"].port)
+    c.get("/login")
+    r = c.post("/login", {"user": "alice", "password": USERS["alice"][1]},
+               headers={"Origin": "http://evil.example"})
+    check_eq(r.status, 403)
+
+
+@test
+def a_wrong_password_is_refused_with_the_error_element():
+    c = Client(S["web"].port, source_address="127.0.0.3")
+    r = c.login("bob", "not-the-password")
+    check_eq(r.status, 401)
+    assert 'id="error"' in r.text and 'id="login-form"' in r.text
+    r = c.login("nobody-here", "x")
+    check_eq(r.status, 401)
+
+
+@test
+def session_fixation_a_planted_id_is_never_the_logged_in_one():
+    planted = "ab" * 32
+    c = Client(S["web"].port)
+    c.cookies["postern_session"] = planted
+    r = c.login("bob", USERS["bob"][1])
+    check_eq(r.status, 303)
+    check_eq(r.header("Location"), "/search")
+    new = c.cookies["postern_session"]
+    assert new != planted and re.fullmatch(r"[0-9a-f]{64}", new), new
+    attacker = Client(S["web"].port)
+    attacker.cookies["postern_session"] = planted
+    r = attacker.get("/search")
+    check_eq(r.status, 303, "the planted id logs nobody in")
+    check_eq(r.header("Location"), "/login")
+    # a second login of the same browser gets yet another id
+    c.login("bob", USERS["bob"][1])
+    assert c.cookies["postern_session"] != new
+
+
+@test
+def search_lists_every_delivery_with_its_count():
+    c = logged_in("bob")
+    r = c.get("/search")
+    check_eq(r.status, 200)
+    assert re.search(r'id="count"[^>]*>3 deliveries<', r.text), r.text[:2000]
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), 3)
+    for ident in S["ids"].values():
+        assert f'href="/message?id={ident}"' in r.text
+    assert 'id="search-form"' in r.text and 'id="export-form"' in r.text
+    # the hostile subject is text, not markup
+    assert "<script>alert(1)" not in r.text and "&lt;script&gt;alert(1)" in r.text
+    r = c.get("/search?subject=report")
+    assert re.search(r'id="count"[^>]*>1 delivery<', r.text)
+    r = c.get("/search?since=not-a-date")
+    check_eq(r.status, 400)
+    assert 'id="error"' in r.text
+
+
+@test
+def the_message_page_shows_envelope_with_bcc_and_hold_state():
+    c = logged_in("bob")
+    ident = S["ids"]["Report attached"]
+    r = c.get(f"/message?id={ident}")
+    check_eq(r.status, 200)
+    for part in ('id="envelope"', 'id="hold-state"', 'id="hold-form"', 'id="download-eml"',
+                 'id="audit-link"', 'id="headers"', 'id="body"'):
+        assert part in r.text, part
+    assert "hidden1@dest.example" in r.text    # the Bcc recipient, from the envelope
+    assert re.search(r'id="hold-state"[^>]*>not held<', r.text)
+    check_eq(c.get("/message?id=20990101000000-00000000").status, 404)
+    check_eq(c.get("/message?id=../../etc/passwd").status, 404)
+
+
+@test
+def the_eml_download_is_the_original_bytes():
+    c = logged_in("bob")
+    for ident in S["ids"].values():
+        r = c.get(f"/message/eml?id={ident}")
+        check_eq(r.status, 200)
+        check_eq(r.header("Content-Type"), "message/rfc822")
+        assert r.header("Content-Disposition").startswith("attachment"), r.headers
+        want = archive_tool("get", ident)
+        check_eq(want.returncode, 0)
+        assert r.body == want.stdout, (len(r.body), len(want.stdout))
+
+
+@test
+def posts_without_or_with_a_wrong_csrf_token_are_403():
+    c = logged_in("alice")
+    ident = S["ids"]["Quarterly figures"]
+    c.get(f"/message?id={ident}")
+    form = {"id": ident, "action": "add", "reason": "case 17"}
+    r = c.post("/hold", form, csrf=False)
+    check_eq(r.status, 403, "no token")
+    assert 'id="error"' in r.text
+    r = c.post("/hold", dict(form, csrf="f" * 64))
+    check_eq(r.status, 403, "wrong token")
+    r = c.post("/hold", form, headers={"Referer": "http://evil.example/x"})
+    check_eq(r.status, 403, "cross-site referer")
+    check_eq(archive_tool("search", "--held").returncode, 1, "nothing held")
+
+
+@test
+def an_auditor_cannot_place_a_hold():
+    c = logged_in("bob")
+    ident = S["ids"]["Quarterly figures"]
+    c.get(f"/message?id={ident}")
+    r = c.post("/hold", {"id": ident, "action": "add", "reason": "mine"})
+    check_eq(r.status, 403)
+    assert 'id="error"' in r.text
+    check_eq(archive_tool("search", "--held").returncode, 1, "nothing held")
+
+
+@test
+def an_admin_hold_is_what_the_cli_sees():
+    c = logged_in("alice")
+    ident = S["ids"]["Quarterly figures"]
+    c.get(f"/message?id={ident}")
+    r = c.post("/hold", {"id": ident, "action": "add", "reason": ""})
+    check_eq(r.status, 400, "a reason is required")
+    r = c.post("/hold", {"id": ident, "action": "add", "reason": "case 17"})
+    check_eq(r.status, 303)
+    out = archive_tool("search", "--held")
+    check_eq(out.returncode, 0)
+    lines = out.stdout.decode().splitlines()
+    check_eq(len(lines), 1)
+    assert lines[0].startswith(ident) and "case 17" in lines[0], lines
+    r = c.get(f"/message?id={ident}")
+    assert re.search(r'id="hold-state"[^>]*>held<', r.text)
+    r = c.get("/search?held=1")
+    assert re.search(r'id="count"[^>]*>1 delivery<', r.text)
+    r = c.post("/hold", {"id": ident, "action": "remove", "reason": "case closed"})
+    check_eq(r.status, 303)
+    check_eq(archive_tool("search", "--held").returncode, 1, "released")
+
+
+@test
+def export_mbox_and_zip_are_readable():
+    c = logged_in("bob")
+    c.get("/search")
+    ids = sorted(S["ids"].values())
+    r = c.post("/export", [("format", "mbox")] + [("id", i) for i in ids])
+    check_eq(r.status, 200)
+    check_eq(r.header("Content-Type"), "application/mbox")
+    with tempfile.NamedTemporaryFile(suffix=".mbox") as f:
+        f.write(r.body)
+        f.flush()
+        box = mailbox.mbox(f.name)
+        subjects = sorted(m["subject"] for m in box)
+        box.close()
+    check_eq(subjects, sorted(S["ids"].keys()))
+    r = c.post("/export", [("format", "zip")] + [("id", i) for i in ids[:2]])
+    check_eq(r.status, 200)
+    check_eq(r.header("Content-Type"), "application/zip")
+    z = zipfile.ZipFile(io.BytesIO(r.body))
+    check_eq(z.testzip(), None)
+    check_eq(sorted(z.namelist()), [i + ".eml" for i in ids[:2]])
+    for i in ids[:2]:
+        check_eq(z.read(i + ".eml"), archive_tool("get", i).stdout)
+    # nothing ticked: the search fields select
+    r = c.post("/export", {"format": "zip", "subject": "report"})
+    check_eq(r.status, 200)
+    check_eq(zipfile.ZipFile(io.BytesIO(r.body)).namelist(),
+             [S["ids"]["Report attached"] + ".eml"])
+    r = c.post("/export", {"format": "tar", "id": ids[0]})
+    check_eq(r.status, 400)
+
+
+@test
+def every_read_is_in_the_access_log_and_the_verified_trail():
+    c = logged_in("bob")
+    ident = S["ids"]["Report attached"]
+    c.get(f"/message/eml?id={ident}")
+    with open(S["access_log"]) as f:
+        log = f.read()
+    assert re.search(rf"web-download: read by user=web:bob \(auditor from 127\.0\.0\.1\) "
+                     rf"uid=\d+ id={ident} sha256=[0-9a-f]{{64}}", log), log[-2000:]
+    assert "web-export: read by user=web:bob" in log
+    assert "web-view: read by user=web:bob" in log
+    with open(S["web"].trail) as f:
+        records = [json.loads(line) for line in f]
+    kinds = {(r.get("action"), r.get("user")) for r in records if r.get("type") == "web-access"}
+    for want in (("download", "bob"), ("view", "bob"), ("export", "bob"), ("search", "bob"),
+                 ("login", "bob"), ("login-failed", "bob"), ("hold-add", "alice")):
+        assert want in kinds, (want, sorted(kinds))
+    v = subprocess.run([binary("postern-audit"), "verify", S["web"].trail],
+                       capture_output=True, text=True, timeout=60)
+    check_eq(v.returncode, 0, v.stdout + v.stderr)
+
+
+@test
+def logout_ends_the_session():
+    c = logged_in("bob")
+    c.get("/search")
+    old = c.cookies["postern_session"]
+    r = c.post("/logout", {})
+    check_eq(r.status, 303)
+    check_eq(r.header("Location"), "/login")
+    c.cookies["postern_session"] = old
+    check_eq(c.get("/search").status, 303, "the old id is dead")
+
+
+@test
+def head_404_static_and_the_sandboxed_html_part():
+    c = logged_in("bob")
+    r = c.request("HEAD", "/search")
+    check_eq(r.status, 200)
+    check_eq(r.body, b"")
+    r = c.get("/no-such-page")
+    check_eq(r.status, 404)
+    assert 'id="error"' in r.text
+    r = c.get("/static/app.css")
+    check_eq(r.status, 200)
+    assert r.header("Content-Type").startswith("text/css")
+    check_eq(c.get("/static/../web.conf").status, 404)
+    r = c.get(f"/message/html?id={S['ids']['<script>alert(1)</script> offer']}&part=0")
+    check_eq(r.status, 200)
+    check_eq(r.header("Content-Security-Policy"),
+             "sandbox; default-src 'none'; style-src 'unsafe-inline'")
+
+
+@test
+def login_rate_limit_per_address_and_per_name():
+    # its own source address: the other tests' failures do not count here
+    c = Client(S["web"].port, source_address="127.0.0.4")
+    for i in range(5):
+        check_eq(c.login("nobody-at-all", f"guess{i}").status, 401, f"failure {i + 1}")
+    r = c.login("bob", USERS["bob"][1])
+    check_eq(r.status, 429, "the address is blocked, even with a right password")
+    assert 'id="error"' in r.text
+    # per name: erin's five failures come from five addresses
+    for i in range(5):
+        d = Client(S["web"].port, source_address=f"127.0.1.{i + 1}")
+        check_eq(d.login("erin", "wrong").status, 401)
+    d = Client(S["web"].port, source_address="127.0.2.1")
+    check_eq(d.login("erin", USERS["erin"][1]).status, 429, "the name is blocked")
+    check_eq(logged_in("alice").get("/search").status, 200, "others still log in")
+
+
+@test
+def sso_header_is_honoured_from_a_trusted_proxy_only():
+    st = S["st"]
+    S["sso"] = WebDaemon(os.path.join(S["base"], "sso"), st.daemons["archive"].conf,
+                         st.daemons["audit"].conf, {"alice": ("admin", "x")},
+                         {"sso_header": "X-Remote-User",
+                          "sso_trusted_proxies": "127.0.0.2"}).start()
+    port = S["sso"].port
+    trusted = Client(port, source_address="127.0.0.2")
+    r = trusted.get("/search", headers={"X-Remote-User": "alice"})
+    check_eq(r.status, 200)
+    assert "alice" in r.text and "(admin)" in r.text
+    r = trusted.get("/search", headers={"X-Remote-User": "mallory"})
+    check_eq(r.status, 403, "a name without an account")
+    untrusted = Client(port)   # 127.0.0.1 is not a trusted proxy here
+    r = untrusted.get("/search", headers={"X-Remote-User": "alice"})
+    check_eq(r.status, 303, "ignored: back to the login page")
+    check_eq(r.header("Location"), "/login")
+    assert "ignoring X-Remote-User header" in S["sso"].log(), S["sso"].log()
+
+
+if __name__ == "__main__":
+    main(setup, teardown)
