@@ -333,7 +333,7 @@ def search(b, **fields):
     """Fill the search form and submit it; the ids of the result rows."""
     b.get("/search")
     form = b.fill("#search-form", fields)
-    b.submit_and_wait(form.submit)
+    b.submit_and_wait(lambda: b.press_submit(form))
     b.one("#count")
     return result_ids(b)
 
@@ -484,7 +484,7 @@ def export(b, fmt, subject):
     from selenium.webdriver.common.by import By
     form = b.one("#export-form")
     Select(form.find_element(By.NAME, "format")).select_by_value(fmt)
-    path = b.download(lambda: form.submit())
+    path = b.download(lambda: b.press_submit(form))
     return ids, path
 
 

@@ -390,17 +390,31 @@ class Browser:
             el = form.find_element(By.NAME, name)
             if el.tag_name == "select":
                 Select(el).select_by_value(value)
+            elif (el.get_attribute("type") or "").lower() in ("checkbox", "radio"):
+                if el.is_selected() != bool(value):
+                    el.click()
             else:
                 el.clear()
                 el.send_keys(value)
         return form
+
+    def press_submit(self, form):
+        """Submit form as a user does: its (first) submit button, or
+        Enter in it when it has none."""
+        from selenium.webdriver.common.by import By
+        buttons = form.find_elements(By.CSS_SELECTOR, "button:not([type]), button[type=submit],"
+                                                      " input[type=submit]")
+        if buttons:
+            buttons[0].click()
+        else:
+            form.submit()
 
     def login(self, user, password):
         """Log in through the form of /login; True when the server sent the
         browser on (away from /login), False when it stayed (id="error")."""
         self.get("/login")
         form = self.fill("#login-form", {"user": user, "password": password})
-        self.submit_and_wait(form.submit)
+        self.submit_and_wait(lambda: self.press_submit(form))
         return not self.path.startswith("/login") and not self.find("#error")
 
     def cookie(self, name="postern_session"):
