@@ -46,7 +46,8 @@ static int break_kind(const char *name, size_t n)
 					    "blockquote", "pre", "ul", "ol", "dl", "hr", NULL };
 	static const char *const line[] = { "br", "div", "li", "tr", "dt", "dd", "section",
 					    "article", "header", "footer", "form", "address",
-					    "figure", "nav", "aside", "main", "center", NULL };
+					    "figure", "nav", "aside", "main", "center", "details",
+					    "summary", "caption", "fieldset", "legend", NULL };
 	size_t i;
 
 	for (i = 0; para[i]; i++)
@@ -74,10 +75,13 @@ static void emit(conv *c, const char *s, size_t n)
 	if (c->full || n == 0)
 		return;
 	if (out_len(c) > 0) {
-		if (c->breaks)
-			pn_buf_append(c->out, "\n\n", (size_t)c->breaks);
-		else if (c->space)
-			pn_buf_putc(c->out, ' ');
+		size_t sep = c->breaks ? (size_t)c->breaks : c->space ? 1 : 0;
+
+		if (c->max && out_len(c) + sep > c->max) {
+			c->full = 1;
+			return;
+		}
+		pn_buf_append(c->out, c->breaks ? "\n\n" : " ", sep);
 	}
 	c->breaks = c->space = 0;
 	if (c->max && out_len(c) + n > c->max) {

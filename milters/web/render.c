@@ -146,7 +146,7 @@ static int render_headers(ctx *c, const char *msg, size_t len, size_t max_header
 	int rc = 0;
 
 	pn_buf_init(&item, 0);
-	pn_buf_puts(c->out, "<section id=\"headers\"><h2>Headers</h2>\n<dl>\n");
+	pn_buf_puts(c->out, "<section id=\"headers\"><h2>Headers</h2>\n<dl class=\"headers\">\n");
 	while (i < len && msg[i] != '\n' && !(msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')) {
 		const char *colon;
 
@@ -310,23 +310,59 @@ int web_render_message(pn_buf *out, const char *msg, size_t len, const web_rende
 	return rc;
 }
 
-int web_message_part(const char *msg, size_t len, int part, web_part *out)
+/* walk - the MIME walk of a whole message, keeping every part's content */
+static pn_mime *walk_all(const char *msg, size_t len, unsigned max_depth)
 {
 	pn_mime_limits lim;
-	const pn_mime_part *p;
 	size_t body;
 	pn_mime *m;
 
-	memset(out, 0, sizeof(*out));
-	if (part < 0)
-		return -1;
 	memset(&lim, 0, sizeof(lim));
 	lim.keep_text_max = WEB_PART_MAX;
 	lim.keep_all_content = 1;
+	lim.max_depth = max_depth;
 	m = pn_mime_new(&lim);
 	body = pn_mime_feed_headers(m, msg, len);
 	pn_mime_body(m, msg + body, len - body);
 	pn_mime_finish(m);
+	return m;
+}
+
+/*
+ * embedded - the whole of an embedded message (part p of a walk): the walk
+ * keeps only its header section, so walk again with the depth limit at the
+ * container's depth, where it is one leaf holding the message as sent, and
+ * take the leaf with the container's digest (earlier parts may number
+ * differently in that walk, the bytes cannot). NULL when not found.
+ */
+static const pn_mime_part *embedded(const char *msg, size_t len, const pn_mime_part *p,
+				    pn_mime **again)
+{
+	size_t i;
+
+	*again = NULL;
+	if (p->depth == 0)
+		return NULL;
+	*again = walk_all(msg, len, p->depth);
+	for (i = 0; i < pn_mime_part_count(*again); i++) {
+		const pn_mime_part *q = pn_mime_part_get(*again, i);
+
+		if (!q->is_container && q->depth == p->depth && strcmp(q->sha256, p->sha256) == 0
+		    && strcmp(q->content_type, p->content_type) == 0)
+			return q;
+	}
+	return NULL;
+}
+
+int web_message_part(const char *msg, size_t len, int part, web_part *out)
+{
+	const pn_mime_part *p, *whole;
+	pn_mime *m, *again = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (part < 0)
+		return -1;
+	m = walk_all(msg, len, 0);
 	if ((size_t)part >= pn_mime_part_count(m)) {
 		pn_mime_free(m);
 		return -1;
@@ -335,9 +371,12 @@ int web_message_part(const char *msg, size_t len, int part, web_part *out)
 	out->content_type = pn_strdup(p->content_type);
 	out->filename = p->filename ? pn_strdup(p->filename) : NULL;
 	out->charset = strncmp(p->content_type, "text/", 5) == 0 ? pn_strdup("utf-8") : NULL;
+	if (p->is_container && (whole = embedded(msg, len, p, &again)) != NULL)
+		p = whole;
 	out->data = pn_memdup0(p->text ? p->text : "", p->text ? p->text_len : 0);
 	out->len = p->text ? p->text_len : 0;
 	out->truncated = p->text_truncated;
+	pn_mime_free(again);
 	pn_mime_free(m);
 	return 0;
 }

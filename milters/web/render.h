@@ -60,7 +60,8 @@
  *	type/subtype, filename the decoded filename or NULL. A text
  *	part is returned converted from its charset to UTF-8 (charset
  *	"utf-8" then); other parts are the decoded bytes as they are
- *	(charset NULL). A message/rfc822 part is the embedded message.
+ *	(charset NULL). A message/rfc822 part is the embedded message as
+ *	sent, header and body (found by a second walk that keeps it whole).
  *	data is NUL-terminated (it may also hold NULs: use len). A part
  *	is returned whole up to WEB_PART_MAX (64 MiB decoded), cut beyond
  *	(truncated set).

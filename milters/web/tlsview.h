@@ -19,27 +19,38 @@
  *	when the normalised domain (common/domain.h: IDNA, case, trailing
  *	dot) of its envelope sender or of one of its recipients is D, or
  *	is under D for a ".D" key. Each session is
- *	  refused    when the record is a "refused" event, or its tls
- *	             engine verdict is not "pass"/"none" (reject, tempfail,
- *	             hold, tag, log: the policy was not met);
- *	  compliant  otherwise (a message record).
- *	Connection, trail-start, gap, key-change and outcome records are
- *	not sessions.
+ *	  refused    a "refused" event by the tls engine, or postern-tls's
+ *	             verdict in the record (engines.tls: verdict for the
+ *	             sender's domain, rcpt "DOMAIN=VERDICT" for a
+ *	             recipient's) is reject or tempfail;
+ *	  violation  that verdict is hold, tag or log (the policy was not
+ *	             met but the mail went on); or, when the record holds no
+ *	             verdict (a standalone postern-audit), an inbound session
+ *	             whose TLS facts miss the rule's tls=required,
+ *	             min_version or verify=yes;
+ *	  compliant  otherwise.
+ *	Only "message" and "refused" records are sessions.
  *
  *	web_tls_partners() appends <table id="partners">: one
  *	<tr class="partner"> per policy line in file order: the domain key
  *	(a link /tls?domain=KEY), the rule (tls, min_version, min_bits,
  *	verify, direction, action, outbound), and the counts of recent
- *	sessions compliant / refused.
+ *	sessions: <td class="compliant">, <td class="refused">,
+ *	<td class="violations">. Each record counts once per policy line
+ *	(its sender's domain for inbound lines, its recipients' for
+ *	outbound ones); "*" collects every domain no other line names.
  *
  *	web_tls_partner() appends, for one domain (normalised first, so
  *	"Example.COM." is example.com; the policy line that applies is
- *	found with ptls_policy_lookup, as postern-tls finds it):
+ *	found with ptls_policy_lookup, as postern-tls finds it; ".D" names
+ *	the policy line of that key and every subdomain of D):
  *	  <div id="compliance"> the rule and "N sessions: C compliant,
- *	    R refused";
+ *	    R refused, V other violations.";
  *	  <table id="sessions"> one <tr class="session"> per recent
  *	    session, newest first: time, queue id, direction, client, TLS
- *	    version, cipher, bits, certificate verified, verdict.
+ *	    version, cipher, bits, certificate verified, verdict (its td's
+ *	    class is "verdict compliant", "verdict refused" or "verdict
+ *	    violation").
  *
  *	"Recent" and the bounds: the trail files are read newest first
  *	(the last one given first), each from its start, and reading stops

@@ -343,6 +343,90 @@ static void test_part_decoding(void **state)
 	pn_free(out);
 }
 
+/* 100,000 header fields, a NUL and a bare CR in some: 500 shown, a note. */
+static void test_header_flood(void **state)
+{
+	pn_buf msg;
+	char *out;
+	int i;
+
+	(void)state;
+	pn_buf_init(&msg, 0);
+	pn_buf_append(&msg, "X-Nul: a\0b\rc\r\n", 14);
+	for (i = 0; i < 100000; i++)
+		pn_buf_printf(&msg, "X-Flood-%d: <b onmouseover=alert(%d)>\r\n", i, i);
+	pn_buf_puts(&msg, "\r\nbody\r\n");
+	out = render(pn_buf_str(&msg), pn_buf_len(&msg), "1");
+	assert_safe(out, "header flood");
+	assert_non_null(strstr(out, "<dt>X-Flood-498</dt>"));
+	assert_null(strstr(out, "<dt>X-Flood-499</dt>"));
+	assert_non_null(strstr(out, "99501 more header fields not shown."));
+	assert_non_null(strstr(out, "<pre class=\"text\">body\n</pre>"));
+	pn_free(out);
+	pn_buf_free(&msg);
+}
+
+/* The whole fragment has a cap, and stays well-formed when cut. */
+static void test_output_cap(void **state)
+{
+	web_render_opts o;
+	size_t len;
+	char *msg = load("many-parts.eml", &len);
+	pn_buf out;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.message_id_param = "1";
+	o.max_output = 20000;
+	pn_buf_init(&out, 0);
+	assert_int_equal(web_render_message(&out, msg, len, &o), 0);
+	assert_safe(pn_buf_str(&out), "capped");
+	assert_true(pn_buf_len(&out) <= 20000);
+	assert_non_null(strstr(pn_buf_str(&out), "id=\"output-truncated\""));
+	assert_non_null(strstr(pn_buf_str(&out), "</ul>\n"));
+	pn_buf_free(&out);
+	pn_free(msg);
+}
+
+/* A forwarded message: listed as an attachment, downloaded whole. */
+static void test_embedded_message(void **state)
+{
+	static const char inner[] =
+		"From: inner@example.org\r\nSubject: the original\r\n\r\nOriginal body <script>x</script>\r\n";
+	pn_buf msg;
+	web_part p;
+	char *out;
+
+	(void)state;
+	pn_buf_init(&msg, 0);
+	pn_buf_puts(&msg, "Subject: fwd\r\nMIME-Version: 1.0\r\n"
+		    "Content-Type: multipart/mixed; boundary=\"O\"\r\n\r\n"
+		    "--O\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+		    "--O\r\nContent-Type: multipart/alternative; boundary=\"I\"\r\n\r\n"
+		    "--I\r\nContent-Type: text/plain\r\n\r\nalt\r\n--I--\r\n"
+		    "--O\r\nContent-Type: message/rfc822\r\n"
+		    "Content-Disposition: attachment; filename=\"original.eml\"\r\n\r\n");
+	pn_buf_puts(&msg, inner);
+	pn_buf_puts(&msg, "--O--\r\n");
+	/* parts: 0 text, 1 alt text, 2 the message, 3 its body */
+	assert_int_equal(web_message_part(pn_buf_str(&msg), pn_buf_len(&msg), 2, &p), 0);
+	assert_string_equal(p.content_type, "message/rfc822");
+	assert_string_equal(p.filename, "original.eml");
+	/* as sent, less the line break that belongs to the next boundary */
+	assert_int_equal(p.len, strlen(inner) - 2);
+	assert_memory_equal(p.data, inner, p.len);
+	web_part_free(&p);
+	assert_int_equal(web_message_part(pn_buf_str(&msg), pn_buf_len(&msg), 3, &p), 0);
+	assert_string_equal(p.data, "Original body <script>x</script>");
+	web_part_free(&p);
+	out = render(pn_buf_str(&msg), pn_buf_len(&msg), "9");
+	assert_safe(out, "embedded");
+	assert_non_null(strstr(out, "<a href=\"/message/part?id=9&amp;part=2\">original.eml</a>"));
+	assert_non_null(strstr(out, "Original body &lt;script&gt;x&lt;/script&gt;"));
+	pn_free(out);
+	pn_buf_free(&msg);
+}
+
 /* web_html_to_text alone: the converter's own edge cases. */
 static void test_html_to_text(void **state)
 {
@@ -409,6 +493,9 @@ int main(void)
 		cmocka_unit_test(test_deep_and_broken),
 		cmocka_unit_test(test_hostile_id),
 		cmocka_unit_test(test_part_decoding),
+		cmocka_unit_test(test_embedded_message),
+		cmocka_unit_test(test_header_flood),
+		cmocka_unit_test(test_output_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
