@@ -46,7 +46,8 @@ static int break_kind(const char *name, size_t n)
 					    "blockquote", "pre", "ul", "ol", "dl", "hr", NULL };
 	static const char *const line[] = { "br", "div", "li", "tr", "dt", "dd", "section",
 					    "article", "header", "footer", "form", "address",
-					    "figure", "nav", "aside", "main", "center", NULL };
+					    "figure", "nav", "aside", "main", "center", "details",
+					    "summary", "caption", "fieldset", "legend", NULL };
 	size_t i;
 
 	for (i = 0; para[i]; i++)

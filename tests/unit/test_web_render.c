@@ -343,6 +343,51 @@ static void test_part_decoding(void **state)
 	pn_free(out);
 }
 
+/* 100,000 header fields, a NUL and a bare CR in some: 500 shown, a note. */
+static void test_header_flood(void **state)
+{
+	pn_buf msg;
+	char *out;
+	int i;
+
+	(void)state;
+	pn_buf_init(&msg, 0);
+	pn_buf_append(&msg, "X-Nul: a\0b\rc\r\n", 14);
+	for (i = 0; i < 100000; i++)
+		pn_buf_printf(&msg, "X-Flood-%d: <b onmouseover=alert(%d)>\r\n", i, i);
+	pn_buf_puts(&msg, "\r\nbody\r\n");
+	out = render(pn_buf_str(&msg), pn_buf_len(&msg), "1");
+	assert_safe(out, "header flood");
+	assert_non_null(strstr(out, "<dt>X-Flood-498</dt>"));
+	assert_null(strstr(out, "<dt>X-Flood-499</dt>"));
+	assert_non_null(strstr(out, "99501 more header fields not shown."));
+	assert_non_null(strstr(out, "<pre class=\"text\">body\n</pre>"));
+	pn_free(out);
+	pn_buf_free(&msg);
+}
+
+/* The whole fragment has a cap, and stays well-formed when cut. */
+static void test_output_cap(void **state)
+{
+	web_render_opts o;
+	size_t len;
+	char *msg = load("many-parts.eml", &len);
+	pn_buf out;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.message_id_param = "1";
+	o.max_output = 20000;
+	pn_buf_init(&out, 0);
+	assert_int_equal(web_render_message(&out, msg, len, &o), 0);
+	assert_safe(pn_buf_str(&out), "capped");
+	assert_true(pn_buf_len(&out) <= 20000);
+	assert_non_null(strstr(pn_buf_str(&out), "id=\"output-truncated\""));
+	assert_non_null(strstr(pn_buf_str(&out), "</ul>\n"));
+	pn_buf_free(&out);
+	pn_free(msg);
+}
+
 /* A forwarded message: listed as an attachment, downloaded whole. */
 static void test_embedded_message(void **state)
 {
@@ -449,6 +494,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_id),
 		cmocka_unit_test(test_part_decoding),
 		cmocka_unit_test(test_embedded_message),
+		cmocka_unit_test(test_header_flood),
+		cmocka_unit_test(test_output_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
