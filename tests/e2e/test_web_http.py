@@ -149,6 +149,13 @@ def login_without_or_with_a_wrong_csrf_token_is_403():
     r = c.post("/login", {"user": "alice", "password": USERS["alice"][1], "csrf": "0" * 64})
     check_eq(r.status, 403, "wrong token")
     assert "postern_session" not in c.cookies
+    # a cookie planted from a sibling domain, and a form that matches it
+    c = Client(S["web"].port)
+    planted = "c0ffee" * 10 + "c0ff"
+    c.cookies["postern_login"] = planted
+    r = c.post("/login", {"user": "alice", "password": USERS["alice"][1], "csrf": planted})
+    check_eq(r.status, 403, "a token the server did not make")
+    assert "postern_session" not in c.cookies
 
 
 @test
