@@ -67,6 +67,7 @@ MESSAGES = [
                           "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n")),
     ("html", message(3, "<script>alert(1)</script> offer",
                      "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n",
+                     "<LINK rel=preconnect href=\"https://preconnect.evil.example\">"
                      "<p onclick=\"x()\">Hi <script>alert(2)</script></p>\n")),
 ]
 
@@ -401,6 +402,9 @@ def head_404_static_and_the_sandboxed_html_part():
     check_eq(r.status, 200)
     check_eq(r.header("Content-Security-Policy"),
              "sandbox; default-src 'none'; style-src 'unsafe-inline'")
+    # resource hints are outside CSP: no <link> element reaches the browser
+    assert b"preconnect.evil.example" in r.body
+    assert not re.search(rb"<link[\s/>]", r.body, re.I), r.body
 
 
 @test(only="sqlite")
