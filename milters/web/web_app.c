@@ -195,8 +195,8 @@ web_app *web_app_open(pn_config *cfg, char **err)
 	app->archive = archive_of(app->arc_state);
 	app->access_log = pn_config_str(app->arc_cfg, "access_log");
 	if (*key) {
-		if ((app->arc_key = arc_key_load(key, pn_config_str(cfg, "archive_cert_file"), err))
-		    == NULL)
+		const char *cert = pn_config_str(cfg, "archive_cert_file");
+		if ((app->arc_key = arc_key_load(key, *cert ? cert : NULL, err)) == NULL)
 			goto fail;
 		app->archive->key = app->arc_key;
 	}

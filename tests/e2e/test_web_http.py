@@ -37,7 +37,8 @@ TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
-from daemon import binary  # noqa: E402
+from daemon import Daemon, binary  # noqa: E402
+import milter_client as mc  # noqa: E402
 from pg import PostgreSQL  # noqa: E402
 from poll import wait_for  # noqa: E402
 from smtp import send  # noqa: E402
@@ -104,7 +105,7 @@ def setup(param):
 
 
 def teardown():
-    for k in ("web", "sso", "https"):
+    for k in ("web", "sso", "https", "sealed_nokey", "sealed_key", "sealed_archive"):
         if S.get(k):
             S[k].stop()
     if S.get("st"):
@@ -437,6 +438,54 @@ def https_sends_hsts_and_a_secure_cookie():
                         f"http://127.0.0.1:{S['https'].port}/login"],
                        capture_output=True, text=True, timeout=60)
     assert r.stdout != "200", r.stdout
+
+
+@test(only="sqlite")
+def an_encrypted_archive_needs_the_console_key():
+    """A second archive, encrypted to a certificate, fed over the milter
+    protocol: without archive_key_file the console says the message is
+    encrypted (envelope only, no download); with it the download is the
+    original bytes."""
+    base = os.path.join(S["base"], "sealed")
+    os.makedirs(os.path.join(base, "tmp"))
+    key, cert = os.path.join(base, "key.pem"), os.path.join(base, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=Archive Key"],
+                   check=True, capture_output=True, timeout=60)
+    arc = Daemon("postern-archive", base=base,
+                 config={"archive_directory": os.path.join(base, "archive"),
+                         "tmp_dir": os.path.join(base, "tmp"),
+                         "encryption_certificates": cert})
+    S["sealed_archive"] = arc.start()
+    raw = (b"From: Alice <alice@sender.example>\r\nTo: bob@dest.example\r\n"
+           b"Subject: Sealed figures\r\nMessage-ID: <sealed@sender.example>\r\n\r\nSecret.\r\n")
+    c = mc.MilterClient(arc.spec)
+    c.negotiate()
+    macros = mc.postfix_macros(client_addr="192.0.2.10")
+    c.connect("client.example", mc.SMFIA_INET, 40000, "192.0.2.10",
+              macros=macros[mc.SMFIC_CONNECT])
+    c.helo("client.example", macros=macros[mc.SMFIC_HELO])
+    c.transaction("<alice@sender.example>", ["<bob@dest.example>"], raw, queue_id="5EaLeD")
+    c.quit()
+    found = subprocess.run([binary("postern-archive"), "-c", arc.conf, "search", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    ident = json.loads(found.stdout.splitlines()[0])["id"]
+    for name, extra in (("nokey", {}), ("key", {"archive_key_file": key})):
+        S["sealed_" + name] = WebDaemon(os.path.join(base, "web-" + name), arc.conf, "",
+                                        {"bob": ("auditor", "pw")}, extra).start()
+        c = Client(S["sealed_" + name].port)
+        check_eq(c.login("bob", "pw").status, 303)
+        r = c.get(f"/message?id={ident}")
+        check_eq(r.status, 200)
+        r_eml = c.get(f"/message/eml?id={ident}")
+        if name == "nokey":
+            assert 'id="encrypted"' in r.text and "Secret." not in r.text, r.text[-1500:]
+            check_eq(r_eml.status, 409)
+            assert "encrypted" in r_eml.text and 'id="error"' in r_eml.text
+        else:
+            assert "Secret." in r.text
+            check_eq(r_eml.status, 200)
+            check_eq(r_eml.body, raw)
 
 
 @test
