@@ -105,7 +105,8 @@ def setup(param):
 
 
 def teardown():
-    for k in ("web", "sso", "https", "sealed_nokey", "sealed_key", "sealed_archive"):
+    for k in ("web", "sso", "https", "sealed_nokey", "sealed_key", "sealed_archive",
+              "unrec_log", "unrec_trail"):
         if S.get(k):
             S[k].stop()
     if S.get("st"):
@@ -486,6 +487,37 @@ def an_encrypted_archive_needs_the_console_key():
             assert "Secret." in r.text
             check_eq(r_eml.status, 200)
             check_eq(r_eml.body, raw)
+
+
+@test(only="sqlite")
+def what_cannot_be_recorded_is_not_shown():
+    st = S["st"]
+    base = os.path.join(S["base"], "unrecorded")
+    os.makedirs(base)
+    # the archive's configuration, its access_log a directory: appends fail
+    conf = os.path.join(base, "archive.conf")
+    with open(st.daemons["archive"].conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(re.sub(r"(?m)^access_log = .*$", f"access_log = {base}", text))
+    S["unrec_log"] = WebDaemon(os.path.join(base, "a"), conf, "",
+                               {"bob": ("auditor", "pw")}).start()
+    c = Client(S["unrec_log"].port)
+    check_eq(c.login("bob", "pw").status, 303)
+    ident = S["ids"]["Quarterly figures"]
+    for path in ("/search", f"/message?id={ident}", f"/message/eml?id={ident}"):
+        r = c.get(path)
+        check_eq(r.status, 500, path)
+        assert "figures" not in r.text.lower(), (path, r.text[-500:])
+    r = c.post("/export", {"format": "mbox", "id": ident})
+    check_eq(r.status, 500, "export")
+    # the access trail cannot be written: nobody logs in
+    S["unrec_trail"] = WebDaemon(os.path.join(base, "t"), st.daemons["archive"].conf, "",
+                                 {"bob": ("auditor", "pw")},
+                                 {"access_trail": "/dev/null/access.jsonl"}).start()
+    r = Client(S["unrec_trail"].port).login("bob", "pw")
+    check_eq(r.status, 500)
+    assert "postern_session" not in r.cookies()
 
 
 @test
