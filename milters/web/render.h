@@ -25,12 +25,15 @@
  *	  <section id="body"> each text/plain part as escaped <pre>, each
  *	    text/html part as sanitised text in <pre class="html-text">
  *	    (see web_html_to_text) followed by a link "View HTML" to
- *	    /message/html?id=ID&amp;part=N and an
+ *	    /message/html?id=ID&amp;part=N, and for the first HTML part
+ *	    only (each frame is a request and an access record) an
  *	    <iframe sandbox="" src="/message/html?id=ID&amp;part=N">;
  *	  <ul id="attachments"> one <li class="attachment"> per attachment
- *	    part (mime.h: disposition attachment or a filename): the
- *	    filename, content type and decoded size, and a link
- *	    /message/part?id=ID&amp;part=N.
+ *	    part (mime.h: disposition attachment or a filename) and per
+ *	    other leaf that is not text/plain or text/html: the filename
+ *	    (bidirectional control characters shown as U+FFFD, so
+ *	    "invoice<RLO>fdp.exe" cannot pass for a .pdf), content type and
+ *	    decoded size, and a link /message/part?id=ID&amp;part=N.
  *
  *	Text parts that are attachments are listed, not shown. ID is
  *	o->message_id_param, URL-encoded. Part numbers N are the index of

@@ -318,7 +318,10 @@ static void test_part_decoding(void **state)
 		"--B\r\nContent-Type: application/octet-stream\r\n"
 		"Content-Transfer-Encoding: base64\r\n"
 		"Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.bin\r\n\r\n"
-		"AAEC/w==\r\n--B--\r\n";
+		"AAEC/w==\r\n"
+		"--B\r\nContent-Type: application/octet-stream\r\n"
+		"Content-Disposition: attachment; filename=\"invoice\xe2\x80\xae" "fdp.exe\"\r\n\r\nMZ\r\n"
+		"--B--\r\n";
 	web_part p;
 	char *out;
 
@@ -340,6 +343,8 @@ static void test_part_decoding(void **state)
 	assert_non_null(strstr(out, "r\xc3\xa9sum\xc3\xa9.bin"));
 	assert_non_null(strstr(out, "application/octet-stream"));
 	assert_non_null(strstr(out, "4 bytes"));
+	/* a right-to-left override cannot dress an .exe as a .pdf */
+	assert_non_null(strstr(out, "invoice\xef\xbf\xbd" "fdp.exe"));
 	pn_free(out);
 }
 
