@@ -15,7 +15,8 @@ view, download and export is in the archive's access_log and in the
 access trail, which `postern-audit verify` accepts; security headers;
 the login rate limit (429 after 5 failures, per address and per name,
 a right password included); single sign-on honoured from a trusted
-proxy address only. Clients use other loopback source addresses
+proxy address only. Twice: on a SQLite index, and on a PostgreSQL one
+(tests/lib/pg.py; the archive daemon's role). Clients use other loopback source addresses
 (127.0.0.2...) where a test needs an address of its own: the daemon
 listens on 127.0.0.1 and sees the source.
 """
@@ -35,6 +36,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import binary  # noqa: E402
+from pg import PostgreSQL  # noqa: E402
 from poll import wait_for  # noqa: E402
 from smtp import send  # noqa: E402
 from stack import Stack  # noqa: E402
@@ -67,13 +69,23 @@ MESSAGES = [
 ]
 
 
-def setup():
+def setup(param):
     S.clear()
     base = tempfile.mkdtemp(prefix="postern-web-")
+    os.chmod(base, 0o755)
     S["access_log"] = os.path.join(base, "access.log")
-    st = Stack(daemons=("archive", "audit"),
-               config={"archive": {"access_log": S["access_log"]}}).start()
+    archive = {"access_log": S["access_log"]}
+    if param == "postgresql":
+        db = S["db"] = PostgreSQL()
+        db.start()
+        db.setup_roles()
+        archive.update(index="postgresql", index_connection=db.conninfo("postern_archive"),
+                       host_name="mx1")
+    st = Stack(daemons=("archive", "audit"), config={"archive": archive}).start()
     S["st"] = st
+    if param == "postgresql":
+        r = st.tool("archive", "db", "init", "--connection", S["db"].conninfo("postern_owner"))
+        assert r.returncode == 0, r.stderr
     for i, (_, msg) in enumerate(MESSAGES):
         r = send("127.0.0.1", st.pf.port, "alice@sender.example",
                  ["bob@dest.example", f"hidden{i}@dest.example"], msg)
@@ -94,6 +106,8 @@ def teardown():
             S[k].stop()
     if S.get("st"):
         S["st"].stop()
+    if S.get("db"):
+        S["db"].cleanup()
 
 
 def logged_in(user):
@@ -326,6 +340,26 @@ def every_read_is_in_the_access_log_and_the_verified_trail():
 
 
 @test
+def the_audit_page_shows_the_records_and_a_verified_chain():
+    c = logged_in("bob")
+    ident = S["ids"]["Report attached"]
+    r = c.get(f"/audit?id={ident}")
+    check_eq(r.status, 200)
+    assert 'id="audit-records"' in r.text
+    assert len(re.findall(r'<tr class="record"', r.text)) >= 1, r.text[-3000:]
+    m = re.search(r'id="chain-status"[^>]*>([^<]*)', r.text)
+    assert m and m.group(1).startswith("verified"), m and m.group(1)
+    r = c.get("/tls")
+    check_eq(r.status, 200)
+    assert 'id="partners"' in r.text and "partner.example" in r.text
+    r = c.get("/tls?domain=partner.example")
+    check_eq(r.status, 200)
+    assert 'id="sessions"' in r.text and 'id="compliance"' in r.text
+    r = c.get("/tls?domain=%3Cscript%3E")
+    assert "<script>" not in r.text
+
+
+@test
 def logout_ends_the_session():
     c = logged_in("bob")
     c.get("/search")
@@ -396,4 +430,4 @@ def sso_header_is_honoured_from_a_trusted_proxy_only():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=("sqlite", "postgresql"))
