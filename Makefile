@@ -180,6 +180,8 @@ install: $(BINS)
 	  install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/doc/postern/examples/; done
 	install -m 0644 packaging/postgresql/roles.sql \
 	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postgresql-roles.sql
+	install -m 0644 packaging/nginx/postern-web.conf \
+	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postern-web.nginx.conf
 	for m in $(wildcard milters/*/*.8 milters/*/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

@@ -83,8 +83,16 @@ int web_same_origin(const pn_http_request *req)
 {
 	const char *host = pn_http_header(req, "Host");
 	const char *origin = pn_http_header(req, "Origin"), *ref = pn_http_header(req, "Referer");
+	const char *site = pn_http_header(req, "Sec-Fetch-Site");
 	char h[512];
 
+	/* Under Referrer-Policy: no-referrer a browser sends "Origin: null"
+	 * on every form POST, its own pages' included, and tells where the
+	 * request comes from in Sec-Fetch-Site, which no page can set. */
+	if (site && *site && strcmp(site, "same-origin") != 0)
+		return 0;
+	if (origin && strcmp(origin, "null") == 0)
+		origin = NULL;
 	if (origin && *origin) {
 		if (host == NULL || host_of(origin, h, sizeof(h)) < 0 || strcasecmp(h, host) != 0)
 			return 0;
