@@ -12,6 +12,8 @@
  *	void web_part_free(web_part *p);
  *	void web_html_to_text(pn_buf *out, const char *html, size_t len,
  *	                      size_t max);
+ *	void web_html_sanitize(pn_buf *out, const char *html, size_t len,
+ *	                       size_t max);
  * DESCRIPTION
  *	Pure functions of the message bytes (RFC 5322, LF or CRLF): no
  *	web_app, no HTTP. The message page (h-webcore) calls
@@ -77,6 +79,24 @@
  *	which web_esc then escapes again), each link written as
  *	"label [url]", each image as "[image: alt]" (its src never
  *	written), at most max bytes (0: no limit).
+ *
+ *	web_html_sanitize() appends a whole HTML document for the "View
+ *	HTML" page (/message/html, served with a sandbox CSP inside a
+ *	sandboxed frame): the part's formatting rebuilt from a list of
+ *	allowed elements (paragraphs, headings, lists, tables, emphasis,
+ *	font, pre...) and attributes (alignment, sizes, colours, dir, lang,
+ *	title, and style when it holds no url, expression, @import, escape
+ *	or image), names lower-cased, every value and all text escaped.
+ *	Everything else is dropped: script, style, svg, math, iframe,
+ *	object, textarea, noscript and the like with their content; other
+ *	tags (link, meta, base, img, form, input, video...) and every other
+ *	attribute (on..., src, srcset, background, ping...) without it. A
+ *	link keeps its text and shows its target as text, "label [url]",
+ *	with no href; an image is "[image: alt]". The CSP alone is not
+ *	enough: Chromium still opens connections for <link rel=preconnect>
+ *	under "default-src 'none'" (the browser test saw it), so nothing of
+ *	the kind reaches the browser. At most about max bytes of body
+ *	(0: no limit).
  * DIAGNOSTICS
  *	web_render_message() returns 0, or -1 when out is full (what was
  *	written is still well-formed up to the cut). web_message_part()
@@ -118,5 +138,6 @@ int web_render_message(pn_buf *out, const char *msg, size_t len, const web_rende
 int web_message_part(const char *msg, size_t len, int part, web_part *out);
 void web_part_free(web_part *p);
 void web_html_to_text(pn_buf *out, const char *html, size_t len, size_t max);
+void web_html_sanitize(pn_buf *out, const char *html, size_t len, size_t max);
 
 #endif
