@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * NAME
- *	htmltext - the readable text of an HTML part (web_html_to_text)
+ *	htmltext - an HTML part as readable text (web_html_to_text) and as a
+ *	sanitised document (web_html_sanitize)
  * DESCRIPTION
  *	Declared in render.h. A one-pass tokenizer, not an HTML parser: it
  *	only has to find the text a person would read, never to keep any
@@ -21,6 +22,7 @@
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "milters/web/esc.h"
 
 typedef struct conv {
 	pn_buf *out;
@@ -412,4 +414,213 @@ void web_html_to_text(pn_buf *out, const char *html, size_t len, size_t max)
 	}
 	end_link(&c);
 	pn_free(c.href);
+}
+
+/* ---- the sanitised document (web_html_sanitize) ---- */
+
+/* Formatting a reader needs, nothing that loads, runs or submits. */
+static const char *const safe_tags[] = {
+	"a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "col",
+	"colgroup", "dd", "del", "dfn", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4",
+	"h5", "h6", "hr", "i", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp",
+	"small", "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th",
+	"thead", "tr", "tt", "u", "ul", "var", NULL
+};
+
+static const char *const safe_attrs[] = {
+	"align", "valign", "colspan", "rowspan", "width", "height", "border", "cellpadding",
+	"cellspacing", "bgcolor", "color", "face", "size", "dir", "lang", "title", "style", "start",
+	"type", "span", NULL
+};
+
+/* Dropped with their content, on top of those of the text view. */
+static const char *const dropped_doc[] = { "svg", "math", "textarea", "noscript", NULL };
+
+static int in_list(const char *const *list, const char *s, size_t n)
+{
+	for (; *list; list++)
+		if (is_named(s, n, *list))
+			return 1;
+	return 0;
+}
+
+/* style_ok - an inline style that can neither load nor run anything */
+static int style_ok(const char *v)
+{
+	static const char *const bad[] = { "url", "expression", "@import", "\\", "javascript",
+					   "behavior", "binding", "image", "src", "<", NULL };
+	size_t i;
+
+	for (i = 0; bad[i]; i++)
+		if (strcasestr(v, bad[i]))
+			return 0;
+	return 1;
+}
+
+typedef struct sanit {
+	pn_buf *out;
+	char *href;	/* the open <a>'s target, written as text at </a> */
+} sanit;
+
+static void close_link(sanit *z)
+{
+	if (z->href && z->href[0] && z->href[0] != '#') {
+		pn_buf_puts(z->out, " [");
+		web_esc(z->out, z->href);
+		pn_buf_puts(z->out, "]");
+	}
+	pn_free(z->href);
+	z->href = NULL;
+}
+
+static size_t safe_tag(sanit *z, const char *s, size_t len, size_t i)
+{
+	size_t name, n, k;
+	int end = 0;
+	char *alt = NULL;
+	pn_buf attrs;
+
+	if (i + 3 < len && memcmp(s + i, "<!--", 4) == 0) {
+		const char *e = memmem(s + i + 4, len - i - 4, "-->", 3);
+
+		return e ? (size_t)(e - s) + 3 : len;
+	}
+	if (i + 1 < len && (s[i + 1] == '!' || s[i + 1] == '?')) {
+		const char *gt = memchr(s + i, '>', len - i);
+
+		return gt ? (size_t)(gt - s) + 1 : len;
+	}
+	k = i + 1;
+	if (k < len && s[k] == '/') {
+		end = 1;
+		k++;
+	}
+	if (k >= len || !isalpha((unsigned char)s[k])) {
+		pn_buf_puts(z->out, "&lt;");
+		return i + 1;
+	}
+	name = k;
+	while (k < len && (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == ':'))
+		k++;
+	n = k - name;
+	pn_buf_init(&attrs, 0);
+	while (k < len && s[k] != '>') {
+		size_t an, anl, av = 0, avn = 0;
+		int has_value = 0;
+
+		if (isspace((unsigned char)s[k]) || s[k] == '/') {
+			k++;
+			continue;
+		}
+		an = k;
+		while (k < len && !isspace((unsigned char)s[k]) && s[k] != '=' && s[k] != '>'
+		       && s[k] != '/')
+			k++;
+		anl = k - an;
+		if (k < len && s[k] == '=') {
+			has_value = 1;
+			k++;
+			if (k < len && (s[k] == '"' || s[k] == '\'')) {
+				const char *q = memchr(s + k + 1, s[k], len - k - 1);
+
+				av = k + 1;
+				avn = q ? (size_t)(q - s) - av : len - av;
+				k = q ? (size_t)(q - s) + 1 : len;
+			} else {
+				av = k;
+				while (k < len && !isspace((unsigned char)s[k]) && s[k] != '>')
+					k++;
+				avn = k - av;
+			}
+		}
+		if (end || anl == 0)
+			continue;
+		if (is_named(s + name, n, "a") && is_named(s + an, anl, "href") && has_value) {
+			close_link(z);
+			z->href = decode_attr(s + av, avn);
+		} else if (is_named(s + name, n, "img") && is_named(s + an, anl, "alt") && has_value) {
+			pn_free(alt);
+			alt = decode_attr(s + av, avn);
+		} else if (in_list(safe_attrs, s + an, anl)) {
+			char *v = decode_attr(s + av, avn);
+
+			if (!is_named(s + an, anl, "style") || style_ok(v)) {
+				size_t j;
+
+				pn_buf_putc(&attrs, ' ');
+				for (j = 0; j < anl; j++)
+					pn_buf_putc(&attrs, tolower((unsigned char)s[an + j]));
+				pn_buf_puts(&attrs, "=\"");
+				web_esc(&attrs, v);
+				pn_buf_putc(&attrs, '"');
+			}
+			pn_free(v);
+		}
+	}
+	if (k >= len) {
+		pn_free(alt);
+		pn_buf_free(&attrs);
+		return len;
+	}
+	k++;
+	if (is_named(s + name, n, "img")) {
+		if (alt && *alt) {
+			pn_buf_puts(z->out, "[image: ");
+			web_esc(z->out, alt);
+			pn_buf_puts(z->out, "]");
+		}
+	} else if (!end && (in_list(dropped, s + name, n) || in_list(dropped_doc, s + name, n))) {
+		pn_free(alt);
+		pn_buf_free(&attrs);
+		return skip_raw(s, len, k, s + name, n);
+	} else if (in_list(safe_tags, s + name, n)) {
+		size_t j;
+
+		if (end && is_named(s + name, n, "a"))
+			close_link(z);
+		pn_buf_puts(z->out, end ? "</" : "<");
+		for (j = 0; j < n; j++)
+			pn_buf_putc(z->out, tolower((unsigned char)s[name + j]));
+		if (!end && !is_named(s + name, n, "a"))
+			pn_buf_append(z->out, pn_buf_str(&attrs), pn_buf_len(&attrs));
+		pn_buf_putc(z->out, '>');
+	}
+	pn_free(alt);
+	pn_buf_free(&attrs);
+	return k;
+}
+
+void web_html_sanitize(pn_buf *out, const char *html, size_t len, size_t max)
+{
+	size_t start = pn_buf_len(out), i = 0, used, bn, run;
+	sanit z;
+	char e[8];
+
+	z.out = out;
+	z.href = NULL;
+	pn_buf_puts(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>HTML part"
+		    "</title></head><body>\n");
+	while (i < len && (max == 0 || pn_buf_len(out) - start < max)) {
+		unsigned char ch = (unsigned char)html[i];
+
+		if (ch == '<') {
+			i = safe_tag(&z, html, len, i);
+		} else if (ch == '&') {
+			used = entity(html + i, len - i, e, &bn);
+			if (used == 0) {
+				pn_buf_puts(out, "&amp;");
+				i++;
+			} else {
+				web_esc_n(out, e, bn);
+				i += used;
+			}
+		} else {
+			for (run = i; run < len && html[run] != '<' && html[run] != '&'; run++)
+				;
+			web_esc_n(out, html + i, run - i);
+			i = run;
+		}
+	}
+	close_link(&z);
+	pn_buf_puts(out, "\n</body></html>\n");
 }

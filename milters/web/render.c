@@ -215,12 +215,34 @@ static void text_part(ctx *c, pn_buf *item, const pn_mime_part *p, size_t i, siz
 	pn_buf_puts(item, "</div>\n");
 }
 
+/*
+ * esc_name - a filename with its bidirectional controls (U+202A..U+202E,
+ * U+2066..U+2069) shown as U+FFFD: "invoice<RLO>fdp.exe" would otherwise
+ * read as "invoiceexe.pdf"
+ */
+static void esc_name(pn_buf *item, const char *name)
+{
+	char *s = pn_strdup(name);
+	unsigned char *p;
+
+	for (p = (unsigned char *)s; p[0] && p[1] && p[2]; p++)
+		if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
+				     || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+			p[0] = 0xef;
+			p[1] = 0xbf;
+			p[2] = 0xbd;
+			p += 2;
+		}
+	web_esc(item, s);
+	pn_free(s);
+}
+
 static void attachment_row(ctx *c, pn_buf *item, const pn_mime_part *p, size_t i)
 {
 	pn_buf_printf(item, "<li class=\"attachment\"><a href=\"/message/part?id=%s&amp;part=%zu\">",
 		      c->id, i);
 	if (p->filename && *p->filename)
-		web_esc(item, p->filename);
+		esc_name(item, p->filename);
 	else
 		pn_buf_printf(item, "(part %zu, no name)", i);
 	pn_buf_puts(item, "</a> <span class=\"type\">");

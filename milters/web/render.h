@@ -12,6 +12,8 @@
  *	void web_part_free(web_part *p);
  *	void web_html_to_text(pn_buf *out, const char *html, size_t len,
  *	                      size_t max);
+ *	void web_html_sanitize(pn_buf *out, const char *html, size_t len,
+ *	                       size_t max);
  * DESCRIPTION
  *	Pure functions of the message bytes (RFC 5322, LF or CRLF): no
  *	web_app, no HTTP. The message page (h-webcore) calls
@@ -25,12 +27,15 @@
  *	  <section id="body"> each text/plain part as escaped <pre>, each
  *	    text/html part as sanitised text in <pre class="html-text">
  *	    (see web_html_to_text) followed by a link "View HTML" to
- *	    /message/html?id=ID&amp;part=N and an
+ *	    /message/html?id=ID&amp;part=N, and for the first HTML part
+ *	    only (each frame is a request and an access record) an
  *	    <iframe sandbox="" src="/message/html?id=ID&amp;part=N">;
  *	  <ul id="attachments"> one <li class="attachment"> per attachment
- *	    part (mime.h: disposition attachment or a filename): the
- *	    filename, content type and decoded size, and a link
- *	    /message/part?id=ID&amp;part=N.
+ *	    part (mime.h: disposition attachment or a filename) and per
+ *	    other leaf that is not text/plain or text/html: the filename
+ *	    (bidirectional control characters shown as U+FFFD, so
+ *	    "invoice<RLO>fdp.exe" cannot pass for a .pdf), content type and
+ *	    decoded size, and a link /message/part?id=ID&amp;part=N.
  *
  *	Text parts that are attachments are listed, not shown. ID is
  *	o->message_id_param, URL-encoded. Part numbers N are the index of
@@ -74,6 +79,24 @@
  *	which web_esc then escapes again), each link written as
  *	"label [url]", each image as "[image: alt]" (its src never
  *	written), at most max bytes (0: no limit).
+ *
+ *	web_html_sanitize() appends a whole HTML document for the "View
+ *	HTML" page (/message/html, served with a sandbox CSP inside a
+ *	sandboxed frame): the part's formatting rebuilt from a list of
+ *	allowed elements (paragraphs, headings, lists, tables, emphasis,
+ *	font, pre...) and attributes (alignment, sizes, colours, dir, lang,
+ *	title, and style when it holds no url, expression, @import, escape
+ *	or image), names lower-cased, every value and all text escaped.
+ *	Everything else is dropped: script, style, svg, math, iframe,
+ *	object, textarea, noscript and the like with their content; other
+ *	tags (link, meta, base, img, form, input, video...) and every other
+ *	attribute (on..., src, srcset, background, ping...) without it. A
+ *	link keeps its text and shows its target as text, "label [url]",
+ *	with no href; an image is "[image: alt]". The CSP alone is not
+ *	enough: Chromium still opens connections for <link rel=preconnect>
+ *	under "default-src 'none'" (the browser test saw it), so nothing of
+ *	the kind reaches the browser. At most about max bytes of body
+ *	(0: no limit).
  * DIAGNOSTICS
  *	web_render_message() returns 0, or -1 when out is full (what was
  *	written is still well-formed up to the cut). web_message_part()
@@ -115,5 +138,6 @@ int web_render_message(pn_buf *out, const char *msg, size_t len, const web_rende
 int web_message_part(const char *msg, size_t len, int part, web_part *out);
 void web_part_free(web_part *p);
 void web_html_to_text(pn_buf *out, const char *html, size_t len, size_t max);
+void web_html_sanitize(pn_buf *out, const char *html, size_t len, size_t max);
 
 #endif

@@ -50,20 +50,25 @@ static int maybe_about(const search *s, const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * is_about - the record is about the message: same Message-ID, or same
+ * queue id unless the record names another Message-ID (Postfix reuses
+ * short queue ids, so a queue id alone may be another message's)
+ */
 static int is_about(const search *s, json_object *rec)
 {
 	const char *q = jv_str(rec, "queue_id"), *m = jv_str(jv_member(rec, "headers"), "message_id");
-	int yes = 0;
+	int same_mid = 0;
 
-	if (s->qid && q && strcmp(q, s->qid) == 0)
-		return 1;
 	if (s->mid && m) {
 		char *b = bare_mid(m, strlen(m));
 
-		yes = strcmp(b, s->mid) == 0;
+		same_mid = strcmp(b, s->mid) == 0;
 		pn_free(b);
+		if (same_mid)
+			return 1;
 	}
-	return yes;
+	return s->qid && q && strcmp(q, s->qid) == 0 && (m == NULL || s->mid == NULL);
 }
 
 static void cell(pn_buf *b, const char *cls, const char *text)

@@ -16,10 +16,13 @@
  *	  - feeds the chain verifier (milters/audit/verify.h,
  *	    audit_verifier_*: the same checks as `postern-audit verify`,
  *	    with o->verify's keys, head and trail id), and
- *	  - keeps the record when it is about the message: its queue_id is
- *	    queue_id, or its headers.message_id is message_id (either may
- *	    be NULL or ""; a Message-ID is compared with and without its
- *	    angle brackets).
+ *	  - keeps the record when it is about the message: its
+ *	    headers.message_id is message_id (compared without angle
+ *	    brackets), or its queue_id is queue_id and it names no other
+ *	    Message-ID (Postfix reuses short queue ids: a message record of
+ *	    another message with the same queue id is not this message's;
+ *	    a record without one, such as a refusal before DATA, is).
+ *	    Either argument may be NULL or "".
  *
  *	It appends to out:
  *	  <table id="audit-records"> a header row, then one

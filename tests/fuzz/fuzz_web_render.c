@@ -6,8 +6,10 @@
  * be what a browser may safely show: valid UTF-8, no control characters,
  * only the renderer's own tags, attributes id, class, href, src, sandbox
  * and title, every href and src a same-origin path, sandbox empty. The
- * HTML-to-text converter must respect its bound, and the first parts
- * must come back from web_message_part(). Anything else aborts.
+ * HTML-to-text converter must respect its bound, the sanitised HTML
+ * document (the input taken as HTML) may hold only allowed tags and
+ * attributes with quoted values, and the first parts must come back from
+ * web_message_part(). Anything else aborts.
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -93,6 +95,55 @@ static void check(const char *out, size_t len)
 	}
 }
 
+/* check_doc - web_html_sanitize's document: allowed tags, quoted values,
+ * no attribute that loads or runs */
+static void check_doc(const char *doc, size_t len)
+{
+	static const char *const tags[] = {
+		"html", "head", "meta", "title", "body", "a", "abbr", "b", "big", "blockquote", "br",
+		"caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "dfn", "div",
+		"dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd",
+		"li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
+		"sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
+		"var", NULL
+	};
+	static const char *const attrs[] = {
+		"align", "valign", "colspan", "rowspan", "width", "height", "border", "cellpadding",
+		"cellspacing", "bgcolor", "color", "face", "size", "dir", "lang", "title", "style",
+		"start", "type", "span", "charset", NULL
+	};
+	const char *p = doc + 16;	/* after the doctype */
+
+	if (!pn_utf8_valid(doc, len))
+		die("document not UTF-8", doc);
+	while ((p = strchr(p, '<')) != NULL) {
+		size_t n;
+
+		p += p[1] == '/' ? 2 : 1;
+		for (n = 0; isalnum((unsigned char)p[n]); n++)
+			;
+		if (!one_of(p, n, tags))
+			die("document tag", p);
+		for (p += n; *p && *p != '>';) {
+			const char *name = p;
+
+			if (*p == ' ') {
+				p++;
+				continue;
+			}
+			while (*p && *p != '=' && *p != ' ' && *p != '>')
+				p++;
+			if (!one_of(name, (size_t)(p - name), attrs))
+				die("document attribute", name);
+			if (*p != '=')
+				continue;
+			if (p[1] != '"' || (p = strchr(p + 2, '"')) == NULL)
+				die("document value", name);
+			p++;
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *msg = (const char *)data;
@@ -120,6 +171,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	web_html_to_text(&out, msg, size, 100);
 	if (pn_buf_len(&out) > 100)
 		die("html_to_text above its bound", pn_buf_str(&out));
+	pn_buf_reset(&out);
+	web_html_sanitize(&out, msg, size, 0);
+	check_doc(pn_buf_str(&out), pn_buf_len(&out));
 	pn_buf_free(&out);
 
 	for (i = 0; i < 3; i++)

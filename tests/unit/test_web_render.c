@@ -318,7 +318,10 @@ static void test_part_decoding(void **state)
 		"--B\r\nContent-Type: application/octet-stream\r\n"
 		"Content-Transfer-Encoding: base64\r\n"
 		"Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.bin\r\n\r\n"
-		"AAEC/w==\r\n--B--\r\n";
+		"AAEC/w==\r\n"
+		"--B\r\nContent-Type: application/octet-stream\r\n"
+		"Content-Disposition: attachment; filename=\"invoice\xe2\x80\xae" "fdp.exe\"\r\n\r\nMZ\r\n"
+		"--B--\r\n";
 	web_part p;
 	char *out;
 
@@ -340,6 +343,8 @@ static void test_part_decoding(void **state)
 	assert_non_null(strstr(out, "r\xc3\xa9sum\xc3\xa9.bin"));
 	assert_non_null(strstr(out, "application/octet-stream"));
 	assert_non_null(strstr(out, "4 bytes"));
+	/* a right-to-left override cannot dress an .exe as a .pdf */
+	assert_non_null(strstr(out, "invoice\xef\xbf\xbd" "fdp.exe"));
 	pn_free(out);
 }
 
@@ -427,6 +432,142 @@ static void test_embedded_message(void **state)
 	pn_buf_free(&msg);
 }
 
+/*
+ * The "View HTML" document of every HTML part of the corpus: only allowed
+ * tags and attributes, nothing that loads (the browser test found
+ * Chromium preconnecting to a <link rel=preconnect> host under a CSP of
+ * default-src 'none').
+ */
+static void assert_safe_doc(const char *doc, const char *what)
+{
+	static const char *const tags[] = {
+		"html", "head", "meta", "title", "body", "a", "abbr", "b", "big", "blockquote", "br",
+		"caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "dfn", "div",
+		"dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd",
+		"li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
+		"sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
+		"var", NULL
+	};
+	const char *p = doc;
+
+	if (!pn_utf8_valid(doc, strlen(doc)))
+		fail_msg("%s: not UTF-8", what);
+	if (has_ci(doc, "<script") || has_ci(doc, "<link") || has_ci(doc, "<img")
+	    || has_ci(doc, "<base") || has_ci(doc, "<svg") || has_ci(doc, "<iframe"))
+		fail_msg("%s: a loading or running element", what);
+	if (strncmp(doc, "<!DOCTYPE html>\n", 16) != 0)
+		fail_msg("%s: no doctype", what);
+	p = doc + 16;
+	while ((p = strchr(p, '<')) != NULL) {
+		const char *end = strchr(p, '>'), *q;
+		size_t n, i;
+		int ok = 0;
+
+		if (end == NULL)
+			fail_msg("%s: unterminated tag", what);
+		p += p[1] == '/' ? 2 : 1;
+		for (n = 0; isalnum((unsigned char)p[n]); n++)
+			;
+		for (i = 0; tags[i]; i++)
+			ok |= strlen(tags[i]) == n && strncmp(tags[i], p, n) == 0;
+		if (!ok)
+			fail_msg("%s: tag <%.*s>", what, (int)n, p);
+		/* attributes: name="escaped value", never one that loads or runs */
+		for (q = p + n; q < end; q++)
+			if (*q == ' ') {
+				if (!strncasecmp(q + 1, "on", 2) || !strncasecmp(q + 1, "href", 4)
+				    || !strncasecmp(q + 1, "src", 3) || !strncasecmp(q + 1, "background", 10)
+				    || !strncasecmp(q + 1, "ping", 4) || !strncasecmp(q + 1, "http-equiv", 10))
+					fail_msg("%s: attribute %.20s", what, q + 1);
+				while (q < end && *q != '"')
+					q++;
+				if (q < end)
+					q = strchr(q + 1, '"');
+				if (q == NULL || q > end)
+					fail_msg("%s: attribute value with a > or no end", what);
+			}
+		p = end;
+	}
+}
+
+static void test_html_view_corpus(void **state)
+{
+	static const char *const files[] = { "script-html.eml", "html-only.eml", "remote-loads.eml",
+					     "encoded-headers.eml", "deep-nesting.eml",
+					     "broken-mime.eml", NULL };
+	size_t i, len;
+	int n, docs = 0;
+
+	(void)state;
+	for (i = 0; files[i]; i++) {
+		char *msg = load(files[i], &len);
+		web_part part;
+
+		for (n = 0; n < 10 && web_message_part(msg, len, n, &part) == 0; n++) {
+			if (strcmp(part.content_type, "text/html") == 0) {
+				pn_buf doc;
+
+				pn_buf_init(&doc, 0);
+				web_html_sanitize(&doc, part.data, part.len, 0);
+				assert_safe_doc(pn_buf_str(&doc), files[i]);
+				assert_null(strstr(pn_buf_str(&doc), "preconnect"));
+				if (strcmp(files[i], "script-html.eml") == 0) {
+					assert_non_null(strstr(pn_buf_str(&doc), "<p>Hello <b>reader</b>, "
+							       "this is the visible text.</p>"));
+					assert_non_null(strstr(pn_buf_str(&doc), "<a>good link "
+							       "[https://good.example/page?a=1&amp;b=2]</a>"));
+					assert_non_null(strstr(pn_buf_str(&doc), "&lt;script&gt;alert("
+							       "&#39;entity text&#39;)&lt;/script&gt;"));
+				}
+				if (strcmp(files[i], "remote-loads.eml") == 0) {
+					assert_non_null(strstr(pn_buf_str(&doc), "<td>cell</td>"));
+					assert_non_null(strstr(pn_buf_str(&doc), "<p>Remote loads everywhere.</p>"));
+				}
+				pn_buf_free(&doc);
+				docs++;
+			}
+			web_part_free(&part);
+		}
+		pn_free(msg);
+	}
+	assert_true(docs >= 5);
+}
+
+static void test_html_sanitize_cases(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "<P ALIGN=center onclick=x()>a</P>", "<p align=\"center\">a</p>" },
+		{ "<td style=\"color:red\">x</td>", "<td style=\"color:red\">x</td>" },
+		{ "<td style=\"background:URL(http://e/x)\">x</td>", "<td>x</td>" },
+		{ "<td style=\"x:expr&#x65;ssion(1)\">x</td>", "<td>x</td>" },
+		{ "<font color='\"><script>'>t</font>", "<font color=\"&quot;&gt;&lt;script&gt;\">t</font>" },
+		{ "<a href=\"javascript:x()\" onclick=y>go</a>", "<a>go [javascript:x()]</a>" },
+		{ "<a href=\"#top\">up</a>", "<a>up</a>" },
+		{ "<img src=http://e/p.gif alt=\"logo\">", "[image: logo]" },
+		{ "<svg><a href=x>t</a></svg>after", "after" },
+		{ "<textarea><b>x</b></textarea>y", "y" },
+		{ "1 < 2 & 3 > 2", "1 &lt; 2 &amp; 3 &gt; 2" },
+		{ "<br/><hr size=1>", "<br><hr size=\"1\">" },
+		{ "<b", "" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pn_buf b;
+		const char *body, *end;
+
+		pn_buf_init(&b, 0);
+		web_html_sanitize(&b, cases[i].in, strlen(cases[i].in), 0);
+		body = strstr(pn_buf_str(&b), "<body>\n") + 7;
+		end = strstr(body, "\n</body>");
+		if ((size_t)(end - body) != strlen(cases[i].want) || strncmp(body, cases[i].want, (size_t)(end - body)))
+			fail_msg("sanitize(%s) = [%.*s], want [%s]", cases[i].in, (int)(end - body), body,
+				 cases[i].want);
+		pn_buf_free(&b);
+	}
+}
+
 /* web_html_to_text alone: the converter's own edge cases. */
 static void test_html_to_text(void **state)
 {
@@ -495,6 +636,8 @@ int main(void)
 		cmocka_unit_test(test_part_decoding),
 		cmocka_unit_test(test_embedded_message),
 		cmocka_unit_test(test_header_flood),
+		cmocka_unit_test(test_html_view_corpus),
+		cmocka_unit_test(test_html_sanitize_cases),
 		cmocka_unit_test(test_output_cap),
 	};
 

@@ -146,6 +146,14 @@ static void test_records_and_verified(void **state)
 	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
 	assert_non_null(strstr(page, "<td class=\"verdict\">accepted</td>"));
 	pn_free(page);
+	/* a queue id reused by another message: its records are not this one's */
+	page = view(&path, 1, "QID3", "<m3@x.example>", NULL);
+	assert_int_equal(count(page, "<tr class=\"record\">"), 2);
+	pn_free(page);
+	page = view(&path, 1, "QID3", "<other@x.example>", NULL);
+	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
+	assert_non_null(strstr(page, "reject by tls"));
+	pn_free(page);
 	page = view(&path, 1, "NOSUCH", NULL, NULL);
 	assert_int_equal(count(page, "<tr class=\"record\">"), 0);
 	assert_non_null(strstr(page, "id=\"no-records\""));
