@@ -455,8 +455,13 @@ class Browser:
                 # chromium renames when complete; the size is final then
                 return path
             time.sleep(0.1)
-        raise AssertionError(f"no download within {timeout} s in {self.downloads}: "
-                             f"{sorted(os.listdir(self.downloads))}")
+        shown = ""
+        try:
+            shown = self.driver.find_element("tag name", "body").text[-300:]
+        except Exception:       # noqa: BLE001 - the message is what matters
+            pass
+        raise AssertionError(f"no download within {timeout} s (the tab shows "
+                             f"{self.driver.current_url}: {shown!r})")
 
     # ---- logs -------------------------------------------------------------
 
