@@ -47,6 +47,9 @@ BUILD = os.path.abspath(BUILD)
 SHARED = ["socket", "socket_mode", "socket_owner", "user", "pidfile", "log_level",
           "milter_timeout", "listen_backlog", "body_memory_limit", "tmp_dir", "on_error"]
 
+# postern-web serves HTTP, not the milter protocol: no socket, none of SHARED
+NOT_MILTERS = ("web",)
+
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 # roff arguments: "quoted" (with "" for a quote) or a run of non-blanks
 ARG = re.compile(r'"((?:[^"]|"")*)"?|(\S+)')
@@ -66,7 +69,7 @@ def code_params(name, tmp):
         raise AssertionError(f"{binary} is not built")
     conf = os.path.join(tmp, name + ".conf")
     with open(conf, "w") as f:
-        f.write(f"socket = unix:{tmp}/{name}.sock\n")
+        f.write("" if name in NOT_MILTERS else f"socket = unix:{tmp}/{name}.sock\n")
     r = subprocess.run([binary, "-c", conf, "config"], capture_output=True, text=True,
                        timeout=30)
     if r.returncode != 0:
@@ -175,7 +178,7 @@ def check(name):
         code = code_params(name, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for p in SHARED:
+    for p in () if name in NOT_MILTERS else SHARED:
         if p not in code:
             problems.append(f"the code lacks the shared parameter {p}")
     if os.path.isfile(page):

@@ -117,7 +117,8 @@ static int detach(void)
 
 static int serve(pn_config *cfg, int foreground, int verbose)
 {
-	const char *pidfile = pn_config_str(cfg, "pidfile");
+	/* a copy: the configuration goes with the application at the end */
+	char pidfile[4096];
 	pn_log_level level = PN_LOG_INFO;
 	pn_http_opts o;
 	pn_http_server *srv;
@@ -126,6 +127,7 @@ static int serve(pn_config *cfg, int foreground, int verbose)
 	char *err = NULL;
 	int fd, sig;
 
+	snprintf(pidfile, sizeof(pidfile), "%s", pn_config_str(cfg, "pidfile"));
 	pn_log_level_parse(pn_config_str(cfg, "log_level"), &level);
 	pn_log_open(NAME, foreground, verbose ? PN_LOG_DEBUG : level);
 	if (web_app_check(cfg, &err) < 0) {

@@ -2,7 +2,8 @@
 /*
  * pages_login - GET/POST /login and POST /logout. The login form is
  * protected by a pre-session token (cookie postern_login, double submit:
- * the form's hidden csrf must equal it); failures are counted per client
+ * the form's hidden csrf must equal it, and it must be a token this process
+ * signed, so a cookie planted from a sibling domain is refused); failures are counted per client
  * address and per user name (ratelimit.h) and answered 429 past the limit;
  * a good login always gets a new session id. Logins, failed logins and
  * logouts go to the access trail.
@@ -28,9 +29,9 @@ pn_http_response *web_login_form(web_app *app, const pn_http_request *req, int s
 
 	memset(&r, 0, sizeof(r));
 	r.http = req;
-	if (web_token_ok(have))
+	if (web_token_signed_ok(app->login_key, have))
 		memcpy(token, have, sizeof(token));
-	else if (web_token_new(token) < 0)
+	else if (web_token_signed_new(app->login_key, token) < 0)
 		return NULL;
 	web_page_begin(&b, &r, "Log in");
 	if (error) {
@@ -47,7 +48,7 @@ pn_http_response *web_login_form(web_app *app, const pn_http_request *req, int s
 		    "<button type=\"submit\">Log in</button></form>\n");
 	web_page_end(&b);
 	resp = web_html_status(&b, status);
-	if (!web_token_ok(have))
+	if (!web_token_signed_ok(app->login_key, have))
 		web_set_cookie(resp, req, app, LOGIN_COOKIE, "/login", token);
 	return resp;
 }
@@ -84,7 +85,7 @@ pn_http_response *web_login_post(web_app *app, const pn_http_request *req)
 	r.http = req;
 	if (!web_same_origin(req)
 	    || !web_token_equal(pn_http_arg(req, "csrf"), pn_http_cookie(req, LOGIN_COOKIE))
-	    || !web_token_ok(pn_http_cookie(req, LOGIN_COOKIE)))
+	    || !web_token_signed_ok(app->login_key, pn_http_cookie(req, LOGIN_COOKIE)))
 		return web_error(&r, 403, "The login form expired (CSRF check failed): reload it "
 				 "and try again.");
 	if (name == NULL)

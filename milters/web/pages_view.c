@@ -58,8 +58,12 @@ pn_http_response *web_page_audit(web_app *app, web_req *r)
 	size_t n;
 
 	if (f == NULL) {
+		int status = err ? 503 : 404;
+		if (err)
+			pn_log(PN_LOG_ERROR, "audit page: %s", err);
 		pn_free(err);
-		return web_error(r, err ? 503 : 404, "No such message in the archive.");
+		return web_error(r, status, status == 404 ? "No such message in the archive."
+				 : "The archive index cannot be read.");
 	}
 	if (web_record_read(app, r, "audit", f->d->id, f->d->sha256, &err) < 0) {
 		web_found_free(f);
@@ -102,6 +106,8 @@ pn_http_response *web_page_audit(web_app *app, web_req *r)
 	}
 	files_free(files);
 	web_found_free(f);
+	if (vo.nkeys)
+		audit_seal_wipe(&key);
 	web_page_end(&b);
 	return web_html(&b);
 }

@@ -2,6 +2,7 @@
 /* session - server-side sessions, CSRF tokens (see session.h) */
 #include "milters/web/session.h"
 #include "common/alloc.h"
+#include "common/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -55,6 +56,38 @@ int web_token_equal(const char *a, const char *b)
 	if (a == NULL || b == NULL || (n = strlen(a)) == 0 || strlen(b) != n)
 		return 0;
 	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* signature - hex of the first 16 bytes of HMAC-SHA256(key, the 32 hex digits at r) */
+static void signature(const unsigned char key[32], const char *r, char out[33])
+{
+	unsigned char mac[32];
+
+	pn_hmac_sha256(key, 32, r, WEB_TOKEN_LEN / 2, mac);
+	pn_hex(mac, 16, out);
+	out[32] = '\0';
+}
+
+int web_token_signed_new(const unsigned char key[32], char out[WEB_TOKEN_LEN + 1])
+{
+	char sig[33];
+
+	if (web_token_new(out) < 0)
+		return -1;
+	signature(key, out, sig);
+	memcpy(out + WEB_TOKEN_LEN / 2, sig, 32);
+	out[WEB_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+int web_token_signed_ok(const unsigned char key[32], const char *s)
+{
+	char sig[33];
+
+	if (!web_token_ok(s))
+		return 0;
+	signature(key, s, sig);
+	return CRYPTO_memcmp(sig, s + WEB_TOKEN_LEN / 2, 32) == 0;
 }
 
 web_sessions *web_sessions_new(long idle, long lifetime, size_t max)

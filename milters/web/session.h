@@ -16,6 +16,9 @@
  *	int  web_token_new(char out[WEB_TOKEN_LEN + 1]);
  *	int  web_token_ok(const char *s);
  *	int  web_token_equal(const char *a, const char *b);
+ *	int  web_token_signed_new(const unsigned char key[32],
+ *	                          char out[WEB_TOKEN_LEN + 1]);
+ *	int  web_token_signed_ok(const unsigned char key[32], const char *s);
  * DESCRIPTION
  *	A session lives in this process only: the browser holds its id
  *	(cookie postern_session), 256 bits from OpenSSL's RAND_bytes as 64
@@ -34,6 +37,13 @@
  *	web_token_equal() compares two tokens in constant time (CRYPTO_memcmp
  *	over the whole length); NULL, empty or unequal lengths are unequal.
  *	web_token_ok() accepts exactly 64 lower-case hex digits.
+ *
+ *	The login form's token (before there is a session) is signed:
+ *	128 random bits and the first 128 bits of their HMAC-SHA256 under
+ *	key (the process's secret, random at start), 64 hex digits in all.
+ *	web_token_signed_ok() accepts only a token this process made, so a
+ *	cookie an attacker sets from a sibling domain (cookie tossing) with
+ *	a token of his own choosing is refused even when the form matches it.
  *
  *	The table is locked: pages run on many threads.
  * DIAGNOSTICS
@@ -67,5 +77,7 @@ size_t web_sessions_count(web_sessions *s);
 int web_token_new(char out[WEB_TOKEN_LEN + 1]);
 int web_token_ok(const char *s);
 int web_token_equal(const char *a, const char *b);
+int web_token_signed_new(const unsigned char key[32], char out[WEB_TOKEN_LEN + 1]);
+int web_token_signed_ok(const unsigned char key[32], const char *s);
 
 #endif

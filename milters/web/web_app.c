@@ -9,6 +9,8 @@
 #include "milters/audit/audit_milter.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +218,10 @@ web_app *web_app_open(pn_config *cfg, char **err)
 		o.host = "localhost";
 	}
 	app->access = audit_trail_open(pn_config_str(cfg, "access_trail"), &o);
+	if (RAND_bytes(app->login_key, sizeof(app->login_key)) != 1) {
+		*err = pn_strdup("the random generator failed");
+		goto fail;
+	}
 	app->sessions = web_sessions_new((long)pn_config_int(cfg, "session_idle_timeout"),
 					 (long)pn_config_int(cfg, "session_lifetime"),
 					 (size_t)pn_config_int(cfg, "max_sessions"));
@@ -243,6 +249,7 @@ void web_app_close(web_app *app)
 	pn_free(app->arc_table);
 	pn_config_free(app->audit_cfg);
 	pn_free(app->audit_table);
+	OPENSSL_cleanse(app->login_key, sizeof(app->login_key));
 	pn_cidr_list_free(app->sso_proxies);
 	web_sessions_free(app->sessions);
 	web_limiter_free(app->limit_addr);

@@ -66,6 +66,7 @@ struct web_app {
 	pn_cidr_list *sso_proxies;
 	const char *sso_header;		/* "" : no SSO */
 	int secure_cookies;
+	unsigned char login_key[32];	/* signs the login form's tokens */
 	long long (*now)(void);		/* tests: an injectable clock */
 };
 

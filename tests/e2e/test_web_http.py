@@ -15,15 +15,18 @@ view, download and export is in the archive's access_log and in the
 access trail, which `postern-audit verify` accepts; security headers;
 the login rate limit (429 after 5 failures, per address and per name,
 a right password included); single sign-on honoured from a trusted
-proxy address only. Clients use other loopback source addresses
+proxy address only. Twice: on a SQLite index, and on a PostgreSQL one
+(tests/lib/pg.py; the archive daemon's role). Clients use other loopback source addresses
 (127.0.0.2...) where a test needs an address of its own: the daemon
 listens on 127.0.0.1 and sees the source.
 """
+import http.client
 import io
 import json
 import mailbox
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import binary  # noqa: E402
+from pg import PostgreSQL  # noqa: E402
 from poll import wait_for  # noqa: E402
 from smtp import send  # noqa: E402
 from stack import Stack  # noqa: E402
@@ -63,17 +67,28 @@ MESSAGES = [
                           "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n")),
     ("html", message(3, "<script>alert(1)</script> offer",
                      "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n",
+                     "<LINK rel=preconnect href=\"https://preconnect.evil.example\">"
                      "<p onclick=\"x()\">Hi <script>alert(2)</script></p>\n")),
 ]
 
 
-def setup():
+def setup(param):
     S.clear()
     base = tempfile.mkdtemp(prefix="postern-web-")
+    os.chmod(base, 0o755)
     S["access_log"] = os.path.join(base, "access.log")
-    st = Stack(daemons=("archive", "audit"),
-               config={"archive": {"access_log": S["access_log"]}}).start()
+    archive = {"access_log": S["access_log"]}
+    if param == "postgresql":
+        db = S["db"] = PostgreSQL()
+        db.start()
+        db.setup_roles()
+        archive.update(index="postgresql", index_connection=db.conninfo("postern_archive"),
+                       host_name="mx1")
+    st = Stack(daemons=("archive", "audit"), config={"archive": archive}).start()
     S["st"] = st
+    if param == "postgresql":
+        r = st.tool("archive", "db", "init", "--connection", S["db"].conninfo("postern_owner"))
+        assert r.returncode == 0, r.stderr
     for i, (_, msg) in enumerate(MESSAGES):
         r = send("127.0.0.1", st.pf.port, "alice@sender.example",
                  ["bob@dest.example", f"hidden{i}@dest.example"], msg)
@@ -89,11 +104,13 @@ def setup():
 
 
 def teardown():
-    for k in ("web", "sso"):
+    for k in ("web", "sso", "https"):
         if S.get(k):
             S[k].stop()
     if S.get("st"):
         S["st"].stop()
+    if S.get("db"):
+        S["db"].cleanup()
 
 
 def logged_in(user):
@@ -132,6 +149,13 @@ def login_without_or_with_a_wrong_csrf_token_is_403():
     assert 'id="error"' in r.text
     r = c.post("/login", {"user": "alice", "password": USERS["alice"][1], "csrf": "0" * 64})
     check_eq(r.status, 403, "wrong token")
+    assert "postern_session" not in c.cookies
+    # a cookie planted from a sibling domain, and a form that matches it
+    c = Client(S["web"].port)
+    planted = "c0ffee" * 10 + "c0ff"
+    c.cookies["postern_login"] = planted
+    r = c.post("/login", {"user": "alice", "password": USERS["alice"][1], "csrf": planted})
+    check_eq(r.status, 403, "a token the server did not make")
     assert "postern_session" not in c.cookies
 
 
@@ -234,6 +258,8 @@ def posts_without_or_with_a_wrong_csrf_token_are_403():
     check_eq(r.status, 403, "wrong token")
     r = c.post("/hold", form, headers={"Referer": "http://evil.example/x"})
     check_eq(r.status, 403, "cross-site referer")
+    r = c.post("/hold", form, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    check_eq(r.status, 403, "a browser's cross-site post")
     check_eq(archive_tool("search", "--held").returncode, 1, "nothing held")
 
 
@@ -255,7 +281,9 @@ def an_admin_hold_is_what_the_cli_sees():
     c.get(f"/message?id={ident}")
     r = c.post("/hold", {"id": ident, "action": "add", "reason": ""})
     check_eq(r.status, 400, "a reason is required")
-    r = c.post("/hold", {"id": ident, "action": "add", "reason": "case 17"})
+    # what a browser sends under Referrer-Policy: no-referrer, from our own form
+    r = c.post("/hold", {"id": ident, "action": "add", "reason": "case 17"},
+               headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
     check_eq(r.status, 303)
     out = archive_tool("search", "--held")
     check_eq(out.returncode, 0)
@@ -326,6 +354,26 @@ def every_read_is_in_the_access_log_and_the_verified_trail():
 
 
 @test
+def the_audit_page_shows_the_records_and_a_verified_chain():
+    c = logged_in("bob")
+    ident = S["ids"]["Report attached"]
+    r = c.get(f"/audit?id={ident}")
+    check_eq(r.status, 200)
+    assert 'id="audit-records"' in r.text
+    assert len(re.findall(r'<tr class="record"', r.text)) >= 1, r.text[-3000:]
+    m = re.search(r'id="chain-status"[^>]*>([^<]*)', r.text)
+    assert m and m.group(1).startswith("verified"), m and m.group(1)
+    r = c.get("/tls")
+    check_eq(r.status, 200)
+    assert 'id="partners"' in r.text and "partner.example" in r.text
+    r = c.get("/tls?domain=partner.example")
+    check_eq(r.status, 200)
+    assert 'id="sessions"' in r.text and 'id="compliance"' in r.text
+    r = c.get("/tls?domain=%3Cscript%3E")
+    assert "<script>" not in r.text
+
+
+@test
 def logout_ends_the_session():
     c = logged_in("bob")
     c.get("/search")
@@ -354,6 +402,41 @@ def head_404_static_and_the_sandboxed_html_part():
     check_eq(r.status, 200)
     check_eq(r.header("Content-Security-Policy"),
              "sandbox; default-src 'none'; style-src 'unsafe-inline'")
+    # resource hints are outside CSP: no <link> element reaches the browser
+    assert b"preconnect.evil.example" in r.body
+    assert not re.search(rb"<link[\s/>]", r.body, re.I), r.body
+
+
+@test(only="sqlite")
+def https_sends_hsts_and_a_secure_cookie():
+    st = S["st"]
+    d = os.path.join(S["base"], "https")
+    os.makedirs(d)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    S["https"] = WebDaemon(d, st.daemons["archive"].conf, st.daemons["audit"].conf,
+                           {"alice": ("admin", "x")},
+                           {"tls_cert_file": cert, "tls_key_file": key}).start()
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection("127.0.0.1", S["https"].port, context=ctx, timeout=60)
+    try:
+        conn.request("GET", "/login")
+        resp = conn.getresponse()
+        resp.read()
+        check_eq(resp.status, 200)
+        assert resp.getheader("Strict-Transport-Security", "").startswith("max-age="), \
+            resp.getheaders()
+        assert "Secure" in resp.getheader("Set-Cookie", ""), resp.getheader("Set-Cookie")
+    finally:
+        conn.close()
+    # plain HTTP on the HTTPS port is not served
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        f"http://127.0.0.1:{S['https'].port}/login"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout != "200", r.stdout
 
 
 @test
@@ -396,4 +479,4 @@ def sso_header_is_honoured_from_a_trusted_proxy_only():
 
 
 if __name__ == "__main__":
-    main(setup, teardown)
+    main(setup, teardown, params=("sqlite", "postgresql"))

@@ -48,6 +48,28 @@ static void tokens(void **state)
 	assert_false(web_token_ok(b));
 }
 
+static void signed_login_tokens(void **state)
+{
+	unsigned char key[32], other[32];
+	char t[WEB_TOKEN_LEN + 1], forged[WEB_TOKEN_LEN + 1];
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	assert_int_equal(web_token_signed_new(key, t), 0);
+	assert_true(web_token_ok(t));
+	assert_true(web_token_signed_ok(key, t));
+	assert_false(web_token_signed_ok(other, t));	/* another process's */
+	/* an attacker's own random token, or one bit changed, is refused */
+	assert_int_equal(web_token_new(forged), 0);
+	assert_false(web_token_signed_ok(key, forged));
+	memcpy(forged, t, sizeof(forged));
+	forged[3] = forged[3] == 'a' ? 'b' : 'a';
+	assert_false(web_token_signed_ok(key, forged));
+	assert_false(web_token_signed_ok(key, NULL));
+	assert_false(web_token_signed_ok(key, ""));
+}
+
 static void expiry_on_an_injected_clock(void **state)
 {
 	web_sessions *s = web_sessions_new(900, 8 * 3600, 16);
@@ -167,6 +189,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tokens),
+		cmocka_unit_test(signed_login_tokens),
 		cmocka_unit_test(expiry_on_an_injected_clock),
 		cmocka_unit_test(new_id_per_login_and_logout),
 		cmocka_unit_test(bounded_table),
