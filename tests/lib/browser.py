@@ -455,8 +455,13 @@ class Browser:
                 # chromium renames when complete; the size is final then
                 return path
             time.sleep(0.1)
-        raise AssertionError(f"no download within {timeout} s in {self.downloads}: "
-                             f"{sorted(os.listdir(self.downloads))}")
+        shown = ""
+        try:
+            shown = self.driver.find_element("tag name", "body").text[-300:]
+        except Exception:       # noqa: BLE001 - the message is what matters
+            pass
+        raise AssertionError(f"no download within {timeout} s (the tab shows "
+                             f"{self.driver.current_url}: {shown!r})")
 
     # ---- logs -------------------------------------------------------------
 
@@ -549,35 +554,35 @@ class Browser:
     def csp_reports(self):
         return [c for c in self.console() if "Content Security Policy" in c["message"]]
 
-    def script_ran(self, marks=("pwned",)):
+    def script_ran(self):
         """What a hostile script could have left behind, in the top page and
-        in each frame chromium lets us read: document.title or
-        window.name set to a mark, window.pwned, a pwned element or
-        cookie. Returns a list of findings (empty: nothing ran)."""
+        in each frame chromium lets WebDriver into: window.pwned set,
+        document.title or window.name starting with "PWNED", an element
+        id="pwned". A list of findings (empty: nothing ran). A sandboxed
+        frame without allow-scripts may refuse WebDriver's own script:
+        then nothing of the message ran there either."""
         from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.common.by import By
         d = self.driver
         probe = ("var out = [];"
                  "if (window.pwned !== undefined) out.push('window.pwned=' + window.pwned);"
-                 "var marks = arguments[0];"
-                 "for (var i = 0; i < marks.length; i++) {"
-                 "  if ((document.title || '').indexOf('PWNED:') === 0) out.push('title=' + document.title);"
-                 "  if (document.getElementById(marks[i] + '-mark')) out.push('element ' + marks[i]);"
-                 "  if ((window.name || '').indexOf('PWNED') === 0) out.push('window.name=' + window.name);"
-                 "}"
+                 "if ((document.title || '').indexOf('PWNED') === 0)"
+                 "  out.push('title=' + document.title);"
+                 "if ((window.name || '').indexOf('PWNED') === 0)"
+                 "  out.push('window.name=' + window.name);"
+                 "if (document.getElementById('pwned')) out.push('element pwned');"
                  "return out;")
         found = []
         try:
             d.switch_to.default_content()
-            found += d.execute_script(probe, list(marks))
-            from selenium.webdriver.common.by import By
-            frames = d.find_elements(By.TAG_NAME, "iframe")
-            for i in range(len(frames)):
+            found += d.execute_script(probe)
+            for i in range(len(d.find_elements(By.TAG_NAME, "iframe"))):
                 try:
                     d.switch_to.default_content()
                     d.switch_to.frame(d.find_elements(By.TAG_NAME, "iframe")[i])
-                    found += [f"frame {i}: {x}" for x in d.execute_script(probe, list(marks))]
+                    found += [f"frame {i}: {x}" for x in d.execute_script(probe)]
                 except WebDriverException:
-                    pass    # a sandboxed frame without scripts: nothing to read, nothing ran
+                    pass
         finally:
             d.switch_to.default_content()
         return found
