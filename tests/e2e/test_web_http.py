@@ -230,6 +230,17 @@ def the_message_page_shows_envelope_with_bcc_and_hold_state():
         assert part in r.text, part
     assert "hidden1@dest.example" in r.text    # the Bcc recipient, from the envelope
     assert re.search(r'id="hold-state"[^>]*>not held<', r.text)
+    # the attachment: a download of the decoded bytes, never shown inline
+    m = re.search(r'href="(/message/part\?id=[^"&]+&amp;part=\d+)"', r.text)
+    assert m, r.text[-3000:]
+    p = c.get(m.group(1).replace("&amp;", "&"))
+    check_eq(p.status, 200)
+    check_eq(p.body, b"%PDF-1.4\n")
+    check_eq(p.header("Content-Type"), "application/octet-stream")
+    assert p.header("Content-Disposition").startswith('attachment; filename="report.pdf"'), \
+        p.header("Content-Disposition")
+    check_eq(c.get(f"/message/part?id={ident}&part=999").status, 404)
+    check_eq(c.get(f"/message/part?id={ident}&part=-1").status, 404)
     check_eq(c.get("/message?id=20990101000000-00000000").status, 404)
     check_eq(c.get("/message?id=../../etc/passwd").status, 404)
 
@@ -373,6 +384,27 @@ def the_audit_page_shows_the_records_and_a_verified_chain():
     assert 'id="sessions"' in r.text and 'id="compliance"' in r.text
     r = c.get("/tls?domain=%3Cscript%3E")
     assert "<script>" not in r.text
+
+
+@test
+def concurrent_readers_all_answered_and_the_trail_still_verifies():
+    import concurrent.futures
+    c = logged_in("bob")
+    ids = list(S["ids"].values())
+    paths = [f"/message/eml?id={ids[i % len(ids)]}" if i % 2 else "/search?subject=report"
+             for i in range(80)]
+
+    def fetch(path):
+        d = Client(S["web"].port)
+        d.cookies = dict(c.cookies)
+        return d.get(path).status
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fetch, paths))
+    check_eq(set(statuses), {200})
+    v = subprocess.run([binary("postern-audit"), "verify", S["web"].trail],
+                       capture_output=True, text=True, timeout=60)
+    check_eq(v.returncode, 0, v.stdout + v.stderr)
 
 
 @test
