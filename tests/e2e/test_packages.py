@@ -55,13 +55,17 @@ from smtp import build_message, send  # noqa: E402
 
 TOOLS = ["dpkg-buildpackage", "dh", "fakeroot", "apt-get", "lintian", "setpriv", "runuser"]
 SPOOL = "/var/spool/postfix/postern"
-STATE_PATHS = ("/etc/postern", "/var/lib/postern", "/var/log/postern", "/run/postern", SPOOL)
+STATE_PATHS = ("/etc/postern", "/var/lib/postern", "/var/log/postern", "/run/postern", SPOOL,
+               "/var/log/postern-archive-access.log")
 # one system user per daemon, and the one shared user of older packages
 USERS = ["postern-tls", "postern-sort", "postern-archive", "postern-audit", "postern-suite",
          "postern"]
 # postern-suite runs the four daemons' engines on their data: not enabled
 # at install, and run here only after the switch README.Debian describes
 SUITE = "suite"
+# postern-web is no milter: no socket, no user of its own (it runs as
+# postern-archive); its own test below, left out of the milter checks
+WEB = "web"
 UNIT_DIR = "/lib/systemd/system"
 KEEP = os.environ.get("POSTERN_KEEP") == "1"
 S = {"procs": {}}
@@ -70,6 +74,10 @@ S = {"procs": {}}
 def daemons():
     d = os.path.join(TOP, "milters")
     return sorted(n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n, "main.c")))
+
+
+def milters_packaged():
+    return [d for d in S["packaged"] if d != WEB]
 
 
 def run(cmd, timeout=300, check=True, **kw):
@@ -223,7 +231,9 @@ def remove_leftovers():
     """What purge keeps on purpose (data, the user), if this test made it;
     then what setup moved aside goes back."""
     for p in STATE_PATHS:
-        if p not in S.get("had_paths", ()) and os.path.exists(p):
+        if p not in S.get("had_paths", ()) and os.path.isfile(p):
+            os.unlink(p)
+        elif p not in S.get("had_paths", ()) and os.path.exists(p):
             shutil.rmtree(p, ignore_errors=True)
     for p, aside in S.get("saved_paths", {}).items():
         if not os.path.lexists(p) and os.path.lexists(aside):
@@ -384,7 +394,7 @@ def packages_install_with_apt_get():
 def system_user_and_directories():
     need("installed")
     uids = set()
-    for d in S["packaged"]:
+    for d in milters_packaged():
         user = f"postern-{d}"
         pw = pwd.getpwnam(user)
         assert pw.pw_uid < 1000, f"{user} is not a system user: uid {pw.pw_uid}"
@@ -392,7 +402,7 @@ def system_user_and_directories():
         check_eq(grp.getgrgid(pw.pw_gid).gr_name, user, f"group of {user}")
         assert user not in grp.getgrnam("postfix").gr_mem, f"{user} is in group postfix"
         uids.add(pw.pw_uid)
-    check_eq(len(uids), len(S["packaged"]), "distinct uids of the daemons")
+    check_eq(len(uids), len(milters_packaged()), "distinct uids of the daemons")
     want = {"/var/lib/postern": ("root", "root", "0o755"),
             "/etc/postern": ("root", "root", "0o755"),
             "/run/postern": ("root", "root", "0o755"),
@@ -401,9 +411,14 @@ def system_user_and_directories():
         want["/var/lib/postern/archive"] = ("postern-archive", "postern-archive", "0o750")
     if "audit" in S["packaged"]:
         want["/var/log/postern"] = ("postern-audit", "adm", "0o2750")
+    if WEB in S["packaged"]:
+        want["/var/lib/postern/web"] = ("postern-archive", "postern-archive", "0o750")
     for path, w in want.items():
         assert os.path.isdir(path), f"{path} missing"
         check_eq(owner(path), w, path)
+    if WEB in S["packaged"]:
+        check_eq(owner("/etc/postern/web.users"), ("root", "postern-archive", "0o640"),
+                 "web.users")
 
 
 @test
@@ -448,6 +463,13 @@ def conffiles_set_for_debian_and_units_enabled():
         r = run([f"/usr/sbin/postern-{d}", "config", "-n"])
         values = dict(line.split(" = ", 1) for line in r.stdout.splitlines()
                       if " = " in line and not line.startswith("#"))
+        if d == WEB:
+            check_eq(values.get("user"), "postern-archive", "postern-web user")
+            assert "socket" not in values, values
+            run(["/usr/sbin/postern-web", "check"])
+            link = "/etc/systemd/system/multi-user.target.wants/postern-web.service"
+            assert os.path.islink(link), f"postern-web.service not enabled ({link})"
+            continue
         check_eq(values.get("socket"), f"unix:{SPOOL}/{d}.sock", f"postern-{d} socket")
         check_eq(values.get("socket_owner"), "root:postfix", f"postern-{d} socket_owner")
         check_eq(values.get("user"), f"postern-{d}", f"postern-{d} user")
@@ -538,8 +560,55 @@ def register_daemon_test(name):
 
 
 for _d in daemons():
-    if _d != SUITE:
+    if _d not in (SUITE, WEB):
         register_daemon_test(_d)
+
+
+def web_runs_from_its_unit():
+    """postern-web from its unit: the worker is postern-archive, the login
+    page answers on 127.0.0.1:8425, an account made with `postern-web
+    passwd` in the packaged users file logs in, and it stops cleanly."""
+    need("installed")
+    if WEB not in S["packaged"]:
+        raise AssertionError("postern-web is not packaged (see the first test)")
+    r = run(["/usr/sbin/postern-web", "passwd", "pkgtest", "--role", "admin"],
+            input="a password\n")
+    check_eq(owner("/etc/postern/web.users"), ("root", "postern-archive", "0o640"),
+             "web.users after passwd")
+    cmd, umask = unit_command(WEB)
+    log = os.path.join(S["tmp"], "web.log")
+    fp = open(log, "w")
+    proc = subprocess.Popen(cmd, stdout=fp, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: os.umask(umask), cwd="/")
+    S["procs"][WEB] = (proc, fp, log)
+    deadline = time.time() + 20
+    while "serving on" not in read(log):
+        assert proc.poll() is None, f"postern-web exited {proc.returncode}: {read(log)}"
+        assert time.time() < deadline, f"postern-web did not start: {read(log)}"
+        time.sleep(0.05)
+    check_eq(sorted(u for u, _ in workers(WEB)), ["postern-archive"], "user of postern-web")
+    import http.client
+    import urllib.parse
+    conn = http.client.HTTPConnection("127.0.0.1", 8425, timeout=30)
+    conn.request("GET", "/login")
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    check_eq(resp.status, 200, "GET /login")
+    cookie = resp.getheader("Set-Cookie").split(";")[0]
+    token = re.search(r'name="csrf" value="([0-9a-f]{64})"', body).group(1)
+    conn.request("POST", "/login", urllib.parse.urlencode(
+        {"user": "pkgtest", "password": "a password", "csrf": token}),
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    check_eq(resp.status, 303, f"login: {read(log)[-800:]}")
+    assert os.path.getsize("/var/lib/postern/web/access.jsonl") > 0, "no access trail"
+    check_eq(stop_daemon(WEB), 0, f"exit status of postern-web: {read(log)[-800:]}")
+
+
+if WEB in daemons():
+    test(web_runs_from_its_unit)
 
 
 @test
@@ -680,12 +749,12 @@ def remove_stops_daemons_any_supervisor_runs_and_warns_about_main_cf():
     """As without systemd: the daemons run under another supervisor (here
     this test) when the packages are removed; main.cf still names them."""
     need("installed")
-    for name in S["packaged"]:
+    for name in milters_packaged():
         if name != SUITE:   # its engines run in the four (it warns all the same)
             start_daemon(name)
     pf = PrivatePostfix(base=os.path.join(S["tmp"], "postfix-removal"))
     pf.milters = [f"{{ unix:/postern/{d}.sock, default_action=tempfail }}"
-                  for d in S["packaged"]]
+                  for d in milters_packaged()]
     pf.port = 10025
     pf.write_config()
     pkgs = [f"postern-{d}" for d in S["packaged"]]
@@ -693,7 +762,7 @@ def remove_stops_daemons_any_supervisor_runs_and_warns_about_main_cf():
     r = run(["apt-get", "remove", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"] + pkgs,
             env=dict(apt_env(), MAIL_CONFIG=pf.config_dir), timeout=600)
     out = r.stdout + r.stderr
-    for d in S["packaged"]:
+    for d in milters_packaged():
         assert f"postern-{d}: main.cf smtpd_milters still names this daemon's socket" in out, \
             out[-3000:]
         assert f"    {{ unix:/postern/{d}.sock, default_action=tempfail }}" in out, out[-3000:]
@@ -727,7 +796,7 @@ def purge_removes_packages_and_configuration_keeps_data():
     # Mail data is never purged (retention); README.Debian says so.
     if "audit" in S["packaged"]:
         assert os.path.exists("/var/log/postern/audit.jsonl"), "purge removed the audit trail"
-    for d in S["packaged"]:
+    for d in milters_packaged():
         assert _user_exists(f"postern-{d}"), f"purge removed the system user postern-{d}"
     remove_leftovers()
 
