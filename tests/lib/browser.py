@@ -301,6 +301,9 @@ class Browser:
             "safebrowsing.enabled": False,
         })
         o.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        # an alert() stays open until a test looks at it (the default would
+        # dismiss it at the next command, hiding that a script ran)
+        o.set_capability("unhandledPromptBehavior", "ignore")
         o.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True,
                                                        "enablePage": True})
         service = Service(CHROMEDRIVER, log_output=os.path.join(self.logdir, "chromedriver.log")) \
