@@ -354,7 +354,8 @@ def detectors_see_a_script_and_a_leak_on_a_page_without_defences():
     page = ("<!doctype html><title>naive</title><p>naive viewer</p>"
             "<script>window.pwned=1;console.log('PWNED naive');"
             f"new Image().src='http://{leak}/x.png'</script>").encode()
-    site = Site({"/naive": ("text/html", page)}).start()
+    alerting = b"<!doctype html><title>naive</title><script>alert('PWNED')</script>"
+    site = Site({"/naive": ("text/html", page), "/alert": ("text/html", alerting)}).start()
     try:
         S["marker"].clear()
         b.mark()
@@ -366,6 +367,10 @@ def detectors_see_a_script_and_a_leak_on_a_page_without_defences():
         assert any("PWNED naive" in f for f in findings), findings
         sent = [r["url"] for r in b.requests_outside(site.url("/")) if not r["blocked"]]
         assert f"http://{leak}/x.png" in sent, sent
+        b.get(site.url("/alert"))
+        findings = []
+        check_no_script(b, "alert", findings)
+        assert any("alert opened" in f for f in findings), findings
     finally:
         site.stop()
 

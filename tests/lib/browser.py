@@ -301,6 +301,9 @@ class Browser:
             "safebrowsing.enabled": False,
         })
         o.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        # an alert() stays open until a test looks at it (the default would
+        # dismiss it at the next command, hiding that a script ran)
+        o.set_capability("unhandledPromptBehavior", "ignore")
         o.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True,
                                                        "enablePage": True})
         service = Service(CHROMEDRIVER, log_output=os.path.join(self.logdir, "chromedriver.log")) \
@@ -372,13 +375,27 @@ class Browser:
 
     def submit_and_wait(self, action):
         """Run action (a click that submits a form or follows a link) and
-        wait until a new document has loaded."""
-        old = self.driver.find_element("tag name", "html")
+        wait until a new document has loaded: the old one carried a mark
+        that the new one lacks. Errors of a page that is being replaced
+        (a node or a context gone) only mean "not yet"."""
+        from selenium.common.exceptions import (UnexpectedAlertPresentException,
+                                                WebDriverException)
+        from selenium.webdriver.support.ui import WebDriverWait
+        self.driver.execute_script("window.__posternOldPage = true")
         action()
-        from selenium.webdriver.support import expected_conditions as EC
-        self.wait(EC.staleness_of(old), "the next page")
-        self.wait(lambda d: d.execute_script("return document.readyState") == "complete",
-                  "the page to load")
+
+        def loaded(d):
+            try:
+                return d.execute_script("return window.__posternOldPage === undefined && "
+                                        "document.readyState === 'complete'")
+            except UnexpectedAlertPresentException:
+                return True     # the caller looks at the alert (a script ran)
+        try:
+            WebDriverWait(self.driver, self.timeout, poll_frequency=0.1,
+                          ignored_exceptions=(WebDriverException,)).until(loaded)
+        except WebDriverException:
+            raise AssertionError(f"timed out after {self.timeout} s waiting for the next "
+                                 f"page (at {self.driver.current_url})") from None
 
     def fill(self, form_css, values):
         """Set the named fields of a form (text inputs, selects, checkboxes
