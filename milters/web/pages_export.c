@@ -4,7 +4,7 @@
  * when none is ticked, everything the search fields select, as one
  * download: mbox (written by the archive's own exporter, arc_export_*, as
  * `postern-archive export --mbox` writes it) or a zip of ID.eml files
- * (the original bytes, zip.h). The file is built in a temporary file
+ * (the original bytes, zip.h), in delivery time order. The file is built in a temporary file
  * (unlinked at once) and streamed from it, so an export of any size never
  * sits in memory. Every message is recorded as read (access_log and
  * trail, as the CLI's export does) and the export itself as one more
@@ -24,6 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The index answers at most this many ids in one query (index.c). */
+#define KEYS_PER_QUERY 40
 
 typedef struct pick {
 	web_found **v;
@@ -52,6 +55,42 @@ static int collect(void *ctx, const arc_delivery *d, const arc_row *row)
 	f->hold_reason = pn_strdup(row->hold_reason ? row->hold_reason : "");
 	p->v[p->n++] = f;
 	return 0;
+}
+
+/* by_time - deliveries in time order, then by id (each batch of ids comes
+ * back in time order; the whole export is put in that order too) */
+static int by_time(const void *a, const void *b)
+{
+	const arc_delivery *x = (*(web_found *const *)a)->d, *y = (*(web_found *const *)b)->d;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* by_string - qsort of string pointers */
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* search_ids - the deliveries of ids (sorted, each once), KEYS_PER_QUERY a query */
+static int search_ids(web_app *app, const char **ids, size_t n, pick *p, char **err)
+{
+	size_t i, start;
+	int rc = 0;
+
+	for (start = 0; rc == 0 && start < n; start += KEYS_PER_QUERY) {
+		arc_query q;
+		arc_query_init(&q);
+		for (i = start; i < n && i < start + KEYS_PER_QUERY; i++)
+			arc_query_add_key(&q, ids[i]);
+		rc = arc_index_search(web_archive(app)->index, &q, collect, p, err);
+		arc_query_clear(&q);
+	}
+	if (rc == 0)
+		qsort(p->v, p->n, sizeof(*p->v), by_time);
+	return rc;
 }
 
 static void pick_free(pick *p)
@@ -130,7 +169,7 @@ pn_http_response *web_page_export(web_app *app, web_req *r)
 {
 	const char *format = pn_http_arg(r->http, "format"), *v[WEB_SEARCH_NFIELDS];
 	const char *held_arg = pn_http_arg(r->http, "held");
-	size_t limit = (size_t)pn_config_int(app->cfg, "export_limit"), n, i;
+	size_t limit = (size_t)pn_config_int(app->cfg, "export_limit"), n, i, k;
 	const char **ids = pn_calloc(limit + 1, sizeof(*ids));
 	int zip = format && strcmp(format, "zip") == 0, fd = -1, rfd = -1;
 	char *err = NULL, *path = NULL, *what, *cd, stamp[32];
@@ -153,13 +192,17 @@ pn_http_response *web_page_export(web_app *app, web_req *r)
 		resp = web_error(r, 413, "Too many messages for one export (export_limit).");
 		goto done;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (!arc_is_id(ids[i])) {
 			resp = web_error(r, 400, "Not a delivery id.");
 			goto done;
 		}
-		arc_query_add_key(&q, ids[i]);
-	}
+	/* each id once, whatever the form repeated */
+	qsort(ids, n, sizeof(*ids), by_string);
+	for (i = 0, k = 0; i < n; i++)
+		if (k == 0 || strcmp(ids[k - 1], ids[i]) != 0)
+			ids[k++] = ids[i];
+	n = k;
 	if (n == 0) {
 		for (i = 0; i < WEB_SEARCH_NFIELDS; i++)
 			v[i] = pn_http_arg(r->http, web_search_fields[i]);
@@ -168,7 +211,8 @@ pn_http_response *web_page_export(web_app *app, web_req *r)
 			goto done;
 		}
 	}
-	if (arc_index_search(web_archive(app)->index, &q, collect, &p, &err) < 0 && !p.over) {
+	if ((n ? search_ids(app, ids, n, &p, &err)
+	     : arc_index_search(web_archive(app)->index, &q, collect, &p, &err)) < 0 && !p.over) {
 		pn_log(PN_LOG_ERROR, "export: %s", err);
 		resp = web_error(r, 503, "The archive index cannot be read.");
 		goto done;

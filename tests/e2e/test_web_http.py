@@ -46,6 +46,7 @@ from stack import Stack  # noqa: E402
 from webd import Client, WebDaemon  # noqa: E402
 
 S = {}
+BULK = 48
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 USERS = {"alice": ("admin", "alice-secret"), "bob": ("auditor", "bob-secret"),
@@ -94,9 +95,17 @@ def setup(param):
         r = send("127.0.0.1", st.pf.port, "alice@sender.example",
                  ["bob@dest.example", f"hidden{i}@dest.example"], msg)
         assert r.code == 250, (r.stage, r.code, r.text)
-    st.sink.wait_for(len(MESSAGES))
-    wait_for(lambda: len(st.archive_deliveries()) == len(MESSAGES), 60, "archived")
+    # enough for two result pages, and an export of more ids than one
+    # index query takes (40)
+    for i in range(BULK):
+        r = send("127.0.0.1", st.pf.port, "news@list.example", ["bob@dest.example"],
+                 f"From: news@list.example\nTo: bob@dest.example\nSubject: Bulk {i:02d}\n"
+                 f"Message-ID: <bulk-{i}@list.example>\n\nIssue {i}.\n")
+        assert r.code == 250, (r.stage, r.code, r.text)
+    st.sink.wait_for(len(MESSAGES) + BULK)
+    wait_for(lambda: len(st.archive_deliveries()) == len(MESSAGES) + BULK, 60, "archived")
     S["ids"] = {d["subject"]: d["id"] for d in st.archive_deliveries()}
+    S["alice_ids"] = [S["ids"][m[1].split("Subject: ")[1].split("\n")[0]] for m in MESSAGES]
     S["web"] = WebDaemon(os.path.join(base, "web"), st.daemons["archive"].conf,
                          st.daemons["audit"].conf, USERS,
                          {"tls_policy": os.path.join(st.base, "tls_policy"),
@@ -203,11 +212,11 @@ def session_fixation_a_planted_id_is_never_the_logged_in_one():
 @test
 def search_lists_every_delivery_with_its_count():
     c = logged_in("bob")
-    r = c.get("/search")
+    r = c.get("/search?from=alice%40sender.example")
     check_eq(r.status, 200)
     assert re.search(r'id="count"[^>]*>3 deliveries<', r.text), r.text[:2000]
     check_eq(len(re.findall(r'<tr class="result">', r.text)), 3)
-    for ident in S["ids"].values():
+    for ident in S["alice_ids"]:
         assert f'href="/message?id={ident}"' in r.text
     assert 'id="search-form"' in r.text and 'id="export-form"' in r.text
     # the hostile subject is text, not markup
@@ -217,6 +226,27 @@ def search_lists_every_delivery_with_its_count():
     r = c.get("/search?since=not-a-date")
     check_eq(r.status, 400)
     assert 'id="error"' in r.text
+
+
+@test
+def results_come_fifty_a_page_with_paging_links():
+    c = logged_in("bob")
+    total = len(MESSAGES) + BULK
+    r = c.get("/search")
+    assert re.search(rf'id="count"[^>]*>{total} deliveries<', r.text), r.text[:2000]
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), 50)
+    assert 'id="prev"' not in r.text
+    m = re.search(r'id="next" href="([^"]+)"', r.text)
+    assert m, "no next link"
+    r = c.get(m.group(1).replace("&amp;", "&"))
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), total - 50)
+    assert 'id="prev"' in r.text and 'id="next"' not in r.text
+    # the search survives paging
+    r = c.get("/search?subject=bulk&page=0")
+    m = re.search(r'id="next" href="([^"]+)"', r.text)
+    check_eq(m, None, "48 bulk deliveries fit one page")
+    r = c.get("/search?page=99")
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), 0)
 
 
 @test
@@ -342,6 +372,9 @@ def export_mbox_and_zip_are_readable():
              [S["ids"]["Report attached"] + ".eml"])
     r = c.post("/export", {"format": "tar", "id": ids[0]})
     check_eq(r.status, 400)
+    # an id repeated is exported once
+    r = c.post("/export", [("format", "zip")] + [("id", ids[0])] * 3)
+    check_eq(zipfile.ZipFile(io.BytesIO(r.body)).namelist(), [ids[0] + ".eml"])
 
 
 @test
