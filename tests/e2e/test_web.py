@@ -406,6 +406,29 @@ def admin_logs_in_and_lands_on_search():
     assert b.one("#search-form"), "no search form"
 
 
+CSP = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'",
+       "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"]
+
+
+@test
+def every_page_carries_the_security_headers():
+    b = admin()
+    cookie = {"Cookie": f"postern_session={b.cookie()['value']}"}
+    m = S["sent"]["report"]
+    bad = {}
+    for path in ("/login", "/search?subject=report", f"/message?id={m['id']}",
+                 f"/audit?id={m['id']}", "/tls", "/no-such-page"):
+        st, hdrs, _ = S["web"].request("GET", path, headers=cookie)
+        csp = [d.strip() for d in hdrs.get("content-security-policy", "").split(";")]
+        missing = [d for d in CSP if d not in csp]
+        extra = [d for d in csp if d not in CSP and d != "frame-src 'self'"]
+        if missing or extra or hdrs.get("x-frame-options") != "DENY" \
+                or hdrs.get("referrer-policy") != "no-referrer":
+            bad[path] = (st, hdrs.get("content-security-policy"), hdrs.get("x-frame-options"),
+                         hdrs.get("referrer-policy"))
+    check_eq(bad, {}, "pages without the contract's headers")
+
+
 # ---- search, paging, message -------------------------------------------------
 
 @test
