@@ -438,16 +438,20 @@ class Browser:
         return self.driver.get_cookie(name)
 
     def screenshot(self, path):
-        """A PNG of the page (the whole document height on desktop, the
-        viewport on a phone width)."""
+        """A PNG of the page: on desktop the whole document (up to 4000
+        px; the viewport is made that tall for the shot, so that frames
+        are painted too), on a phone the viewport."""
         os.makedirs(os.path.dirname(path), exist_ok=True)
         d = self.driver
         if self.size == DESKTOP:
             h = d.execute_script("return Math.min(4000, document.documentElement.scrollHeight)")
-            shot = d.execute_cdp_cmd("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": self.size[0], "height": max(h, 200),
-                         "scale": 1}})
+            d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": self.size[0], "height": max(int(h), 200), "deviceScaleFactor": 1,
+                "mobile": False})
+            try:
+                shot = d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+            finally:
+                d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
             with open(path, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
         else:
