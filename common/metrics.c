@@ -62,6 +62,7 @@ static const char *const sort_actions[] = {"keep", "fileinto", "redirect", "disc
 					   "implicit_keep"};
 
 static const labelset l_verdict = {"verdict", verdicts, N(verdicts), NULL};
+static const labelset l_conn = {"verdict", verdicts, 4, NULL};	/* no quarantine */
 static const labelset l_step = {"step", steps, N(steps), NULL};
 static const labelset l_file = {"file", files, N(files), file_groups};
 static const labelset l_tls = {"outcome", tls_outcomes, N(tls_outcomes), NULL};
@@ -73,7 +74,7 @@ static const family families[PN_M__COUNT] = {
 	[PN_M_MESSAGES] = {"postern_messages", K_COUNTER, G_COMMON, &l_verdict,
 		"Messages by the answer the MTA got: at end of message, or at MAIL, DATA or "
 		"end of headers when refused there."},
-	[PN_M_CONNECTIONS] = {"postern_connections", K_COUNTER, G_COMMON, &l_verdict,
+	[PN_M_CONNECTIONS] = {"postern_connections", K_COUNTER, G_COMMON, &l_conn,
 		"SMTP sessions by the answer given at connect or HELO (accept: not refused "
 		"there)."},
 	[PN_M_STEP_SECONDS] = {"postern_milter_step_seconds", K_HISTOGRAM, G_COMMON, &l_step,
@@ -164,9 +165,11 @@ int pn_metrics_init(int shared)
 	return 0;
 }
 
-/* pn_metrics_free - unmap (tests); updates become no-ops again */
+/* pn_metrics_free - unmap and forget the exposed engines (tests);
+ * updates become no-ops again */
 void pn_metrics_free(void)
 {
+	exposed = G_COMMON;
 	if (pn_metrics_slots == NULL)
 		return;
 	munmap(pn_metrics_slots, nslots * sizeof(uint64_t));
@@ -219,12 +222,21 @@ uint64_t pn_metric_clock(void)
 
 void pn_metric_observe_slow(pn_metric f, unsigned label, uint64_t since)
 {
-	uint64_t *s = slot(f, label), now = pn_metric_clock(), ns;
+	uint64_t now = pn_metric_clock();
+
+	pn_metric_observe_ns(f, label, now > since ? now - since : 0);
+}
+
+/* pn_metric_observe_ns - one observation of ns nanoseconds */
+void pn_metric_observe_ns(pn_metric f, unsigned label, uint64_t ns)
+{
+	uint64_t *s;
 	size_t i;
 
-	if (s == NULL || families[f].k != K_HISTOGRAM)
+	if (pn_metrics_slots == NULL || (s = slot(f, label)) == NULL
+	    || families[f].k != K_HISTOGRAM)
 		return;
-	ns = now > since ? now - since : 0;
+	/* le is "less than or equal": exactly 1 ms counts in le="0.001" */
 	for (i = 0; i < NBUCKETS && ns > bucket_ns[i]; i++)
 		;
 	__atomic_fetch_add(&s[i], 1, __ATOMIC_RELAXED);		/* i == NBUCKETS: +Inf */
@@ -280,6 +292,17 @@ static int value_shown(const labelset *l, size_t v)
 	return l == NULL || l->groups == NULL || (l->groups[v] & exposed);
 }
 
+/* shown - the family has a sample to show (postern-tls has no fsync) */
+static int shown(const family *f)
+{
+	if (!(f->group & exposed))
+		return 0;
+	for (size_t v = 0; v < nvalues(f); v++)
+		if (value_shown(f->labels, v))
+			return 1;
+	return 0;
+}
+
 /* labels - {name="value"} or {name="value",le="x"} or nothing */
 static void labels(pn_buf *out, const labelset *l, size_t v, const char *le)
 {
@@ -325,7 +348,7 @@ void pn_metrics_render(pn_buf *out, int openmetrics)
 		const char *suffix = f->k == K_COUNTER ? "_total" : "";
 		const char *head_suffix = openmetrics ? "" : suffix;
 
-		if (!(f->group & exposed))
+		if (!shown(f))
 			continue;
 		pn_buf_printf(out, "# HELP %s%s %s\n", f->name, head_suffix, f->help);
 		pn_buf_printf(out, "# TYPE %s%s %s\n", f->name, head_suffix, type_name[f->k]);

@@ -15,6 +15,7 @@
  *	void pn_metric_add(pn_metric f, unsigned label, uint64_t n);
  *	uint64_t pn_metric_now(void);
  *	void pn_metric_observe(pn_metric f, unsigned label, uint64_t since);
+ *	void pn_metric_observe_ns(pn_metric f, unsigned label, uint64_t ns);
  *	int  pn_metric_fsync(unsigned file, int fd);
  *	int  pn_metric_fdatasync(unsigned file, int fd);
  *	uint64_t pn_metric_value(pn_metric f, unsigned label);
@@ -37,11 +38,14 @@
  *	pn_metrics_init(0) maps it private to the process (unit tests).
  *	Before init (tools, check, unit tests of other modules) every update
  *	is a no-op that costs one test of a pointer, inline; after init an
- *	update is one relaxed atomic add, no lock.
+ *	update is one relaxed atomic add, no lock. pn_metrics_free() unmaps
+ *	them and forgets the exposed engines (tests).
  *
  *	pn_metric_now() is a monotonic time in nanoseconds (0 when metrics
  *	are off, so the clock is not read); pn_metric_observe() adds the
- *	time since then to a histogram. pn_metric_fsync() and
+ *	time since then to a histogram, pn_metric_observe_ns() a duration
+ *	already measured (bucket bounds are "less or equal", as Prometheus
+ *	reads le). pn_metric_fsync() and
  *	pn_metric_fdatasync() are fsync(2)/fdatasync(2) that also feed the
  *	fsync histogram and failure counter; errno is kept.
  *
@@ -123,6 +127,7 @@ void pn_metrics_set_daemon(const char *name);
 void pn_metrics_expose(const char *engine);
 void pn_metric_add_slow(pn_metric f, unsigned label, uint64_t n);
 void pn_metric_observe_slow(pn_metric f, unsigned label, uint64_t since);
+void pn_metric_observe_ns(pn_metric f, unsigned label, uint64_t ns);
 uint64_t pn_metric_clock(void);
 int pn_metric_fsync(unsigned file, int fd);
 int pn_metric_fdatasync(unsigned file, int fd);
