@@ -173,6 +173,8 @@ install: $(BINS)
 	  install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/doc/postern/examples/; done
 	install -m 0644 packaging/postgresql/roles.sql \
 	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postgresql-roles.sql
+	install -m 0644 packaging/prometheus/postern-alerts.yml \
+	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postern-alerts.yml
 	for m in $(wildcard milters/*/*.8 milters/*/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
