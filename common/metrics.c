@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * metrics - the fixed registry, its shared slots and its text formats
- * (see metrics.h; DESIGN.md says why the slots live in shared memory)
+ * (see metrics.h, which says why the slots live in shared memory)
  *
  * Slot layout: family after family, in enum order. A counter has one
  * slot per label value (one when it has no label). A histogram has, per
