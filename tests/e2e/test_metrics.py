@@ -13,10 +13,11 @@ four engines in one postern-suite ("suite", one listener).
 2. Debian's real `prometheus` scrapes every listener every second (it
    asks for OpenMetrics, so that format is what it parses) and its HTTP
    API reports N for each daemon.
-3. A worker killed with SIGKILL: the counters it served do not go back
+3. SIGHUP counts a reload, and a failed one (a broken file) a failure.
+4. A worker killed with SIGKILL: the counters it served do not go back
    to zero (they live in memory its supervisor mapped), and
    postern_worker_restarts_total goes up by one.
-4. packaging/prometheus/postern-alerts.yml: `promtool check rules` is
+5. packaging/prometheus/postern-alerts.yml: `promtool check rules` is
    clean and `promtool test rules` passes its unit test file.
 """
 import json
@@ -260,6 +261,29 @@ def prometheus_scrapes_every_daemon_and_finds_n():
     count = prom_query(port, 'sum(postern_milter_step_seconds_count{step="eom"})')
     check_eq(list(count.values()), [N * len(want)], "prometheus: eom observations")
     stop_prometheus()
+
+
+@test
+def reloads_and_failed_reloads_are_counted():
+    d = S["st"].daemons["tls"]
+    port = port_of("tls")
+    ok0 = value(port, "postern_config_reloads_total")
+    bad0 = value(port, "postern_config_reload_failures_total")
+    d.reload_and_wait({"trace_header": "X-Postern-TLS-2"})
+    check_eq(wait_value(port, "postern_config_reloads_total", "", ok0 + 1), ok0 + 1,
+             "reloads after SIGHUP")
+    failed = d.log().count("reload failed")
+    d.reload({"policy_check_interval": "not-a-time"})
+    deadline = time.monotonic() + 20
+    while d.log().count("reload failed") == failed:
+        assert time.monotonic() < deadline, f"no failed reload logged: {d.log()[-2000:]}"
+        time.sleep(0.1)
+    check_eq(wait_value(port, "postern_config_reload_failures_total", "", bad0 + 1), bad0 + 1,
+             "reload failures after SIGHUP with a broken file")
+    check_eq(value(port, "postern_config_reloads_total"), ok0 + 1, "reloads (unchanged)")
+    d.reload_and_wait({"policy_check_interval": "1s"})
+    check_eq(wait_value(port, "postern_config_reloads_total", "", ok0 + 2), ok0 + 2,
+             "reloads after the file was mended")
 
 
 @test
