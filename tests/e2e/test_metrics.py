@@ -135,8 +135,9 @@ def port_of(engine):
 @test
 def each_daemon_counts_the_messages_and_promtool_is_clean():
     st = S["st"]
-    # Postfix's own start-up probe may already have made a session
-    conns = {name: value(port, "postern_connections_total", '{verdict="accept"}')
+    # Postfix's start-up probe (connect, QUIT) is a session too: wait
+    # until the milters have seen it end, then count from there
+    conns = {name: wait_value(port, "postern_connections_total", '{verdict="accept"}', 1)
              for name, port in S["ports"].items()}
     send_messages("count", N)
     st.sink.wait_for(N, timeout=60)
