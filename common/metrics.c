@@ -72,8 +72,8 @@ static const family families[PN_M__COUNT] = {
 	[PN_M_BUILD_INFO] = {"postern_build_info", K_GAUGE, G_COMMON, NULL,
 		"Postern program and version (always 1)."},
 	[PN_M_MESSAGES] = {"postern_messages", K_COUNTER, G_COMMON, &l_verdict,
-		"Messages by the answer the MTA got: at end of message, or at MAIL, DATA or "
-		"end of headers when refused there."},
+		"Messages by the answer the MTA got: at end of message, or at the step where "
+		"this milter refused or accepted the message before its end."},
 	[PN_M_CONNECTIONS] = {"postern_connections", K_COUNTER, G_COMMON, &l_conn,
 		"SMTP sessions by the answer given at connect or HELO (accept: not refused "
 		"there)."},

@@ -272,13 +272,16 @@ static unsigned metric_verdict(pn_verdict v)
 	}
 }
 
-/* count_refusal - a refusal before end of message ends the connection
- * (connect, HELO) or the message (MAIL, DATA, end of headers) */
-static void count_refusal(pn_conn *c, unsigned step, pn_verdict v)
+/* count_early - a refusal, or an accept, before end of message ends the
+ * connection (connect, HELO) or the message (MAIL, RCPT's accept, DATA,
+ * end of headers): this milter hears no more of it, so it counts here */
+static void count_early(pn_conn *c, unsigned step, pn_verdict v)
 {
+	if (!is_refusal(v) && v != PN_ACCEPT)
+		return;
 	if (step == PN_STEP_CONNECT || step == PN_STEP_HELO)
 		c->metric_verdict = metric_verdict(v);
-	else if (step != PN_STEP_RCPT)
+	else if (step != PN_STEP_RCPT || v == PN_ACCEPT)	/* a refused rcpt ends nothing */
 		pn_metric_inc(PN_M_MESSAGES, metric_verdict(v));
 }
 
@@ -290,10 +293,9 @@ static sfsistat early_answer(SMFICTX *ctx, pn_conn *c, pn_msg *m, unsigned step,
 {
 	sfsistat rc;
 
-	if (is_refusal(v)) {
+	if (is_refusal(v))
 		tell_outcome(c, m, step, v, engine->name, rcpt);
-		count_refusal(c, step, v);
-	}
+	count_early(c, step, v);
 	rc = to_sfsistat(ctx, v);
 	pn_metric_observe(PN_M_STEP_SECONDS, mstep, t0);
 	return rc;
@@ -442,6 +444,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		tell_outcome(c, m, PN_STEP_RCPT, v, engine->name, &m->rcpts[m->nrcpts - 1]);
 	if (is_refusal(v))
 		pn_msg_drop_last_rcpt(m);
+	count_early(c, PN_STEP_RCPT, v);
 	rc = to_sfsistat(ctx, v);
 	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_ENVRCPT, t0);
 	return rc;
