@@ -13,7 +13,9 @@ four engines in one postern-suite ("suite", one listener).
 2. Debian's real `prometheus` scrapes every listener every second (it
    asks for OpenMetrics, so that format is what it parses) and its HTTP
    API reports N for each daemon.
-3. SIGHUP counts a reload, and a failed one (a broken file) a failure.
+3. A sender whose TLS policy a plaintext session violates is refused at
+   MAIL: counted as a rejected message and a "reject" policy outcome.
+   SIGHUP counts a reload, and a failed one (a broken file) a failure.
 4. A worker killed with SIGKILL: the counters it served do not go back
    to zero (they live in memory its supervisor mapped), and
    postern_worker_restarts_total goes up by one.
@@ -262,6 +264,21 @@ def prometheus_scrapes_every_daemon_and_finds_n():
     count = prom_query(port, 'sum(postern_milter_step_seconds_count{step="eom"})')
     check_eq(list(count.values()), [N * len(want)], "prometheus: eom observations")
     stop_prometheus()
+
+
+@test
+def a_tls_refusal_at_mail_counts_as_rejected():
+    st = S["st"]
+    port = port_of("tls")
+    msg = build_message("ceo@partner.example", ["bob@shop.example"], subject="plaintext",
+                        body="no TLS\n")
+    r = send("127.0.0.1", st.pf.port, "ceo@partner.example", ["bob@shop.example"], msg)
+    assert not r.ok and str(r.code).startswith("5"), f"partner without TLS not refused: {r}"
+    check_eq(wait_value(port, "postern_messages_total", '{verdict="reject"}', 1), 1,
+             "messages rejected (at MAIL)")
+    check_eq(value(port, "postern_tls_policy_total", '{outcome="reject"}'), 1,
+             "TLS decisions: violated policy with action reject")
+    check_eq(value(port, "postern_messages_total", '{verdict="accept"}'), N, "accepted")
 
 
 @test
