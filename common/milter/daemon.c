@@ -368,6 +368,7 @@ static int resolve_owner(const char *spec, uid_t *uid, gid_t *gid)
 static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 {
 	const char *why, *path = pn_config_path(cfg);
+	char *err = NULL;
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
@@ -387,6 +388,13 @@ static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 		fprintf(stderr, "%s: fatal: %s: parameter \"socket_owner\" = \"%s\": "
 			"unknown user or group\n", d->name, path,
 			pn_config_str(cfg, "socket_owner"));
+		return -1;
+	}
+	if (*pn_config_str(cfg, "metrics_listen")
+	    && pn_http_address_ok(pn_config_str(cfg, "metrics_listen"), &err) < 0) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"metrics_listen\": %s\n", d->name, path,
+			err);
+		pn_free(err);
 		return -1;
 	}
 	if (*pn_config_str(cfg, "user") && getpwnam(pn_config_str(cfg, "user")) == NULL) {

@@ -19,7 +19,8 @@ four engines in one postern-suite ("suite", one listener).
 4. A worker killed with SIGKILL: the counters it served do not go back
    to zero (they live in memory its supervisor mapped), and
    postern_worker_restarts_total goes up by one.
-5. packaging/prometheus/postern-alerts.yml: `promtool check rules` is
+5. `check` names a metrics_listen that is not a numeric address.
+6. packaging/prometheus/postern-alerts.yml: `promtool check rules` is
    clean and `promtool test rules` passes its unit test file.
 """
 import json
@@ -44,6 +45,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 from stack import Stack, ORDER  # noqa: E402
+from daemon import binary  # noqa: E402
 
 N = 5
 S = {}
@@ -321,6 +323,19 @@ def a_killed_worker_does_not_reset_the_counters():
     check_eq(wait_value(port, "postern_messages_total", '{verdict="accept"}', N + 1), N + 1,
              "accepted after one more message")
     check_eq(value(port, "postern_archive_stored_total"), N + 1, "archive: new objects")
+
+
+@test(only="chain")
+def check_names_a_bad_metrics_listen():
+    d = S["st"].daemons["tls"]
+    conf = os.path.join(S["st"].base, "bad-metrics.conf")
+    with open(d.conf) as f, open(conf, "w") as out:
+        out.writelines(line for line in f if not line.startswith("metrics_listen"))
+        out.write("metrics_listen = localhost:9426\n")
+    r = subprocess.run([binary("postern-tls"), "-c", conf, "check"], capture_output=True,
+                       text=True, timeout=60)
+    check_eq(r.returncode, 78, f"check with a host name: {r.stdout}{r.stderr}")
+    assert 'parameter "metrics_listen"' in r.stderr and "localhost:9426" in r.stderr, r.stderr
 
 
 @test(only="chain")

@@ -159,6 +159,10 @@ static void listen_addresses(void **state)
 
 	(void)state;
 	for (const char **a = bad; *a; a++) {
+		if (pn_http_address_ok(*a, &err) == 0)
+			fail_msg("\"%s\" was found valid", *a);
+		pn_free(err);
+		err = NULL;
 		fd = pn_http_listen(*a, &err);
 		if (fd >= 0)
 			fail_msg("\"%s\" was accepted", *a);
@@ -168,6 +172,9 @@ static void listen_addresses(void **state)
 	}
 	assert_int_equal(pn_http_listen(NULL, &err), -1);
 	pn_free(err);
+	assert_int_equal(pn_http_address_ok("127.0.0.1:9426", &err), 0);
+	assert_int_equal(pn_http_address_ok("[::1]:9426", &err), 0);
+	assert_int_equal(pn_http_address_ok("9426", &err), 0);
 	/* a bare port means loopback */
 	port = free_port();
 	snprintf(addr, sizeof(addr), "%d", port);
