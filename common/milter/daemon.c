@@ -624,8 +624,9 @@ int pn_daemon_reload_now(void)
 static pn_http_server *metrics_server;
 
 /* start_metrics - serve GET /metrics on the socket the supervisor bound
- * (common/metrics.h); threads inherit the worker's signal mask */
-static int start_metrics(void)
+ * (common/metrics.h); threads inherit the worker's signal mask. A failure
+ * is logged: the worker serves mail all the same. */
+static void start_metrics(void)
 {
 	pn_http_opts o;
 	char *err = NULL;
@@ -635,11 +636,9 @@ static int start_metrics(void)
 	o.timeout = 10;
 	o.max_body = 4096;
 	if ((metrics_server = pn_http_start(metrics_fd, &o, pn_metrics_http, NULL, &err)) == NULL) {
-		pn_log(PN_LOG_ERROR, "metrics_listen: %s", err);
+		pn_log(PN_LOG_ERROR, "metrics_listen: %s: serving mail without metrics", err);
 		pn_free(err);
-		return -1;
 	}
-	return 0;
 }
 
 /* run_worker - the process that serves mail; returns its exit code */
@@ -681,8 +680,8 @@ static int run_worker(void)
 	}
 	pthread_detach(tid);
 	reloader_running = 1;
-	if (metrics_fd >= 0 && start_metrics() < 0)
-		return EX_OSERR;
+	if (metrics_fd >= 0)
+		start_metrics();	/* mail goes on without metrics if it fails */
 	pn_log(PN_LOG_INFO, "%s %s: serving on %s", self->name, POSTERN_VERSION,
 	       pn_config_str(s->config, "socket"));
 	rc = smfi_main();
