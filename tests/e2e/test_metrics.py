@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """End-to-end metrics: every daemon's metrics_listen behind the private Postfix.
 
-Runs twice: the four daemons chained ("chain", four listeners) and the
-four engines in one postern-suite ("suite", one listener).
+Runs twice (tests/lib/mta.py stack_params(), POSTERN_SUITE): the four
+daemons chained ("chain", four listeners) and the four engines in one
+postern-suite ("suite", one listener).
 
 1. N messages through Postfix: each daemon's /metrics counts them
    (messages accepted, connections, eom latency observations, TLS policy
@@ -28,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+from mta import free_port, stack_params  # noqa: E402
 from stack import Stack, ORDER  # noqa: E402
 from daemon import binary  # noqa: E402
 
@@ -51,12 +52,6 @@ N = 5
 S = {}
 RULES = os.path.join(TOP, "packaging", "prometheus", "postern-alerts.yml")
 RULES_TEST = os.path.join(TOP, "packaging", "prometheus", "postern-alerts.test.yml")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(mode):
@@ -351,4 +346,4 @@ def shipped_alert_rules_pass_promtool():
 
 
 if __name__ == "__main__":
-    main(setup, teardown, params=("chain", "suite"))
+    main(setup, teardown, params=stack_params())
