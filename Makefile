@@ -182,6 +182,8 @@ install: $(BINS)
 	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postgresql-roles.sql
 	install -m 0644 packaging/nginx/postern-web.conf \
 	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postern-web.nginx.conf
+	install -m 0644 packaging/prometheus/postern-alerts.yml \
+	  $(DESTDIR)$(PREFIX)/share/doc/postern/examples/postern-alerts.yml
 	for m in $(wildcard milters/*/*.8 milters/*/*.5); do \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done

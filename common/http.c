@@ -106,25 +106,46 @@ static int parse_address(const char *address, char *host, size_t hostsz, char *p
 	return p > 0 && p < 65536 ? 0 : -1;
 }
 
-int pn_http_listen(const char *address, char **err)
+/* resolve - the address as getaddrinfo() gives it (numeric only), or NULL with *err */
+static struct addrinfo *resolve(const char *address, char **err)
 {
 	char host[256], port[8];
 	struct addrinfo hints, *ai = NULL;
-	int fd, one = 1, rc;
+	int rc;
 
 	*err = NULL;
 	if (address == NULL || parse_address(address, host, sizeof host, port, sizeof port) != 0) {
 		*err = pn_asprintf("bad listen address \"%s\": expected HOST:PORT, [IPV6]:PORT or "
 		                   "PORT, with a numeric host", address ? address : "");
-		return -1;
+		return NULL;
 	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
 		*err = pn_asprintf("bad listen address \"%s\": %s", address, gai_strerror(rc));
-		return -1;
+		return NULL;
 	}
+	return ai;
+}
+
+int pn_http_address_ok(const char *address, char **err)
+{
+	struct addrinfo *ai = resolve(address, err);
+
+	if (ai == NULL)
+		return -1;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int pn_http_listen(const char *address, char **err)
+{
+	struct addrinfo *ai;
+	int fd, one = 1;
+
+	if ((ai = resolve(address, err)) == NULL)
+		return -1;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*err = pn_asprintf("%s: socket: %s", address, strerror(errno));
@@ -484,21 +505,23 @@ pn_http_server *pn_http_start(int listen_fd, const pn_http_opts *o, pn_http_hand
 	}
 	if (s->https)
 		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+		                          /* first, or libmicrohttpd warns on stderr */
+		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		                          MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		                          MHD_OPTION_CONNECTION_LIMIT, maxconn,
 		                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 		                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		                          MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
 		                          MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
 		                          MHD_OPTION_END);
 	else
 		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+		                          /* first, or libmicrohttpd warns on stderr */
+		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		                          MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		                          MHD_OPTION_CONNECTION_LIMIT, maxconn,
 		                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 		                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		                          MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		*err = pn_asprintf("cannot start the HTTP server%s", s->https ? " (check the TLS "

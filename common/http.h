@@ -7,6 +7,8 @@
  *	#include "common/http.h"
  *
  *	int pn_http_listen(const char *address, char **err);
+int pn_http_address_ok(const char *address, char **err);
+ *	int pn_http_address_ok(const char *address, char **err);
  *	pn_http_server *pn_http_start(int listen_fd, const pn_http_opts *o,
  *	                              pn_http_handler handler, void *ctx,
  *	                              char **err);
@@ -31,6 +33,8 @@
  *	or "PORT" (meaning 127.0.0.1:PORT: nothing listens beyond loopback
  *	unless asked), numeric addresses only (no DNS), and returns a bound,
  *	listening socket; a caller binds before it drops privileges.
+ *	pn_http_address_ok() only checks the syntax, binding nothing (a
+ *	configuration check while the daemon runs).
  *	pn_http_start() serves that socket on its own threads (one per
  *	connection, at most o->max_connections) and calls handler once per
  *	complete request, after the whole body (at most o->max_body bytes;
@@ -51,7 +55,8 @@
  *	req->path is the URL path without the query, percent-decoded by the
  *	library; handlers compare it exactly.
  * DIAGNOSTICS
- *	pn_http_listen() returns -1 and pn_http_start() NULL with *err
+ *	pn_http_listen() and pn_http_address_ok() return -1 and
+ *	pn_http_start() NULL with *err
  *	(pn_free) naming the address and the reason.
  */
 #ifndef PN_HTTP_H
@@ -86,6 +91,7 @@ typedef struct pn_http_opts {
 } pn_http_opts;
 
 int pn_http_listen(const char *address, char **err);
+int pn_http_address_ok(const char *address, char **err);
 pn_http_server *pn_http_start(int listen_fd, const pn_http_opts *o,
                               pn_http_handler handler, void *ctx, char **err);
 void pn_http_stop(pn_http_server *s);

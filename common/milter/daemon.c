@@ -6,7 +6,9 @@
 #include "common/milter/daemon.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/http.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/postfix_milters.h"
 #include "common/privs.h"
 #include "common/text.h"
@@ -55,6 +57,9 @@ const pn_param pn_daemon_params[] = {
 	 "how long to wait for the MTA before giving up on a connection"},
 	{"listen_backlog", PN_PARAM_INT, "128", 1, 65535, NULL,
 	 "connections the socket queues while all workers are busy"},
+	{"metrics_listen", PN_PARAM_STR, "", 0, 0, NULL,
+	 "HOST:PORT, [IPV6]:PORT or PORT (127.0.0.1) where Prometheus scrapes GET /metrics "
+	 "(empty: no metrics)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -65,6 +70,7 @@ static volatile int reloader_running;	/* set in the worker once it can reload */
 static const pn_daemon *self;
 static const char *config_path;
 static int config_given;		/* -c on the command line */
+static int metrics_fd = -1;		/* metrics_listen, bound by the supervisor */
 
 /* count_params - entries before the NULL name */
 static size_t count_params(const pn_param *p)
@@ -362,6 +368,7 @@ static int resolve_owner(const char *spec, uid_t *uid, gid_t *gid)
 static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 {
 	const char *why, *path = pn_config_path(cfg);
+	char *err = NULL;
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
@@ -381,6 +388,13 @@ static int validate_daemon_params(const pn_daemon *d, const pn_config *cfg)
 		fprintf(stderr, "%s: fatal: %s: parameter \"socket_owner\" = \"%s\": "
 			"unknown user or group\n", d->name, path,
 			pn_config_str(cfg, "socket_owner"));
+		return -1;
+	}
+	if (*pn_config_str(cfg, "metrics_listen")
+	    && pn_http_address_ok(pn_config_str(cfg, "metrics_listen"), &err) < 0) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"metrics_listen\": %s\n", d->name, path,
+			err);
+		pn_free(err);
 		return -1;
 	}
 	if (*pn_config_str(cfg, "user") && getpwnam(pn_config_str(cfg, "user")) == NULL) {
@@ -552,6 +566,7 @@ static int reload(void)
 	running = pn_snapshot_acquire();
 	if (s == NULL) {
 		pn_log(PN_LOG_ERROR, "reload failed: keeping the running configuration");
+		pn_metric_inc(PN_M_RELOAD_FAILURES, 0);
 		pn_snapshot_release(running);
 		pthread_mutex_unlock(&reload_lock);
 		return -1;
@@ -567,6 +582,7 @@ static int reload(void)
 		self->engine->serve(s->state);
 	pn_log(PN_LOG_INFO, "reload: configuration %s loaded (generation %lu)", config_path,
 	       s->generation);
+	pn_metric_inc(PN_M_RELOADS, 0);
 	pthread_mutex_unlock(&reload_lock);
 	return 0;
 }
@@ -603,6 +619,26 @@ int pn_daemon_reload_now(void)
 	if (!reloader_running)
 		return -1;
 	return reload();
+}
+
+static pn_http_server *metrics_server;
+
+/* start_metrics - serve GET /metrics on the socket the supervisor bound
+ * (common/metrics.h); threads inherit the worker's signal mask. A failure
+ * is logged: the worker serves mail all the same. */
+static void start_metrics(void)
+{
+	pn_http_opts o;
+	char *err = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.max_connections = 16;
+	o.timeout = 10;
+	o.max_body = 4096;
+	if ((metrics_server = pn_http_start(metrics_fd, &o, pn_metrics_http, NULL, &err)) == NULL) {
+		pn_log(PN_LOG_ERROR, "metrics_listen: %s: serving mail without metrics", err);
+		pn_free(err);
+	}
 }
 
 /* run_worker - the process that serves mail; returns its exit code */
@@ -644,6 +680,8 @@ static int run_worker(void)
 	}
 	pthread_detach(tid);
 	reloader_running = 1;
+	if (metrics_fd >= 0)
+		start_metrics();	/* mail goes on without metrics if it fails */
 	pn_log(PN_LOG_INFO, "%s %s: serving on %s", self->name, POSTERN_VERSION,
 	       pn_config_str(s->config, "socket"));
 	rc = smfi_main();
@@ -656,6 +694,8 @@ static int run_worker(void)
 	 * state behind (LeakSanitizer, inet sockets): give them a moment. */
 	usleep(250000);
 	pn_log(PN_LOG_INFO, "stopped");
+	pn_http_stop(metrics_server);
+	metrics_server = NULL;
 	pn_snapshot_shutdown();
 	pn_free(conn_spec);
 	conn_spec = NULL;
@@ -838,6 +878,7 @@ static int supervise(const char *pidfile, const char *sock_path)
 				goto done;
 			}
 			restarts[nrestart++ % 5] = now;
+			pn_metric_inc(PN_M_WORKER_RESTARTS, 0);
 			sleep(1);
 			if ((worker = spawn_worker()) < 0) {
 				rc = EX_OSERR;
@@ -887,6 +928,34 @@ static int preload(const pn_daemon *d)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
 }
 
+/* open_metrics - bind metrics_listen and map the shared counters, both
+ * before the first fork: every worker serves the same socket and adds to
+ * the same counters, which a worker's crash therefore does not reset */
+static int open_metrics(const pn_daemon *d, const pn_config *cfg)
+{
+	const char *listen_at = pn_config_str(cfg, "metrics_listen");
+	char *err = NULL;
+
+	if (*listen_at == '\0')
+		return 0;
+	if ((metrics_fd = pn_http_listen(listen_at, &err)) < 0) {
+		fprintf(stderr, "%s: fatal: %s: parameter \"metrics_listen\": %s\n", d->name,
+			pn_config_path(cfg), err);
+		pn_free(err);
+		return -1;
+	}
+	if (pn_metrics_init(1) < 0) {
+		fprintf(stderr, "%s: fatal: cannot map the metrics: %s\n", d->name,
+			strerror(errno));
+		close(metrics_fd);
+		metrics_fd = -1;
+		return -1;
+	}
+	pn_metrics_set_daemon(d->name);
+	pn_metrics_expose(d->engine->name);
+	return 0;
+}
+
 /* serve - the serve command */
 static int serve(const pn_daemon *d, int foreground)
 {
@@ -917,6 +986,10 @@ static int serve(const pn_daemon *d, int foreground)
 		return EX_SOFTWARE;
 	}
 	if (open_socket(d, cfg) < 0) {
+		pn_config_free(cfg);
+		return EX_UNAVAILABLE;
+	}
+	if (open_metrics(d, cfg) < 0) {
 		pn_config_free(cfg);
 		return EX_UNAVAILABLE;
 	}

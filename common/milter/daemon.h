@@ -55,6 +55,12 @@
  *	itself treats SIGHUP as "stop", so reload cannot be done in the
  *	process that runs smfi_main().
  *
+ *	metrics_listen (empty: off) is bound by the supervisor before the
+ *	first fork, together with the shared counters (common/metrics.h);
+ *	each worker serves GET /metrics on it (common/http.h). The
+ *	supervisor counts the workers it restarts, reload() the reloads and
+ *	their failures.
+ *
  *	pn_daemon_request_reload() asks the serving process to reload exactly
  *	as SIGHUP does (new snapshot, old one kept on error), in the
  *	background; an engine calls it when it learns that its state is out
@@ -68,8 +74,8 @@
  *
  *	Every daemon's configuration holds the parameters of pn_daemon_params
  *	(socket, socket_mode, socket_owner, user, pidfile, log_level,
- *	milter_timeout, listen_backlog) and pn_milter_params, then its
- *	engine's own: pn_daemon_table() is that table for daemon d,
+ *	milter_timeout, listen_backlog, metrics_listen) and pn_milter_params,
+ *	then its engine's own: pn_daemon_table() is that table for daemon d,
  *	pn_engine_table() a new copy of it for any engine (an engine list
  *	reads each member's file with it).
  * DIAGNOSTICS

@@ -10,6 +10,7 @@
 #include "common/milter/engine_list.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/text.h"
 #include "common/milter/daemon.h"
 #include "common/milter/milter.h"
@@ -560,6 +561,7 @@ const pn_engine *pn_engine_list_define(const pn_member *m)
 		list_engine.steps |= m[i].engine->steps;
 		list_engine.mods |= m[i].engine->mods;
 		pn_buf_printf(&all, "%s%s", i ? " " : "", m[i].name);
+		pn_metrics_expose(m[i].name);	/* every member's families, even if off */
 		list_params[i + 1] = (pn_param){m[i].config_param, PN_PARAM_STR, m[i].default_file,
 						0, 0, NULL, "configuration file of this engine"};
 	}

@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/milter/daemon.h"
 
 #include <arpa/inet.h>
@@ -260,14 +261,44 @@ static void tell_outcome(pn_conn *c, pn_msg *m, unsigned step, pn_verdict v, con
 	engine->on_outcome(c, m, &o);
 }
 
-/* early_answer - an engine's verdict before end of message: a refusal is
- * told to the engine (so it can record it) before the MTA hears it */
-static sfsistat early_answer(SMFICTX *ctx, pn_conn *c, pn_msg *m, unsigned step, pn_verdict v,
-			     const pn_rcpt *rcpt)
+/* metric_verdict - v as a postern_messages_total/connections_total label */
+static unsigned metric_verdict(pn_verdict v)
 {
+	switch (v) {
+	case PN_REJECT: return PN_MV_REJECT;
+	case PN_TEMPFAIL: return PN_MV_TEMPFAIL;
+	case PN_DISCARD: return PN_MV_DISCARD;
+	default: return PN_MV_ACCEPT;
+	}
+}
+
+/* count_early - a refusal, or an accept, before end of message ends the
+ * connection (connect, HELO) or the message (MAIL, RCPT's accept, DATA,
+ * end of headers): this milter hears no more of it, so it counts here */
+static void count_early(pn_conn *c, unsigned step, pn_verdict v)
+{
+	if (!is_refusal(v) && v != PN_ACCEPT)
+		return;
+	if (step == PN_STEP_CONNECT || step == PN_STEP_HELO)
+		c->metric_verdict = metric_verdict(v);
+	else if (step != PN_STEP_RCPT || v == PN_ACCEPT)	/* a refused rcpt ends nothing */
+		pn_metric_inc(PN_M_MESSAGES, metric_verdict(v));
+}
+
+/* early_answer - an engine's verdict before end of message: a refusal is
+ * told to the engine (so it can record it) before the MTA hears it; the
+ * time since t0 is the step's latency */
+static sfsistat early_answer(SMFICTX *ctx, pn_conn *c, pn_msg *m, unsigned step, pn_verdict v,
+			     const pn_rcpt *rcpt, unsigned mstep, uint64_t t0)
+{
+	sfsistat rc;
+
 	if (is_refusal(v))
 		tell_outcome(c, m, step, v, engine->name, rcpt);
-	return to_sfsistat(ctx, v);
+	count_early(c, step, v);
+	rc = to_sfsistat(ctx, v);
+	pn_metric_observe(PN_M_STEP_SECONDS, mstep, t0);
+	return rc;
 }
 
 /* pn_conn_on_error - the configured answer to an internal failure */
@@ -332,6 +363,7 @@ static pn_msg *note_queue_id(SMFICTX *ctx, pn_conn *c)
 /* cb_connect - client connected */
 static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	char addr[INET6_ADDRSTRLEN] = "";
 
@@ -352,12 +384,14 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	c->client_addr = addr[0] ? pn_strdup(addr) : NULL;
 	collect_macros(ctx, c);
 	return early_answer(ctx, c, NULL, PN_STEP_CONNECT,
-			    engine->on_connect ? engine->on_connect(c) : PN_CONTINUE, NULL);
+			    engine->on_connect ? engine->on_connect(c) : PN_CONTINUE, NULL,
+			    PN_MS_CONNECT, t0);
 }
 
 /* cb_helo - HELO/EHLO (Postfix calls it again after STARTTLS) */
 static sfsistat cb_helo(SMFICTX *ctx, char *helo)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 
 	if (c->snap == NULL)
@@ -366,12 +400,13 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
 	c->helo = pn_strdup(helo ? helo : "");
 	collect_macros(ctx, c);
 	return early_answer(ctx, c, NULL, PN_STEP_HELO,
-			    engine->on_helo ? engine->on_helo(c) : PN_CONTINUE, NULL);
+			    engine->on_helo ? engine->on_helo(c) : PN_CONTINUE, NULL, PN_MS_HELO, t0);
 }
 
 /* cb_envfrom - MAIL FROM starts a message */
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 
@@ -384,15 +419,18 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	pn_msg_set_sender(m, argv && argv[0] ? argv[0] : "<>", argv && argv[0] ? argv + 1 : NULL);
 	pn_msg_set_sender_mta(m, pn_conn_macro(c, "{mail_addr}"));
 	return early_answer(ctx, c, m, PN_STEP_MAIL,
-			    engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE, NULL);
+			    engine->on_mail ? engine->on_mail(c, m) : PN_CONTINUE, NULL,
+			    PN_MS_ENVFROM, t0);
 }
 
 /* cb_envrcpt - one RCPT TO; a refused recipient is not kept */
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 	pn_verdict v = PN_CONTINUE;
+	sfsistat rc;
 
 	if (c->snap == NULL)
 		return SMFIS_TEMPFAIL;
@@ -406,12 +444,16 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		tell_outcome(c, m, PN_STEP_RCPT, v, engine->name, &m->rcpts[m->nrcpts - 1]);
 	if (is_refusal(v))
 		pn_msg_drop_last_rcpt(m);
-	return to_sfsistat(ctx, v);
+	count_early(c, PN_STEP_RCPT, v);
+	rc = to_sfsistat(ctx, v);
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_ENVRCPT, t0);
+	return rc;
 }
 
 /* cb_data - DATA: Postfix assigns the queue id here */
 static sfsistat cb_data(SMFICTX *ctx)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 
@@ -419,22 +461,26 @@ static sfsistat cb_data(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	m = note_queue_id(ctx, c);
 	return early_answer(ctx, c, m, PN_STEP_DATA,
-			    engine->on_data ? engine->on_data(c, m) : PN_CONTINUE, NULL);
+			    engine->on_data ? engine->on_data(c, m) : PN_CONTINUE, NULL,
+			    PN_MS_DATA, t0);
 }
 
 /* cb_header - one header, kept raw */
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 
 	if (c->snap)
 		pn_msg_add_header(current_msg(c), name ? name : "", value ? value : "");
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_HEADER, t0);
 	return (c->mta_flags & SMFIP_NR_HDR) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* cb_eoh - end of headers */
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 
@@ -442,12 +488,14 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	m = note_queue_id(ctx, c);
 	return early_answer(ctx, c, m, PN_STEP_EOH,
-			    engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE, NULL);
+			    engine->on_eoh ? engine->on_eoh(c, m) : PN_CONTINUE, NULL,
+			    PN_MS_EOH, t0);
 }
 
 /* cb_body - a body chunk, spooled; a spool failure is answered at eom */
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 
@@ -460,6 +508,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 				   pn_config_str(pn_snapshot_config(c->snap), "tmp_dir"),
 				   strerror(m->body_error));
 	}
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_BODY, t0);
 	return (c->mta_flags & SMFIP_NR_BODY) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -565,9 +614,19 @@ static pn_verdict header_limit_verdict(pn_conn *c, const pn_msg *m)
 	return PN_REJECT;
 }
 
+/* quarantined - the actions hold the message (Postfix's hold queue) */
+static int quarantined(const pn_actions *a)
+{
+	for (size_t i = 0; i < pn_actions_count(a); i++)
+		if (pn_actions_get(a, i)->type == PN_ACT_QUARANTINE)
+			return 1;
+	return 0;
+}
+
 /* cb_eom - end of message: run the engine, apply its actions */
 static sfsistat cb_eom(SMFICTX *ctx)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = get_conn(ctx);
 	pn_msg *m;
 	pn_actions *a;
@@ -575,8 +634,10 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	const char *by = NULL;
 	sfsistat rc;
 
-	if (c->snap == NULL)
+	if (c->snap == NULL) {
+		pn_metric_inc(PN_M_MESSAGES, PN_MV_TEMPFAIL);
 		return SMFIS_TEMPFAIL;
+	}
 	m = note_queue_id(ctx, c);
 	a = pn_actions_new();
 	if (m->headers_over) {
@@ -602,28 +663,35 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	}
 	tell_outcome(c, m, PN_STEP_EOM, v, by, NULL);
 	rc = to_sfsistat(ctx, v);
+	pn_metric_inc(PN_M_MESSAGES, !is_refusal(v) && quarantined(a) ? PN_MV_QUARANTINE
+				     : metric_verdict(v));
 	pn_actions_free(a);
 	end_message(c, 0);
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_EOM, t0);
 	return rc;
 }
 
 /* cb_abort - the message was aborted (RSET, client gone, or after eom) */
 static sfsistat cb_abort(SMFICTX *ctx)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = smfi_getpriv(ctx);
 
 	if (c)
 		end_message(c, 1);
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_ABORT, t0);
 	return SMFIS_CONTINUE;
 }
 
 /* cb_close - connection over: free everything */
 static sfsistat cb_close(SMFICTX *ctx)
 {
+	uint64_t t0 = pn_metric_now();
 	pn_conn *c = smfi_getpriv(ctx);
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
+	pn_metric_inc(PN_M_CONNECTIONS, c->snap ? c->metric_verdict : PN_MV_TEMPFAIL);
 	end_message(c, 1);
 	if (c->snap) {
 		if (engine->on_close)
@@ -638,6 +706,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 	smfi_setpriv(ctx, NULL);
 	clear_pending();
 	session_over();
+	pn_metric_observe(PN_M_STEP_SECONDS, PN_MS_CLOSE, t0);
 	return SMFIS_CONTINUE;
 }
 

@@ -173,6 +173,8 @@ typedef struct pn_conn {
 	unsigned long messages;	/* messages started on this connection */
 	struct timespec started;
 	unsigned long mta_flags;	/* protocol flags negotiated (milter layer's) */
+	unsigned metric_verdict;	/* milter layer's: refusal at connect/HELO, as
+					 * a common/metrics.h verdict (0: accepted) */
 	void *engine_data;
 } pn_conn;
 

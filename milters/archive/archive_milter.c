@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/spool.h"
 #include "common/milter/milter.h"
 
@@ -422,9 +423,12 @@ static pn_verdict archive_eom(pn_conn *c, pn_msg *m, pn_actions *act)
 				   "%s from=<%s> nrcpt=%zu", res.id, res.sha256, res.size,
 				   res.stored_size, res.dedup ? "dedup" : "new", d->sender, d->nrcpts);
 			remember(m, s->archive, &res, d->time);
+			pn_metric_inc(res.dedup ? PN_M_ARCHIVE_DEDUPLICATED : PN_M_ARCHIVE_STORED, 0);
+			pn_metric_add(PN_M_ARCHIVE_BYTES, 0, res.dedup ? 0 : res.stored_size);
 		}
 	}
 	if (err) {
+		pn_metric_inc(PN_M_ARCHIVE_FAILURES, 0);
 		note_not_archived(m, err);
 		v = pn_conn_on_error(c);
 		pn_log_msg(PN_LOG_ERROR, qid, "archive: cannot archive (answering %s): %s",

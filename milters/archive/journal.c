@@ -3,6 +3,7 @@
 #include "milters/archive/journal.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/metrics.h"
 #include "common/safefile.h"
 
 #include <dirent.h>
@@ -223,7 +224,7 @@ static int group_sync(arc_journal *j, int fd)
 	j->syncing = 1;
 	upto = j->written;
 	pthread_mutex_unlock(&j->sync_lock);
-	rc = fdatasync(fd);
+	rc = pn_metric_fdatasync(PN_MF_ARCHIVE_JOURNAL, fd);
 	pthread_mutex_lock(&j->sync_lock);
 	j->syncing = 0;
 	if (rc == 0) {

@@ -3,6 +3,7 @@
 #include "milters/archive/store.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
+#include "common/metrics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -369,7 +370,7 @@ int arc_store_put(arc_store *s, arc_source *src, const char *sha, unsigned long 
 				 z.zerr ? z.zerr : (f.err ? NULL : serr));
 		goto done;
 	}
-	if (fsync(f.fd) < 0) {
+	if (pn_metric_fsync(PN_MF_ARCHIVE_OBJECT, f.fd) < 0) {
 		*err = put_error("cannot fsync", tmp, errno, NULL);
 		goto done;
 	}

@@ -3,6 +3,7 @@
 #include "milters/audit/audit_milter.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/milter/milter.h"
 #include "milters/audit/record.h"
 
@@ -20,9 +21,12 @@ static int emit_line(const audit_state *st, const char *body, size_t len, const 
 
 	pn_buf_init(&line, 0);
 	if (audit_trail_append(st->trail, body, len, &line, err) < 0) {
+		pn_metric_inc(PN_M_AUDIT_WRITE_FAILURES, 0);
 		pn_buf_free(&line);
 		return -1;
 	}
+	pn_metric_inc(PN_M_AUDIT_RECORDS, 0);
+	pn_metric_add(PN_M_AUDIT_BYTES, 0, pn_buf_len(&line) + 1);
 	/* The central store follows the trail in a thread of its own. */
 	audit_shipper_wake(st->shipper);
 	/* Straight to syslog(3): pn_log would cut long records and they are

@@ -3,6 +3,7 @@
 #include "milters/audit/shipper.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "milters/audit/store.h"
 
 #include <pthread.h>
@@ -73,6 +74,8 @@ static void *run(void *arg)
 		audit_ship_set_conninfo(s->ship, conninfo);
 		pn_free(conninfo);
 		rc = audit_ship_pass(s->ship, &res, &err);
+		if (rc < 0)
+			pn_metric_inc(PN_M_AUDIT_SHIP_FAILURES, 0);
 		if (rc < 0 && !outage) {
 			pn_log(PN_LOG_ERROR, "audit store: cannot ship records: %s: they stay in the "
 			       "trail and are shipped when the database is back", err);

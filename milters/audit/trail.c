@@ -4,6 +4,7 @@
 #include "milters/audit/reader.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -152,7 +153,8 @@ static void close_file(audit_trail *t)
 {
 	if (t->fd < 0)
 		return;
-	if (t->dirty && t->o.sync != AUDIT_SYNC_NEVER && fdatasync(t->fd) < 0)
+	if (t->dirty && t->o.sync != AUDIT_SYNC_NEVER
+	    && pn_metric_fdatasync(PN_MF_AUDIT_TRAIL, t->fd) < 0)
 		pn_log(PN_LOG_ERROR, "trail %s: fdatasync: %s", t->path, strerror(errno));
 	close(t->fd);
 	t->fd = -1;
@@ -1047,7 +1049,7 @@ static int group_commit(audit_trail *t, unsigned long long gen, char **err)
 		fd = t->fd >= 0 ? dup(t->fd) : -1;
 		t->syncing = 1;
 		pthread_mutex_unlock(&t->lock);
-		rc = fd >= 0 ? fdatasync(fd) : 0;
+		rc = fd >= 0 ? pn_metric_fdatasync(PN_MF_AUDIT_TRAIL, fd) : 0;
 		if (rc < 0)
 			e = errno;
 		if (fd >= 0)
@@ -1089,7 +1091,7 @@ static int sync_after(audit_trail *t, unsigned long long gen, char **err)
 	}
 	if (now - t->last_sync < t->o.interval)
 		return 0;
-	if (fdatasync(t->fd) < 0) {
+	if (pn_metric_fdatasync(PN_MF_AUDIT_TRAIL, t->fd) < 0) {
 		*err = pn_asprintf("trail %s: fdatasync: %s", t->path, strerror(errno));
 		return -1;
 	}

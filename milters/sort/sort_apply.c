@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,8 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 	if (R->error)
 		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s script=%s: run-time failure at %s: "
 			   "keeping the message", who, R->error_script, R->error);
+	for (i = 0; i < R->nacts; i++)
+		pn_metric_inc(PN_M_SORT_ACTIONS, R->acts[i].type);
 	if (!rc->view_ok) {
 		pn_log_msg(PN_LOG_WARN, qid, "sort: to=%s: cannot parse the recipient: left as is",
 			   who);
@@ -287,6 +290,8 @@ static int one_rcpt(const sort_state *st, const sort_rcpt *rc, size_t ri, const 
 			break;
 		}
 	}
+	if (keep && R->implicit_keep && !R->explicit_keep)
+		pn_metric_inc(PN_M_SORT_ACTIONS, PN_MSORT_IMPLICIT_KEEP);
 	if (keep && R->implicit_keep && !R->explicit_keep)
 		pn_log_msg(PN_LOG_INFO, qid, "sort: to=%s script=%s: implicit keep", who,
 			   rc->scripts ? rc->scripts : "(none)");

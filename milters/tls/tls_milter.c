@@ -19,6 +19,7 @@
 #include "common/alloc.h"
 #include "common/filestamp.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/milter/milter.h"
 
 #include <string.h>
@@ -187,6 +188,8 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr 
 		pn_free(line);
 	}
 	note_decision(m, &d, &f);
+	pn_metric_inc(PN_M_TLS_POLICY, d.policy == NULL ? (d.verdict == PN_TEMPFAIL ? PN_MT_ERROR
+			: PN_MT_NONE) : d.failed == 0 ? PN_MT_PASS : PN_MT_REJECT + d.policy->action);
 	v = d.verdict;
 	if (v == PN_REJECT || v == PN_TEMPFAIL)
 		pn_conn_reply(c, d.rcode, d.xcode, d.text);

@@ -294,3 +294,42 @@ done:
 	pn_free(text);
 	return rc;
 }
+
+/* web_users_check - every line well-formed, every name once */
+int web_users_check(const char *path, size_t *accounts, char **err)
+{
+	size_t len, line = 0, n = 0, i;
+	char *text = read_file(path, 0, &len, err), *p, *nl, hash[WEB_HASH_MAX];
+	char (*names)[sizeof(((web_user *)0)->name)] = NULL;
+	int rc = 0;
+
+	if (text == NULL)
+		return -1;
+	for (p = text; rc == 0 && p < text + len; p = nl + 1) {
+		web_user u;
+		int got;
+		line++;
+		if ((nl = memchr(p, '\n', (size_t)(text + len - p))) == NULL)
+			nl = text + len;
+		if ((got = web_users_parse_line(p, (size_t)(nl - p), &u, hash, sizeof(hash))) < 0) {
+			*err = pn_asprintf("%s:%zu: not \"name:auditor|admin:hash\" (a name of 1 to "
+					   "127 characters without ':' or control characters)", path,
+					   line);
+			rc = -1;
+		} else if (got == 1) {
+			for (i = 0; i < n; i++)
+				if (strcmp(names[i], u.name) == 0) {
+					*err = pn_asprintf("%s:%zu: user \"%s\" again", path, line,
+							   u.name);
+					rc = -1;
+				}
+			names = pn_realloc(names, (n + 1) * sizeof(*names));
+			memcpy(names[n++], u.name, sizeof(u.name));
+		}
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	pn_free(names);
+	pn_free(text);
+	*accounts = n;
+	return rc;
+}

@@ -18,6 +18,7 @@
  *	                      const char *password, web_user *u, char **err);
  *	int  web_users_set(const char *path, const char *name, web_role role,
  *	                   const char *hash, char **err);
+ *	int  web_users_check(const char *path, size_t *accounts, char **err);
  * DESCRIPTION
  *	The users file has one account per line, "name:role:hash", where
  *	role is auditor or admin and hash a crypt(5) string; "#" lines and
@@ -37,6 +38,10 @@
  *	for an unknown name), so the answer time does not tell which names
  *	exist.
  *
+ *	web_users_check() reads the whole file as `postern-web check` does:
+ *	every line must be an account, a comment or blank, and no name may
+ *	appear twice (a login would take the first).
+ *
  *	web_users_set() adds or replaces one account: the new file is
  *	written beside the old one (mode 0640, the old file's owner and
  *	group when the caller may set them), synced and renamed over it,
@@ -46,7 +51,8 @@
  *	or -1 (malformed). web_users_lookup() and web_authenticate() return
  *	1 (found / password right), 0 (not found / wrong), -1 with *err
  *	when the file cannot be read. web_password_hash() returns 0 or -1.
- *	web_users_set() returns 0 or -1 with *err.
+ *	web_users_set() returns 0 or -1 with *err. web_users_check() returns
+ *	0 with *accounts set, or -1 with *err naming the file and line.
  */
 #ifndef WEB_USERS_H
 #define WEB_USERS_H
@@ -69,5 +75,6 @@ int web_authenticate(const char *path, const char *name, const char *password, w
 		     char **err);
 int web_users_set(const char *path, const char *name, web_role role, const char *hash,
 		  char **err);
+int web_users_check(const char *path, size_t *accounts, char **err);
 
 #endif

@@ -7,6 +7,7 @@
 #include "common/milter/daemon.h"
 #include "milters/archive/archive_milter.h"
 #include "milters/audit/audit_milter.h"
+#include "milters/web/users.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -137,6 +138,7 @@ int web_app_check(const pn_config *cfg, char **err)
 	pn_param *t;
 	pn_config *c;
 	arc_settings set;
+	size_t accounts;
 
 	if (check_sso(cfg, NULL, err) < 0)
 		return -1;
@@ -149,6 +151,11 @@ int web_app_check(const pn_config *cfg, char **err)
 				   "view is recorded)", pn_config_path(cfg));
 		return -1;
 	}
+	if (web_users_check(pn_config_str(cfg, "users_file"), &accounts, err) < 0)
+		return -1;
+	if (accounts == 0 && *pn_config_str(cfg, "sso_header") == '\0')
+		pn_log(PN_LOG_WARN, "%s holds no account: add one with postern-web passwd",
+		       pn_config_str(cfg, "users_file"));
 	if ((c = load_other(pn_config_str(cfg, "archive_config"), &archive_engine, &t, err)) == NULL)
 		return -1;
 	if (archive_settings(c, &set, err) < 0) {

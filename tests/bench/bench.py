@@ -53,6 +53,11 @@ END TO END
                (own archive, trail...) and tests/bench/suite.conf for the
                suite's own parameters; shown with "x chain", its rate
                relative to chain (when both ran)
+      suite-metrics  the same suite (own copies of the data) with
+               metrics_listen on a free 127.0.0.1 port, scraped once a
+               second through the whole benchmark as Prometheus would:
+               "Metrics on vs off" shows its msg/s and CPU relative to
+               suite's
   After one uncounted warm-up each, runs are interleaved in rounds (every
   configuration once per size, the order rotated each round) so the
   machine's drift hits all alike; a figure is the median of the valid runs.
@@ -511,14 +516,15 @@ def archive_pg_variant(cfg, d_base, source, db, notes):
     return m
 
 
-def suite_milter(daemons, base):
+def suite_milter(daemons, base, label="suite", extra=None):
     """postern-suite with the engines of daemons (the PosternMilters that
     passed check), each engine with a fresh copy of its daemon's bench
-    configuration under base/suite/NAME/data (so the suite shares no
+    configuration under base/LABEL/NAME/data (so the suite shares no
     archive, trail or key with the separate daemons), the suite's own
-    parameters from tests/bench/suite.conf. (milter, None) or (None, why)."""
+    parameters from tests/bench/suite.conf, then extra (a dict).
+    (milter, None) or (None, why)."""
     from daemon import Daemon, Process
-    s_base = os.path.join(base, "suite")
+    s_base = os.path.join(base, label)
     scratch = os.path.join(s_base, "data")
     for d in (s_base, scratch, os.path.join(s_base, "run")):
         os.makedirs(d, exist_ok=True)
@@ -535,6 +541,7 @@ def suite_milter(daemons, base):
     for k in ("socket", "socket_mode", "socket_owner", "engines"):
         settings.pop(k, None)
     settings["pidfile"] = ""
+    settings.update(extra or {})
     proc = Process("postern-suite", os.path.join(s_base, "postern-suite.conf"),
                    os.path.join(s_base, "postern-suite.log"),
                    os.path.join(s_base, "run", "postern-suite.sock"), settings,
@@ -555,8 +562,10 @@ def suite_milter(daemons, base):
         first = first or d
     if first is None:
         return None, "no engine"
-    sm = PosternMilter("postern-suite", "suite", s_base, None,
+    sm = PosternMilter("postern-suite", label, s_base, None,
                        f"{source} + each engine's bench configuration", daemon=first)
+    if label != "suite":
+        sm.name = f"postern-suite({label})"   # CPU and RSS figures are kept per name
     rc, out = sm.check()
     if rc != 0:
         return None, (f"`postern-suite check` failed ({rc}): "
@@ -921,7 +930,77 @@ def render_multihost(multihost, search):
     return L
 
 
-def render(meta, summary, runs, rss, micro, notes, multihost=(), search=None):
+def metrics_figures(summary):
+    """Per size: suite-metrics relative to suite, msg/s and CPU."""
+    out = []
+    for label in dict.fromkeys(r["size_label"] for r in summary):
+        rows = {r["config"]: r for r in summary if r["size_label"] == label}
+        on, off = rows.get("suite-metrics"), rows.get("suite")
+        if not on or not off:
+            continue
+
+        def ratio(key):
+            return on[key] / off[key] if on.get(key) and off.get(key) else None
+        out.append({"size": label, "on_msg_per_s": on["msg_per_s"],
+                    "off_msg_per_s": off["msg_per_s"], "msg_x_off": ratio("msg_per_s"),
+                    "milter_cpu_x_off": ratio("milter_cpu_ms"),
+                    "total_cpu_x_off": ratio("total_cpu_ms")})
+    return out
+
+
+def render_metrics(metrics):
+    L = []
+    if metrics:
+        L.append("")
+        L.append("Metrics on vs off: postern-suite with metrics_listen, scraped every second, "
+                 "relative to the same suite without (goal: within noise, ~1.00)")
+        L.append(f"{'size':<6} {'on msg/s':>8} {'off msg/s':>9} {'msg/s x off':>11} "
+                 f"{'milter cpu x off':>16} {'total cpu x off':>15}")
+        for m in metrics:
+            L.append(f"{m['size']:<6} {fmt(m['on_msg_per_s'], '8.0f')} "
+                     f"{fmt(m['off_msg_per_s'], '9.0f')} {fmt(m['msg_x_off'], '11.2f')} "
+                     f"{fmt(m['milter_cpu_x_off'], '16.2f')} "
+                     f"{fmt(m['total_cpu_x_off'], '15.2f')}")
+    return L
+
+
+class Scraper:
+    """GET /metrics once a second in a thread, as Prometheus would, so the
+    metrics configuration pays for being read too."""
+
+    def __init__(self, port):
+        self.port = port
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.scrapes = self.errors = 0
+        self.last = ""
+
+    def start(self):
+        self.thread.start()
+
+    def loop(self):
+        import urllib.request
+        while not self.stopping.wait(1.0):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
+                                            timeout=5) as r:
+                    self.last = r.read().decode()
+                self.scrapes += 1
+            except OSError:
+                self.errors += 1
+
+    def stop(self):
+        """Notes: scrapes made and the messages the suite counted."""
+        if not self.thread.is_alive():
+            return []
+        self.stopping.set()
+        self.thread.join(10)
+        m = re.search(r'^postern_messages_total\{verdict="accept"\} (\d+)$', self.last, re.M)
+        return [f"suite-metrics: {self.scrapes} scrapes ({self.errors} failed); last one "
+                f"counted {m.group(1) if m else '?'} messages accepted"]
+
+
+def render(meta, summary, runs, rss, micro, notes, multihost=(), search=None, metrics=()):
     L = []
     L.append(f"Postern bench {meta['date']}  ({meta['cpus']} CPUs, load average "
              f"{meta['load_start']} at start, {meta['load_end']} at end)")
@@ -932,19 +1011,20 @@ def render(meta, summary, runs, rss, micro, notes, multihost=(), search=None):
         L.append("note: " + meta["stopped"])
     L.append("")
     L.append("End to end (median of valid runs; ms = CPU milliseconds per message)")
-    hdr = (f"{'size':<6} {'config':<10} {'msg/s':>7} {'x none':>7} {'x ref':>6} {'x chain':>7} "
+    hdr = (f"{'size':<6} {'config':<13} {'msg/s':>7} {'x none':>7} {'x ref':>6} {'x chain':>7} "
            f"{'pf ms':>6} {'milter ms':>9} {'total ms':>8} {'cpu x none':>10} {'valid':>6}")
     L.append(hdr)
     L.append("-" * len(hdr))
     for r in summary:
         bad = "" if r["valid_runs"] == r["runs"] else "  INVALID RUNS"
-        L.append(f"{r['size_label']:<6} {r['config']:<10} {fmt(r['msg_per_s'], '7.0f')} "
+        L.append(f"{r['size_label']:<6} {r['config']:<13} {fmt(r['msg_per_s'], '7.0f')} "
                  f"{fmt(r['x_none'], '7.2f')} {fmt(r['x_ref'], '6.2f')} "
                  f"{fmt(r['x_chain'] if r['config'] == 'suite' else None, '7.2f')} "
                  f"{fmt(r['postfix_cpu_ms'], '6.2f')} {fmt(r['milter_cpu_ms'], '9.2f')} "
                  f"{fmt(r['total_cpu_ms'], '8.2f')} {fmt(r['cpu_x_none'], '10.2f')} "
                  f"{r['valid_runs']:>3}/{r['runs']:<2}{bad}")
     L.extend(render_multihost(multihost, search))
+    L.extend(render_metrics(metrics))
     L.append("")
     L.append("Runs (in the order they ran; received = messages at smtp-sink)")
     for i, r in enumerate(runs, 1):
@@ -1064,7 +1144,7 @@ def main():
     base = tempfile.mkdtemp(prefix="postern-bench-")
     os.chmod(base, 0o755)
     started, milters, daemons, configs = [], [], [], []
-    pf = sink = db = None
+    pf = sink = db = scraper = None
     found, interrupted = [], False
     runs, micro, rss, search = [], [], {}, {}
     try:
@@ -1129,6 +1209,16 @@ def main():
                              + " ".join(m.label for m in daemons))
             else:
                 notes.append(f"postern-suite skipped: {why}")
+            if suite:
+                metrics_port = free_port()
+                suite_m, why = suite_milter(daemons, base, "suite-metrics",
+                                            {"metrics_listen": f"127.0.0.1:{metrics_port}"})
+                if suite_m:
+                    milters.append(suite_m)
+                    configs.append(Config("suite-metrics", [suite_m]))
+                    scraper = Scraper(metrics_port)
+                else:
+                    notes.append(f"suite-metrics skipped: {why}")
         if a.only:
             keep = set(a.only.split(",")) | {"none", "ref"}
             configs = [c for c in configs if c.name in keep]
@@ -1145,6 +1235,9 @@ def main():
                 stop_all([m], [])
         notes.extend(f"{m.name} configured from {m.source}" for m in milters
                      if m in started and (m in daemons or m.label == "suite"))
+        if scraper and any(c.name == "suite-metrics" for c in configs) \
+                and any(m.label == "suite-metrics" for m in started):
+            scraper.start()
         sink = SmtpSink(base).start()
         pf = start_postfix(configs, a.sessions, base, sink.port)
         log(f"postfix up ({len(configs)} listeners), sink on port {sink.port}; "
@@ -1186,6 +1279,8 @@ def main():
         notes.append(f"interrupted ({e}); partial results")
         interrupted = "signal" in str(e)
     finally:
+        if scraper:
+            notes.extend(scraper.stop())
         for m in started:
             pid = m.root_pid()
             if pid and runs:
@@ -1214,7 +1309,8 @@ def main():
     meta["seconds"] = round(time.monotonic() - t_start, 1)
     summary = summarize(runs, configs, SIZES)
     multihost = multihost_figures(summary)
-    text = render(meta, summary, runs, rss, micro, notes, multihost, search)
+    metrics = metrics_figures(summary)
+    text = render(meta, summary, runs, rss, micro, notes, multihost, search, metrics)
     text += f"\n(total {meta['seconds']} s)\n"
     sys.stdout.write(text)
     os.makedirs(build, exist_ok=True)
@@ -1223,6 +1319,7 @@ def main():
     with open(os.path.join(build, "bench.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs, "peak_rss": rss,
                    "micro": micro, "multihost": multihost, "search": search,
+                   "metrics": metrics,
                    "notes": notes}, f, indent=1)
     return 0
 

@@ -106,7 +106,7 @@ static void rewrite(void **state)
 	struct stat st;
 
 	(void)state;
-	assert_int_equal(t_write_file(path, "# accounts\nbob:auditor:$y$old\ncarol:admin:$y$c\n", 46),
+	assert_int_equal(t_write_file(path, "# accounts\nbob:auditor:$y$old\ncarol:admin:$y$c\n", 47),
 			 0);
 	assert_int_equal(web_password_hash("new secret", h, sizeof(h)), 0);
 	assert_int_equal(web_users_set(path, "bob", WEB_ROLE_ADMIN, h, &err), 0);
@@ -152,6 +152,38 @@ static void rewrite(void **state)
 	pn_free(path);
 }
 
+static void check_whole_file(void **state)
+{
+	const char *dir = t_tmpdir("web-users-check");
+	char *path = pn_asprintf("%s/web.users", dir), *err = NULL;
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(t_write_file(path, "# x\n\nbob:auditor:$y$a\nann:admin:$y$b\n", 37), 0);
+	assert_int_equal(web_users_check(path, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(t_write_file(path, "bob:auditor:$y$a\nbob:admin:$y$b\n", 32), 0);
+	assert_int_equal(web_users_check(path, &n, &err), -1);
+	assert_non_null(strstr(err, ":2: user \"bob\" again"));
+	pn_free(err);
+	err = NULL;
+	assert_int_equal(t_write_file(path, "bob:auditor:$y$a\n# ok\nroot:superuser:$y$c\n", 42),
+			 0);
+	assert_int_equal(web_users_check(path, &n, &err), -1);
+	assert_non_null(strstr(err, "web.users:3: not"));
+	pn_free(err);
+	err = NULL;
+	assert_int_equal(t_write_file(path, "", 0), 0);
+	assert_int_equal(web_users_check(path, &n, &err), 0);
+	assert_int_equal(n, 0);
+	pn_free(path);
+	path = pn_asprintf("%s/absent", dir);
+	assert_int_equal(web_users_check(path, &n, &err), -1);
+	assert_non_null(err);
+	pn_free(err);
+	pn_free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +191,7 @@ int main(void)
 		cmocka_unit_test(names),
 		cmocka_unit_test(parse_lines),
 		cmocka_unit_test(rewrite),
+		cmocka_unit_test(check_whole_file),
 	};
 	return cmocka_run_group_tests_name("web_users", tests, NULL, NULL);
 }
