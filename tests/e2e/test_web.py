@@ -46,6 +46,7 @@ import json
 import mailbox
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.parse
@@ -924,4 +925,7 @@ def screenshots_saved():
 
 
 if __name__ == "__main__":
+    # run.sh's timeout sends SIGTERM: leave through teardown, so that no
+    # chromium, chromedriver or Postfix outlives the file
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("SIGTERM"))
     main(setup, teardown)
