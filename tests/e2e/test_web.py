@@ -36,7 +36,7 @@ hold does not change) and session fixation (a session id planted before
 login is not the one after it, and gives /login).
 
 Screenshots go to $POSTERN_BUILD/screenshots/ (the README's
-docs/postern-web.png is a copy of message.png).
+docs/postern-web.png is a copy of results-held.png).
 
 Under POSTERN_VALGRIND=1 postern-web runs under valgrind like every
 daemon; the browser is the same, only the waits are longer.

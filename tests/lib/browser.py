@@ -18,10 +18,13 @@ browser's own logs, for the web console's acceptance tests.
 The browser is /usr/bin/chromium, headless ("--headless=new"), driven by
 /usr/bin/chromedriver through python3-selenium, with a throw-away
 user-data-dir and download directory; as root it needs --no-sandbox (the
-renderers still run with the site isolation and the page's sandbox flags
-that the tests rely on: iframe sandbox and CSP are enforced by Blink, not
-by the OS sandbox). Window size: desktop 1280x900 or Browser(phone=True),
-390x844 at a device-pixel-ratio of 1.
+OS sandbox of the renderers; the iframe sandbox and CSP the tests rely on
+are enforced by Blink either way). Site isolation is switched off so that
+a sandboxed frame runs in its page's renderer and its requests and
+console lines appear in the page's logs (chromedriver logs that target
+only). Window size: desktop 1280x900 or Browser(phone=True), 390x844 at a
+device-pixel-ratio of 1. Alerts stay open (unhandledPromptBehavior
+ignore) until a test looks; submit_and_wait() waits for the next document.
 
 Logs: goog:loggingPrefs performance + browser are on. Every read drains
 chromedriver's buffers into self.perf (DevTools events) and self.logs
@@ -30,12 +33,14 @@ mark()): requests() lists Network.requestWillBeSent with the final fate
 (blocked by CSP / failed / answered with a status).
 
 Outside hosts: chromium resolves every host name except localhost to the
-Marker, a TCP listener on 127.0.0.1 that records each connection. A hostile
-message that gets a request out (an <img src=http://evil.example/>, a CSS
-url(), a form, a prefetch) thus reaches the Marker even where the
-performance log might not say so; a test asserts Marker.hits() is empty.
-Chromium's own background services (updates, safe browsing, metrics) are
-switched off by flags so that they do not reach it.
+Marker, a TCP listener on 127.0.0.1 that records each connection with the
+host it asked for (HTTP Host, or the TLS ClientHello's server name). A
+hostile message that gets anything out (an <img src=http://evil.example/>,
+a CSS url(), a form, a <link rel=preconnect>, which opens a TLS connection
+that no CSP stops and no performance-log request shows) thus reaches the
+Marker; a test asserts Marker.hits(hosts its messages name) is empty.
+Chromium's own services (update, accounts, the start page) connect there
+too despite the QUIET flags, which is why hits() filters by host.
 
 Every wait is bounded (WebDriverWait, page-load and script timeouts).
 """
