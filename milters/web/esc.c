@@ -60,6 +60,14 @@ void web_esc_n(pn_buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80 && (k = utf8_seq(p + i, n - i)) > 0) {
+			if (c == 0xc2 && p[i + 1] < 0xa0) {
+				/* C1 control (U+0080..U+009F), e.g. NEL: dropped like C0 */
+				if (run && pn_buf_append(b, p + i - run, run) < 0)
+					return;
+				run = 0;
+				i += k;
+				continue;
+			}
 			run += k;
 			i += k;
 			continue;

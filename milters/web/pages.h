@@ -17,7 +17,6 @@
  *	                    const char *value);
  *	int  web_same_origin(const pn_http_request *req);
  *	web_found *web_find(web_app *app, const char *id, char **err);
-arc_delivery *web_delivery_copy(const arc_delivery *d);
  *	void web_found_free(web_found *f);
  *	arc_delivery *web_delivery_copy(const arc_delivery *d);
  *	int  web_read_message(web_app *app, const web_found *f, pn_buf *out,
@@ -36,8 +35,12 @@ arc_delivery *web_delivery_copy(const arc_delivery *d);
  *	set): 0, 1 when the object is encrypted and the console has no key,
  *	-1 with *err.
  *
- *	web_same_origin() is 0 when an Origin or Referer header names a
- *	host other than the request's Host (a cross-site form), else 1.
+ *	web_same_origin() is 0 when the browser says the request came from
+ *	another site (Sec-Fetch-Site other than same-origin), or an Origin
+ *	or Referer header names a host other than the request's Host (a
+ *	cross-site form), else 1. "Origin: null", which browsers send on
+ *	every form under Referrer-Policy: no-referrer, is no evidence either
+ *	way; the CSRF token decides.
  */
 #ifndef WEB_PAGES_H
 #define WEB_PAGES_H

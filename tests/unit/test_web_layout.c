@@ -47,6 +47,8 @@ static void escaping_hostile_strings(void **state)
 		{"overlong \xc0\xbc", "overlong \xef\xbf\xbd\xef\xbf\xbd"},
 		{"surrogate \xed\xa0\x80", "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
 		{"cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd"},
+		/* C1 controls (NEL, CSI) are controls too; U+00A0 is not */
+		{"nel\xc2\x85" "csi\xc2\x9b" "1m nbsp\xc2\xa0", "nelcsi1m nbsp\xc2\xa0"},
 	};
 	size_t i;
 
