@@ -294,6 +294,12 @@ pn_http_response *web_page_message_part(web_app *app, web_req *r)
 	memset(&part, 0, sizeof(part));
 	if (part_of(app, r, "download-part", &part, &resp, &f) < 0)
 		goto done;
+	if (part.truncated) {
+		/* a cut attachment would pass for the whole one */
+		resp = web_error(r, 413, "This part is larger than the console sends (64 MiB "
+		                 "decoded): download the whole message (.eml) instead.");
+		goto done;
+	}
 	/* always a download, never rendered: the content is the sender's */
 	resp = pn_http_response_new(200, "application/octet-stream");
 	pn_buf_append(pn_http_body(resp), part.data, part.len);
