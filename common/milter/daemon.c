@@ -6,6 +6,7 @@
 #include "common/milter/daemon.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/detach.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -518,29 +519,6 @@ static int write_pidfile(const pn_daemon *d, const char *path)
 	return fclose(fp) == 0 ? 0 : -1;
 }
 
-/* detach - leave the terminal: fork, new session, stdio to /dev/null */
-static int detach(void)
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid < 0)
-		return -1;
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	if (chdir("/") < 0)
-		return -1;
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	return 0;
-}
-
 /* apply_log_level - log_level from cfg unless -v asked for debug */
 static void apply_log_level(const pn_config *cfg, int verbose)
 {
@@ -999,7 +977,7 @@ static int serve(const pn_daemon *d, int foreground)
 	sock_path = path ? pn_strdup(path) : NULL;
 	pn_config_free(cfg);		/* the worker loads its own */
 	rc = 0;
-	if (!foreground && detach() < 0)
+	if (!foreground && pn_detach() < 0)
 		rc = EX_OSERR;
 	if (rc == 0 && write_pidfile(d, pidfile) < 0)
 		rc = EX_CANTCREAT;

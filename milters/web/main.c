@@ -8,6 +8,7 @@
  * serve, check, config, passwd. See postern-web(8), postern-web.conf(5).
  */
 #include "common/alloc.h"
+#include "common/detach.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "milters/web/pages.h"
@@ -92,29 +93,6 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
-/* detach - leave the terminal */
-static int detach(void)
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid < 0)
-		return -1;
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	if (chdir("/") < 0)
-		return -1;
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	return 0;
-}
-
 static int serve(pn_config *cfg, int foreground, int verbose)
 {
 	/* a copy: the configuration goes with the application at the end */
@@ -143,7 +121,7 @@ static int serve(pn_config *cfg, int foreground, int verbose)
 		pn_config_free(cfg);
 		return EX_UNAVAILABLE;
 	}
-	if (!foreground && detach() < 0) {
+	if (!foreground && pn_detach() < 0) {
 		fprintf(stderr, NAME ": fatal: cannot detach: %s\n", strerror(errno));
 		pn_config_free(cfg);
 		return EX_OSERR;
