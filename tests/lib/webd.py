@@ -10,107 +10,37 @@
     c.post("/hold", {"id": ID, "action": "add", "reason": "case 1"})  # adds csrf
     web.stop()
 
-WebDaemon writes web.conf (listen 127.0.0.1:PORT, users_file, the archive
-and audit configurations, access_trail), creates the users with
-`postern-web passwd` (password on standard input, as an admin would pipe
-it), runs `postern-web -c web.conf -f serve` (under valgrind with
-POSTERN_VALGRIND=1) and waits until it accepts connections and logged
-"serving on". Client keeps the cookies the server sets (name=value, no
-attributes), and post() sends the CSRF token of the last page it fetched
-(the hidden input named csrf) unless the data has one.
+WebDaemon is tests/lib/webserver.py's PosternWeb (web.conf, valgrind,
+bounded start and stop) that also creates the users with `postern-web
+passwd` (password on standard input, as an admin would pipe it). Client
+keeps the cookies the server sets (name=value, no attributes), and post()
+sends the CSRF token of the last page it fetched (the hidden input named
+csrf) unless the data has one.
 """
 import http.client
-import os
 import re
-import socket
-import subprocess
-import time
 import urllib.parse
 
-from daemon import Daemon, binary
-from mta import free_port
+from webserver import PosternWeb
 
 
-class WebDaemon:
+class WebDaemon(PosternWeb):
+    """PosternWeb (tests/lib/webserver.py) set up from an archive and an
+    audit configuration and a {name: (role, password)} dict of users."""
+
     def __init__(self, base, archive_conf, audit_conf="", users=None, config=None):
-        self.base = base
-        os.makedirs(base, exist_ok=True)
-        self.port = free_port()
-        self.conf = os.path.join(base, "web.conf")
-        self.log_path = os.path.join(base, "postern-web.log")
-        self.users_file = os.path.join(base, "web.users")
-        self.trail = os.path.join(base, "access.jsonl")
-        self.config = {"listen": f"127.0.0.1:{self.port}", "users_file": self.users_file,
-                       "archive_config": archive_conf, "audit_config": audit_conf,
-                       "access_trail": self.trail}
-        self.config.update(config or {})
+        conf = {"archive_config": archive_conf, "audit_config": audit_conf}
+        conf.update(config or {})
+        super().__init__(base, conf)
+        self.users_file = self.config["users_file"]
+        self.trail = self.config["access_trail"]
         self.users = users or {}
-        self.proc = None
-        self.log_fp = None
 
-    def write_config(self):
-        with open(self.conf, "w") as f:
-            f.write("# postern-web test configuration\n")
-            for k, v in self.config.items():
-                f.write(f"{k} = {v}\n")
-
-    def passwd(self, user, password, role=None):
-        cmd = [binary("postern-web"), "-c", self.conf, "passwd", user]
-        if role:
-            cmd += ["--role", role]
-        return subprocess.run(cmd, input=password + "\n", capture_output=True, text=True,
-                              timeout=60)
-
-    def start(self, timeout=30):
+    def start(self, timeout=None):
         self.write_config()
         for name, (role, pw) in self.users.items():
-            r = self.passwd(name, pw, role)
-            if r.returncode != 0:
-                raise RuntimeError(f"passwd {name}: {r.stderr}")
-        self.log_fp = open(self.log_path, "w")
-        cmd = Daemon._wrap([binary("postern-web"), "-c", self.conf, "-f", "serve"])
-        self.proc = subprocess.Popen(cmd, stdout=self.log_fp, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"postern-web exited with {self.proc.returncode}: "
-                                   f"{self.log()}")
-            if "serving on" in self.log() and self._accepts():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"postern-web did not start: {self.log()}")
-
-    def _accepts(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout=30):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("postern-web did not stop")
-        finally:
-            self.log_fp.close()
-        self.proc = None
-        if rc != 0:
-            raise AssertionError(f"postern-web exited with {rc}: {self.log()}")
-        return rc
+            self.passwd(name, role, pw)
+        return super().start(timeout)
 
 
 class Response:
