@@ -16,7 +16,8 @@
 
 typedef struct result_ctx {
 	long first;		/* index of the first row shown */
-	long seen;		/* deliveries the query selects */
+	long seen;		/* deliveries the query selects, up to stop_at */
+	long stop_at;		/* counting ends here: "more than stop_at - 1" */
 	pn_buf *rows;
 } result_ctx;
 
@@ -38,6 +39,10 @@ static int add_row(void *ctx, const arc_delivery *d, const arc_row *row)
 	char when[ARC_TIME_LEN];
 	pn_buf *b = c->rows;
 
+	/* An empty search on a large archive would otherwise walk every
+	 * delivery on each page view just to print the count. */
+	if (c->seen >= c->stop_at)
+		return -1;
 	if (c->seen++ < c->first || c->seen > c->first + PAGE_SIZE)
 		return 0;
 	arc_format_time(d->time, when);
@@ -145,6 +150,7 @@ pn_http_response *web_page_search(web_app *app, web_req *r)
 	pn_buf b, rows, what;
 	arc_query q;
 	result_ctx c;
+	int more;
 	size_t i;
 
 	form_values(r->http, v);
@@ -180,6 +186,10 @@ pn_http_response *web_page_search(web_app *app, web_req *r)
 	memset(&c, 0, sizeof(c));
 	c.first = page * PAGE_SIZE;
 	c.rows = &rows;
+	c.stop_at = pn_config_int(app->cfg, "search_count_limit");
+	if (c.stop_at < c.first + PAGE_SIZE)
+		c.stop_at = c.first + PAGE_SIZE;
+	c.stop_at++;	/* one more than shown tells whether there is more */
 	if (arc_index_search(web_archive(app)->index, &q, add_row, &c, &err) < 0) {
 		pn_log(PN_LOG_ERROR, "search: %s", err);
 		pn_buf_puts(&b, "<p class=\"error\" id=\"error\">The archive index cannot be read: ");
@@ -192,8 +202,13 @@ pn_http_response *web_page_search(web_app *app, web_req *r)
 		return web_html_status(&b, 503);
 	}
 	arc_query_clear(&q);
-	pn_buf_printf(&b, "<p id=\"count\" class=\"count\">%ld deliver%s</p>\n", c.seen,
-		      c.seen == 1 ? "y" : "ies");
+	more = c.seen >= c.stop_at;
+	if (more)
+		pn_buf_printf(&b, "<p id=\"count\" class=\"count\">more than %ld deliveries "
+			      "(counting stops there: narrow the search)</p>\n", c.stop_at - 1);
+	else
+		pn_buf_printf(&b, "<p id=\"count\" class=\"count\">%ld deliver%s</p>\n", c.seen,
+			      c.seen == 1 ? "y" : "ies");
 	pn_buf_puts(&b, "<form method=\"post\" action=\"/export\" id=\"export-form\">");
 	web_csrf_field(&b, r);
 	hidden_fields(&b, v, held);
@@ -218,9 +233,10 @@ pn_http_response *web_page_search(web_app *app, web_req *r)
 		pn_buf_printf(&b, "page=%ld\">next &rarr;</a>", page + 1);
 	}
 	if (c.seen)
-		pn_buf_printf(&b, "<span>%ld&ndash;%ld of %ld</span>",
+		pn_buf_printf(&b, "<span>%ld&ndash;%ld of %s%ld</span>",
 			      c.first < c.seen ? c.first + 1 : c.seen,
-			      c.seen < c.first + PAGE_SIZE ? c.seen : c.first + PAGE_SIZE, c.seen);
+			      c.seen < c.first + PAGE_SIZE ? c.seen : c.first + PAGE_SIZE,
+			      more ? "more than " : "", more ? c.stop_at - 1 : c.seen);
 	pn_buf_puts(&b, "</p>\n");
 	web_page_end(&b);
 	return web_html(&b);

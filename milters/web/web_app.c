@@ -51,6 +51,8 @@ const pn_param web_params[] = {
 	 "a session ends after this long without a request"},
 	{"session_lifetime", PN_PARAM_TIME, "8h", 60, 7 * 86400, NULL,
 	 "a session ends this long after the login, whatever happens"},
+	{"search_count_limit", PN_PARAM_INT, "10000", 10, 100000000, NULL,
+	 "a search stops counting after this many deliveries (\"more than N\")"},
 	{"max_sessions", PN_PARAM_INT, "1000", 1, 1000000, NULL,
 	 "sessions kept at once (the least recently used gives way)"},
 	{"login_failure_limit", PN_PARAM_INT, "5", 1, 1000, NULL,

@@ -115,7 +115,7 @@ def setup(param):
 
 def teardown():
     for k in ("web", "sso", "https", "sealed_nokey", "sealed_key", "sealed_archive",
-              "unrec_log", "unrec_trail"):
+              "unrec_log", "unrec_trail", "capped"):
         if S.get(k):
             S[k].stop()
     if S.get("st"):
@@ -247,6 +247,30 @@ def results_come_fifty_a_page_with_paging_links():
     check_eq(m, None, "48 bulk deliveries fit one page")
     r = c.get("/search?page=99")
     check_eq(len(re.findall(r'<tr class="result">', r.text)), 0)
+
+
+@test
+def an_empty_search_stops_counting_at_the_limit():
+    # with search_count_limit below the archive's size, the first page
+    # says "more than N" and still pages on; a deeper page counts on
+    st = S["st"]
+    total = len(MESSAGES) + BULK
+    S["capped"] = WebDaemon(os.path.join(S["base"], "capped"), st.daemons["archive"].conf,
+                            st.daemons["audit"].conf, {"bob": USERS["bob"]},
+                            {"search_count_limit": 10}).start()
+    c = Client(S["capped"].port)
+    check_eq(c.login("bob", USERS["bob"][1]).status, 303)
+    r = c.get("/search")
+    assert re.search(r'id="count"[^>]*>more than 50 deliveries', r.text), r.text[:2000]
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), 50)
+    assert "of more than 50" in r.text
+    m = re.search(r'id="next" href="([^"]+)"', r.text)
+    assert m, "no next link"
+    r = c.get(m.group(1).replace("&amp;", "&"))
+    check_eq(len(re.findall(r'<tr class="result">', r.text)), total - 50)
+    # a narrow search under the limit still gets its exact count
+    r = c.get("/search?from=alice%40sender.example")
+    assert re.search(r'id="count"[^>]*>3 deliveries<', r.text), r.text[:2000]
 
 
 @test
