@@ -51,7 +51,8 @@ def binary(name):
 # values for them, so that it behaves as that engine's daemon would.
 SUITE_PROCESS_PARAMS = ("socket_mode", "socket_owner", "user", "pidfile", "log_level",
                         "milter_timeout", "listen_backlog", "tmp_dir", "body_memory_limit",
-                        "max_header_count", "max_header_bytes", "header_limit_action")
+                        "max_header_count", "max_header_bytes", "header_limit_action",
+                        "metrics_listen")
 SUITE_ENGINES = ("tls", "sort", "archive", "audit")
 
 
