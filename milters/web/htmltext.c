@@ -268,40 +268,60 @@ static size_t skip_raw(const char *s, size_t len, size_t i, const char *name, si
 }
 
 /*
- * tag - the tag starting at s[i] == '<'; returns the offset after it.
+ * The text converter and the sanitiser read tags with this one scanner, so
+ * the same bytes are never one tag to the first and another to the second.
  */
-static size_t tag(conv *c, const char *s, size_t len, size_t i)
+typedef enum { HTML_SKIPPED, HTML_LITERAL, HTML_CUT, HTML_TAG } html_scan;
+
+typedef struct html_tag {
+	const char *name;
+	size_t name_len;
+	int end;			/* </name> */
+} html_tag;
+
+/* html_attr_fn - one attribute of a start tag; value NULL when it has none */
+typedef void (*html_attr_fn)(void *ctx, const html_tag *t, const char *name, size_t name_len,
+			     const char *value, size_t value_len);
+
+/*
+ * scan_tag - the construct at s[i] == '<'. *next is the offset after it:
+ * a comment or declaration (SKIPPED), a '<' that starts no tag (LITERAL,
+ * *next = i + 1), a tag that runs to the end of the input (CUT, *next =
+ * len) or a whole tag (TAG, t set), whose attributes fn saw in order.
+ */
+static html_scan scan_tag(const char *s, size_t len, size_t i, size_t *next, html_tag *t,
+			  html_attr_fn fn, void *ctx)
 {
-	size_t name, n, k;
-	int end = 0;
-	char *alt = NULL;
+	size_t k = i + 1;
 
 	if (i + 3 < len && memcmp(s + i, "<!--", 4) == 0) {
 		const char *e = memmem(s + i + 4, len - i - 4, "-->", 3);
 
-		return e ? (size_t)(e - s) + 3 : len;
+		*next = e ? (size_t)(e - s) + 3 : len;
+		return HTML_SKIPPED;
 	}
 	if (i + 1 < len && (s[i + 1] == '!' || s[i + 1] == '?')) {
 		const char *gt = memchr(s + i, '>', len - i);
 
-		return gt ? (size_t)(gt - s) + 1 : len;
+		*next = gt ? (size_t)(gt - s) + 1 : len;
+		return HTML_SKIPPED;
 	}
-	k = i + 1;
+	t->end = 0;
 	if (k < len && s[k] == '/') {
-		end = 1;
+		t->end = 1;
 		k++;
 	}
 	if (k >= len || !isalpha((unsigned char)s[k])) {
-		emit(c, "<", 1);	/* "a < b": a literal */
-		return i + 1;
+		*next = i + 1;	/* "a < b": a literal */
+		return HTML_LITERAL;
 	}
-	name = k;
+	t->name = s + k;
 	while (k < len && (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == ':'))
 		k++;
-	n = k - name;
-	/* attributes: only href of <a> and alt of <img> are used */
+	t->name_len = (size_t)(s + k - t->name);
 	while (k < len && s[k] != '>') {
-		size_t an, av = 0, avn = 0;
+		size_t an, anl, av = 0, avn = 0;
+		int has_value = 0;
 
 		if (isspace((unsigned char)s[k]) || s[k] == '/') {
 			k++;
@@ -311,7 +331,9 @@ static size_t tag(conv *c, const char *s, size_t len, size_t i)
 		while (k < len && !isspace((unsigned char)s[k]) && s[k] != '=' && s[k] != '>'
 		       && s[k] != '/')
 			k++;
+		anl = k - an;
 		if (k < len && s[k] == '=') {
+			has_value = 1;
 			k++;
 			if (k < len && (s[k] == '"' || s[k] == '\'')) {
 				const char *q = memchr(s + k + 1, s[k], len - k - 1);
@@ -326,46 +348,83 @@ static size_t tag(conv *c, const char *s, size_t len, size_t i)
 				avn = k - av;
 			}
 		}
-		if (end || k - an == 0)
-			continue;
-		if (is_named(s + name, n, "a") && !strncasecmp(s + an, "href", 4)
-		    && (an + 4 == len || s[an + 4] == '=' || isspace((unsigned char)s[an + 4]))) {
-			end_link(c);
-			c->href = decode_attr(s + av, avn);
-			c->link_at = out_len(c);
-		} else if (is_named(s + name, n, "img") && !strncasecmp(s + an, "alt", 3)
-			   && (s[an + 3] == '=' || isspace((unsigned char)s[an + 3]))) {
-			pn_free(alt);
-			alt = decode_attr(s + av, avn);
-		}
+		if (!t->end && anl > 0)
+			fn(ctx, t, s + an, anl, has_value ? s + av : NULL, avn);
 	}
 	if (k >= len) {
-		pn_free(alt);
-		return len;	/* a tag cut short: not text */
+		*next = len;
+		return HTML_CUT;
 	}
-	k++;
-	if (is_named(s + name, n, "img") && alt && *alt) {
+	*next = k + 1;
+	return HTML_TAG;
+}
+
+typedef struct text_tag {
+	conv *c;
+	char *alt;
+} text_tag;
+
+/* text_attr - html_attr_fn of the text converter: a link's target, an image's alt */
+static void text_attr(void *ctx, const html_tag *t, const char *name, size_t n,
+		      const char *value, size_t value_len)
+{
+	text_tag *tt = ctx;
+
+	if (value == NULL)
+		return;
+	if (is_named(t->name, t->name_len, "a") && is_named(name, n, "href")) {
+		end_link(tt->c);
+		tt->c->href = decode_attr(value, value_len);
+		tt->c->link_at = out_len(tt->c);
+	} else if (is_named(t->name, t->name_len, "img") && is_named(name, n, "alt")) {
+		pn_free(tt->alt);
+		tt->alt = decode_attr(value, value_len);
+	}
+}
+
+/*
+ * tag - the tag starting at s[i] == '<'; returns the offset after it.
+ */
+static size_t tag(conv *c, const char *s, size_t len, size_t i)
+{
+	text_tag tt = {c, NULL};
+	html_tag t;
+	size_t k;
+
+	switch (scan_tag(s, len, i, &k, &t, text_attr, &tt)) {
+	case HTML_LITERAL:
+		emit(c, "<", 1);
+		return k;
+	case HTML_SKIPPED:
+		return k;
+	case HTML_CUT:
+		pn_free(tt.alt);
+		return k;	/* a tag cut short: not text */
+	case HTML_TAG:
+		break;
+	}
+	if (is_named(t.name, t.name_len, "img") && tt.alt && *tt.alt) {
 		c->space = 1;
 		emit(c, "[image: ", 8);
-		emit(c, alt, strlen(alt));
+		emit(c, tt.alt, strlen(tt.alt));
 		emit(c, "]", 1);
 		c->space = 1;
 	}
-	pn_free(alt);
-	if (!end) {
+	pn_free(tt.alt);
+	if (!t.end) {
 		size_t d;
 
 		for (d = 0; dropped[d]; d++)
-			if (is_named(s + name, n, dropped[d]))
-				return skip_raw(s, len, k, dropped[d], n);
+			if (is_named(t.name, t.name_len, dropped[d]))
+				return skip_raw(s, len, k, dropped[d], t.name_len);
 	}
-	if (is_named(s + name, n, "a") && end)
+	if (is_named(t.name, t.name_len, "a") && t.end)
 		end_link(c);
-	if (is_named(s + name, n, "pre"))
-		c->pre += end ? (c->pre > 0 ? -1 : 0) : 1;
-	if (is_named(s + name, n, "td") || is_named(s + name, n, "th"))
+	if (is_named(t.name, t.name_len, "pre"))
+		c->pre += t.end ? (c->pre > 0 ? -1 : 0) : 1;
+	if (is_named(t.name, t.name_len, "td") || is_named(t.name, t.name_len, "th"))
 		c->space = 1;
-	ask_break(c, break_kind(s + name, n));
+	ask_break(c, break_kind(t.name, t.name_len));
 	return k;
 }
 
@@ -473,120 +532,79 @@ static void close_link(sanit *z)
 	z->href = NULL;
 }
 
+typedef struct safe_attrs_ctx {
+	sanit *z;
+	char *alt;
+	pn_buf attrs;		/* the allowed attributes, escaped */
+} safe_attrs_ctx;
+
+/* safe_attr - html_attr_fn of the sanitiser: keep what safe_attrs allows */
+static void safe_attr(void *ctx, const html_tag *t, const char *name, size_t n,
+		      const char *value, size_t value_len)
+{
+	safe_attrs_ctx *sa = ctx;
+
+	if (value == NULL)
+		return;
+	if (is_named(t->name, t->name_len, "a") && is_named(name, n, "href")) {
+		close_link(sa->z);
+		sa->z->href = decode_attr(value, value_len);
+	} else if (is_named(t->name, t->name_len, "img") && is_named(name, n, "alt")) {
+		pn_free(sa->alt);
+		sa->alt = decode_attr(value, value_len);
+	} else if (in_list(safe_attrs, name, n)) {
+		char *v = decode_attr(value, value_len);
+
+		if (!is_named(name, n, "style") || style_ok(v)) {
+			size_t j;
+
+			pn_buf_putc(&sa->attrs, ' ');
+			for (j = 0; j < n; j++)
+				pn_buf_putc(&sa->attrs, tolower((unsigned char)name[j]));
+			pn_buf_puts(&sa->attrs, "=\"");
+			web_esc(&sa->attrs, v);
+			pn_buf_putc(&sa->attrs, '"');
+		}
+		pn_free(v);
+	}
+}
+
 static size_t safe_tag(sanit *z, const char *s, size_t len, size_t i)
 {
-	size_t name, n, k;
-	int end = 0;
-	char *alt = NULL;
-	pn_buf attrs;
+	safe_attrs_ctx sa = {z, NULL, {0}};
+	html_scan kind;
+	html_tag t;
+	size_t k;
 
-	if (i + 3 < len && memcmp(s + i, "<!--", 4) == 0) {
-		const char *e = memmem(s + i + 4, len - i - 4, "-->", 3);
-
-		return e ? (size_t)(e - s) + 3 : len;
-	}
-	if (i + 1 < len && (s[i + 1] == '!' || s[i + 1] == '?')) {
-		const char *gt = memchr(s + i, '>', len - i);
-
-		return gt ? (size_t)(gt - s) + 1 : len;
-	}
-	k = i + 1;
-	if (k < len && s[k] == '/') {
-		end = 1;
-		k++;
-	}
-	if (k >= len || !isalpha((unsigned char)s[k])) {
+	pn_buf_init(&sa.attrs, 0);
+	kind = scan_tag(s, len, i, &k, &t, safe_attr, &sa);
+	if (kind == HTML_LITERAL) {
 		pn_buf_puts(z->out, "&lt;");
-		return i + 1;
-	}
-	name = k;
-	while (k < len && (isalnum((unsigned char)s[k]) || s[k] == '-' || s[k] == ':'))
-		k++;
-	n = k - name;
-	pn_buf_init(&attrs, 0);
-	while (k < len && s[k] != '>') {
-		size_t an, anl, av = 0, avn = 0;
-		int has_value = 0;
-
-		if (isspace((unsigned char)s[k]) || s[k] == '/') {
-			k++;
-			continue;
-		}
-		an = k;
-		while (k < len && !isspace((unsigned char)s[k]) && s[k] != '=' && s[k] != '>'
-		       && s[k] != '/')
-			k++;
-		anl = k - an;
-		if (k < len && s[k] == '=') {
-			has_value = 1;
-			k++;
-			if (k < len && (s[k] == '"' || s[k] == '\'')) {
-				const char *q = memchr(s + k + 1, s[k], len - k - 1);
-
-				av = k + 1;
-				avn = q ? (size_t)(q - s) - av : len - av;
-				k = q ? (size_t)(q - s) + 1 : len;
-			} else {
-				av = k;
-				while (k < len && !isspace((unsigned char)s[k]) && s[k] != '>')
-					k++;
-				avn = k - av;
+	} else if (kind == HTML_TAG) {
+		if (is_named(t.name, t.name_len, "img")) {
+			if (sa.alt && *sa.alt) {
+				pn_buf_puts(z->out, "[image: ");
+				web_esc(z->out, sa.alt);
+				pn_buf_puts(z->out, "]");
 			}
-		}
-		if (end || anl == 0)
-			continue;
-		if (is_named(s + name, n, "a") && is_named(s + an, anl, "href") && has_value) {
-			close_link(z);
-			z->href = decode_attr(s + av, avn);
-		} else if (is_named(s + name, n, "img") && is_named(s + an, anl, "alt") && has_value) {
-			pn_free(alt);
-			alt = decode_attr(s + av, avn);
-		} else if (in_list(safe_attrs, s + an, anl)) {
-			char *v = decode_attr(s + av, avn);
+		} else if (!t.end && (in_list(dropped, t.name, t.name_len)
+				      || in_list(dropped_doc, t.name, t.name_len))) {
+			k = skip_raw(s, len, k, t.name, t.name_len);
+		} else if (in_list(safe_tags, t.name, t.name_len)) {
+			size_t j;
 
-			if (!is_named(s + an, anl, "style") || style_ok(v)) {
-				size_t j;
-
-				pn_buf_putc(&attrs, ' ');
-				for (j = 0; j < anl; j++)
-					pn_buf_putc(&attrs, tolower((unsigned char)s[an + j]));
-				pn_buf_puts(&attrs, "=\"");
-				web_esc(&attrs, v);
-				pn_buf_putc(&attrs, '"');
-			}
-			pn_free(v);
+			if (t.end && is_named(t.name, t.name_len, "a"))
+				close_link(z);
+			pn_buf_puts(z->out, t.end ? "</" : "<");
+			for (j = 0; j < t.name_len; j++)
+				pn_buf_putc(z->out, tolower((unsigned char)t.name[j]));
+			if (!t.end && !is_named(t.name, t.name_len, "a"))
+				pn_buf_append(z->out, pn_buf_str(&sa.attrs), pn_buf_len(&sa.attrs));
+			pn_buf_putc(z->out, '>');
 		}
 	}
-	if (k >= len) {
-		pn_free(alt);
-		pn_buf_free(&attrs);
-		return len;
-	}
-	k++;
-	if (is_named(s + name, n, "img")) {
-		if (alt && *alt) {
-			pn_buf_puts(z->out, "[image: ");
-			web_esc(z->out, alt);
-			pn_buf_puts(z->out, "]");
-		}
-	} else if (!end && (in_list(dropped, s + name, n) || in_list(dropped_doc, s + name, n))) {
-		pn_free(alt);
-		pn_buf_free(&attrs);
-		return skip_raw(s, len, k, s + name, n);
-	} else if (in_list(safe_tags, s + name, n)) {
-		size_t j;
-
-		if (end && is_named(s + name, n, "a"))
-			close_link(z);
-		pn_buf_puts(z->out, end ? "</" : "<");
-		for (j = 0; j < n; j++)
-			pn_buf_putc(z->out, tolower((unsigned char)s[name + j]));
-		if (!end && !is_named(s + name, n, "a"))
-			pn_buf_append(z->out, pn_buf_str(&attrs), pn_buf_len(&attrs));
-		pn_buf_putc(z->out, '>');
-	}
-	pn_free(alt);
-	pn_buf_free(&attrs);
+	pn_free(sa.alt);
+	pn_buf_free(&sa.attrs);
 	return k;
 }
 
