@@ -46,7 +46,7 @@ from tap import test, main, check_eq, skip  # noqa: E402
 from certs import make_pki  # noqa: E402
 from mta import free_port  # noqa: E402
 from stack import Stack  # noqa: E402
-from webserver import PosternWeb  # noqa: E402
+from webserver import PosternWeb, exchange  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
 SHIPPED = os.path.join(TOP, "packaging", "nginx", "postern-web.conf")
@@ -169,22 +169,9 @@ def tls_context():
 
 
 def https(method, path, body=None, headers=None, port=None):
-    c = http.client.HTTPSConnection("localhost", port or S["https"], timeout=30,
-                                    context=tls_context())
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {}
-        for k, v in r.getheaders():
-            k = k.lower()
-            if k == "set-cookie":
-                hdrs.setdefault(k, []).append(v)
-            else:
-                hdrs[k] = v
-        return r.status, hdrs, data
-    finally:
-        c.close()
+    return exchange(http.client.HTTPSConnection("localhost", port or S["https"], timeout=30,
+                                                context=tls_context()),
+                    method, path, body, headers)
 
 
 def session_cookie(hdrs):

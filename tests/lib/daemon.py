@@ -276,28 +276,38 @@ class Daemon:
         p = self.process
         if p.proc is None:
             return None
-        if p.proc.poll() is None:
-            p.proc.send_signal(signal.SIGTERM)
         try:
-            rc = p.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.proc.kill()
-            p.proc.wait(5)
-            raise AssertionError(f"{p.binary_name} did not stop within {timeout}s")
+            return stop_process(p.proc, p.log_fp, p.conf, p.binary_name, timeout, self.log)
         finally:
-            p.log_fp.close()
-        p.proc = None
-        left = leftover_processes(p.conf)
-        if left:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            raise AssertionError(f"{p.binary_name} left processes {left}")
-        if rc != 0:
-            raise AssertionError(f"{p.binary_name} exited with {rc}: {self.log()}")
-        return rc
+            p.proc = None
+
+
+def stop_process(proc, log_fp, conf, name, timeout, log):
+    """SIGTERM a daemon started with -f and wait for it; returns its exit
+    status. Raises if it does not stop within timeout, leaves processes of
+    its configuration conf behind (they are killed), or exits non-zero
+    (log() is shown). log_fp, its output file, is closed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError(f"{name} did not stop within {timeout}s")
+    finally:
+        log_fp.close()
+    left = leftover_processes(conf)
+    if left:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise AssertionError(f"{name} left processes {left}")
+    if rc != 0:
+        raise AssertionError(f"{name} exited with {rc}: {log()}")
+    return rc
 
 
 def leftover_processes(conf):

@@ -19,13 +19,31 @@ any error it reports.
 """
 import http.client
 import os
-import signal
 import ssl
 import subprocess
 import time
 
-from daemon import Daemon, binary, leftover_processes
+from daemon import Daemon, binary, stop_process
 from mta import free_port
+
+
+def exchange(conn, method, path, body=None, headers=None):
+    """One request on http.client connection conn, which is closed after:
+    (status, headers (lower-case names; set-cookie a list), body bytes)."""
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        hdrs = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            if k == "set-cookie":
+                hdrs.setdefault(k, []).append(v)
+            else:
+                hdrs[k] = v
+        return r.status, hdrs, data
+    finally:
+        conn.close()
 
 
 class PosternWeb:
@@ -107,23 +125,8 @@ class PosternWeb:
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        """One request on a new connection: (status, headers (lower-case
-        names; set-cookie a list), body bytes)."""
-        c = self.connection(timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-            hdrs = {}
-            for k, v in r.getheaders():
-                k = k.lower()
-                if k == "set-cookie":
-                    hdrs.setdefault(k, []).append(v)
-                else:
-                    hdrs[k] = v
-            return r.status, hdrs, data
-        finally:
-            c.close()
+        """One request on a new connection: see exchange()."""
+        return exchange(self.connection(timeout), method, path, body, headers)
 
     def log(self):
         try:
@@ -137,25 +140,8 @@ class PosternWeb:
             return None
         if timeout is None:
             timeout = 120 if os.environ.get("POSTERN_VALGRIND") == "1" else 30
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError(f"postern-web did not stop within {timeout} s")
+            return stop_process(self.proc, self.log_fp, self.conf, "postern-web", timeout,
+                                lambda: self.log()[-4000:])
         finally:
-            self.log_fp.close()
             self.proc = None
-        left = leftover_processes(self.conf)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if left:
-            raise AssertionError(f"postern-web left processes {left}")
-        if rc != 0:
-            raise AssertionError(f"postern-web exited with {rc}: {self.log()[-4000:]}")
-        return rc
