@@ -68,24 +68,13 @@ static char *page(int one, const char *domain, const web_tls_opts *o)
 	return pn_buf_steal(&out, NULL);
 }
 
-static size_t count(const char *s, const char *what)
-{
-	size_t n = 0;
-
-	while ((s = strstr(s, what)) != NULL) {
-		n++;
-		s++;
-	}
-	return n;
-}
-
 static void test_partners(void **state)
 {
 	char *p = page(0, NULL, NULL);
 
 	(void)state;
 	assert_non_null(strstr(p, "<table id=\"partners\">"));
-	assert_int_equal(count(p, "<tr class=\"partner\">"), 4);
+	assert_int_equal(t_count(p, "<tr class=\"partner\">"), 4);
 	/* partner.example: OLD1 pass, REF1 refused, PLAIN1 without TLS */
 	assert_non_null(strstr(p, "<a href=\"/tls?domain=partner.example\">partner.example</a></td>"
 			       "<td class=\"rule\">tls=required min_version=TLSv1.2 direction=inbound "
@@ -112,7 +101,7 @@ static void test_partner_sessions(void **state)
 	assert_non_null(strstr(p, "<div id=\"compliance\">"));
 	assert_non_null(strstr(p, "Policy partner.example (line 2): tls=required"));
 	assert_non_null(strstr(p, "3 sessions: 1 compliant, 1 refused, 1 other violations."));
-	assert_int_equal(count(p, "<tr class=\"session\">"), 3);
+	assert_int_equal(t_count(p, "<tr class=\"session\">"), 3);
 	/* newest first, across the rotated file */
 	assert_true(strstr(p, "PLAIN1") < strstr(p, "REF1"));
 	assert_true(strstr(p, "REF1") < strstr(p, "OLD1"));
@@ -145,7 +134,7 @@ static void test_partner_sessions(void **state)
 	memset(&o, 0, sizeof(o));
 	o.max_sessions = 2;
 	p = page(1, "partner.example", &o);
-	assert_int_equal(count(p, "<tr class=\"session\">"), 2);
+	assert_int_equal(t_count(p, "<tr class=\"session\">"), 2);
 	assert_non_null(strstr(p, "3 sessions"));
 	assert_null(strstr(p, "OLD1"));
 	pn_free(p);

@@ -99,17 +99,6 @@ static char *view(char **files, size_t n, const char *qid, const char *mid, cons
 	return pn_buf_steal(&out, NULL);
 }
 
-static size_t count(const char *s, const char *what)
-{
-	size_t n = 0;
-
-	while ((s = strstr(s, what)) != NULL) {
-		n++;
-		s++;
-	}
-	return n;
-}
-
 static const char *status(const char *page)
 {
 	const char *p = strstr(page, "<p id=\"chain-status\">");
@@ -125,7 +114,7 @@ static void test_records_and_verified(void **state)
 	(void)state;
 	page = view(&path, 1, "QID3", NULL, NULL);
 	assert_non_null(strstr(page, "<table id=\"audit-records\">"));
-	assert_int_equal(count(page, "<tr class=\"record\">"), 2);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 2);
 	assert_non_null(strstr(page, "<td class=\"type\">message</td>"));
 	assert_non_null(strstr(page, "<td class=\"verdict\">reject by tls</td>"));
 	assert_non_null(strstr(page, "TLSv1.3 TLS_AES_256_GCM_SHA384, certificate verified"));
@@ -140,22 +129,22 @@ static void test_records_and_verified(void **state)
 
 	/* by Message-ID, with or without its brackets */
 	page = view(&path, 1, NULL, "m5@x.example", NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 1);
 	pn_free(page);
 	page = view(&path, 1, "", "<m5@x.example>", NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 1);
 	assert_non_null(strstr(page, "<td class=\"verdict\">accepted</td>"));
 	pn_free(page);
 	/* a queue id reused by another message: its records are not this one's */
 	page = view(&path, 1, "QID3", "<m3@x.example>", NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 2);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 2);
 	pn_free(page);
 	page = view(&path, 1, "QID3", "<other@x.example>", NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 1);
 	assert_non_null(strstr(page, "reject by tls"));
 	pn_free(page);
 	page = view(&path, 1, "NOSUCH", NULL, NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 0);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 0);
 	assert_non_null(strstr(page, "id=\"no-records\""));
 	pn_free(page);
 	pn_free(path);
@@ -175,7 +164,7 @@ static void test_tampered(void **state)
 	assert_int_equal(t_write_file(path, data, len), 0);
 	pn_free(data);
 	page = view(&path, 1, "QID3", NULL, NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 2);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 2);
 	assert_true(strncmp(status(page), "FAILED: ", 8) == 0);
 	assert_non_null(strstr(status(page), path));
 	pn_free(page);
@@ -214,7 +203,7 @@ static void test_rotated_gzip(void **state)
 	files[0] = pn_asprintf("%s.gz", old);
 	files[1] = path;
 	page = view(files, 2, "QID3", NULL, NULL);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 2);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 2);
 	assert_true(strncmp(status(page), "verified: chain intact: 31 records", 34) == 0);
 	pn_free(page);
 	pn_free(files[0]);
@@ -263,12 +252,12 @@ static void test_bound(void **state)
 	o.max_lines = 10;
 	page = view(&path, 1, "QID3", NULL, &o);
 	assert_true(strncmp(status(page), "not verified: the trail has more than 10 lines", 46) == 0);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 2);	/* seq 4 and 8 */
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 2);	/* seq 4 and 8 */
 	pn_free(page);
 	o.max_lines = 0;
 	o.max_records = 1;
 	page = view(&path, 1, "QID3", NULL, &o);
-	assert_int_equal(count(page, "<tr class=\"record\">"), 1);
+	assert_int_equal(t_count(page, "<tr class=\"record\">"), 1);
 	assert_non_null(strstr(page, "1 more records not shown"));
 	pn_free(page);
 

@@ -7,6 +7,7 @@
  *
  *	int         t_str_eq(const char *a, const char *b);
  *	const char *t_show(const char *s);
+ *	size_t      t_count(const char *s, const char *what);
  *	char       *t_read_file(const char *path, size_t *len);
  *	int         t_write_file(const char *path, const void *data, size_t len);
  *	const char *t_tmpdir(const char *name);
@@ -14,6 +15,7 @@
  * DESCRIPTION
  *	t_str_eq() compares two strings where NULL equals only NULL.
  *	t_show() is the printable form of a string that may be NULL.
+ *	t_count() counts the occurrences of what in s (overlapping ones too).
  *
  *	t_read_file() is pn_read_file() without a size limit a test would
  *	reach: the whole file, NUL-terminated, *len its size (len may be
@@ -50,6 +52,17 @@ static inline int t_str_eq(const char *a, const char *b)
 static inline const char *t_show(const char *s)
 {
 	return s ? s : "(null)";
+}
+
+static inline size_t t_count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	while ((s = strstr(s, what)) != NULL) {
+		n++;
+		s++;
+	}
+	return n;
 }
 
 static inline char *t_read_file(const char *path, size_t *len)
