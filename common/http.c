@@ -503,26 +503,22 @@ pn_http_server *pn_http_start(int listen_fd, const pn_http_opts *o, pn_http_hand
 		s->https = 1;
 		flags |= MHD_USE_TLS;
 	}
-	if (s->https)
-		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-		                          /* first, or libmicrohttpd warns on stderr */
-		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		                          MHD_OPTION_LISTEN_SOCKET, listen_fd,
-		                          MHD_OPTION_CONNECTION_LIMIT, maxconn,
-		                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-		                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		                          MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
-		                          MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
-		                          MHD_OPTION_END);
-	else
-		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-		                          /* first, or libmicrohttpd warns on stderr */
-		                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		                          MHD_OPTION_LISTEN_SOCKET, listen_fd,
-		                          MHD_OPTION_CONNECTION_LIMIT, maxconn,
-		                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-		                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		                          MHD_OPTION_END);
+	/* the certificate and key options only for HTTPS: an array that is
+	 * empty (just its END) for plain HTTP */
+	struct MHD_OptionItem tls_options[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	                          /* first, or libmicrohttpd warns on stderr */
+	                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+	                          MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	                          MHD_OPTION_CONNECTION_LIMIT, maxconn,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                          MHD_OPTION_ARRAY, s->https ? tls_options : tls_options + 2,
+	                          MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		*err = pn_asprintf("cannot start the HTTP server%s", s->https ? " (check the TLS "
 		                   "certificate and key)" : "");
