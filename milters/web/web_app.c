@@ -180,6 +180,8 @@ web_app *web_app_open(pn_config *cfg, char **err)
 {
 	web_app *app = pn_calloc(1, sizeof(*app));
 	audit_trail_opts o;
+
+	pthread_mutex_init(&app->catch_up_lock, NULL);
 	const char *key = pn_config_str(cfg, "archive_key_file");
 	size_t table = (size_t)pn_config_int(cfg, "login_table_size");
 	unsigned limit = (unsigned)pn_config_int(cfg, "login_failure_limit");
@@ -264,6 +266,7 @@ void web_app_close(web_app *app)
 	web_limiter_free(app->limit_addr);
 	web_limiter_free(app->limit_name);
 	pn_config_free(app->cfg);
+	pthread_mutex_destroy(&app->catch_up_lock);
 	pn_free(app);
 }
 
@@ -272,10 +275,23 @@ arc_archive *web_archive(web_app *app)
 	arc_archive *ar = app->archive;
 	char *err = NULL;
 
-	/* several hosts: every host's journal first, as the tools do */
-	if (ar->shared && arc_archive_catch_up_all(ar, arc_archive_text, ar, NULL, &err) < 0) {
-		pn_log(PN_LOG_WARN, "the index may lag behind the journals: %s", err);
-		pn_free(err);
+	long long now;
+
+	if (!ar->shared)
+		return ar;
+	/* Several hosts: every host's journal first, as the tools do. The
+	 * daemons' indexers feed the shared index all along, so a page needs
+	 * only what came since the last walk over every host's journals, and
+	 * one walk a second serves every request of that second. */
+	now = web_now(app);
+	pthread_mutex_lock(&app->catch_up_lock);
+	if (now != app->caught_up_at) {
+		app->caught_up_at = now;
+		if (arc_archive_catch_up_all(ar, arc_archive_text, ar, NULL, &err) < 0) {
+			pn_log(PN_LOG_WARN, "the index may lag behind the journals: %s", err);
+			pn_free(err);
+		}
 	}
+	pthread_mutex_unlock(&app->catch_up_lock);
 	return ar;
 }

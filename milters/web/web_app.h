@@ -37,6 +37,8 @@
 #define WEB_APP_H
 
 #include "common/cidr.h"
+#include <pthread.h>
+
 #include "common/config.h"
 #include "milters/archive/archive.h"
 #include "milters/audit/trail.h"
@@ -68,6 +70,8 @@ struct web_app {
 	int secure_cookies;
 	unsigned char login_key[32];	/* signs the login form's tokens */
 	long long (*now)(void);		/* tests: an injectable clock */
+	pthread_mutex_t catch_up_lock;	/* web_archive(): one catch-up at a time */
+	long long caught_up_at;		/* and at most one a second */
 };
 
 extern const pn_param web_params[];
