@@ -121,6 +121,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "common/addr.h"
 #include "common/milter/msg.h"
@@ -140,6 +141,28 @@ typedef struct sv_limits {
 
 typedef struct sv_script sv_script;
 typedef struct sv_body sv_body;
+struct sv_spamconf;
+struct sv_send;
+
+/*
+ * What the engine offers the extensions that need more than the message:
+ * each member may be NULL (the test tool passes none), and the extension
+ * then behaves as its manual page says (duplicate is false, include fails
+ * with "not found", spamtest is unknown).
+ */
+typedef struct sv_services {
+	void *arg;
+	/* duplicate, vacation: 1 when key was recorded and has not expired
+	 * at now, 0 when not, -1 on error (the store is sort_store.h) */
+	int (*seen)(void *arg, const unsigned char key[32], time_t now);
+	/* include: the compiled script name at the personal (global == 0)
+	 * or global location; NULL with *err set, *missing = 1 when there
+	 * is no such script. The script lives until the result is cleared. */
+	const sv_script *(*include)(void *arg, int global, const char *name, int *missing,
+				    char **err);
+	/* spamtest, virustest: which headers an earlier filter wrote */
+	const struct sv_spamconf *spam;
+} sv_services;
 
 typedef struct sv_env {
 	const pn_msg *msg;		/* headers and body */
@@ -151,6 +174,8 @@ typedef struct sv_env {
 	const char *separators;		/* subaddress separators, NULL = "+" */
 	sv_body *body;			/* body cache, or NULL: no body */
 	const sv_limits *limits;	/* NULL = defaults */
+	time_t now;			/* currentdate, duplicate, vacation; 0 = time(NULL) */
+	const sv_services *svc;		/* NULL: none (the test tool) */
 } sv_env;
 
 typedef enum sv_act_type {
@@ -161,7 +186,9 @@ typedef enum sv_act_type {
 	SV_ACT_REJECT,
 	SV_ACT_EREJECT,
 	SV_ACT_ADDHEADER,
-	SV_ACT_DELETEHEADER
+	SV_ACT_DELETEHEADER,
+	SV_ACT_VACATION,	/* send: a vacation reply (sieve_ext_vacation.c) */
+	SV_ACT_NOTIFY		/* send: a notification (sieve_ext_notify.c) */
 } sv_act_type;
 
 typedef struct sv_action {
@@ -174,7 +201,17 @@ typedef struct sv_action {
 	const char *script;	/* name of the script (lives as long as it) */
 	int line;		/* line in that script */
 	int implicit;		/* the implicit keep */
+	char *flags;		/* imap4flags on keep/fileinto: the flags, one space
+				 * between them, or NULL (none) */
+	struct sv_send *send;	/* vacation, notify: what to send */
 } sv_action;
+
+/* duplicate: an ID to record once the message is delivered (RFC 7352) */
+typedef struct sv_mark {
+	unsigned char key[32];	/* SHA-256 of handle and ID (sieve_ext_duplicate.c) */
+	long seconds;		/* how long it counts as seen */
+	int last;		/* :last: each sighting restarts the period */
+} sv_mark;
 
 /* a header a script added (the original fields are never copied) */
 typedef struct sv_hdr {
@@ -207,6 +244,8 @@ typedef struct sv_result {
 				 * NULL until the first deletion */
 	size_t norig;
 	unsigned redirects, edits;
+	sv_mark *marks;		/* duplicate IDs to record (the engine commits) */
+	size_t nmarks, mcap;
 } sv_result;
 
 void sv_limits_default(sv_limits *l);

@@ -48,6 +48,7 @@
 
 #include <regex.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "milters/sort/sieve.h"
 
@@ -94,25 +95,40 @@ int sv_lex_col(const char *line_start, const char *p);
 
 /* ---- tree --------------------------------------------------------------- */
 
-/* capabilities (bit numbers in sv_script.caps) */
-enum {
-	SV_CAP_FILEINTO = 1 << 0,
-	SV_CAP_ENVELOPE = 1 << 1,
-	SV_CAP_ENCODED = 1 << 2,
-	SV_CAP_COPY = 1 << 3,
-	SV_CAP_SUBADDRESS = 1 << 4,
-	SV_CAP_RELATIONAL = 1 << 5,
-	SV_CAP_VARIABLES = 1 << 6,
-	SV_CAP_BODY = 1 << 7,
-	SV_CAP_EDITHEADER = 1 << 8,
-	SV_CAP_REJECT = 1 << 9,
-	SV_CAP_EREJECT = 1 << 10,
-	SV_CAP_ENVIRONMENT = 1 << 11,
-	SV_CAP_REGEX = 1 << 12,
-	SV_CAP_NUMERIC = 1 << 13,
-	SV_CAP_OCTET = 1 << 14,
-	SV_CAP_CASEMAP = 1 << 15
-};
+/* capabilities (bits in sv_script.caps) */
+typedef unsigned long long sv_caps;
+#define SV_CAP_FILEINTO (1ULL << 0)
+#define SV_CAP_ENVELOPE (1ULL << 1)
+#define SV_CAP_ENCODED (1ULL << 2)
+#define SV_CAP_COPY (1ULL << 3)
+#define SV_CAP_SUBADDRESS (1ULL << 4)
+#define SV_CAP_RELATIONAL (1ULL << 5)
+#define SV_CAP_VARIABLES (1ULL << 6)
+#define SV_CAP_BODY (1ULL << 7)
+#define SV_CAP_EDITHEADER (1ULL << 8)
+#define SV_CAP_REJECT (1ULL << 9)
+#define SV_CAP_EREJECT (1ULL << 10)
+#define SV_CAP_ENVIRONMENT (1ULL << 11)
+#define SV_CAP_REGEX (1ULL << 12)
+#define SV_CAP_NUMERIC (1ULL << 13)
+#define SV_CAP_OCTET (1ULL << 14)
+#define SV_CAP_CASEMAP (1ULL << 15)
+/* extensions of issue 18, one file each (sieve_ext_*.c) */
+#define SV_CAP_DATE (1ULL << 16)		/* RFC 5260 */
+#define SV_CAP_INDEX (1ULL << 17)		/* RFC 5260 */
+#define SV_CAP_INCLUDE (1ULL << 18)		/* RFC 6609 */
+#define SV_CAP_DUPLICATE (1ULL << 19)		/* RFC 7352 */
+#define SV_CAP_MIME (1ULL << 20)		/* RFC 5703 */
+#define SV_CAP_FOREVERYPART (1ULL << 21)	/* RFC 5703 */
+#define SV_CAP_EXTRACTTEXT (1ULL << 22)		/* RFC 5703 */
+#define SV_CAP_SPAMTEST (1ULL << 23)		/* RFC 5235 */
+#define SV_CAP_SPAMTESTPLUS (1ULL << 24)	/* RFC 5235 */
+#define SV_CAP_VIRUSTEST (1ULL << 25)		/* RFC 5235 */
+#define SV_CAP_IMAP4FLAGS (1ULL << 26)		/* RFC 5232 */
+#define SV_CAP_IHAVE (1ULL << 27)		/* RFC 5463 */
+#define SV_CAP_ENOTIFY (1ULL << 28)		/* RFC 5435 */
+#define SV_CAP_VACATION (1ULL << 29)		/* RFC 5230 */
+#define SV_CAP_VACATION_SECONDS (1ULL << 30)	/* RFC 6131 */
 
 typedef enum sv_op {
 	SV_OP_REQUIRE, SV_OP_IF, SV_OP_ELSIF, SV_OP_ELSE, SV_OP_STOP,
@@ -121,8 +137,29 @@ typedef enum sv_op {
 	/* tests */
 	SV_OP_ADDRESS, SV_OP_ALLOF, SV_OP_ANYOF, SV_OP_ENVELOPE, SV_OP_EXISTS,
 	SV_OP_FALSE, SV_OP_HEADER, SV_OP_NOT, SV_OP_SIZE, SV_OP_TRUE,
-	SV_OP_STRING, SV_OP_BODY, SV_OP_ENVIRONMENT
+	SV_OP_STRING, SV_OP_BODY, SV_OP_ENVIRONMENT,
+	/* extensions: commands */
+	SV_OP_INCLUDE, SV_OP_RETURN, SV_OP_GLOBAL,		/* include */
+	SV_OP_FOREVERYPART, SV_OP_BREAK, SV_OP_EXTRACTTEXT,	/* mime */
+	SV_OP_SETFLAG, SV_OP_ADDFLAG, SV_OP_REMOVEFLAG,		/* imap4flags */
+	SV_OP_ERROR,						/* ihave */
+	SV_OP_NOTIFY,						/* enotify */
+	SV_OP_VACATION,						/* vacation */
+	/* extensions: tests */
+	SV_OP_DATE, SV_OP_CURRENTDATE,				/* date */
+	SV_OP_DUPLICATE,					/* duplicate */
+	SV_OP_SPAMTEST, SV_OP_VIRUSTEST,			/* spamtest */
+	SV_OP_HASFLAG,						/* imap4flags */
+	SV_OP_IHAVE,						/* ihave */
+	SV_OP_VALID_NOTIFY_METHOD, SV_OP_NOTIFY_METHOD_CAPABILITY	/* enotify */
 } sv_op;
+
+/* what a command returns to the block that runs it */
+#define SV_EXEC_OK 0
+#define SV_EXEC_STOP 1		/* stop: ends every script of the run */
+#define SV_EXEC_ERR (-1)	/* run-time error (r->error set) */
+#define SV_EXEC_BREAK 2		/* foreverypart's break (ctx names the loop) */
+#define SV_EXEC_RETURN 3	/* include's return: ends the current script */
 
 enum { SV_CMP_OCTET, SV_CMP_CASEMAP, SV_CMP_NUMERIC };
 enum { SV_MATCH_IS, SV_MATCH_CONTAINS, SV_MATCH_MATCHES, SV_MATCH_REGEX,
@@ -168,6 +205,7 @@ typedef struct sv_matcher {
 } sv_matcher;
 
 typedef struct sv_node sv_node;
+struct sv_ctx;
 struct sv_node {
 	char *name;		/* as written */
 	int line, col;
@@ -186,16 +224,30 @@ struct sv_node {
 	int part;		/* SV_PART_* */
 	int copy, last, over, mods, transform;
 	unsigned long long number;	/* size limit, :index */
-	sv_strlist *pos[2];	/* positional string arguments */
+	sv_strlist *pos[3];	/* positional string arguments */
 	sv_strlist *types;	/* body :content types */
 	regex_t *res;		/* compiled keys (constant :regex keys) */
 	size_t nres;
+
+	/* extensions (validation fills them; sv_node_free frees ext) */
+	unsigned long index;	/* index: :index N, 0 = not given */
+	int index_last;		/* index: :last */
+	int mime, anychild;	/* mime: :mime, :anychild on header/address/exists */
+	int mime_opt;		/* mime: SV_MIME_* option */
+	sv_strlist *mime_params;	/* mime: :param names */
+	sv_strlist *flags;	/* imap4flags: :flags on keep/fileinto */
+	void *ext;		/* an extension's own data for this node */
+	void (*ext_free)(void *ext);
+	/* an extension's command or test: its run function (sieve_ext_*.c) */
+	int (*run)(struct sv_ctx *c, const struct sv_node *n);
 };
+
+enum { SV_MIME_NONE, SV_MIME_TYPE, SV_MIME_SUBTYPE, SV_MIME_CONTENTTYPE, SV_MIME_PARAM };
 
 struct sv_script {
 	char *name;
 	sv_node *first;
-	unsigned caps;
+	sv_caps caps;
 	int uses_body, uses_size, uses_edits;
 	sv_limits limits;
 };
@@ -232,5 +284,142 @@ int sv_header_name_valid(const char *s, size_t len);
 int sv_var_name_valid(const char *s, size_t len);
 int sv_address_header(const char *name);
 void sv_node_free(sv_node *n);
+
+/* ---- validation (sieve_parse.c) -------------------------------------- */
+
+typedef struct sv_parser {
+	sv_lexer lx;
+	sv_token tok;
+	const char *name;
+	char *err;
+	unsigned depth;
+	const sv_limits *lim;
+	sv_caps caps;
+	sv_script *script;
+} sv_parser;
+
+int sv_perr(sv_parser *P, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int sv_need_cap(sv_parser *P, int line, int col, sv_caps cap, const char *what);
+sv_string *sv_single_string(sv_parser *P, sv_arg *a, const char *what);
+sv_arg *sv_take_value(sv_parser *P, sv_node *n, size_t *i, sv_argtype type, const char *what);
+const sv_strlist *sv_node_keys(const sv_node *n);
+
+/* ---- running (sieve_run.c) -------------------------------------------- */
+
+typedef struct sv_var {
+	char *name;		/* lower case */
+	char *val;
+	size_t len;
+} sv_var;
+
+typedef struct sv_ctx {
+	const sv_script *s;
+	const sv_env *env;
+	sv_result *r;
+	const sv_limits *lim;
+	unsigned long steps;
+	sv_var *vars;
+	size_t nvars;
+	sv_captures caps;
+	char **tmp;
+	size_t ntmp, tmpcap;
+	int line;
+	/* include (sieve_ext_include.c) */
+	unsigned include_depth;
+	/* mime, foreverypart (sieve_ext_mime.c) */
+	const pn_mime_part *part;	/* foreverypart's current part, NULL outside */
+	const char *break_name;		/* break :name target, NULL: innermost */
+	/* imap4flags (sieve_ext_imap4flags.c) */
+	char *flags;			/* the internal flags variable */
+} sv_ctx;
+
+/* a list of values a test compares: copies, or references to strings
+ * that outlive the test (the message's header fields, never copied) */
+typedef struct sv_vals {
+	const char **v;
+	size_t *len;
+	unsigned char *own;	/* v[i] is ours to free */
+	size_t n, cap;
+} sv_vals;
+
+const char *sv_keep_tmp(sv_ctx *c, char *p);
+int sv_rt_error(sv_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sv_steps_n(sv_ctx *c, unsigned long n);
+int sv_step(sv_ctx *c);
+void sv_vals_put(sv_vals *v, const char *s, size_t len, int own);
+void sv_vals_add(sv_vals *v, const char *s, size_t len);
+void sv_vals_free(sv_vals *v);
+size_t sv_utf8_cut(const char *s, size_t len, size_t max);
+sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len);
+const char *sv_expand(sv_ctx *c, const sv_string *s, size_t *len);
+const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len);
+int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strlist *keys);
+int sv_header_values(sv_ctx *c, const char *name, sv_vals *out);
+int sv_has_header(sv_ctx *c, const char *name);
+int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out);
+const char *sv_env_item(const sv_ctx *c, const char *name);
+int sv_eval(sv_ctx *c, const sv_node *t);
+int sv_add_action(sv_ctx *c, sv_act_type type, const char *arg, size_t arglen, int copy);
+int sv_exec_block(sv_ctx *c, const sv_node *n);
+
+/* ---- extension hooks (sieve_ext_*.c) ----------------------------------
+ * The validation table (sieve_parse.c) names, for each command or test of
+ * an extension, up to three functions of the extension's file:
+ *   tag    one tag of the node at n->args[*i] (advance *i past a value it
+ *          takes): 1 handled, 0 not this extension's, -1 error (sv_perr)
+ *   check  after the tags and positional arguments: the node's semantics
+ *          (fill n->ext, compile what can be compiled once); 0 or -1
+ *   run    a test: 1 true, 0 false, -1 error (sv_rt_error); a command:
+ *          an SV_EXEC_* code
+ * Tags an extension adds to core commands (:index on header, :mime on
+ * exists, :flags on keep) go through sv_index_tag, sv_mime_tag and
+ * sv_flags_tag, which one_tag() tries before "unknown tag". */
+typedef int (*sv_tag_fn)(sv_parser *P, sv_node *n, size_t *i);
+typedef int (*sv_check_fn)(sv_parser *P, sv_node *n);
+typedef int (*sv_run_fn)(sv_ctx *c, const sv_node *n);
+
+int sv_index_tag(sv_parser *P, sv_node *n, size_t *i);		/* sieve_ext_date.c */
+int sv_mime_tag(sv_parser *P, sv_node *n, size_t *i);		/* sieve_ext_mime.c */
+int sv_flags_tag(sv_parser *P, sv_node *n, size_t *i);		/* sieve_ext_imap4flags.c */
+
+/* sieve_ext_date.c: date, currentdate */
+int sv_date_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_date_check(sv_parser *P, sv_node *n);
+int sv_date_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_include.c: include, return, global */
+int sv_include_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_include_check(sv_parser *P, sv_node *n);
+int sv_include_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_duplicate.c */
+int sv_duplicate_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_duplicate_check(sv_parser *P, sv_node *n);
+int sv_duplicate_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_mime.c: foreverypart, break, extracttext; header/address/exists :mime */
+int sv_mime_cmd_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_mime_check(sv_parser *P, sv_node *n);
+int sv_mime_run(sv_ctx *c, const sv_node *n);
+int sv_mime_test_run(sv_ctx *c, const sv_node *t);	/* header/address/exists with :mime */
+/* sieve_ext_spamtest.c: spamtest, virustest */
+int sv_spamtest_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_spamtest_check(sv_parser *P, sv_node *n);
+int sv_spamtest_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_imap4flags.c: setflag, addflag, removeflag, hasflag */
+int sv_flags_check(sv_parser *P, sv_node *n);
+int sv_flags_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_ihave.c: ihave, error */
+int sv_ihave_check(sv_parser *P, sv_node *n);
+int sv_ihave_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_notify.c: notify, valid_notify_method, notify_method_capability */
+int sv_notify_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_notify_check(sv_parser *P, sv_node *n);
+int sv_notify_run(sv_ctx *c, const sv_node *n);
+/* sieve_ext_vacation.c: vacation (and vacation-seconds) */
+int sv_vacation_tag(sv_parser *P, sv_node *n, size_t *i);
+int sv_vacation_check(sv_parser *P, sv_node *n);
+int sv_vacation_run(sv_ctx *c, const sv_node *n);
+/* the payload of vacation and notify actions (sieve_ext_vacation.c) */
+void sv_send_print(FILE *out, const sv_action *a);
+void sv_send_free(struct sv_send *s);
 
 #endif

@@ -22,23 +22,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-typedef struct parser {
-	sv_lexer lx;
-	sv_token tok;
-	const char *name;
-	char *err;
-	unsigned depth;
-	const sv_limits *lim;
-	unsigned caps;
-	sv_script *script;
-} parser;
 
 /* ---- errors ------------------------------------------------------------- */
 
-/* perr - record the first error at line:col; always returns -1 */
-static int perr(parser *P, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int perr(parser *P, int line, int col, const char *fmt, ...)
+/* sv_perr - record the first error at line:col; always returns -1 */
+int sv_perr(sv_parser *P, int line, int col, const char *fmt, ...)
 {
 	va_list ap, ap2;
 	int n;
@@ -80,21 +68,21 @@ static char *describe(const sv_token *t)
 }
 
 /* expected - "expected X, found Y" at the current token */
-static int expected(parser *P, const char *what)
+static int expected(sv_parser *P, const char *what)
 {
 	char *d = describe(&P->tok);
 
-	perr(P, P->tok.line, P->tok.col, "expected %s, found %s", what, d);
+	sv_perr(P, P->tok.line, P->tok.col, "expected %s, found %s", what, d);
 	pn_free(d);
 	return -1;
 }
 
 /* advance - move to the next token */
-static int advance(parser *P)
+static int advance(sv_parser *P)
 {
 	sv_token_free(&P->tok);
 	if (sv_lex_next(&P->lx, &P->tok) < 0) {
-		perr(P, P->lx.eline, P->lx.ecol, "%s", P->lx.err);
+		sv_perr(P, P->lx.eline, P->lx.ecol, "%s", P->lx.err);
 		P->tok.type = SV_T_EOF;
 		return -1;
 	}
@@ -134,6 +122,8 @@ void sv_node_free(sv_node *n)
 		for (i = 0; i < n->nres; i++)
 			regfree(&n->res[i]);
 		pn_free(n->res);
+		if (n->ext && n->ext_free)
+			n->ext_free(n->ext);
 		pn_free(n->name);
 		pn_free(n);
 		n = next;
@@ -141,7 +131,7 @@ void sv_node_free(sv_node *n)
 }
 
 /* new_node - a node for the identifier under the cursor */
-static sv_node *new_node(parser *P)
+static sv_node *new_node(sv_parser *P)
 {
 	sv_node *n = pn_calloc(1, sizeof(*n));
 
@@ -161,7 +151,7 @@ static sv_arg *add_arg(sv_node *n)
 }
 
 /* add_string - append the current string token to a list */
-static void add_string(parser *P, sv_strlist *l)
+static void add_string(sv_parser *P, sv_strlist *l)
 {
 	sv_string *s;
 
@@ -182,13 +172,13 @@ static void add_test(sv_node *n, sv_node *t)
 	n->tests[n->ntests++] = t;
 }
 
-/* ---- parser ------------------------------------------------------------- */
+/* ---- sv_parser ------------------------------------------------------------- */
 
-static sv_node *parse_test(parser *P);
-static sv_node *parse_commands(parser *P, int toplevel);
+static sv_node *parse_test(sv_parser *P);
+static sv_node *parse_commands(sv_parser *P, int toplevel);
 
 /* parse_string_list - "[" string *("," string) "]" */
-static int parse_string_list(parser *P, sv_strlist *l)
+static int parse_string_list(sv_parser *P, sv_strlist *l)
 {
 	l->line = P->tok.line;
 	l->col = P->tok.col;
@@ -210,7 +200,7 @@ static int parse_string_list(parser *P, sv_strlist *l)
 }
 
 /* parse_arguments - *argument [test / test-list] */
-static int parse_arguments(parser *P, sv_node *n)
+static int parse_arguments(sv_parser *P, sv_node *n)
 {
 	for (;;) {
 		sv_arg *a;
@@ -287,7 +277,7 @@ tests:
 }
 
 /* parse_test - identifier arguments */
-static sv_node *parse_test(parser *P)
+static sv_node *parse_test(sv_parser *P)
 {
 	sv_node *n;
 
@@ -296,7 +286,7 @@ static sv_node *parse_test(parser *P)
 		return NULL;
 	}
 	if (++P->depth > P->lim->max_nesting) {
-		perr(P, P->tok.line, P->tok.col, "tests nested deeper than %u", P->lim->max_nesting);
+		sv_perr(P, P->tok.line, P->tok.col, "tests nested deeper than %u", P->lim->max_nesting);
 		return NULL;
 	}
 	n = new_node(P);
@@ -309,7 +299,7 @@ static sv_node *parse_test(parser *P)
 }
 
 /* parse_command - identifier arguments (";" / block) */
-static sv_node *parse_command(parser *P)
+static sv_node *parse_command(sv_parser *P)
 {
 	sv_node *n;
 
@@ -329,7 +319,7 @@ static sv_node *parse_command(parser *P)
 		int line = P->tok.line, col = P->tok.col;
 
 		if (++P->depth > P->lim->max_nesting) {
-			perr(P, line, col, "blocks nested deeper than %u", P->lim->max_nesting);
+			sv_perr(P, line, col, "blocks nested deeper than %u", P->lim->max_nesting);
 			goto fail;
 		}
 		if (advance(P) < 0)
@@ -340,7 +330,7 @@ static sv_node *parse_command(parser *P)
 			goto fail;
 		if (P->tok.type != SV_T_RBRACE) {
 			char *d = describe(&P->tok);
-			perr(P, P->tok.line, P->tok.col,
+			sv_perr(P, P->tok.line, P->tok.col,
 			     "expected '}' to close the block opened at %d:%d, found %s", line, col, d);
 			pn_free(d);
 			goto fail;
@@ -361,7 +351,7 @@ fail:
 }
 
 /* parse_commands - commands up to '}' (in a block) or the end */
-static sv_node *parse_commands(parser *P, int toplevel)
+static sv_node *parse_commands(sv_parser *P, int toplevel)
 {
 	sv_node *first = NULL, **tail = &first;
 
@@ -386,7 +376,10 @@ static sv_node *parse_commands(parser *P, int toplevel)
 
 enum {
 	T_MATCH = 1 << 0, T_ADDRPART = 1 << 1, T_COPY = 1 << 2, T_SIZE = 1 << 3,
-	T_LAST = 1 << 4, T_INDEX = 1 << 5, T_SETMOD = 1 << 6, T_BODY = 1 << 7
+	T_LAST = 1 << 4, T_INDEX = 1 << 5, T_SETMOD = 1 << 6, T_BODY = 1 << 7,
+	/* tags extensions add: the command's own (spec.tag), :index/:last
+	 * (index), :mime and its options (mime), :flags (imap4flags) */
+	T_EXT = 1 << 8, T_IDX = 1 << 9, T_MIMETAGS = 1 << 10, T_FLAGS = 1 << 11
 };
 enum { NO_TESTS, ONE_TEST, TEST_LIST };
 
@@ -394,48 +387,110 @@ typedef struct spec {
 	const char *name;
 	sv_op op;
 	int is_test;
-	unsigned cap;		/* capability required, 0 = core */
+	sv_caps cap;		/* capability required, 0 = core */
 	unsigned tags;
 	const char *pos;	/* L string-list, S string, N number; lower case optional */
 	int tests;
 	int block;
+	/* an extension's functions (sieve_int.h, "extension hooks") */
+	sv_tag_fn tag;
+	sv_check_fn check;
+	sv_run_fn run;
 } spec;
 
 static const spec specs[] = {
-	{"require", SV_OP_REQUIRE, 0, 0, 0, "L", NO_TESTS, 0},
-	{"if", SV_OP_IF, 0, 0, 0, "", ONE_TEST, 1},
-	{"elsif", SV_OP_ELSIF, 0, 0, 0, "", ONE_TEST, 1},
-	{"else", SV_OP_ELSE, 0, 0, 0, "", NO_TESTS, 1},
-	{"stop", SV_OP_STOP, 0, 0, 0, "", NO_TESTS, 0},
-	{"keep", SV_OP_KEEP, 0, 0, 0, "", NO_TESTS, 0},
-	{"discard", SV_OP_DISCARD, 0, 0, 0, "", NO_TESTS, 0},
-	{"redirect", SV_OP_REDIRECT, 0, 0, T_COPY, "S", NO_TESTS, 0},
-	{"fileinto", SV_OP_FILEINTO, 0, SV_CAP_FILEINTO, T_COPY, "S", NO_TESTS, 0},
-	{"reject", SV_OP_REJECT, 0, SV_CAP_REJECT, 0, "S", NO_TESTS, 0},
-	{"ereject", SV_OP_EREJECT, 0, SV_CAP_EREJECT, 0, "S", NO_TESTS, 0},
-	{"set", SV_OP_SET, 0, SV_CAP_VARIABLES, T_SETMOD, "SS", NO_TESTS, 0},
-	{"addheader", SV_OP_ADDHEADER, 0, SV_CAP_EDITHEADER, T_LAST, "SS", NO_TESTS, 0},
+	{"require", SV_OP_REQUIRE, 0, 0, 0, "L", NO_TESTS, 0, NULL, NULL, NULL},
+	{"if", SV_OP_IF, 0, 0, 0, "", ONE_TEST, 1, NULL, NULL, NULL},
+	{"elsif", SV_OP_ELSIF, 0, 0, 0, "", ONE_TEST, 1, NULL, NULL, NULL},
+	{"else", SV_OP_ELSE, 0, 0, 0, "", NO_TESTS, 1, NULL, NULL, NULL},
+	{"stop", SV_OP_STOP, 0, 0, 0, "", NO_TESTS, 0, NULL, NULL, NULL},
+	{"keep", SV_OP_KEEP, 0, 0, T_FLAGS, "", NO_TESTS, 0, NULL, NULL, NULL},
+	{"discard", SV_OP_DISCARD, 0, 0, 0, "", NO_TESTS, 0, NULL, NULL, NULL},
+	{"redirect", SV_OP_REDIRECT, 0, 0, T_COPY, "S", NO_TESTS, 0, NULL, NULL, NULL},
+	{"fileinto", SV_OP_FILEINTO, 0, SV_CAP_FILEINTO, T_COPY | T_FLAGS, "S", NO_TESTS, 0,
+	 NULL, NULL, NULL},
+	{"reject", SV_OP_REJECT, 0, SV_CAP_REJECT, 0, "S", NO_TESTS, 0, NULL, NULL, NULL},
+	{"ereject", SV_OP_EREJECT, 0, SV_CAP_EREJECT, 0, "S", NO_TESTS, 0, NULL, NULL, NULL},
+	{"set", SV_OP_SET, 0, SV_CAP_VARIABLES, T_SETMOD, "SS", NO_TESTS, 0, NULL, NULL, NULL},
+	{"addheader", SV_OP_ADDHEADER, 0, SV_CAP_EDITHEADER, T_LAST, "SS", NO_TESTS, 0,
+	 NULL, NULL, NULL},
 	{"deleteheader", SV_OP_DELETEHEADER, 0, SV_CAP_EDITHEADER, T_MATCH | T_INDEX | T_LAST,
-	 "Sl", NO_TESTS, 0},
-	{"address", SV_OP_ADDRESS, 1, 0, T_MATCH | T_ADDRPART, "LL", NO_TESTS, 0},
-	{"allof", SV_OP_ALLOF, 1, 0, 0, "", TEST_LIST, 0},
-	{"anyof", SV_OP_ANYOF, 1, 0, 0, "", TEST_LIST, 0},
-	{"envelope", SV_OP_ENVELOPE, 1, SV_CAP_ENVELOPE, T_MATCH | T_ADDRPART, "LL", NO_TESTS, 0},
-	{"exists", SV_OP_EXISTS, 1, 0, 0, "L", NO_TESTS, 0},
-	{"false", SV_OP_FALSE, 1, 0, 0, "", NO_TESTS, 0},
-	{"header", SV_OP_HEADER, 1, 0, T_MATCH, "LL", NO_TESTS, 0},
-	{"not", SV_OP_NOT, 1, 0, 0, "", ONE_TEST, 0},
-	{"size", SV_OP_SIZE, 1, 0, T_SIZE, "N", NO_TESTS, 0},
-	{"true", SV_OP_TRUE, 1, 0, 0, "", NO_TESTS, 0},
-	{"string", SV_OP_STRING, 1, SV_CAP_VARIABLES, T_MATCH, "LL", NO_TESTS, 0},
-	{"body", SV_OP_BODY, 1, SV_CAP_BODY, T_MATCH | T_BODY, "L", NO_TESTS, 0},
-	{"environment", SV_OP_ENVIRONMENT, 1, SV_CAP_ENVIRONMENT, T_MATCH, "SL", NO_TESTS, 0},
-	{NULL, 0, 0, 0, 0, NULL, 0, 0}
+	 "Sl", NO_TESTS, 0, NULL, NULL, NULL},
+	{"address", SV_OP_ADDRESS, 1, 0, T_MATCH | T_ADDRPART | T_IDX | T_MIMETAGS, "LL",
+	 NO_TESTS, 0, NULL, NULL, NULL},
+	{"allof", SV_OP_ALLOF, 1, 0, 0, "", TEST_LIST, 0, NULL, NULL, NULL},
+	{"anyof", SV_OP_ANYOF, 1, 0, 0, "", TEST_LIST, 0, NULL, NULL, NULL},
+	{"envelope", SV_OP_ENVELOPE, 1, SV_CAP_ENVELOPE, T_MATCH | T_ADDRPART, "LL", NO_TESTS, 0,
+	 NULL, NULL, NULL},
+	{"exists", SV_OP_EXISTS, 1, 0, T_MIMETAGS, "L", NO_TESTS, 0, NULL, NULL, NULL},
+	{"false", SV_OP_FALSE, 1, 0, 0, "", NO_TESTS, 0, NULL, NULL, NULL},
+	{"header", SV_OP_HEADER, 1, 0, T_MATCH | T_IDX | T_MIMETAGS, "LL", NO_TESTS, 0,
+	 NULL, NULL, NULL},
+	{"not", SV_OP_NOT, 1, 0, 0, "", ONE_TEST, 0, NULL, NULL, NULL},
+	{"size", SV_OP_SIZE, 1, 0, T_SIZE, "N", NO_TESTS, 0, NULL, NULL, NULL},
+	{"true", SV_OP_TRUE, 1, 0, 0, "", NO_TESTS, 0, NULL, NULL, NULL},
+	{"string", SV_OP_STRING, 1, SV_CAP_VARIABLES, T_MATCH, "LL", NO_TESTS, 0,
+	 NULL, NULL, NULL},
+	{"body", SV_OP_BODY, 1, SV_CAP_BODY, T_MATCH | T_BODY, "L", NO_TESTS, 0, NULL, NULL, NULL},
+	{"environment", SV_OP_ENVIRONMENT, 1, SV_CAP_ENVIRONMENT, T_MATCH, "SL", NO_TESTS, 0,
+	 NULL, NULL, NULL},
+	/* include (RFC 6609) */
+	{"include", SV_OP_INCLUDE, 0, SV_CAP_INCLUDE, T_EXT, "S", NO_TESTS, 0,
+	 sv_include_tag, sv_include_check, sv_include_run},
+	{"return", SV_OP_RETURN, 0, SV_CAP_INCLUDE, 0, "", NO_TESTS, 0,
+	 NULL, sv_include_check, sv_include_run},
+	{"global", SV_OP_GLOBAL, 0, SV_CAP_INCLUDE, 0, "L", NO_TESTS, 0,
+	 NULL, sv_include_check, sv_include_run},
+	/* mime, foreverypart, extracttext (RFC 5703) */
+	{"foreverypart", SV_OP_FOREVERYPART, 0, SV_CAP_FOREVERYPART, T_EXT, "", NO_TESTS, 1,
+	 sv_mime_cmd_tag, sv_mime_check, sv_mime_run},
+	{"break", SV_OP_BREAK, 0, SV_CAP_FOREVERYPART, T_EXT, "", NO_TESTS, 0,
+	 sv_mime_cmd_tag, sv_mime_check, sv_mime_run},
+	{"extracttext", SV_OP_EXTRACTTEXT, 0, SV_CAP_EXTRACTTEXT, T_EXT | T_SETMOD, "S", NO_TESTS, 0,
+	 sv_mime_cmd_tag, sv_mime_check, sv_mime_run},
+	/* imap4flags (RFC 5232): "Ll" = [variable] flags, sorted out by the check */
+	{"setflag", SV_OP_SETFLAG, 0, SV_CAP_IMAP4FLAGS, 0, "Ll", NO_TESTS, 0,
+	 NULL, sv_flags_check, sv_flags_run},
+	{"addflag", SV_OP_ADDFLAG, 0, SV_CAP_IMAP4FLAGS, 0, "Ll", NO_TESTS, 0,
+	 NULL, sv_flags_check, sv_flags_run},
+	{"removeflag", SV_OP_REMOVEFLAG, 0, SV_CAP_IMAP4FLAGS, 0, "Ll", NO_TESTS, 0,
+	 NULL, sv_flags_check, sv_flags_run},
+	{"hasflag", SV_OP_HASFLAG, 1, SV_CAP_IMAP4FLAGS, T_MATCH, "Ll", NO_TESTS, 0,
+	 NULL, sv_flags_check, sv_flags_run},
+	/* ihave (RFC 5463) */
+	{"ihave", SV_OP_IHAVE, 1, SV_CAP_IHAVE, 0, "L", NO_TESTS, 0,
+	 NULL, sv_ihave_check, sv_ihave_run},
+	{"error", SV_OP_ERROR, 0, SV_CAP_IHAVE, 0, "S", NO_TESTS, 0,
+	 NULL, sv_ihave_check, sv_ihave_run},
+	/* enotify (RFC 5435) */
+	{"notify", SV_OP_NOTIFY, 0, SV_CAP_ENOTIFY, T_EXT, "S", NO_TESTS, 0,
+	 sv_notify_tag, sv_notify_check, sv_notify_run},
+	{"valid_notify_method", SV_OP_VALID_NOTIFY_METHOD, 1, SV_CAP_ENOTIFY, 0, "L", NO_TESTS, 0,
+	 NULL, sv_notify_check, sv_notify_run},
+	{"notify_method_capability", SV_OP_NOTIFY_METHOD_CAPABILITY, 1, SV_CAP_ENOTIFY, T_MATCH,
+	 "SSL", NO_TESTS, 0, NULL, sv_notify_check, sv_notify_run},
+	/* vacation (RFC 5230, RFC 6131) */
+	{"vacation", SV_OP_VACATION, 0, SV_CAP_VACATION, T_EXT, "S", NO_TESTS, 0,
+	 sv_vacation_tag, sv_vacation_check, sv_vacation_run},
+	/* date (RFC 5260) */
+	{"date", SV_OP_DATE, 1, SV_CAP_DATE, T_MATCH | T_EXT | T_IDX, "SSL", NO_TESTS, 0,
+	 sv_date_tag, sv_date_check, sv_date_run},
+	{"currentdate", SV_OP_CURRENTDATE, 1, SV_CAP_DATE, T_MATCH | T_EXT, "SL", NO_TESTS, 0,
+	 sv_date_tag, sv_date_check, sv_date_run},
+	/* duplicate (RFC 7352) */
+	{"duplicate", SV_OP_DUPLICATE, 1, SV_CAP_DUPLICATE, T_EXT, "", NO_TESTS, 0,
+	 sv_duplicate_tag, sv_duplicate_check, sv_duplicate_run},
+	/* spamtest, spamtestplus, virustest (RFC 5235) */
+	{"spamtest", SV_OP_SPAMTEST, 1, SV_CAP_SPAMTEST, T_MATCH | T_EXT, "S", NO_TESTS, 0,
+	 sv_spamtest_tag, sv_spamtest_check, sv_spamtest_run},
+	{"virustest", SV_OP_VIRUSTEST, 1, SV_CAP_VIRUSTEST, T_MATCH, "S", NO_TESTS, 0,
+	 NULL, sv_spamtest_check, sv_spamtest_run},
+	{NULL, 0, 0, 0, 0, NULL, 0, 0, NULL, NULL, NULL}
 };
 
 static const struct capname {
 	const char *name;
-	unsigned cap;
+	sv_caps cap;
 } capnames[] = {
 	{"fileinto", SV_CAP_FILEINTO},
 	{"envelope", SV_CAP_ENVELOPE},
@@ -453,11 +508,26 @@ static const struct capname {
 	{"comparator-i;ascii-numeric", SV_CAP_NUMERIC},
 	{"comparator-i;octet", SV_CAP_OCTET},
 	{"comparator-i;ascii-casemap", SV_CAP_CASEMAP},
+	{"date", SV_CAP_DATE},
+	{"index", SV_CAP_INDEX},
+	{"include", SV_CAP_INCLUDE},
+	{"duplicate", SV_CAP_DUPLICATE},
+	{"mime", SV_CAP_MIME},
+	{"foreverypart", SV_CAP_FOREVERYPART},
+	{"extracttext", SV_CAP_EXTRACTTEXT},
+	{"spamtest", SV_CAP_SPAMTEST},
+	{"spamtestplus", SV_CAP_SPAMTESTPLUS},
+	{"virustest", SV_CAP_VIRUSTEST},
+	{"imap4flags", SV_CAP_IMAP4FLAGS},
+	{"ihave", SV_CAP_IHAVE},
+	{"enotify", SV_CAP_ENOTIFY},
+	{"vacation", SV_CAP_VACATION},
+	{"vacation-seconds", SV_CAP_VACATION_SECONDS},
 	{NULL, 0}
 };
 
 /* cap_name - the require string of a capability bit */
-static const char *cap_name(unsigned cap)
+static const char *cap_name(sv_caps cap)
 {
 	const struct capname *c;
 
@@ -562,7 +632,7 @@ static void put_utf8(pn_buf *b, unsigned long cp)
 }
 
 /* decode_encoded - one ${hex:..} / ${unicode:..} at s; returns bytes used, 0 if none */
-static size_t decode_encoded(parser *P, const sv_string *str, const char *s, const char *end,
+static size_t decode_encoded(sv_parser *P, const sv_string *str, const char *s, const char *end,
 			     pn_buf *out)
 {
 	const char *p;
@@ -598,7 +668,7 @@ static size_t decode_encoded(parser *P, const sv_string *str, const char *s, con
 			goto literal;
 		if (unicode) {
 			if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-				perr(P, str->line, str->col,
+				sv_perr(P, str->line, str->col,
 				     "invalid unicode character 0x%lX in encoded character", v);
 				pn_buf_free(&tmp);
 				return 0;
@@ -626,7 +696,7 @@ literal:
 }
 
 /* fix_string - encoded characters and the has_vars flag */
-static int fix_string(parser *P, sv_string *str)
+static int fix_string(sv_parser *P, sv_string *str)
 {
 	if ((P->caps & SV_CAP_ENCODED) && memmem(str->s, str->len, "${", 2)) {
 		const char *s = str->s, *end = s + str->len;
@@ -654,7 +724,7 @@ static int fix_string(parser *P, sv_string *str)
 }
 
 /* fix_strings - fix_string over a whole tree */
-static int fix_strings(parser *P, sv_node *n)
+static int fix_strings(sv_parser *P, sv_node *n)
 {
 	for (; n; n = n->next) {
 		size_t i, j;
@@ -672,20 +742,20 @@ static int fix_strings(parser *P, sv_node *n)
 	return 0;
 }
 
-/* need_cap - error unless the script required cap */
-static int need_cap(parser *P, int line, int col, unsigned cap, const char *what)
+/* sv_need_cap - error unless the script required cap */
+int sv_need_cap(sv_parser *P, int line, int col, sv_caps cap, const char *what)
 {
 	if (P->caps & cap)
 		return 0;
-	return perr(P, line, col, "%s requires the \"%s\" extension: add require \"%s\";", what,
+	return sv_perr(P, line, col, "%s requires the \"%s\" extension: add require \"%s\";", what,
 		    cap_name(cap), cap_name(cap));
 }
 
-/* single_string - a string-list argument that must hold one string */
-static sv_string *single_string(parser *P, sv_arg *a, const char *what)
+/* sv_single_string - a string-list argument that must hold one string */
+sv_string *sv_single_string(sv_parser *P, sv_arg *a, const char *what)
 {
 	if (a->type != SV_ARG_LIST || a->list.n != 1) {
-		perr(P, a->line, a->col, "%s must be a single string", what);
+		sv_perr(P, a->line, a->col, "%s must be a single string", what);
 		return NULL;
 	}
 	return &a->list.v[0];
@@ -699,20 +769,20 @@ typedef struct tagstate {
 } tagstate;
 
 /* conflict - two tags of the same group */
-static int conflict(parser *P, const sv_arg *a, const char *prev, const char *group)
+static int conflict(sv_parser *P, const sv_arg *a, const char *prev, const char *group)
 {
 	if (strcmp(prev, a->tag) == 0)
-		return perr(P, a->line, a->col, "tag \":%s\" given twice", a->tag);
-	return perr(P, a->line, a->col, "%s \":%s\" conflicts with \":%s\"", group, a->tag, prev);
+		return sv_perr(P, a->line, a->col, "tag \":%s\" given twice", a->tag);
+	return sv_perr(P, a->line, a->col, "%s \":%s\" conflicts with \":%s\"", group, a->tag, prev);
 }
 
-/* take_value - the argument after a tag that needs one */
-static sv_arg *take_value(parser *P, sv_node *n, size_t *i, sv_argtype type, const char *what)
+/* sv_take_value - the argument after a tag that needs one */
+sv_arg *sv_take_value(sv_parser *P, sv_node *n, size_t *i, sv_argtype type, const char *what)
 {
 	sv_arg *tag = &n->args[*i];
 
 	if (*i + 1 >= n->nargs || n->args[*i + 1].type != type) {
-		perr(P, tag->line, tag->col, "tag \":%s\" must be followed by %s", tag->tag, what);
+		sv_perr(P, tag->line, tag->col, "tag \":%s\" must be followed by %s", tag->tag, what);
 		return NULL;
 	}
 	(*i)++;
@@ -720,7 +790,7 @@ static sv_arg *take_value(parser *P, sv_node *n, size_t *i, sv_argtype type, con
 }
 
 /* match_tag - :comparator, match types, relational; 1 handled, 0 not, -1 error */
-static int match_tag(parser *P, sv_node *n, size_t *i, tagstate *ts)
+static int match_tag(sv_parser *P, sv_node *n, size_t *i, tagstate *ts)
 {
 	sv_arg *a = &n->args[*i], *v;
 	const char *t = a->tag;
@@ -730,20 +800,20 @@ static int match_tag(parser *P, sv_node *n, size_t *i, tagstate *ts)
 		if (ts->cmp_tag)
 			return conflict(P, a, ts->cmp_tag, "comparator");
 		ts->cmp_tag = "comparator";
-		if ((v = take_value(P, n, i, SV_ARG_LIST, "a comparator name")) == NULL
-		    || (s = single_string(P, v, "the comparator name")) == NULL)
+		if ((v = sv_take_value(P, n, i, SV_ARG_LIST, "a comparator name")) == NULL
+		    || (s = sv_single_string(P, v, "the comparator name")) == NULL)
 			return -1;
 		if (strcasecmp(s->s, "i;octet") == 0)
 			n->m.cmp = SV_CMP_OCTET;
 		else if (strcasecmp(s->s, "i;ascii-casemap") == 0)
 			n->m.cmp = SV_CMP_CASEMAP;
 		else if (strcasecmp(s->s, "i;ascii-numeric") == 0) {
-			if (need_cap(P, s->line, s->col, SV_CAP_NUMERIC,
+			if (sv_need_cap(P, s->line, s->col, SV_CAP_NUMERIC,
 				     "comparator \"i;ascii-numeric\"") < 0)
 				return -1;
 			n->m.cmp = SV_CMP_NUMERIC;
 		} else
-			return perr(P, s->line, s->col, "unknown comparator \"%s\"", s->s);
+			return sv_perr(P, s->line, s->col, "unknown comparator \"%s\"", s->s);
 		return 1;
 	}
 	if (strcmp(t, "is") == 0 || strcmp(t, "contains") == 0 || strcmp(t, "matches") == 0
@@ -758,25 +828,25 @@ static int match_tag(parser *P, sv_node *n, size_t *i, tagstate *ts)
 		else if (strcmp(t, "matches") == 0)
 			n->m.match = SV_MATCH_MATCHES;
 		else if (strcmp(t, "regex") == 0) {
-			if (need_cap(P, a->line, a->col, SV_CAP_REGEX, "match type \":regex\"") < 0)
+			if (sv_need_cap(P, a->line, a->col, SV_CAP_REGEX, "match type \":regex\"") < 0)
 				return -1;
 			n->m.match = SV_MATCH_REGEX;
 		} else {
 			static const char *const ops[] = {"gt", "ge", "lt", "le", "eq", "ne", NULL};
 			int k;
 
-			if (need_cap(P, a->line, a->col, SV_CAP_RELATIONAL,
+			if (sv_need_cap(P, a->line, a->col, SV_CAP_RELATIONAL,
 				     t[0] == 'v' ? "match type \":value\"" : "match type \":count\"") < 0)
 				return -1;
 			n->m.match = t[0] == 'v' ? SV_MATCH_VALUE : SV_MATCH_COUNT;
-			if ((v = take_value(P, n, i, SV_ARG_LIST, "a relational operator")) == NULL
-			    || (s = single_string(P, v, "the relational operator")) == NULL)
+			if ((v = sv_take_value(P, n, i, SV_ARG_LIST, "a relational operator")) == NULL
+			    || (s = sv_single_string(P, v, "the relational operator")) == NULL)
 				return -1;
 			for (k = 0; ops[k]; k++)
 				if (strcasecmp(ops[k], s->s) == 0)
 					break;
 			if (ops[k] == NULL)
-				return perr(P, s->line, s->col,
+				return sv_perr(P, s->line, s->col,
 					    "expected a relational operator (gt, ge, lt, le, eq, ne), "
 					    "found \"%s\"", s->s);
 			n->m.rel = k;
@@ -787,7 +857,7 @@ static int match_tag(parser *P, sv_node *n, size_t *i, tagstate *ts)
 }
 
 /* part_tag - address parts */
-static int part_tag(parser *P, sv_node *n, const sv_arg *a, tagstate *ts)
+static int part_tag(sv_parser *P, sv_node *n, const sv_arg *a, tagstate *ts)
 {
 	static const struct { const char *name; int part; } parts[] = {
 		{"all", SV_PART_ALL}, {"localpart", SV_PART_LOCAL}, {"domain", SV_PART_DOMAIN},
@@ -804,14 +874,14 @@ static int part_tag(parser *P, sv_node *n, const sv_arg *a, tagstate *ts)
 		return conflict(P, a, ts->part_tag, "address part");
 	ts->part_tag = parts[k].name;
 	if (parts[k].part >= SV_PART_USER
-	    && need_cap(P, a->line, a->col, SV_CAP_SUBADDRESS, "address part") < 0)
+	    && sv_need_cap(P, a->line, a->col, SV_CAP_SUBADDRESS, "address part") < 0)
 		return -1;
 	n->part = parts[k].part;
 	return 1;
 }
 
 /* set_modifier - :lower, :upper ... for set */
-static int set_modifier(parser *P, sv_node *n, const sv_arg *a)
+static int set_modifier(sv_parser *P, sv_node *n, const sv_arg *a)
 {
 	static const struct { const char *name; int bit; } mods[] = {
 		{"lower", SV_MOD_LOWER}, {"upper", SV_MOD_UPPER},
@@ -827,16 +897,16 @@ static int set_modifier(parser *P, sv_node *n, const sv_arg *a)
 	if (mods[k].name == NULL)
 		return 0;
 	if (mods[k].bit == SV_MOD_QUOTEREGEX
-	    && need_cap(P, a->line, a->col, SV_CAP_REGEX, "modifier \":quoteregex\"") < 0)
+	    && sv_need_cap(P, a->line, a->col, SV_CAP_REGEX, "modifier \":quoteregex\"") < 0)
 		return -1;
 	if (n->mods & mods[k].bit)
-		return perr(P, a->line, a->col, "tag \":%s\" given twice", a->tag);
+		return sv_perr(P, a->line, a->col, "tag \":%s\" given twice", a->tag);
 	if (((mods[k].bit | n->mods) & (SV_MOD_LOWER | SV_MOD_UPPER)) == (SV_MOD_LOWER | SV_MOD_UPPER)
 	    || ((mods[k].bit | n->mods) & (SV_MOD_LOWERFIRST | SV_MOD_UPPERFIRST))
 		       == (SV_MOD_LOWERFIRST | SV_MOD_UPPERFIRST)
 	    || ((mods[k].bit | n->mods) & (SV_MOD_QUOTEWILDCARD | SV_MOD_QUOTEREGEX))
 		       == (SV_MOD_QUOTEWILDCARD | SV_MOD_QUOTEREGEX))
-		return perr(P, a->line, a->col,
+		return sv_perr(P, a->line, a->col,
 			    "modifier \":%s\" cannot be combined with one of the same precedence",
 			    a->tag);
 	n->mods |= mods[k].bit;
@@ -844,7 +914,7 @@ static int set_modifier(parser *P, sv_node *n, const sv_arg *a)
 }
 
 /* one_tag - dispatch a tag through the groups the command allows */
-static int one_tag(parser *P, sv_node *n, const spec *sp, size_t *i, tagstate *ts)
+static int one_tag(sv_parser *P, sv_node *n, const spec *sp, size_t *i, tagstate *ts)
 {
 	sv_arg *a = &n->args[*i], *v;
 	int r;
@@ -856,32 +926,32 @@ static int one_tag(parser *P, sv_node *n, const spec *sp, size_t *i, tagstate *t
 	if ((sp->tags & T_SETMOD) && (r = set_modifier(P, n, a)) != 0)
 		return r;
 	if ((sp->tags & T_COPY) && strcmp(a->tag, "copy") == 0) {
-		if (need_cap(P, a->line, a->col, SV_CAP_COPY, "tag \":copy\"") < 0)
+		if (sv_need_cap(P, a->line, a->col, SV_CAP_COPY, "tag \":copy\"") < 0)
 			return -1;
 		if (ts->seen_copy++)
-			return perr(P, a->line, a->col, "tag \":copy\" given twice");
+			return sv_perr(P, a->line, a->col, "tag \":copy\" given twice");
 		n->copy = 1;
 		return 1;
 	}
 	if ((sp->tags & T_SIZE) && (strcmp(a->tag, "over") == 0 || strcmp(a->tag, "under") == 0)) {
 		if (ts->seen_size++)
-			return perr(P, a->line, a->col, "size takes only one of \":over\" and \":under\"");
+			return sv_perr(P, a->line, a->col, "size takes only one of \":over\" and \":under\"");
 		n->over = a->tag[0] == 'o';
 		return 1;
 	}
 	if ((sp->tags & T_LAST) && strcmp(a->tag, "last") == 0) {
 		if (ts->seen_last++)
-			return perr(P, a->line, a->col, "tag \":last\" given twice");
+			return sv_perr(P, a->line, a->col, "tag \":last\" given twice");
 		n->last = 1;
 		return 1;
 	}
 	if ((sp->tags & T_INDEX) && strcmp(a->tag, "index") == 0) {
 		if (ts->seen_index++)
-			return perr(P, a->line, a->col, "tag \":index\" given twice");
-		if ((v = take_value(P, n, i, SV_ARG_NUMBER, "a number")) == NULL)
+			return sv_perr(P, a->line, a->col, "tag \":index\" given twice");
+		if ((v = sv_take_value(P, n, i, SV_ARG_NUMBER, "a number")) == NULL)
 			return -1;
 		if (v->num == 0 || v->num > 0x7fffffff)
-			return perr(P, v->line, v->col, ":index must be between 1 and 2147483647");
+			return sv_perr(P, v->line, v->col, ":index must be between 1 and 2147483647");
 		n->number = v->num;
 		return 1;
 	}
@@ -895,21 +965,29 @@ static int one_tag(parser *P, sv_node *n, const spec *sp, size_t *i, tagstate *t
 		else if (a->tag[0] == 't')
 			n->transform = SV_BODY_TEXT;
 		else {
-			if ((v = take_value(P, n, i, SV_ARG_LIST, "a list of content types")) == NULL)
+			if ((v = sv_take_value(P, n, i, SV_ARG_LIST, "a list of content types")) == NULL)
 				return -1;
 			n->transform = SV_BODY_CONTENT;
 			n->types = &v->list;
 		}
 		return 1;
 	}
-	return perr(P, a->line, a->col, "unknown tag \":%s\" for %s \"%s\"", a->tag,
+	if ((sp->tags & T_EXT) && sp->tag && (r = sp->tag(P, n, i)) != 0)
+		return r;
+	if ((sp->tags & T_IDX) && (r = sv_index_tag(P, n, i)) != 0)
+		return r;
+	if ((sp->tags & T_MIMETAGS) && (r = sv_mime_tag(P, n, i)) != 0)
+		return r;
+	if ((sp->tags & T_FLAGS) && (r = sv_flags_tag(P, n, i)) != 0)
+		return r;
+	return sv_perr(P, a->line, a->col, "unknown tag \":%s\" for %s \"%s\"", a->tag,
 		    sp->is_test ? "test" : "command", sp->name);
 }
 
 /* ---- per-command checks ------------------------------------------------- */
 
 /* check_header_names - constant header names must be valid field names */
-static int check_header_names(parser *P, const sv_strlist *l, int address_only)
+static int check_header_names(sv_parser *P, const sv_strlist *l, int address_only)
 {
 	size_t i;
 
@@ -918,9 +996,9 @@ static int check_header_names(parser *P, const sv_strlist *l, int address_only)
 		if (s->has_vars)
 			continue;
 		if (!sv_header_name_valid(s->s, s->len))
-			return perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
+			return sv_perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
 		if (address_only && !sv_address_header(s->s))
-			return perr(P, s->line, s->col,
+			return sv_perr(P, s->line, s->col,
 				    "header \"%s\" is not known to contain addresses: the address "
 				    "test takes From, To, Cc, Bcc, Sender, Reply-To, Resent-* and "
 				    "similar headers", s->s);
@@ -929,7 +1007,7 @@ static int check_header_names(parser *P, const sv_strlist *l, int address_only)
 }
 
 /* compile_regexes - constant :regex keys, compiled once */
-static int compile_regexes(parser *P, sv_node *n, const sv_strlist *keys)
+static int compile_regexes(sv_parser *P, sv_node *n, const sv_strlist *keys)
 {
 	size_t i;
 
@@ -942,9 +1020,9 @@ static int compile_regexes(parser *P, sv_node *n, const sv_strlist *keys)
 		char *err = NULL;
 
 		if (strlen(s->s) != s->len)
-			return perr(P, s->line, s->col, "regular expression contains a NUL");
+			return sv_perr(P, s->line, s->col, "regular expression contains a NUL");
 		if (sv_regex_compile(&n->res[i], s->s, n->m.cmp, P->lim->max_regex_size, &err) < 0) {
-			perr(P, s->line, s->col, "%s", err);
+			sv_perr(P, s->line, s->col, "%s", err);
 			pn_free(err);
 			return -1;
 		}
@@ -954,7 +1032,7 @@ static int compile_regexes(parser *P, sv_node *n, const sv_strlist *keys)
 }
 
 /* check_semantics - what only a given command or test cares about */
-static int check_semantics(parser *P, sv_node *n)
+static int check_semantics(sv_parser *P, sv_node *n, const spec *sp)
 {
 	size_t i;
 	sv_string *s;
@@ -962,7 +1040,7 @@ static int check_semantics(parser *P, sv_node *n)
 	if (n->m.cmp == SV_CMP_NUMERIC
 	    && (n->m.match == SV_MATCH_CONTAINS || n->m.match == SV_MATCH_MATCHES
 		|| n->m.match == SV_MATCH_REGEX))
-		return perr(P, n->line, n->col, "comparator \"i;ascii-numeric\" cannot be used "
+		return sv_perr(P, n->line, n->col, "comparator \"i;ascii-numeric\" cannot be used "
 			    "with :contains, :matches or :regex");
 	switch (n->op) {
 	case SV_OP_HEADER:
@@ -978,7 +1056,7 @@ static int check_semantics(parser *P, sv_node *n)
 		for (i = 0; i < n->pos[0]->n; i++) {
 			s = &n->pos[0]->v[i];
 			if (!s->has_vars && strcasecmp(s->s, "from") != 0 && strcasecmp(s->s, "to") != 0)
-				return perr(P, s->line, s->col,
+				return sv_perr(P, s->line, s->col,
 					    "unknown envelope part \"%s\": expected \"from\" or \"to\"",
 					    s->s);
 		}
@@ -990,7 +1068,7 @@ static int check_semantics(parser *P, sv_node *n)
 			char *err = NULL;
 			if (s->len == 0 || strlen(s->s) != s->len
 			    || pn_addr_parse_path(s->s, &a, &err) < 0 || a.address[0] == '\0') {
-				perr(P, s->line, s->col, "invalid redirect address \"%s\"%s%s", s->s,
+				sv_perr(P, s->line, s->col, "invalid redirect address \"%s\"%s%s", s->s,
 				     err ? ": " : "", err ? err : "");
 				pn_free(err);
 				return -1;
@@ -1001,25 +1079,25 @@ static int check_semantics(parser *P, sv_node *n)
 	case SV_OP_FILEINTO:
 		s = &n->pos[0]->v[0];
 		if (!s->has_vars && s->len == 0)
-			return perr(P, s->line, s->col, "empty folder name");
+			return sv_perr(P, s->line, s->col, "empty folder name");
 		break;
 	case SV_OP_SET:
 		s = &n->pos[0]->v[0];
 		if (!sv_var_name_valid(s->s, s->len))
-			return perr(P, s->line, s->col, "invalid variable name \"%s\"", s->s);
+			return sv_perr(P, s->line, s->col, "invalid variable name \"%s\"", s->s);
 		break;
 	case SV_OP_ADDHEADER:
 		s = &n->pos[0]->v[0];
 		if (!s->has_vars && !sv_header_name_valid(s->s, s->len))
-			return perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
+			return sv_perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
 		P->script->uses_edits = 1;
 		break;
 	case SV_OP_DELETEHEADER:
 		s = &n->pos[0]->v[0];
 		if (!s->has_vars && !sv_header_name_valid(s->s, s->len))
-			return perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
+			return sv_perr(P, s->line, s->col, "invalid header name \"%s\"", s->s);
 		if (n->last && n->number == 0)
-			return perr(P, n->line, n->col, "deleteheader :last needs :index");
+			return sv_perr(P, n->line, n->col, "deleteheader :last needs :index");
 		P->script->uses_edits = 1;
 		break;
 	case SV_OP_BODY:
@@ -1036,22 +1114,42 @@ static int check_semantics(parser *P, sv_node *n)
 				if (strcmp(c->name, s->s) == 0)
 					break;
 			if (c->name == NULL)
-				return perr(P, s->line, s->col, "unsupported extension \"%s\"", s->s);
+				return sv_perr(P, s->line, s->col, "unsupported extension \"%s\"", s->s);
 		}
 		break;
 	default:
 		break;
 	}
+	n->run = sp->run;
+	if (sp->check && sp->check(P, n) < 0)
+		return -1;
 	if (n->m.match == SV_MATCH_REGEX) {
-		const sv_strlist *keys = n->op == SV_OP_DELETEHEADER ? n->pos[1] : n->pos[n->op == SV_OP_BODY ? 0 : 1];
+		const sv_strlist *keys = sv_node_keys(n);
 		if (keys && compile_regexes(P, n, keys) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* sv_node_keys - the key list a test compares with (after validation) */
+const sv_strlist *sv_node_keys(const sv_node *n)
+{
+	switch (n->op) {
+	case SV_OP_BODY:
+	case SV_OP_SPAMTEST:
+	case SV_OP_VIRUSTEST:
+		return n->pos[0];
+	case SV_OP_DATE:
+	case SV_OP_NOTIFY_METHOD_CAPABILITY:
+		return n->pos[2];
+	default:
+		/* hasflag: its check puts the flags at pos[1] */
+		return n->pos[1];
+	}
+}
+
 /* check_args - tags, then positional arguments as the spec lists */
-static int check_args(parser *P, sv_node *n, const spec *sp)
+static int check_args(sv_parser *P, sv_node *n, const spec *sp)
 {
 	tagstate ts;
 	size_t i = 0, k;
@@ -1076,85 +1174,85 @@ static int check_args(parser *P, sv_node *n, const spec *sp)
 		if (i >= n->nargs) {
 			if (optional)
 				break;
-			return perr(P, n->line, n->col, "%s \"%s\" needs %s as argument %zu", what,
+			return sv_perr(P, n->line, n->col, "%s \"%s\" needs %s as argument %zu", what,
 				    sp->name, want == 'N' ? "a number" : want == 'S' ? "a string"
 				    : "a string list", k + 1);
 		}
 		a = &n->args[i++];
 		if (a->type == SV_ARG_TAG)
-			return perr(P, a->line, a->col,
+			return sv_perr(P, a->line, a->col,
 				    "unexpected tag \":%s\" among the positional arguments of \"%s\" "
 				    "(tags come first)", a->tag, sp->name);
 		if (want == 'N') {
 			if (a->type != SV_ARG_NUMBER)
-				return perr(P, a->line, a->col, "%s \"%s\" expects a number as "
+				return sv_perr(P, a->line, a->col, "%s \"%s\" expects a number as "
 					    "argument %zu", what, sp->name, k + 1);
 			n->number = a->num;
 			continue;
 		}
 		if (a->type != SV_ARG_LIST)
-			return perr(P, a->line, a->col, "%s \"%s\" expects a %s as argument %zu, "
+			return sv_perr(P, a->line, a->col, "%s \"%s\" expects a %s as argument %zu, "
 				    "found a number", what, sp->name,
 				    want == 'S' ? "string" : "string list", k + 1);
 		if (want == 'S' && (a->list.n != 1 || a->list.v[0].line != a->list.line
 				    || a->list.v[0].col != a->list.col))
-			return perr(P, a->line, a->col, "%s \"%s\" expects a single string as "
+			return sv_perr(P, a->line, a->col, "%s \"%s\" expects a single string as "
 				    "argument %zu, not a list", what, sp->name, k + 1);
-		if (k < 2)
+		if (k < 3)
 			n->pos[k] = &a->list;
 	}
 	if (i < n->nargs) {
 		sv_arg *a = &n->args[i];
 		if (a->type == SV_ARG_TAG)
-			return perr(P, a->line, a->col,
+			return sv_perr(P, a->line, a->col,
 				    "unexpected tag \":%s\" after the positional arguments of \"%s\"",
 				    a->tag, sp->name);
-		return perr(P, a->line, a->col, "too many arguments for %s \"%s\"", what, sp->name);
+		return sv_perr(P, a->line, a->col, "too many arguments for %s \"%s\"", what, sp->name);
 	}
 	if (n->op == SV_OP_SIZE && !ts.seen_size)
-		return perr(P, n->line, n->col, "size needs :over or :under");
+		return sv_perr(P, n->line, n->col, "size needs :over or :under");
 	return 0;
 }
 
-static int validate_tests(parser *P, sv_node *n, const spec *sp);
+static int validate_tests(sv_parser *P, sv_node *n, const spec *sp);
 
 /* validate_test - one test node */
-static int validate_test(parser *P, sv_node *n)
+static int validate_test(sv_parser *P, sv_node *n)
 {
 	const spec *sp = find_spec(n->name);
 
 	if (sp == NULL)
-		return perr(P, n->line, n->col, "unknown test \"%s\"", n->name);
+		return sv_perr(P, n->line, n->col, "unknown test \"%s\"", n->name);
 	if (!sp->is_test)
-		return perr(P, n->line, n->col, "\"%s\" is a command, not a test", n->name);
+		return sv_perr(P, n->line, n->col, "\"%s\" is a command, not a test", n->name);
 	if (sp->cap && !(P->caps & sp->cap))
-		return perr(P, n->line, n->col, "unknown test \"%s\" (missing require \"%s\"?)",
+		return sv_perr(P, n->line, n->col, "unknown test \"%s\" (missing require \"%s\"?)",
 			    n->name, cap_name(sp->cap));
 	n->op = sp->op;
 	if (validate_tests(P, n, sp) < 0 || check_args(P, n, sp) < 0)
 		return -1;
-	return check_semantics(P, n);
+	return check_semantics(P, n, sp);
 }
 
 /* validate_tests - the tests a node carries, as its spec wants */
-static int validate_tests(parser *P, sv_node *n, const spec *sp)
+static int validate_tests(sv_parser *P, sv_node *n, const spec *sp)
 {
 	size_t i;
 	int was_list = n->test_list;
 
 	if (sp->tests == NO_TESTS && n->ntests) {
 		if (sp->is_test)
-			return perr(P, n->tests[0]->line, n->tests[0]->col,
+			return sv_perr(P, n->tests[0]->line, n->tests[0]->col,
 				    "test \"%s\" takes no test as argument", sp->name);
-		return perr(P, n->tests[0]->line, n->tests[0]->col,
+		return sv_perr(P, n->tests[0]->line, n->tests[0]->col,
 			    "expected ';' after the arguments of \"%s\", found identifier \"%s\"",
 			    n->name, n->tests[0]->name);
 	}
 	if (sp->tests == ONE_TEST && (n->ntests != 1 || was_list))
-		return perr(P, n->line, n->col, "\"%s\" needs exactly one test%s", sp->name,
+		return sv_perr(P, n->line, n->col, "\"%s\" needs exactly one test%s", sp->name,
 			    was_list ? ", not a test list" : "");
 	if (sp->tests == TEST_LIST && !was_list)
-		return perr(P, n->line, n->col, "\"%s\" needs a test list in parentheses: "
+		return sv_perr(P, n->line, n->col, "\"%s\" needs a test list in parentheses: "
 			    "%s (test, ...)", sp->name, sp->name);
 	for (i = 0; i < n->ntests; i++)
 		if (validate_test(P, n->tests[i]) < 0)
@@ -1163,7 +1261,7 @@ static int validate_tests(parser *P, sv_node *n, const spec *sp)
 }
 
 /* validate_block - the commands of one block */
-static int validate_block(parser *P, sv_node *first, int toplevel)
+static int validate_block(sv_parser *P, sv_node *first, int toplevel)
 {
 	sv_node *n, *prev = NULL;
 	int require_ok = toplevel;
@@ -1172,32 +1270,32 @@ static int validate_block(parser *P, sv_node *first, int toplevel)
 		const spec *sp = find_spec(n->name);
 
 		if (sp == NULL)
-			return perr(P, n->line, n->col, "unknown command \"%s\"", n->name);
+			return sv_perr(P, n->line, n->col, "unknown command \"%s\"", n->name);
 		if (sp->is_test)
-			return perr(P, n->line, n->col, "\"%s\" is a test, not a command: use it "
+			return sv_perr(P, n->line, n->col, "\"%s\" is a test, not a command: use it "
 				    "inside if, elsif, allof, anyof or not", n->name);
 		if (sp->cap && !(P->caps & sp->cap))
-			return perr(P, n->line, n->col,
+			return sv_perr(P, n->line, n->col,
 				    "unknown command \"%s\" (missing require \"%s\"?)", n->name,
 				    cap_name(sp->cap));
 		n->op = sp->op;
 		if (n->op == SV_OP_REQUIRE && !require_ok)
-			return perr(P, n->line, n->col, "require must come before any other command, "
+			return sv_perr(P, n->line, n->col, "require must come before any other command, "
 				    "at the top level");
 		if (n->op != SV_OP_REQUIRE)
 			require_ok = 0;
 		if ((n->op == SV_OP_ELSIF || n->op == SV_OP_ELSE)
 		    && (prev == NULL || (prev->op != SV_OP_IF && prev->op != SV_OP_ELSIF)))
-			return perr(P, n->line, n->col, "\"%s\" without a preceding if or elsif",
+			return sv_perr(P, n->line, n->col, "\"%s\" without a preceding if or elsif",
 				    n->name);
 		if (validate_tests(P, n, sp) < 0 || check_args(P, n, sp) < 0)
 			return -1;
 		if (sp->block && !n->has_block)
-			return perr(P, n->line, n->col, "\"%s\" needs a block: { ... }", n->name);
+			return sv_perr(P, n->line, n->col, "\"%s\" needs a block: { ... }", n->name);
 		if (!sp->block && n->has_block)
-			return perr(P, n->line, n->col,
+			return sv_perr(P, n->line, n->col,
 				    "expected ';' after the arguments of \"%s\", found '{'", n->name);
-		if (check_semantics(P, n) < 0)
+		if (check_semantics(P, n, sp) < 0)
 			return -1;
 		if (n->has_block && validate_block(P, n->block, 0) < 0)
 			return -1;
@@ -1206,7 +1304,7 @@ static int validate_block(parser *P, sv_node *first, int toplevel)
 }
 
 /* collect_requires - capabilities of the leading require commands */
-static void collect_requires(parser *P, sv_node *first)
+static void collect_requires(sv_parser *P, sv_node *first)
 {
 	sv_node *n;
 	size_t i, j;
@@ -1219,6 +1317,12 @@ static void collect_requires(parser *P, sv_node *first)
 					if (strcmp(c->name, n->args[i].list.v[j].s) == 0)
 						P->caps |= c->cap;
 			}
+	/* RFC 5235 section 3.2 and RFC 6131 section 2: the larger extension
+	 * brings the smaller one's commands */
+	if (P->caps & SV_CAP_SPAMTESTPLUS)
+		P->caps |= SV_CAP_SPAMTEST;
+	if (P->caps & SV_CAP_VACATION_SECONDS)
+		P->caps |= SV_CAP_VACATION;
 	/* RFC 5429: ereject implies reject's syntax only for itself */
 }
 
@@ -1241,7 +1345,7 @@ void sv_limits_default(sv_limits *l)
 sv_script *sv_compile(const char *name, const char *text, size_t len, const sv_limits *l,
 		      char **err)
 {
-	parser P;
+	sv_parser P;
 	sv_limits defaults;
 	sv_script *s;
 

@@ -19,46 +19,13 @@
 #include <string.h>
 #include <strings.h>
 
-#define EXEC_OK 0
-#define EXEC_STOP 1
-#define EXEC_ERR (-1)
-
 /* longest string a variable expansion may build */
 #define EXPAND_MAX ((size_t)1024 * 1024)
 
-typedef struct var {
-	char *name;		/* lower case */
-	char *val;
-	size_t len;
-} var;
-
-typedef struct ctx {
-	const sv_script *s;
-	const sv_env *env;
-	sv_result *r;
-	const sv_limits *lim;
-	unsigned long steps;
-	var *vars;
-	size_t nvars;
-	sv_captures caps;
-	char **tmp;
-	size_t ntmp, tmpcap;
-	int line;
-} ctx;
-
-/* a list of values a test compares: copies, or references to strings
- * that outlive the test (the message's header fields, never copied) */
-typedef struct vals {
-	const char **v;
-	size_t *len;
-	unsigned char *own;	/* v[i] is ours to free */
-	size_t n, cap;
-} vals;
-
 /* ---- small helpers ------------------------------------------------------ */
 
-/* keep_tmp - free p at the end of the run */
-static const char *keep_tmp(ctx *c, char *p)
+/* sv_keep_tmp - free p at the end of the run */
+const char *sv_keep_tmp(sv_ctx *c, char *p)
 {
 	if (c->ntmp == c->tmpcap) {
 		c->tmpcap = c->tmpcap ? c->tmpcap * 2 : 16;
@@ -68,16 +35,15 @@ static const char *keep_tmp(ctx *c, char *p)
 	return p;
 }
 
-/* rt_error - record a run-time error at the current line */
-static int rt_error(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int rt_error(ctx *c, const char *fmt, ...)
+/* sv_rt_error - record a run-time error at the current line */
+int sv_rt_error(sv_ctx *c, const char *fmt, ...)
 {
 	va_list ap, ap2;
 	int n;
 	char *msg;
 
 	if (c->r->error)
-		return EXEC_ERR;
+		return SV_EXEC_ERR;
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
@@ -90,29 +56,29 @@ static int rt_error(ctx *c, const char *fmt, ...)
 	c->r->error = pn_asprintf("line %d: %s", c->line, msg);
 	c->r->error_script = c->s->name;
 	pn_free(msg);
-	return EXEC_ERR;
+	return SV_EXEC_ERR;
 }
 
-/* steps_n - n units of the run-time budget */
-static int steps_n(ctx *c, unsigned long n)
+/* sv_steps_n - n units of the run-time budget */
+int sv_steps_n(sv_ctx *c, unsigned long n)
 {
 	if (c->steps < n) {
 		c->steps = 0;
-		return rt_error(c, "script exceeded its run-time budget of %lu steps",
+		return sv_rt_error(c, "script exceeded its run-time budget of %lu steps",
 				c->lim->max_steps);
 	}
 	c->steps -= n;
 	return 0;
 }
 
-/* step - one unit of the run-time budget */
-static int step(ctx *c)
+/* sv_step - one unit of the run-time budget */
+int sv_step(sv_ctx *c)
 {
-	return steps_n(c, 1);
+	return sv_steps_n(c, 1);
 }
 
-/* vals_put - append a value, owned or referenced */
-static void vals_put(vals *v, const char *s, size_t len, int own)
+/* sv_vals_put - append a value, owned or referenced */
+void sv_vals_put(sv_vals *v, const char *s, size_t len, int own)
 {
 	if (v->n == v->cap) {
 		v->cap = v->cap ? v->cap * 2 : 8;
@@ -125,14 +91,14 @@ static void vals_put(vals *v, const char *s, size_t len, int own)
 	v->len[v->n++] = len;
 }
 
-/* vals_add - append a copy of a value */
-static void vals_add(vals *v, const char *s, size_t len)
+/* sv_vals_add - append a copy of a value */
+void sv_vals_add(sv_vals *v, const char *s, size_t len)
 {
-	vals_put(v, pn_memdup0(s, len), len, 1);
+	sv_vals_put(v, pn_memdup0(s, len), len, 1);
 }
 
-/* vals_free - release the values */
-static void vals_free(vals *v)
+/* sv_vals_free - release the values */
+void sv_vals_free(sv_vals *v)
 {
 	size_t i;
 
@@ -145,8 +111,8 @@ static void vals_free(vals *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* utf8_cut - longest prefix of at most max bytes that ends on a character */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
+/* sv_utf8_cut - longest prefix of at most max bytes that ends on a character */
+size_t sv_utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (len <= max)
 		return len;
@@ -157,8 +123,8 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 
 /* ---- variables ---------------------------------------------------------- */
 
-/* find_var - a variable by name, any case */
-static var *find_var(ctx *c, const char *name, size_t len)
+/* sv_find_var - a variable by name, any case */
+sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len)
 {
 	size_t i;
 
@@ -168,8 +134,8 @@ static var *find_var(ctx *c, const char *name, size_t len)
 	return NULL;
 }
 
-/* expand - a string argument with its variables substituted */
-static const char *expand(ctx *c, const sv_string *s, size_t *len)
+/* sv_expand - a string argument with its variables substituted */
+const char *sv_expand(sv_ctx *c, const sv_string *s, size_t *len)
 {
 	const char *p = s->s, *end = s->s + s->len;
 	pn_buf b;
@@ -197,7 +163,7 @@ static const char *expand(ctx *c, const sv_string *s, size_t *len)
 				continue;
 			}
 			if (sv_var_name_valid(name, n)) {
-				var *v = find_var(c, name, n);
+				sv_var *v = sv_find_var(c, name, n);
 				if (v)
 					pn_buf_append(&b, v->val, v->len);
 				p = close + 1;
@@ -208,15 +174,15 @@ static const char *expand(ctx *c, const sv_string *s, size_t *len)
 		p++;
 	}
 	*len = pn_buf_len(&b);
-	return keep_tmp(c, pn_buf_steal(&b, NULL));
+	return sv_keep_tmp(c, pn_buf_steal(&b, NULL));
 }
 
-/* expand_z - expand and also refuse values with a NUL (used as C strings) */
-static const char *expand_z(ctx *c, const sv_string *s, size_t *len)
+/* sv_expand_z - expand and also refuse values with a NUL (used as C strings) */
+const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len)
 {
-	const char *v = expand(c, s, len);
+	const char *v = sv_expand(c, s, len);
 	if (strlen(v) != *len) {
-		rt_error(c, "string contains a NUL character");
+		sv_rt_error(c, "string contains a NUL character");
 		return NULL;
 	}
 	return v;
@@ -265,21 +231,21 @@ static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen
 }
 
 /* cmd_set - the set action (RFC 5229) */
-static int cmd_set(ctx *c, const sv_node *n)
+static int cmd_set(sv_ctx *c, const sv_node *n)
 {
 	const sv_string *name = &n->pos[0]->v[0];
 	size_t vlen, len;
-	const char *v = expand(c, &n->pos[1]->v[0], &vlen);
+	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
 	char *val = apply_modifiers(n->mods, v, vlen, &len);
-	var *x = find_var(c, name->s, name->len);
+	sv_var *x = sv_find_var(c, name->s, name->len);
 
-	len = utf8_cut(val, len, c->lim->max_variable_size);
+	len = sv_utf8_cut(val, len, c->lim->max_variable_size);
 	val[len] = '\0';
 	if (x == NULL) {
 		size_t i;
 		if (c->nvars >= c->lim->max_variables) {
 			pn_free(val);
-			return rt_error(c, "more than %u variables", c->lim->max_variables);
+			return sv_rt_error(c, "more than %u variables", c->lim->max_variables);
 		}
 		c->vars = pn_realloc(c->vars, (c->nvars + 1) * sizeof(*c->vars));
 		x = &c->vars[c->nvars++];
@@ -292,13 +258,13 @@ static int cmd_set(ctx *c, const sv_node *n)
 	}
 	x->val = val;
 	x->len = len;
-	return EXEC_OK;
+	return SV_EXEC_OK;
 }
 
 /* ---- matching ----------------------------------------------------------- */
 
-/* match_values - any value against any key (or :count) */
-static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlist *keys)
+/* sv_match_values - any value against any key (or :count) */
+int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strlist *keys)
 {
 	size_t i, k;
 	int use_caps = (c->s->caps & SV_CAP_VARIABLES) != 0;
@@ -307,8 +273,8 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 	if (n->m.match == SV_MATCH_COUNT) {
 		for (k = 0; k < keys->n; k++) {
 			size_t klen;
-			const char *key = expand(c, &keys->v[k], &klen);
-			if (step(c) < 0)
+			const char *key = sv_expand(c, &keys->v[k], &klen);
+			if (sv_step(c) < 0)
 				return -1;
 			if (sv_match_count(&n->m, v->n, key, klen))
 				return 1;
@@ -317,7 +283,7 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 	}
 	for (k = 0; k < keys->n; k++) {
 		size_t klen;
-		const char *key = expand(c, &keys->v[k], &klen);
+		const char *key = sv_expand(c, &keys->v[k], &klen);
 		regex_t rt;
 		const regex_t *re = pre ? &pre[k] : NULL;
 		int compiled = 0, r = 0;
@@ -325,9 +291,9 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 		if (n->m.match == SV_MATCH_REGEX && re == NULL) {
 			char *err = NULL;
 			if (strlen(key) != klen)
-				return rt_error(c, "regular expression contains a NUL");
+				return sv_rt_error(c, "regular expression contains a NUL");
 			if (sv_regex_compile(&rt, key, n->m.cmp, c->lim->max_regex_size, &err) < 0) {
-				rt_error(c, "%s", err);
+				sv_rt_error(c, "%s", err);
 				pn_free(err);
 				return -1;
 			}
@@ -344,7 +310,7 @@ static int match_values(ctx *c, const sv_node *n, const vals *v, const sv_strlis
 		if (compiled)
 			regfree(&rt);
 		if (r < 0)
-			return rt_error(c, "script exceeded its run-time budget of %lu steps",
+			return sv_rt_error(c, "script exceeded its run-time budget of %lu steps",
 					c->lim->max_steps);
 		if (r > 0)
 			return 1;
@@ -423,21 +389,21 @@ static int plain_value(const char *v)
 
 /* field_values - append a field's decoded value: in place when decoding
  * changes nothing, else a decoded copy */
-static void field_value(const vfield *f, vals *out)
+static void field_value(const vfield *f, sv_vals *out)
 {
 	size_t len;
 	char *d;
 
 	if (f->added) {
 		const char *v = hdr_decoded(f->added);
-		vals_put(out, v, strlen(v), 0);
+		sv_vals_put(out, v, strlen(v), 0);
 		return;
 	}
 	if (plain_value(f->value)) {
 		len = strlen(f->value);
 		while (len && (f->value[len - 1] == ' ' || f->value[len - 1] == '\t'))
 			len--;
-		vals_put(out, f->value, len, 0);
+		sv_vals_put(out, f->value, len, 0);
 		return;
 	}
 	d = pn_rfc2047_decode(f->value, strlen(f->value));
@@ -445,19 +411,19 @@ static void field_value(const vfield *f, vals *out)
 	while (len && (d[len - 1] == ' ' || d[len - 1] == '\t'))
 		len--;
 	d[len] = '\0';
-	vals_put(out, d, len, 1);
+	sv_vals_put(out, d, len, 1);
 }
 
 /* scan_cost - charge a walk over the whole header view: one step per
  * 256 fields, so that a message with very many fields cannot make each
  * header test free */
-static int scan_cost(ctx *c)
+static int scan_cost(sv_ctx *c)
 {
-	return steps_n(c, view_size(c->r) / 256);
+	return sv_steps_n(c, view_size(c->r) / 256);
 }
 
-/* header_values - decoded values of every field named name in the view */
-static int header_values(ctx *c, const char *name, vals *out)
+/* sv_header_values - decoded values of every field named name in the view */
+int sv_header_values(sv_ctx *c, const char *name, sv_vals *out)
 {
 	size_t i, n = view_size(c->r);
 	vfield f;
@@ -470,8 +436,8 @@ static int header_values(ctx *c, const char *name, vals *out)
 	return 0;
 }
 
-/* has_header - whether the view holds a field named name (-1: budget) */
-static int has_header(ctx *c, const char *name)
+/* sv_has_header - whether the view holds a field named name (-1: budget) */
+int sv_has_header(sv_ctx *c, const char *name)
 {
 	size_t i, n = view_size(c->r);
 	vfield f;
@@ -485,33 +451,33 @@ static int has_header(ctx *c, const char *name)
 }
 
 /* add_part - one address part of a parsed address */
-static void add_part(ctx *c, int part, const char *local, const char *domain,
-		     const char *address, vals *out)
+static void add_part(sv_ctx *c, int part, const char *local, const char *domain,
+		     const char *address, sv_vals *out)
 {
 	char *user = NULL, *detail = NULL;
 
 	switch (part) {
 	case SV_PART_ALL:
-		vals_add(out, address, strlen(address));
+		sv_vals_add(out, address, strlen(address));
 		return;
 	case SV_PART_LOCAL:
-		vals_add(out, local, strlen(local));
+		sv_vals_add(out, local, strlen(local));
 		return;
 	case SV_PART_DOMAIN:
-		vals_add(out, domain, strlen(domain));
+		sv_vals_add(out, domain, strlen(domain));
 		return;
 	}
 	pn_addr_split_sub(local, c->env->separators ? c->env->separators : "+", &user, &detail);
 	if (part == SV_PART_USER)
-		vals_add(out, user, strlen(user));
+		sv_vals_add(out, user, strlen(user));
 	else if (detail)
-		vals_add(out, detail, strlen(detail));
+		sv_vals_add(out, detail, strlen(detail));
 	pn_free(user);
 	pn_free(detail);
 }
 
-/* address_values - address parts from the named headers */
-static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
+/* sv_address_values - address parts from the named headers */
+int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out)
 {
 	size_t i, j, nv = view_size(c->r);
 	vfield f;
@@ -524,7 +490,7 @@ static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
 		if (!view_at(c->r, i, &f) || strcasecmp(f.name, name) != 0)
 			continue;
 		/* parsing costs about the value's length */
-		if (steps_n(c, 1 + strlen(f.value) / 256) < 0)
+		if (sv_steps_n(c, 1 + strlen(f.value) / 256) < 0)
 			return -1;
 		l = pn_addr_parse_list(f.value, 1000);
 		for (j = 0; j < l->count; j++) {
@@ -542,7 +508,7 @@ static int address_values(ctx *c, const sv_node *n, const char *name, vals *out)
 
 /* envelope_values - address parts of the envelope sender or recipient,
  * canonical but in the case the MTA gave (sieve_envelope.c) */
-static void envelope_values(ctx *c, const sv_node *n, const char *part, vals *out)
+static void envelope_values(sv_ctx *c, const sv_node *n, const char *part, sv_vals *out)
 {
 	const char *path;
 	const pn_addr *given;
@@ -564,22 +530,22 @@ static void envelope_values(ctx *c, const sv_node *n, const char *part, vals *ou
 		if (sv_envelope_address(path, NULL, &own) < 0) {
 			/* what the MTA accepted but we cannot split: compare it whole */
 			if (n->part == SV_PART_ALL)
-				vals_add(out, path, strlen(path));
+				sv_vals_add(out, path, strlen(path));
 			return;
 		}
 		given = &own;
 	}
 	if (given->address[0] == '\0') {	/* null sender: every part is empty */
 		if (n->part != SV_PART_DETAIL)
-			vals_add(out, "", 0);
+			sv_vals_add(out, "", 0);
 	} else {
 		add_part(c, n->part, given->local, given->domain, given->address, out);
 	}
 	pn_addr_clear(&own);
 }
 
-/* env_item - an environment item's value, or NULL when unknown */
-static const char *env_item(const ctx *c, const char *name)
+/* sv_env_item - an environment item's value, or NULL when unknown */
+const char *sv_env_item(const sv_ctx *c, const char *name)
 {
 	const char *const *p;
 
@@ -634,18 +600,18 @@ static int is_message(const pn_mime_part *p)
  * string, while the parts inside it are searched when their own type
  * matches. Multipart prologues and epilogues are not searched.
  */
-static int body_values(ctx *c, const sv_node *n, vals *out)
+static int body_values(sv_ctx *c, const sv_node *n, sv_vals *out)
 {
 	size_t i, k;
 
 	if (c->env->body == NULL || c->env->msg == NULL)
 		return 0;
 	if (sv_body_load(c->env->body, c->env->msg, c->lim->max_body_size) < 0)
-		return rt_error(c, "cannot read the message body");
+		return sv_rt_error(c, "cannot read the message body");
 	if (n->transform == SV_BODY_RAW) {
 		size_t len;
 		const char *raw = sv_body_raw(c->env->body, &len);
-		vals_put(out, raw, len, 0);	/* the body cache outlives the test */
+		sv_vals_put(out, raw, len, 0);	/* the body cache outlives the test */
 		return 0;
 	}
 	for (i = 0; i < sv_body_part_count(c->env->body); i++) {
@@ -659,32 +625,36 @@ static int body_values(ctx *c, const sv_node *n, vals *out)
 		} else {
 			for (k = 0; k < n->types->n && !want; k++) {
 				size_t tlen;
-				const char *t = expand(c, &n->types->v[k], &tlen);
+				const char *t = sv_expand(c, &n->types->v[k], &tlen);
 				want = content_type_matches(t, tlen, p->content_type);
 			}
 		}
 		if (!want)
 			continue;
 		if (is_message(p))
-			vals_put(out, p->text, header_len(p->text, p->text_len), 0);
+			sv_vals_put(out, p->text, header_len(p->text, p->text_len), 0);
 		else
-			vals_put(out, p->text, p->text_len, 0);
+			sv_vals_put(out, p->text, p->text_len, 0);
 	}
 	return 0;
 }
 
 /* ---- tests -------------------------------------------------------------- */
 
-/* eval - a test: 1 true, 0 false, -1 error */
-static int eval(ctx *c, const sv_node *t)
+/* sv_eval - a test: 1 true, 0 false, -1 error */
+int sv_eval(sv_ctx *c, const sv_node *t)
 {
-	vals v;
+	sv_vals v;
 	size_t i, len;
 	int r = 0;
 	const char *s;
 
-	if (step(c) < 0)
+	if (sv_step(c) < 0)
 		return -1;
+	if (t->run)
+		return t->run(c, t);		/* an extension's test */
+	if (t->mime || t->anychild)
+		return sv_mime_test_run(c, t);	/* header/address/exists :mime */
 	memset(&v, 0, sizeof(v));
 	switch (t->op) {
 	case SV_OP_TRUE:
@@ -692,23 +662,23 @@ static int eval(ctx *c, const sv_node *t)
 	case SV_OP_FALSE:
 		return 0;
 	case SV_OP_NOT:
-		r = eval(c, t->tests[0]);
+		r = sv_eval(c, t->tests[0]);
 		return r < 0 ? r : !r;
 	case SV_OP_ALLOF:
 		for (i = 0; i < t->ntests; i++)
-			if ((r = eval(c, t->tests[i])) <= 0)
+			if ((r = sv_eval(c, t->tests[i])) <= 0)
 				return r;
 		return 1;
 	case SV_OP_ANYOF:
 		for (i = 0; i < t->ntests; i++)
-			if ((r = eval(c, t->tests[i])) != 0)
+			if ((r = sv_eval(c, t->tests[i])) != 0)
 				return r;
 		return 0;
 	case SV_OP_EXISTS:
 		for (i = 0; i < t->pos[0]->n; i++) {
-			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
+			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			if ((r = has_header(c, s)) <= 0)
+			if ((r = sv_has_header(c, s)) <= 0)
 				return r;
 		}
 		return 1;
@@ -719,63 +689,63 @@ static int eval(ctx *c, const sv_node *t)
 			       : pn_msg_size(c->env->msg) < t->number;
 	case SV_OP_HEADER:
 		for (i = 0; i < t->pos[0]->n; i++) {
-			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
+			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			if (header_values(c, s, &v) < 0) {
-				vals_free(&v);
+			if (sv_header_values(c, s, &v) < 0) {
+				sv_vals_free(&v);
 				return -1;
 			}
 		}
 		break;
 	case SV_OP_ADDRESS:
 		for (i = 0; i < t->pos[0]->n; i++) {
-			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
+			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
 			if (!sv_address_header(s)) {
-				vals_free(&v);
-				return rt_error(c, "header \"%s\" is not known to contain addresses", s);
+				sv_vals_free(&v);
+				return sv_rt_error(c, "header \"%s\" is not known to contain addresses", s);
 			}
-			if (address_values(c, t, s, &v) < 0) {
-				vals_free(&v);
+			if (sv_address_values(c, t, s, &v) < 0) {
+				sv_vals_free(&v);
 				return -1;
 			}
 		}
 		break;
 	case SV_OP_ENVELOPE:
 		for (i = 0; i < t->pos[0]->n; i++) {
-			if ((s = expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
+			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
 			envelope_values(c, t, s, &v);
 		}
 		break;
 	case SV_OP_STRING:
 		for (i = 0; i < t->pos[0]->n; i++) {
-			s = expand(c, &t->pos[0]->v[i], &len);
+			s = sv_expand(c, &t->pos[0]->v[i], &len);
 			if (t->m.match == SV_MATCH_COUNT && len == 0)
 				continue;	/* RFC 5229: :count counts non-empty strings */
-			vals_add(&v, s, len);
+			sv_vals_add(&v, s, len);
 		}
 		break;
 	case SV_OP_ENVIRONMENT:
-		if ((s = expand_z(c, &t->pos[0]->v[0], &len)) == NULL)
+		if ((s = sv_expand_z(c, &t->pos[0]->v[0], &len)) == NULL)
 			return -1;
-		if ((s = env_item(c, s)) == NULL)
+		if ((s = sv_env_item(c, s)) == NULL)
 			return 0;
-		vals_add(&v, s, strlen(s));
+		sv_vals_add(&v, s, strlen(s));
 		break;
 	case SV_OP_BODY:
 		if (body_values(c, t, &v) < 0) {
-			vals_free(&v);
+			sv_vals_free(&v);
 			return -1;
 		}
-		r = match_values(c, t, &v, t->pos[0]);
-		vals_free(&v);
+		r = sv_match_values(c, t, &v, t->pos[0]);
+		sv_vals_free(&v);
 		return r;
 	default:
-		return rt_error(c, "unexpected test (internal)");
+		return sv_rt_error(c, "unexpected test (internal)");
 	}
-	r = match_values(c, t, &v, t->pos[1]);
-	vals_free(&v);
+	r = sv_match_values(c, t, &v, t->pos[1]);
+	sv_vals_free(&v);
 	return r;
 }
 
@@ -799,8 +769,8 @@ static unsigned count_actions(const sv_result *r)
 	return n;
 }
 
-/* add_action - append unless identical to an earlier one; checks conflicts */
-static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, int copy)
+/* sv_add_action - append unless identical to an earlier one; checks conflicts */
+int sv_add_action(sv_ctx *c, sv_act_type type, const char *arg, size_t arglen, int copy)
 {
 	sv_result *r = c->r;
 	size_t i;
@@ -819,9 +789,9 @@ static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, 
 		int xrej = x->type == SV_ACT_REJECT || x->type == SV_ACT_EREJECT;
 
 		if (rej && xrej)
-			return rt_error(c, "more than one reject or ereject");
+			return sv_rt_error(c, "more than one reject or ereject");
 		if ((rej && delivers(x->type)) || (xrej && delivers(type)))
-			return rt_error(c, "reject/ereject conflicts with %s (line %d): a rejected "
+			return sv_rt_error(c, "reject/ereject conflicts with %s (line %d): a rejected "
 					"message cannot also be delivered",
 					x->type == SV_ACT_KEEP || type == SV_ACT_KEEP ? "keep"
 					: x->type == SV_ACT_FILEINTO || type == SV_ACT_FILEINTO
@@ -832,18 +802,18 @@ static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, 
 		if (x->type != type)
 			continue;
 		if (type == SV_ACT_KEEP || type == SV_ACT_DISCARD)
-			return EXEC_OK;
+			return SV_EXEC_OK;
 		if (type == SV_ACT_FILEINTO && strlen(x->arg) == arglen
 		    && memcmp(x->arg, arg, arglen) == 0)
-			return EXEC_OK;
+			return SV_EXEC_OK;
 		if (type == SV_ACT_REDIRECT && strlen(x->arg) == arglen
 		    && strncasecmp(x->arg, arg, arglen) == 0)
-			return EXEC_OK;
+			return SV_EXEC_OK;
 	}
 	if (count_actions(r) >= c->lim->max_actions)
-		return rt_error(c, "more than %u actions", c->lim->max_actions);
+		return sv_rt_error(c, "more than %u actions", c->lim->max_actions);
 	if (type == SV_ACT_REDIRECT && r->redirects >= c->lim->max_redirects)
-		return rt_error(c, "more than %u redirects", c->lim->max_redirects);
+		return sv_rt_error(c, "more than %u redirects", c->lim->max_redirects);
 	if (r->nacts == r->acap) {
 		r->acap = r->acap ? r->acap * 2 : 8;
 		r->acts = pn_realloc(r->acts, r->acap * sizeof(*r->acts));
@@ -859,7 +829,7 @@ static int add_action(ctx *c, sv_act_type type, const char *arg, size_t arglen, 
 		r->redirects++;
 	if (type == SV_ACT_KEEP)
 		r->explicit_keep = 1;
-	return EXEC_OK;
+	return SV_EXEC_OK;
 }
 
 /* ---- header edits ------------------------------------------------------- */
@@ -964,28 +934,28 @@ static void hdr_insert(sv_result *r, const char *name, char *value, int top)
 }
 
 /* edit_budget - count one header edit */
-static int edit_budget(ctx *c)
+static int edit_budget(sv_ctx *c)
 {
 	if (c->r->edits >= c->lim->max_header_edits)
-		return rt_error(c, "more than %u header edits", c->lim->max_header_edits);
+		return sv_rt_error(c, "more than %u header edits", c->lim->max_header_edits);
 	c->r->edits++;
 	return 0;
 }
 
 /* cmd_addheader - addheader [:last] name value (RFC 5293) */
-static int cmd_addheader(ctx *c, const sv_node *n)
+static int cmd_addheader(sv_ctx *c, const sv_node *n)
 {
 	size_t nlen, vlen;
-	const char *name = expand_z(c, &n->pos[0]->v[0], &nlen);
+	const char *name = sv_expand_z(c, &n->pos[0]->v[0], &nlen);
 	const char *value;
 	sv_action *a;
 
-	if (name == NULL || (value = expand_z(c, &n->pos[1]->v[0], &vlen)) == NULL)
-		return EXEC_ERR;
+	if (name == NULL || (value = sv_expand_z(c, &n->pos[1]->v[0], &vlen)) == NULL)
+		return SV_EXEC_ERR;
 	if (!sv_header_name_valid(name, nlen))
-		return rt_error(c, "addheader: invalid header name \"%s\"", name);
+		return sv_rt_error(c, "addheader: invalid header name \"%s\"", name);
 	if (edit_budget(c) < 0)
-		return EXEC_ERR;
+		return SV_EXEC_ERR;
 	hdr_insert(c->r, name, sv_header_value(value, vlen), !n->last);
 	if (c->r->nacts == c->r->acap) {
 		c->r->acap = c->r->acap ? c->r->acap * 2 : 8;
@@ -999,30 +969,30 @@ static int cmd_addheader(ctx *c, const sv_node *n)
 	a->last = n->last;
 	a->script = c->s->name;
 	a->line = c->line;
-	return EXEC_OK;
+	return SV_EXEC_OK;
 }
 
 /* cmd_deleteheader - deleteheader [:index N [:last]] [match] name [patterns] */
-static int cmd_deleteheader(ctx *c, const sv_node *n)
+static int cmd_deleteheader(sv_ctx *c, const sv_node *n)
 {
 	size_t nlen, i, total = 0, occ = 0, deleted = 0, nv;
-	const char *name = expand_z(c, &n->pos[0]->v[0], &nlen);
+	const char *name = sv_expand_z(c, &n->pos[0]->v[0], &nlen);
 	sv_result *r = c->r;
 	unsigned char *del;
 	sv_action *a;
 	vfield f;
 
 	if (name == NULL)
-		return EXEC_ERR;
+		return SV_EXEC_ERR;
 	if (!sv_header_name_valid(name, nlen))
-		return rt_error(c, "deleteheader: invalid header name \"%s\"", name);
+		return sv_rt_error(c, "deleteheader: invalid header name \"%s\"", name);
 	if (protected_header(name))
-		return EXEC_OK;
+		return SV_EXEC_OK;
 	if (edit_budget(c) < 0)
-		return EXEC_ERR;
+		return SV_EXEC_ERR;
 	nv = view_size(r);
 	if (scan_cost(c) < 0)
-		return EXEC_ERR;
+		return SV_EXEC_ERR;
 	for (i = 0; i < nv; i++)
 		total += view_at(r, i, &f) && strcasecmp(f.name, name) == 0;
 	/* every field deleted costs a step (and a milter request later) */
@@ -1037,23 +1007,23 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 		if (n->number && k != n->number)
 			continue;
 		if (n->pos[1]) {
-			vals v;
+			sv_vals v;
 			int m;
 
 			memset(&v, 0, sizeof(v));
 			field_value(&f, &v);
-			m = match_values(c, n, &v, n->pos[1]);
-			vals_free(&v);
+			m = sv_match_values(c, n, &v, n->pos[1]);
+			sv_vals_free(&v);
 			if (m < 0) {
 				pn_free(del);
-				return EXEC_ERR;
+				return SV_EXEC_ERR;
 			}
 			if (!m)
 				continue;
 		}
-		if (step(c) < 0) {
+		if (sv_step(c) < 0) {
 			pn_free(del);
-			return EXEC_ERR;
+			return SV_EXEC_ERR;
 		}
 		del[i] = 1;
 	}
@@ -1080,7 +1050,7 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 	}
 	pn_free(del);
 	if (deleted == 0)
-		return EXEC_OK;
+		return SV_EXEC_OK;
 	if (r->nacts == r->acap) {
 		r->acap = r->acap ? r->acap * 2 : 8;
 		r->acts = pn_realloc(r->acts, r->acap * sizeof(*r->acts));
@@ -1092,12 +1062,11 @@ static int cmd_deleteheader(ctx *c, const sv_node *n)
 	a->count = (unsigned)deleted;
 	a->script = c->s->name;
 	a->line = c->line;
-	return EXEC_OK;
+	return SV_EXEC_OK;
 }
 
 /* ---- commands ----------------------------------------------------------- */
 
-static int exec_block(ctx *c, const sv_node *n);
 
 /* valid_folder - a folder name a delivery agent can take */
 static int valid_folder(const char *f, size_t len)
@@ -1113,59 +1082,61 @@ static int valid_folder(const char *f, size_t len)
 }
 
 /* exec_one - one command */
-static int exec_one(ctx *c, const sv_node *n)
+static int exec_one(sv_ctx *c, const sv_node *n)
 {
 	size_t len;
 	const char *s;
 	int r;
 
 	c->line = n->line;
-	if (step(c) < 0)
-		return EXEC_ERR;
+	if (sv_step(c) < 0)
+		return SV_EXEC_ERR;
+	if (n->run)
+		return n->run(c, n);		/* an extension's command */
 	switch (n->op) {
 	case SV_OP_REQUIRE:
-		return EXEC_OK;
+		return SV_EXEC_OK;
 	case SV_OP_STOP:
-		return EXEC_STOP;
+		return SV_EXEC_STOP;
 	case SV_OP_KEEP:
-		r = add_action(c, SV_ACT_KEEP, NULL, 0, 0);
+		r = sv_add_action(c, SV_ACT_KEEP, NULL, 0, 0);
 		c->r->implicit_keep = 0;
 		return r;
 	case SV_OP_DISCARD:
-		r = add_action(c, SV_ACT_DISCARD, NULL, 0, 0);
+		r = sv_add_action(c, SV_ACT_DISCARD, NULL, 0, 0);
 		c->r->implicit_keep = 0;
 		return r;
 	case SV_OP_REDIRECT: {
 		pn_addr a;
 		char *err = NULL;
 
-		if ((s = expand_z(c, &n->pos[0]->v[0], &len)) == NULL)
-			return EXEC_ERR;
+		if ((s = sv_expand_z(c, &n->pos[0]->v[0], &len)) == NULL)
+			return SV_EXEC_ERR;
 		if (len == 0 || pn_addr_parse_path(s, &a, &err) < 0 || a.address[0] == '\0') {
-			r = rt_error(c, "redirect: invalid address \"%s\"%s%s", s, err ? ": " : "",
+			r = sv_rt_error(c, "redirect: invalid address \"%s\"%s%s", s, err ? ": " : "",
 				     err ? err : "");
 			pn_free(err);
 			return r;
 		}
-		r = add_action(c, SV_ACT_REDIRECT, a.address, strlen(a.address), n->copy);
+		r = sv_add_action(c, SV_ACT_REDIRECT, a.address, strlen(a.address), n->copy);
 		pn_addr_clear(&a);
 		if (!n->copy)
 			c->r->implicit_keep = 0;
 		return r;
 	}
 	case SV_OP_FILEINTO:
-		if ((s = expand_z(c, &n->pos[0]->v[0], &len)) == NULL)
-			return EXEC_ERR;
+		if ((s = sv_expand_z(c, &n->pos[0]->v[0], &len)) == NULL)
+			return SV_EXEC_ERR;
 		if (!valid_folder(s, len))
-			return rt_error(c, "fileinto: invalid folder name \"%s\"", s);
-		r = add_action(c, SV_ACT_FILEINTO, s, len, n->copy);
+			return sv_rt_error(c, "fileinto: invalid folder name \"%s\"", s);
+		r = sv_add_action(c, SV_ACT_FILEINTO, s, len, n->copy);
 		if (!n->copy)
 			c->r->implicit_keep = 0;
 		return r;
 	case SV_OP_REJECT:
 	case SV_OP_EREJECT:
-		s = expand(c, &n->pos[0]->v[0], &len);
-		r = add_action(c, n->op == SV_OP_REJECT ? SV_ACT_REJECT : SV_ACT_EREJECT, s, len, 0);
+		s = sv_expand(c, &n->pos[0]->v[0], &len);
+		r = sv_add_action(c, n->op == SV_OP_REJECT ? SV_ACT_REJECT : SV_ACT_EREJECT, s, len, 0);
 		c->r->implicit_keep = 0;
 		return r;
 	case SV_OP_SET:
@@ -1175,12 +1146,12 @@ static int exec_one(ctx *c, const sv_node *n)
 	case SV_OP_DELETEHEADER:
 		return cmd_deleteheader(c, n);
 	default:
-		return rt_error(c, "unexpected command (internal)");
+		return sv_rt_error(c, "unexpected command (internal)");
 	}
 }
 
-/* exec_block - a list of commands, with if/elsif/else chains */
-static int exec_block(ctx *c, const sv_node *n)
+/* sv_exec_block - a list of commands, with if/elsif/else chains */
+int sv_exec_block(sv_ctx *c, const sv_node *n)
 {
 	int taken = 0, r;
 
@@ -1192,25 +1163,35 @@ static int exec_block(ctx *c, const sv_node *n)
 				continue;
 			c->line = n->line;
 			if (n->op != SV_OP_ELSE) {
-				if (step(c) < 0)
-					return EXEC_ERR;
-				if ((r = eval(c, n->tests[0])) < 0)
-					return EXEC_ERR;
+				if (sv_step(c) < 0)
+					return SV_EXEC_ERR;
+				if ((r = sv_eval(c, n->tests[0])) < 0)
+					return SV_EXEC_ERR;
 				if (!r)
 					continue;
 			}
 			taken = 1;
-			if ((r = exec_block(c, n->block)) != EXEC_OK)
+			if ((r = sv_exec_block(c, n->block)) != SV_EXEC_OK)
 				return r;
 			continue;
 		}
-		if ((r = exec_one(c, n)) != EXEC_OK)
+		if ((r = exec_one(c, n)) != SV_EXEC_OK)
 			return r;
 	}
-	return EXEC_OK;
+	return SV_EXEC_OK;
 }
 
 /* ---- public ------------------------------------------------------------- */
+
+/* action_free - what one action holds */
+static void action_free(sv_action *a)
+{
+	pn_free(a->arg);
+	pn_free(a->value);
+	pn_free(a->flags);
+	if (a->send)
+		sv_send_free(a->send);
+}
 
 /* free_view - release the fields scripts added */
 static void free_view(sv_result *r)
@@ -1236,7 +1217,7 @@ void sv_result_init(sv_result *r, const pn_msg *m)
 
 /* saved - what a run may change in a result, to undo its actions on error */
 typedef struct saved {
-	size_t nacts;
+	size_t nacts, nmarks;
 	int implicit_keep, explicit_keep;
 	unsigned redirects, edits;
 	int edits_saved;	/* the script may edit: the view below was saved */
@@ -1253,6 +1234,7 @@ static void save(const sv_result *r, const sv_script *s, saved *sv)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->nacts = r->nacts;
+	sv->nmarks = r->nmarks;
 	sv->implicit_keep = r->implicit_keep;
 	sv->explicit_keep = r->explicit_keep;
 	sv->redirects = r->redirects;
@@ -1278,11 +1260,10 @@ static void restore(sv_result *r, saved *sv)
 {
 	size_t i;
 
-	for (i = sv->nacts; i < r->nacts; i++) {
-		pn_free(r->acts[i].arg);
-		pn_free(r->acts[i].value);
-	}
+	for (i = sv->nacts; i < r->nacts; i++)
+		action_free(&r->acts[i]);
 	r->nacts = sv->nacts;
+	r->nmarks = sv->nmarks;
 	r->implicit_keep = 1;
 	r->explicit_keep = sv->explicit_keep;
 	r->redirects = sv->redirects;
@@ -1321,7 +1302,7 @@ static void forget(saved *sv)
 /* sv_run - run a script for one recipient into r */
 int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 {
-	ctx c;
+	sv_ctx c;
 	saved sv;
 	size_t i;
 	int rc;
@@ -1337,10 +1318,12 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 	c.lim = env->limits ? env->limits : &s->limits;
 	c.steps = c.lim->max_steps;
 	save(r, s, &sv);
-	rc = exec_block(&c, s->first);
-	if (rc == EXEC_STOP)
+	rc = sv_exec_block(&c, s->first);
+	if (rc == SV_EXEC_RETURN || rc == SV_EXEC_BREAK)
+		rc = SV_EXEC_OK;	/* return at the top ends the script */
+	if (rc == SV_EXEC_STOP)
 		r->stopped = 1;
-	if (rc == EXEC_ERR)
+	if (rc == SV_EXEC_ERR)
 		restore(r, &sv);
 	forget(&sv);
 	for (i = 0; i < c.nvars; i++) {
@@ -1352,7 +1335,7 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 	for (i = 0; i < c.ntmp; i++)
 		pn_free(c.tmp[i]);
 	pn_free(c.tmp);
-	return rc == EXEC_ERR ? -1 : rc == EXEC_STOP ? 1 : 0;
+	return rc == SV_EXEC_ERR ? -1 : rc == SV_EXEC_STOP ? 1 : 0;
 }
 
 /* sv_result_drop_view - forget the header edits once they were read */
@@ -1425,6 +1408,10 @@ void sv_result_print(const sv_result *r, FILE *out)
 			print_quoted(out, a->arg);
 			fprintf(out, " %u", a->count);
 			break;
+		case SV_ACT_VACATION:
+		case SV_ACT_NOTIFY:
+			sv_send_print(out, a);
+			break;
 		}
 		fputc('\n', out);
 	}
@@ -1437,11 +1424,10 @@ void sv_result_clear(sv_result *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nacts; i++) {
-		pn_free(r->acts[i].arg);
-		pn_free(r->acts[i].value);
-	}
+	for (i = 0; i < r->nacts; i++)
+		action_free(&r->acts[i]);
 	pn_free(r->acts);
+	pn_free(r->marks);
 	free_view(r);
 	pn_free(r->hdrs);
 	pn_free(r->deleted);

@@ -80,6 +80,8 @@ static void one_action(pn_buf *b, const sv_action *x)
 	case SV_ACT_EREJECT: pn_buf_puts(b, "ereject"); break;
 	case SV_ACT_ADDHEADER: pn_buf_puts(b, "addheader "); put_word(b, x->arg); break;
 	case SV_ACT_DELETEHEADER: pn_buf_puts(b, "deleteheader "); put_word(b, x->arg); break;
+	case SV_ACT_VACATION: pn_buf_puts(b, "vacation"); break;
+	case SV_ACT_NOTIFY: pn_buf_puts(b, "notify"); break;
 	}
 }
 

@@ -1,2 +1,2 @@
 # expect: error
-require "vacation-seconds";
+require "x-postern-no-such-extension";

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sieve_ext_date - date and index (RFC 5260): the date and currentdate tests, :index and :last on header, address and date
+ *
+ * Not implemented yet: the validation refuses its commands and tests.
+ */
+#include "milters/sort/sieve_int.h"
+
+int sv_date_tag(sv_parser *P, sv_node *n, size_t *i)
+{
+	(void)P;
+	(void)n;
+	(void)i;
+	return 0;
+}
+
+int sv_date_check(sv_parser *P, sv_node *n)
+{
+	return sv_perr(P, n->line, n->col, "\"%s\" is not implemented yet", n->name);
+}
+
+int sv_date_run(sv_ctx *c, const sv_node *n)
+{
+	return sv_rt_error(c, "\"%s\" is not implemented yet", n->name);
+}
+
+int sv_index_tag(sv_parser *P, sv_node *n, size_t *i)
+{
+	(void)P;
+	(void)n;
+	(void)i;
+	return 0;
+}
