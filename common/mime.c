@@ -871,8 +871,8 @@ static void end_headers(pn_mime *m, size_t idx)
 {
 	frame *f = m->fr[idx];
 	plist ct, cd;
-	char *type, *enc, *disp, *fname, *bnd;
-	size_t len, e;
+	char *type, *enc, *disp, *fname, *bnd, *hdr = NULL;
+	size_t len, e, hdr_len = 0;
 	pn_mime_part *p;
 	int message;
 
@@ -884,9 +884,13 @@ static void end_headers(pn_mime *m, size_t idx)
 	    && m->fr[idx - 1]->kind == K_MESSAGE && m->fr[idx - 1]->s
 	    && m->fr[idx - 1]->s->part->text == NULL)
 		keep_embedded_header(m, m->fr[idx - 1]->s->part, &f->hdr);
+	if (m->lim.keep_headers && !f->external && !f->hdr_over && !m->stopped)
+		hdr = pn_buf_steal(&f->hdr, &hdr_len);
 	pn_buf_free(&f->hdr);
-	if (m->stopped)
+	if (m->stopped) {
+		pn_free(hdr);
 		return;
+	}
 	type = parse_ctype(f->ct ? f->ct : "", &ct);
 	if (type == NULL)
 		type = pn_strdup(f->digest_child ? "message/rfc822" : "text/plain");
@@ -897,6 +901,24 @@ static void end_headers(pn_mime *m, size_t idx)
 	if (strncmp(type, "multipart/", 10) == 0 &&
 	    (bnd = param_get(&ct, "boundary", 0, &len)) != NULL) {
 		if (len > 0 && len <= BOUNDARY_MAX && idx < m->lim.max_depth) {
+			if (m->lim.keep_headers && (p = part_new(m)) != NULL) {
+				/* listed before its children: document order */
+				p->content_type = pn_strdup(type);
+				p->encoding = pn_strdup(enc);
+				p->depth = (unsigned)idx;
+				p->is_multipart = 1;
+				p->header = hdr;
+				p->header_len = hdr_len;
+				hdr = NULL;
+			}
+			pn_free(hdr);
+			if (m->stopped) {
+				pn_free(bnd);
+				pn_free(type);
+				pn_free(enc);
+				plist_free(&ct);
+				return;
+			}
 			f->kind = K_MULTIPART;
 			f->boundary = bnd;
 			f->blen = len;
@@ -922,6 +944,7 @@ static void end_headers(pn_mime *m, size_t idx)
 
 	if ((p = part_new(m)) == NULL) {
 		f->kind = K_LEAF;
+		pn_free(hdr);
 		pn_free(type);
 		pn_free(enc);
 		plist_free(&ct);
@@ -931,6 +954,8 @@ static void end_headers(pn_mime *m, size_t idx)
 	p->encoding = enc;
 	p->depth = (unsigned)idx;
 	p->is_container = f->kind == K_MESSAGE;
+	p->header = hdr;
+	p->header_len = hdr_len;
 	if ((p->charset = param_get(&ct, "charset", 0, &len)) != NULL) {
 		char *c = pn_utf8_sanitize(p->charset, len);
 
@@ -1345,6 +1370,7 @@ void pn_mime_free(pn_mime *m)
 		pn_free(p->encoding);
 		pn_free(p->filename);
 		pn_free(p->text);
+		pn_free(p->header);
 		pn_free(p);
 	}
 	pn_free(m->parts);
@@ -1446,4 +1472,40 @@ pn_mime *pn_mime_parse_message(const void *msg, size_t len)
 	pn_mime_body(m, (const char *)msg + off, len - off);
 	pn_mime_finish(m);
 	return m;
+}
+
+/* pn_mime_value_type - "type/subtype" of a Content-Type value, or the
+ * disposition type of a Content-Disposition value, in lower case */
+char *pn_mime_value_type(const char *value, int content_type)
+{
+	plist pl;
+	char *t;
+	size_t e;
+
+	if (!content_type)
+		return first_token(value, strlen(value), &e);
+	t = parse_ctype(value, &pl);
+	plist_free(&pl);
+	return t;
+}
+
+/* pn_mime_value_param - a parameter of a Content-Type or Content-Disposition
+ * value, decoded as the walk decodes filenames; NULL when absent */
+char *pn_mime_value_param(const char *value, const char *name)
+{
+	plist pl;
+	size_t n = strlen(value), i, e, len;
+	char *out, *lname = pn_strdup(name);
+
+	lower(lname);
+	i = skip_cfws(value, n, 0);
+	e = token_end(value, n, i);
+	i = skip_cfws(value, n, e);
+	if (i < n && value[i] == '/')	/* a Content-Type: past the subtype */
+		i = token_end(value, n, skip_cfws(value, n, i + 1));
+	parse_params(value, n, i, &pl);
+	out = param_get(&pl, lname, 1, &len);
+	plist_free(&pl);
+	pn_free(lname);
+	return out;
 }

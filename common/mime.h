@@ -18,6 +18,9 @@
  *
  *	size_t pn_mime_feed_headers(pn_mime *m, const void *msg, size_t len);
  *	pn_mime *pn_mime_parse_message(const void *msg, size_t len);
+ *
+ *	char *pn_mime_value_type(const char *value, int content_type);
+ *	char *pn_mime_value_param(const char *value, const char *name);
  * DESCRIPTION
  *	A milter sees a message as top-level headers, one call each, then
  *	the body in chunks cut anywhere, even inside a line. A pn_mime
@@ -77,6 +80,22 @@
  *	section of the embedded message (lines ending in LF, the lines that
  *	are not header fields left out).
  *
+ *	With limits->keep_headers set (Sieve's foreverypart and :mime), the
+ *	list also holds every multipart container (is_multipart set, before
+ *	its children, no size or digest), so that the parts inside part i are
+ *	the parts after it with a greater depth; and each listed part but the
+ *	top-level message (whose fields came through pn_mime_header()) keeps
+ *	its header section in header (header_len bytes, lines ending in LF,
+ *	folded lines as sent; NULL when it was over max_header_bytes).
+ *
+ *	pn_mime_value_type() reads a header value as the walk does: with
+ *	content_type set the lower-case "type/subtype" of a Content-Type
+ *	value (NULL when malformed), else the lower-case first token (the
+ *	disposition type of a Content-Disposition). pn_mime_value_param()
+ *	returns the named parameter of such a value decoded exactly as the
+ *	walk decodes filenames (RFC 2231 charsets and continuations, RFC 2047
+ *	words, UTF-8), or NULL when absent. Free both with pn_free().
+ *
  *	Limits (0 in a field, or a NULL limits, means the default): parts
  *	nested deeper than max_depth (20) are not split further but kept
  *	whole as one leaf; after max_parts (1000) listed parts the walk
@@ -118,6 +137,7 @@ typedef struct pn_mime_limits {
 	size_t keep_text_max;		/* per part, 0 = keep no text */
 	size_t keep_text_total;		/* per message, 0 = 4 * keep_text_max */
 	int keep_all_content;		/* keep every part's content, not only text */
+	int keep_headers;		/* list multiparts too; keep each part's header */
 } pn_mime_limits;
 
 typedef struct pn_mime_part {
@@ -135,6 +155,9 @@ typedef struct pn_mime_part {
 	char *text;
 	size_t text_len;
 	int text_truncated;
+	int is_multipart;		/* keep_headers: a multipart container */
+	char *header;			/* keep_headers: its header section, or NULL */
+	size_t header_len;
 } pn_mime_part;
 
 typedef struct pn_mime pn_mime;
@@ -150,5 +173,7 @@ int pn_mime_truncated(const pn_mime *m);
 unsigned long long pn_mime_body_bytes(const pn_mime *m);
 size_t pn_mime_feed_headers(pn_mime *m, const void *msg, size_t len);
 pn_mime *pn_mime_parse_message(const void *msg, size_t len);
+char *pn_mime_value_type(const char *value, int content_type);
+char *pn_mime_value_param(const char *value, const char *name);
 
 #endif

@@ -5,7 +5,9 @@
  * Built once per message, on the first body test, and shared by the runs
  * for every recipient: the raw body (at most max_bytes) and the MIME
  * parts with their decoded content: text converted to UTF-8, other
- * types as decoded bytes, an embedded message as sent.
+ * types as decoded bytes, an embedded message as sent. The multipart
+ * containers are listed too, each part with its header section, for
+ * foreverypart and :mime (sieve_ext_mime.c); the body test skips them.
  */
 #include "milters/sort/sieve_int.h"
 #include "common/alloc.h"
@@ -53,6 +55,7 @@ int sv_body_load(sv_body *b, const pn_msg *m, size_t max_bytes)
 	lim.keep_text_max = max_bytes ? max_bytes : 1;
 	lim.keep_text_total = max_bytes ? max_bytes : 1;
 	lim.keep_all_content = 1;	/* body :content "application/pdf" (RFC 5173 5.2) */
+	lim.keep_headers = 1;		/* foreverypart, :mime (sieve_ext_mime.c) */
 	b->mime = pn_mime_new(&lim);
 	for (i = 0; i < m->nheaders; i++)
 		pn_mime_header(b->mime, m->headers[i].name, m->headers[i].value);

@@ -296,11 +296,16 @@ typedef struct sv_parser {
 	const sv_limits *lim;
 	sv_caps caps;
 	sv_script *script;
+	/* the commands whose blocks enclose the one being validated,
+	 * innermost last (break finds its foreverypart here) */
+	const sv_node **outer;
+	size_t nouter;
 } sv_parser;
 
 int sv_perr(sv_parser *P, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int sv_need_cap(sv_parser *P, int line, int col, sv_caps cap, const char *what);
+sv_caps sv_cap_lookup(const char *name, size_t len);
 sv_string *sv_single_string(sv_parser *P, sv_arg *a, const char *what);
 sv_arg *sv_take_value(sv_parser *P, sv_node *n, size_t *i, sv_argtype type, const char *what);
 const sv_strlist *sv_node_keys(const sv_node *n);
@@ -330,6 +335,7 @@ typedef struct sv_ctx {
 	/* mime, foreverypart (sieve_ext_mime.c) */
 	const pn_mime_part *part;	/* foreverypart's current part, NULL outside */
 	const char *break_name;		/* break :name target, NULL: innermost */
+	size_t part_index;		/* index of part in the body's walk */
 	/* imap4flags (sieve_ext_imap4flags.c) */
 	char *flags;			/* the internal flags variable */
 } sv_ctx;
@@ -358,6 +364,9 @@ int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strl
 int sv_header_values(sv_ctx *c, const char *name, sv_vals *out);
 int sv_has_header(sv_ctx *c, const char *name);
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out);
+void sv_address_part(sv_ctx *c, int part, const char *local, const char *domain,
+		     const char *address, sv_vals *out);
+int sv_set_var(sv_ctx *c, const char *name, size_t nlen, const char *v, size_t vlen, int mods);
 const char *sv_env_item(const sv_ctx *c, const char *name);
 int sv_eval(sv_ctx *c, const sv_node *t);
 int sv_add_action(sv_ctx *c, sv_act_type type, const char *arg, size_t arglen, int copy);
@@ -407,7 +416,10 @@ int sv_spamtest_run(sv_ctx *c, const sv_node *n);
 /* sieve_ext_imap4flags.c: setflag, addflag, removeflag, hasflag */
 int sv_flags_check(sv_parser *P, sv_node *n);
 int sv_flags_run(sv_ctx *c, const sv_node *n);
-/* sieve_ext_ihave.c: ihave, error */
+/* sieve_ext_ihave.c: ihave, error; sv_ihave_block: the block of an if
+ * whose test is ihave: 1 validate it with *add capabilities more, 0 not
+ * an ihave block, -1 skip its validation (an extension we do not have) */
+int sv_ihave_block(const sv_node *test, sv_caps *add);
 int sv_ihave_check(sv_parser *P, sv_node *n);
 int sv_ihave_run(sv_ctx *c, const sv_node *n);
 /* sieve_ext_notify.c: notify, valid_notify_method, notify_method_capability */

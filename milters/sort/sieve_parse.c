@@ -526,6 +526,17 @@ static const struct capname {
 	{NULL, 0}
 };
 
+/* sv_cap_lookup - the capability bit of a require string, 0 when unknown */
+sv_caps sv_cap_lookup(const char *name, size_t len)
+{
+	const struct capname *c;
+
+	for (c = capnames; c->name; c++)
+		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+			return c->cap;
+	return 0;
+}
+
 /* cap_name - the require string of a capability bit */
 static const char *cap_name(sv_caps cap)
 {
@@ -1215,6 +1226,7 @@ static int check_args(sv_parser *P, sv_node *n, const spec *sp)
 }
 
 static int validate_tests(sv_parser *P, sv_node *n, const spec *sp);
+static int validate_inner(sv_parser *P, sv_node *n);
 
 /* validate_test - one test node */
 static int validate_test(sv_parser *P, sv_node *n)
@@ -1297,10 +1309,32 @@ static int validate_block(sv_parser *P, sv_node *first, int toplevel)
 				    "expected ';' after the arguments of \"%s\", found '{'", n->name);
 		if (check_semantics(P, n, sp) < 0)
 			return -1;
-		if (n->has_block && validate_block(P, n->block, 0) < 0)
+		if (n->has_block && validate_inner(P, n) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* validate_inner - a command's block, with n on the stack of enclosing
+ * commands; RFC 5463: the block of "if ihave" is validated with the
+ * capabilities it names, or not at all when one is unknown */
+static int validate_inner(sv_parser *P, sv_node *n)
+{
+	sv_caps add = 0, saved = P->caps;
+	int r;
+
+	if ((n->op == SV_OP_IF || n->op == SV_OP_ELSIF) && n->ntests == 1) {
+		r = sv_ihave_block(n->tests[0], &add);
+		if (r < 0)
+			return 0;
+		P->caps |= add;
+	}
+	P->outer = pn_realloc(P->outer, (P->nouter + 1) * sizeof(*P->outer));
+	P->outer[P->nouter++] = n;
+	r = validate_block(P, n->block, 0);
+	P->nouter--;
+	P->caps = saved;
+	return r;
 }
 
 /* collect_requires - capabilities of the leading require commands */
@@ -1389,6 +1423,7 @@ sv_script *sv_compile(const char *name, const char *text, size_t len, const sv_l
 	}
 	sv_token_free(&P.tok);
 	pn_free(P.lx.err);
+	pn_free(P.outer);
 	if (P.err) {
 		*err = P.err;
 		sv_script_free(s);

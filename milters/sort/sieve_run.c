@@ -234,10 +234,18 @@ static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen
 static int cmd_set(sv_ctx *c, const sv_node *n)
 {
 	const sv_string *name = &n->pos[0]->v[0];
-	size_t vlen, len;
+	size_t vlen;
 	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
-	char *val = apply_modifiers(n->mods, v, vlen, &len);
-	sv_var *x = sv_find_var(c, name->s, name->len);
+
+	return sv_set_var(c, name->s, name->len, v, vlen, n->mods);
+}
+
+/* sv_set_var - assign a variable through set's modifiers (set, extracttext) */
+int sv_set_var(sv_ctx *c, const char *vname, size_t nlen, const char *v, size_t vlen, int mods)
+{
+	size_t len;
+	char *val = apply_modifiers(mods, v, vlen, &len);
+	sv_var *x = sv_find_var(c, vname, nlen);
 
 	len = sv_utf8_cut(val, len, c->lim->max_variable_size);
 	val[len] = '\0';
@@ -249,7 +257,7 @@ static int cmd_set(sv_ctx *c, const sv_node *n)
 		}
 		c->vars = pn_realloc(c->vars, (c->nvars + 1) * sizeof(*c->vars));
 		x = &c->vars[c->nvars++];
-		x->name = pn_strdup(name->s);
+		x->name = pn_memdup0(vname, nlen);
 		for (i = 0; x->name[i]; i++)
 			if (x->name[i] >= 'A' && x->name[i] <= 'Z')
 				x->name[i] = (char)(x->name[i] - 'A' + 'a');
@@ -450,8 +458,8 @@ int sv_has_header(sv_ctx *c, const char *name)
 	return 0;
 }
 
-/* add_part - one address part of a parsed address */
-static void add_part(sv_ctx *c, int part, const char *local, const char *domain,
+/* sv_address_part - one address part of a parsed address */
+void sv_address_part(sv_ctx *c, int part, const char *local, const char *domain,
 		     const char *address, sv_vals *out)
 {
 	char *user = NULL, *detail = NULL;
@@ -499,7 +507,7 @@ int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *ou
 			 * matches only as a whole */
 			if (a->domain[0] == '\0' && n->part != SV_PART_ALL)
 				continue;
-			add_part(c, n->part, a->local, a->domain, a->address, out);
+			sv_address_part(c, n->part, a->local, a->domain, a->address, out);
 		}
 		pn_addr_list_free(l);
 	}
@@ -539,7 +547,7 @@ static void envelope_values(sv_ctx *c, const sv_node *n, const char *part, sv_va
 		if (n->part != SV_PART_DETAIL)
 			sv_vals_add(out, "", 0);
 	} else {
-		add_part(c, n->part, given->local, given->domain, given->address, out);
+		sv_address_part(c, n->part, given->local, given->domain, given->address, out);
 	}
 	pn_addr_clear(&own);
 }
