@@ -30,7 +30,8 @@
  * extracttext stores the decoded content of the current part (text as
  * UTF-8, other leaves as their decoded bytes, nothing for a multipart or
  * an embedded message), at most :first characters, through set's
- * modifiers. Outside a loop it stores the empty string (RFC 5703 7).
+ * modifiers. Outside a loop it is refused when the script is compiled
+ * (as Pigeonhole does).
  *
  * Costs: a step per part visited, a step per 256 bytes of a part's header
  * section read; the walk stops at 1,000 parts and 20 levels (mime.h).
@@ -181,6 +182,11 @@ int sv_mime_check(sv_parser *P, sv_node *n)
 		if (sv_need_cap(P, n->line, n->col, SV_CAP_VARIABLES, "extracttext") < 0
 		    || sv_need_cap(P, n->line, n->col, SV_CAP_FOREVERYPART, "extracttext") < 0)
 			return -1;
+		/* refused outside a loop, as Pigeonhole does: there is no part
+		 * to read, and an error now beats a silently empty variable */
+		if (break_target(P, NULL) == NULL)
+			return sv_perr(P, n->line, n->col, "extracttext is not inside a foreverypart "
+				       "loop");
 		s = &n->pos[0]->v[0];
 		if (!sv_var_name_valid(s->s, s->len))
 			return sv_perr(P, s->line, s->col, "invalid variable name \"%s\"", s->s);
@@ -369,6 +375,45 @@ static int header_part(sv_ctx *c, const sv_node *t, const pn_mime_part *p, const
 	return 0;
 }
 
+/* part_has - whether part p has a field named name (-1: budget) */
+static int part_has(sv_ctx *c, const pn_mime_part *p, const char *name)
+{
+	sv_vals f;
+	int r;
+
+	if (is_top(p))
+		return sv_has_header(c, name);
+	memset(&f, 0, sizeof(f));
+	r = part_fields(c, p, name, &f) < 0 ? -1 : f.n > 0;
+	sv_vals_free(&f);
+	return r;
+}
+
+/* exists_in - exists :mime: each name in one of the parts [first, end)
+ * (with :anychild not necessarily the same part, as Pigeonhole reads it) */
+static int exists_in(sv_ctx *c, const sv_node *t, long count, size_t first, size_t end)
+{
+	size_t i, k, len;
+
+	for (i = 0; i < t->pos[0]->n; i++) {
+		const char *name = sv_expand_z(c, &t->pos[0]->v[i], &len);
+		int found = 0;
+
+		if (name == NULL)
+			return -1;
+		for (k = first; k < end && !found; k++) {
+			if (sv_step(c) < 0)
+				return -1;
+			found = part_has(c, count ? sv_body_part(c->env->body, k) : NULL, name);
+			if (found < 0)
+				return -1;
+		}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 /* sv_mime_test_run - header, address, exists with :mime [:anychild] */
 int sv_mime_test_run(sv_ctx *c, const sv_node *t)
 {
@@ -384,6 +429,8 @@ int sv_mime_test_run(sv_ctx *c, const sv_node *t)
 		end = 1;	/* no body cache: the message's own fields */
 	else
 		end = t->anychild ? subtree_end(c, first, (size_t)count) : first + 1;
+	if (t->op == SV_OP_EXISTS)
+		return exists_in(c, t, count, first, end);
 	memset(&v, 0, sizeof(v));
 	for (k = first; k < end && r == 0; k++) {
 		const pn_mime_part *p = count ? sv_body_part(c->env->body, k) : NULL;
@@ -391,33 +438,6 @@ int sv_mime_test_run(sv_ctx *c, const sv_node *t)
 		if (sv_step(c) < 0) {
 			r = -1;
 			break;
-		}
-		if (t->op == SV_OP_EXISTS) {
-			int all = 1;
-
-			for (i = 0; i < t->pos[0]->n && all; i++) {
-				const char *name = sv_expand_z(c, &t->pos[0]->v[i], &len);
-				sv_vals f;
-
-				if (name == NULL) {
-					r = -1;
-					break;
-				}
-				if (is_top(p)) {
-					all = sv_has_header(c, name);
-					if (all < 0)
-						r = -1;
-					continue;
-				}
-				memset(&f, 0, sizeof(f));
-				if (part_fields(c, p, name, &f) < 0)
-					r = -1;
-				all = f.n > 0;
-				sv_vals_free(&f);
-			}
-			if (r == 0 && all > 0)
-				r = 1;
-			continue;
 		}
 		for (i = 0; i < t->pos[0]->n; i++) {
 			const char *name = sv_expand_z(c, &t->pos[0]->v[i], &len);
@@ -435,7 +455,7 @@ int sv_mime_test_run(sv_ctx *c, const sv_node *t)
 			}
 		}
 	}
-	if (t->op == SV_OP_EXISTS || r < 0) {
+	if (r < 0) {
 		sv_vals_free(&v);
 		return r;
 	}

@@ -1,0 +1,3 @@
+# expect: error
+require ["foreverypart", "extracttext", "variables"];
+extracttext "x";

@@ -1,0 +1,3 @@
+# expect: error
+require "foreverypart";
+foreverypart :name "a" { break :name "b"; }

@@ -1,0 +1,3 @@
+# expect: error
+require "mime";
+if header :anychild "Subject" "x" { keep; }

@@ -1,0 +1,2 @@
+# expect: error
+if header :mime "Content-Type" "text/plain" { keep; }

@@ -1,0 +1,3 @@
+# expect: error
+require "mime";
+if exists :mime :type "Content-Type" { keep; }
