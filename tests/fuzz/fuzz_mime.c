@@ -7,7 +7,9 @@
  * and every string must be valid UTF-8 within its limits; anything else
  * aborts so that libFuzzer reports it. An input whose first byte is odd
  * is walked with keep_all_content (every part's content kept, bytes for
- * types other than text).
+ * types other than text); one whose second bit is set with keep_headers
+ * (multiparts listed, each part's header section kept), whose header
+ * sections must also agree and stay within max_header_bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +32,8 @@ static void die(const char *what, size_t i)
 }
 
 /* walk - feed headers, then the body in chunks (0: one chunk) */
-static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed, int keep_all)
+static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed, int keep_all,
+		     int keep_headers)
 {
 	pn_mime_limits lim = {0};
 	pn_mime *m;
@@ -41,6 +44,7 @@ static pn_mime *walk(const uint8_t *data, size_t size, uint32_t seed, int keep_a
 	lim.max_parts = 64;
 	lim.max_header_bytes = 4096;
 	lim.keep_all_content = keep_all;
+	lim.keep_headers = keep_headers;
 	m = pn_mime_new(&lim);
 	off = pn_mime_feed_headers(m, data, size);
 	for (i = off; i < size; i += n) {
@@ -73,12 +77,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pn_mime *whole, *split;
 	size_t i;
 	int keep_all = size > 0 && (data[0] & 1);
+	int keep_headers = size > 0 && (data[0] & 2);
 
 	for (i = 0; i < size; i++)
 		seed = (seed ^ data[i]) * 16777619u;
 	seed |= 1;
-	whole = walk(data, size, 0, keep_all);
-	split = walk(data, size, seed, keep_all);
+	whole = walk(data, size, 0, keep_all, keep_headers);
+	split = walk(data, size, seed, keep_all, keep_headers);
 	if (pn_mime_part_count(whole) != pn_mime_part_count(split))
 		die("part count differs between whole and chunked", 0);
 	if (pn_mime_truncated(whole) != pn_mime_truncated(split))
@@ -98,6 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("part differs between whole and chunked", i);
 		if (p->depth > 8)
 			die("deeper than max_depth", i);
+		if (p->is_multipart != q->is_multipart || (p->header == NULL) != (q->header == NULL)
+		    || p->header_len != q->header_len
+		    || (p->header && memcmp(p->header, q->header, p->header_len) != 0))
+			die("part header differs between whole and chunked", i);
+		if ((p->header || p->is_multipart) && !keep_headers)
+			die("header kept without keep_headers", i);
+		if (p->header && p->header_len > 4096)
+			die("header section over max_header_bytes", i);
 		if (p->filename && !pn_utf8_valid(p->filename, strlen(p->filename)))
 			die("filename is not valid UTF-8", i);
 		if (p->charset && !pn_utf8_valid(p->charset, strlen(p->charset)))

@@ -1145,6 +1145,107 @@ static void random_messages_are_safe(void **state)
 	}
 }
 
+/* keep_headers: multiparts listed before their children, part headers
+ * kept, and the same filenames and parts as without it */
+static void keep_headers_lists_containers_in_document_order(void **state)
+{
+	static const struct {
+		const char *type;
+		unsigned depth;
+		int multipart, container;
+		const char *header_start;
+	} want[] = {
+		{"multipart/mixed", 0, 1, 0, NULL},
+		{"text/plain", 1, 0, 0, "Content-Type: text/plain\n"},
+		{"message/rfc822", 1, 0, 1, "Content-Type: message/rfc822\nContent-Disposition"},
+		{"multipart/mixed", 2, 1, 0, "From: carol@example.org\nSubject: inner\n"},
+		{"text/plain", 3, 0, 0, "Content-Type: text/plain; charset=us-ascii\n"},
+		{"application/zip", 3, 0, 0, "Content-Type: application/zip; name=\"a.zip\"\n"},
+	};
+	pn_mime_limits lim;
+	pn_mime *plain, *m;
+	size_t i, j = 0, off;
+
+	(void)state;
+	memset(&lim, 0, sizeof(lim));
+	lim.keep_headers = 1;
+	m = pn_mime_new(&lim);
+	off = pn_mime_feed_headers(m, msg_message_rfc822, strlen(msg_message_rfc822));
+	pn_mime_body(m, msg_message_rfc822 + off, strlen(msg_message_rfc822) - off);
+	pn_mime_finish(m);
+	plain = pn_mime_parse_message(msg_message_rfc822, strlen(msg_message_rfc822));
+	assert_int_equal(pn_mime_part_count(m), sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < pn_mime_part_count(m); i++) {
+		const pn_mime_part *p = pn_mime_part_get(m, i);
+
+		assert_string_equal(p->content_type, want[i].type);
+		assert_int_equal(p->depth, want[i].depth);
+		assert_int_equal(p->is_multipart, want[i].multipart);
+		assert_int_equal(p->is_container, want[i].container);
+		if (want[i].header_start == NULL) {
+			assert_null(p->header);	/* the top level came through the API */
+		} else {
+			assert_non_null(p->header);
+			assert_int_equal(strncmp(p->header, want[i].header_start,
+						 strlen(want[i].header_start)), 0);
+			assert_int_equal(strlen(p->header), p->header_len);
+		}
+		if (p->is_multipart)
+			continue;
+		/* every other part is the one the plain walk lists, unchanged */
+		{
+			const pn_mime_part *q = pn_mime_part_get(plain, j++);
+
+			assert_string_equal(p->content_type, q->content_type);
+			assert_string_equal(p->sha256, q->sha256);
+			assert_int_equal(p->size, q->size);
+			if (q->filename)
+				assert_string_equal(p->filename, q->filename);
+		}
+	}
+	assert_int_equal(j, pn_mime_part_count(plain));
+	pn_mime_free(m);
+	pn_mime_free(plain);
+}
+
+/* the value helpers decode as the walk decodes filenames */
+static void value_type_and_param(void **state)
+{
+	static const struct {
+		const char *value, *param, *want;
+	} cases[] = {
+		{"attachment; filename=\"a.pdf\"", "filename", "a.pdf"},
+		{"attachment; FileName=a.pdf", "FILENAME", "a.pdf"},
+		{"attachment; filename*0=\"tool.\"; filename*1=\"exe\"", "filename", "tool.exe"},
+		{"attachment; filename*=iso-8859-1''caf%E9.txt", "filename", "caf\xc3\xa9.txt"},
+		{"application/octet-stream; name=\"=?utf-8?q?x=2Eexe?=\"", "name", "x.exe"},
+		{"text/plain; charset=us-ascii (comment); format=flowed", "format", "flowed"},
+		{"text/plain", "name", NULL},
+		{"text/plain; name", "name", NULL},
+	};
+	size_t i;
+	char *v;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = pn_mime_value_param(cases[i].value, cases[i].param);
+		if (cases[i].want == NULL) {
+			assert_null(v);
+			continue;
+		}
+		assert_non_null(v);
+		assert_string_equal(v, cases[i].want);
+		pn_free(v);
+	}
+	v = pn_mime_value_type(" Text/HTML ; charset=utf-8", 1);
+	assert_string_equal(v, "text/html");
+	pn_free(v);
+	assert_null(pn_mime_value_type("text", 1));
+	v = pn_mime_value_type("Attachment; filename=x", 0);
+	assert_string_equal(v, "attachment");
+	pn_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1173,6 +1274,8 @@ int main(void)
 		cmocka_unit_test(header_bytes_limit),
 		cmocka_unit_test(keeps_text_in_utf8_within_limits),
 		cmocka_unit_test(random_messages_are_safe),
+		cmocka_unit_test(keep_headers_lists_containers_in_document_order),
+		cmocka_unit_test(value_type_and_param),
 	};
 	return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
 }
