@@ -46,18 +46,15 @@
 
 /* ---- validation --------------------------------------------------------- */
 
-/* has_mime_tag - whether :mime is among the node's tags */
+/* has_mime_tag - whether :mime is among the node's tags (in any order:
+ * the values of tags are string lists or numbers, never tags) */
 static int has_mime_tag(const sv_node *n)
 {
 	size_t k;
 
-	for (k = 0; k < n->nargs && n->args[k].type == SV_ARG_TAG; k++)
-		if (strcmp(n->args[k].tag, "mime") == 0)
+	for (k = 0; k < n->nargs; k++)
+		if (n->args[k].type == SV_ARG_TAG && strcmp(n->args[k].tag, "mime") == 0)
 			return 1;
-		else if (strcmp(n->args[k].tag, "param") == 0 || strcmp(n->args[k].tag, "comparator") == 0
-			 || strcmp(n->args[k].tag, "value") == 0 || strcmp(n->args[k].tag, "count") == 0
-			 || strcmp(n->args[k].tag, "index") == 0)
-			k++;	/* its value */
 	return 0;
 }
 
