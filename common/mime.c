@@ -1489,14 +1489,35 @@ char *pn_mime_value_type(const char *value, int content_type)
 	return t;
 }
 
-/* pn_mime_value_param - a parameter of a Content-Type or Content-Disposition
- * value, decoded as the walk decodes filenames; NULL when absent */
-char *pn_mime_value_param(const char *value, const char *name)
+/* one_param - a single-valued parameter decoded as param_get() does */
+static char *one_param(const param *p)
+{
+	char *charset = NULL, *out;
+	pn_buf b;
+	size_t off;
+
+	if (!p->ext)
+		return pn_rfc2047_decode(p->value, p->vlen);
+	pn_buf_init(&b, 0);
+	off = split_2231(p->value, p->vlen, &charset);
+	pct_decode(&b, p->value + off, p->vlen - off);
+	out = to_utf8(charset, pn_buf_str(&b), pn_buf_len(&b));
+	pn_buf_free(&b);
+	pn_free(charset);
+	return out;
+}
+
+/* pn_mime_value_params - every value of a parameter of a Content-Type or
+ * Content-Disposition value, decoded as the walk decodes filenames: the
+ * one the walk takes first, then each other occurrence of the name (a
+ * sender may repeat it, and readers differ in which they show) */
+size_t pn_mime_value_params(const char *value, const char *name, char ***out)
 {
 	plist pl;
-	size_t n = strlen(value), i, e, len;
-	char *out, *lname = pn_strdup(name);
+	size_t n = strlen(value), i, e, len, count = 0;
+	char *first, *lname = pn_strdup(name);
 
+	*out = NULL;
 	lower(lname);
 	i = skip_cfws(value, n, 0);
 	e = token_end(value, n, i);
@@ -1504,8 +1525,25 @@ char *pn_mime_value_param(const char *value, const char *name)
 	if (i < n && value[i] == '/')	/* a Content-Type: past the subtype */
 		i = token_end(value, n, skip_cfws(value, n, i + 1));
 	parse_params(value, n, i, &pl);
-	out = param_get(&pl, lname, 1, &len);
+	if ((first = param_get(&pl, lname, 1, &len)) != NULL) {
+		*out = pn_calloc(pl.n + 2, sizeof(**out));
+		(*out)[count++] = first;
+		for (i = 0; i < pl.n; i++) {
+			char *v;
+			size_t k;
+
+			if (pl.v[i].section >= 0 || strcmp(pl.v[i].name, lname) != 0)
+				continue;
+			v = one_param(&pl.v[i]);
+			for (k = 0; k < count && strcmp((*out)[k], v) != 0; k++)
+				;
+			if (k < count || *v == '\0')
+				pn_free(v);
+			else
+				(*out)[count++] = v;
+		}
+	}
 	plist_free(&pl);
 	pn_free(lname);
-	return out;
+	return count;
 }

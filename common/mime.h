@@ -20,7 +20,7 @@
  *	pn_mime *pn_mime_parse_message(const void *msg, size_t len);
  *
  *	char *pn_mime_value_type(const char *value, int content_type);
- *	char *pn_mime_value_param(const char *value, const char *name);
+ *	size_t pn_mime_value_params(const char *value, const char *name, char ***out);
  * DESCRIPTION
  *	A milter sees a message as top-level headers, one call each, then
  *	the body in chunks cut anywhere, even inside a line. A pn_mime
@@ -91,10 +91,15 @@
  *	pn_mime_value_type() reads a header value as the walk does: with
  *	content_type set the lower-case "type/subtype" of a Content-Type
  *	value (NULL when malformed), else the lower-case first token (the
- *	disposition type of a Content-Disposition). pn_mime_value_param()
- *	returns the named parameter of such a value decoded exactly as the
- *	walk decodes filenames (RFC 2231 charsets and continuations, RFC 2047
- *	words, UTF-8), or NULL when absent. Free both with pn_free().
+ *	disposition type of a Content-Disposition). pn_mime_value_params()
+ *	sets *out to the values of the named parameter of such a value,
+ *	decoded exactly as the walk decodes filenames (RFC 2231 charsets and
+ *	continuations, RFC 2047 words, UTF-8): first the one the walk takes
+ *	(the filename it records), then every other occurrence of the name
+ *	(senders repeat a parameter so that readers disagree), each value
+ *	once; it returns their number, 0 (and *out NULL) when absent. Free
+ *	each string and *out, and pn_mime_value_type()'s result, with
+ *	pn_free().
  *
  *	Limits (0 in a field, or a NULL limits, means the default): parts
  *	nested deeper than max_depth (20) are not split further but kept
@@ -174,6 +179,6 @@ unsigned long long pn_mime_body_bytes(const pn_mime *m);
 size_t pn_mime_feed_headers(pn_mime *m, const void *msg, size_t len);
 pn_mime *pn_mime_parse_message(const void *msg, size_t len);
 char *pn_mime_value_type(const char *value, int content_type);
-char *pn_mime_value_param(const char *value, const char *name);
+size_t pn_mime_value_params(const char *value, const char *name, char ***out);
 
 #endif

@@ -21,7 +21,9 @@
  * (or the disposition type of a Content-Disposition); :param reads the
  * named parameters of either, decoded by common/mime.c exactly as it
  * decodes filenames (RFC 2231 charsets and continuations, RFC 2047
- * words): a filename means the same in sort and in audit. With an option,
+ * words): a filename means the same in sort and in audit. A parameter
+ * given twice gives both values (the one audit records first), as in
+ * Pigeonhole: a reader may show either. With an option,
  * any other header field reads as the empty string, and a field without
  * any of the :param names gives one empty string (as Pigeonhole does).
  * The message's own fields come from the header view, so editheader
@@ -300,12 +302,14 @@ static void option_value(sv_ctx *c, const sv_node *t, const char *name, const ch
 	}
 	if (t->mime_opt == SV_MIME_PARAM) {
 		for (k = 0; k < t->mime_params->n; k++) {
-			size_t plen;
+			size_t plen, nv, j;
 			const char *pname = sv_expand_z(c, &t->mime_params->v[k], &plen);
-			char *pv = pname ? pn_mime_value_param(value, pname) : NULL;
+			char **pv = NULL;
 
-			if (pv)
-				sv_vals_put(out, pv, strlen(pv), 1);
+			nv = pname ? pn_mime_value_params(value, pname, &pv) : 0;
+			for (j = 0; j < nv; j++)
+				sv_vals_put(out, pv[j], strlen(pv[j]), 1);
+			pn_free(pv);
 		}
 		if (out->n == before)
 			sv_vals_put(out, "", 0, 0);

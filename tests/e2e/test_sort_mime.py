@@ -7,7 +7,8 @@ message whose .exe part is nested two multiparts deep (the client gets the
 script's text, nothing reaches the sink, the queue is empty) and lets a
 message with a nested PDF through; the same rule catches the filename
 spelled as RFC 2231 continuations or an RFC 2047 word in Content-Type's
-name=, as postern-audit would record it (common/mime.c decodes both).
+name=, as postern-audit would record it (common/mime.c decodes both), and
+behind a filename parameter given twice.
 
 Resource limits, with `postern-sort test` on generated messages: a
 foreverypart over a message of 1,500 parts visits the first 1,000 (the
@@ -120,6 +121,13 @@ def an_exe_named_in_rfc2231_continuations_is_refused():
 def an_exe_named_in_an_encoded_word_is_refused():
     refused("encoded", ['Content-Type: application/octet-stream; name="=?utf-8?B?'
                         'aW52b2ljZS5leGU=?="'])
+
+
+@test
+def an_exe_behind_a_repeated_filename_is_refused():
+    refused("repeated", ['Content-Type: application/octet-stream',
+                         'Content-Disposition: attachment; filename="notes.txt";'
+                         ' filename="setup.exe"'])
 
 
 @test

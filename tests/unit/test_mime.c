@@ -1227,16 +1227,31 @@ static void value_type_and_param(void **state)
 	char *v;
 
 	(void)state;
+	char **all;
+
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		v = pn_mime_value_param(cases[i].value, cases[i].param);
+		size_t n = pn_mime_value_params(cases[i].value, cases[i].param, &all);
+
 		if (cases[i].want == NULL) {
-			assert_null(v);
+			assert_int_equal(n, 0);
+			assert_null(all);
 			continue;
 		}
-		assert_non_null(v);
-		assert_string_equal(v, cases[i].want);
-		pn_free(v);
+		assert_int_equal(n, 1);
+		assert_string_equal(all[0], cases[i].want);
+		pn_free(all[0]);
+		pn_free(all);
 	}
+	/* a repeated name: the walk's choice first, then the others, once each */
+	assert_int_equal(pn_mime_value_params("attachment; FileName=\"notes.txt\"; "
+					      "filename=\"setup.exe\"; filename=notes.txt; "
+					      "filename*=utf-8''r%C3%A9sum%C3%A9.exe", "filename", &all), 3);
+	assert_string_equal(all[0], "r\xc3\xa9sum\xc3\xa9.exe");
+	assert_string_equal(all[1], "notes.txt");
+	assert_string_equal(all[2], "setup.exe");
+	for (i = 0; i < 3; i++)
+		pn_free(all[i]);
+	pn_free(all);
 	v = pn_mime_value_type(" Text/HTML ; charset=utf-8", 1);
 	assert_string_equal(v, "text/html");
 	pn_free(v);
