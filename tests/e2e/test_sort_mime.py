@@ -16,7 +16,8 @@ walk's part limit, mime.h) and finishes within the step budget; a rule
 that counts the parts refuses such a message; nested loops over a deep
 message run out of the step budget and end as a run-time error with the
 implicit keep, never a hang; a message nested 60 multiparts deep is
-walked to 20 levels."""
+walked to 20 levels; the walk reads max_body_size bytes of the body (a
+part after them is not seen, as postern-sort.conf(5) says)."""
 import os
 import subprocess
 import sys
@@ -70,9 +71,6 @@ def setup(kind):
     script = os.path.join(base, "global.sieve")
     with open(script, "w") as f:
         f.write(GLOBAL)
-    S["conf"] = os.path.join(base, "test.conf")
-    with open(S["conf"], "w") as f:
-        f.write(f"tmp_dir = {base}\n")
     S["base"] = base
     d = Daemon("postern-sort", base=base, socket_dir=mta.socket_dir("sort"), config={
         "script": script,
@@ -148,14 +146,16 @@ def a_message_with_a_nested_pdf_is_delivered():
 
 # ---- resource limits, with the test tool ---------------------------------
 
-def run_tool(script, message):
+def run_tool(script, message, conf=""):
     d = tempfile.mkdtemp(prefix="postern-sort-mime-", dir=S["base"])
-    sp, mp = os.path.join(d, "s.sieve"), os.path.join(d, "m.eml")
+    sp, mp, cp = (os.path.join(d, n) for n in ("s.sieve", "m.eml", "c.conf"))
     with open(sp, "w") as f:
         f.write(script)
     with open(mp, "w") as f:
         f.write(message)
-    p = subprocess.run([binary("postern-sort"), "-c", S["conf"], "test", sp, mp],
+    with open(cp, "w") as f:
+        f.write(f"tmp_dir = {d}\n{conf}")
+    p = subprocess.run([binary("postern-sort"), "-c", cp, "test", sp, mp],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, (p.returncode, p.stderr)
     return p.stdout.split("\n\n", 1)[0].splitlines(), p.stderr
@@ -225,6 +225,18 @@ if string :value "ge" :comparator "i;ascii-numeric" "${n}" "1000" {
     check_eq(acts, ['reject "Too many MIME parts."'], "actions")
     acts, err = run_tool(script, flat(20, exe_at=15))
     check_eq(acts, ['reject "Executable attachments are refused."'], "actions, small message")
+
+
+@test
+def the_walk_reads_max_body_size_bytes_as_the_manual_says():
+    # 3,000 bytes of text before the .exe: with max_body_size = 2k the rule
+    # cannot see it (postern-sort.conf(5)); raised, the rule refuses it
+    msg = flat(2, exe_at=1).replace("part 0", "x" * 3000)
+    acts, err = run_tool(GLOBAL, msg, "max_body_size = 2k\n")
+    check_eq(acts, ["keep"], "actions with max_body_size = 2k")
+    acts, err = run_tool(GLOBAL, msg, "max_body_size = 10m\n")
+    check_eq(acts, ['reject "Executable attachments are refused."'],
+             "actions with max_body_size = 10m")
 
 
 @test
