@@ -137,6 +137,8 @@ typedef struct sv_limits {
 	size_t max_variable_size;	/* bytes of one variable's value */
 	unsigned max_variables;		/* distinct variables per run */
 	size_t max_body_size;		/* body bytes the body test examines */
+	unsigned max_include_depth;	/* include: scripts nested in one run */
+	unsigned max_includes;		/* include: scripts included in one run */
 } sv_limits;
 
 typedef struct sv_script sv_script;

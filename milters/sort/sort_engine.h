@@ -18,6 +18,8 @@
  *	                const pn_msg *m, const char *queue_id, pn_actions *a);
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
+void sort_set_clock(sort_state *st, time_t now);
+ *	void sort_set_clock(sort_state *st, time_t now);
  * DESCRIPTION
  *	The engine of postern-sort (sort_cache.c, sort_load.c, sort_run.c,
  *	sort_apply.c; sort_int.h), free of libmilter: the milter glue
@@ -97,6 +99,10 @@
  *	               the run for the first recipient) and a warning says
  *	               per-recipient edits were ignored.
  *
+ *	sort_set_clock() fixes the time currentdate (and the other
+ *	clock readers of sieve.h's sv_env.now) see, for the test tool;
+ *	0, the default, is the time of each run.
+ *
  *	sort_outcome_print() writes each recipient's Sieve actions in the
  *	form of sv_result_print(), preceded by "recipient ADDR" lines when
  *	there is more than one recipient.
@@ -110,6 +116,7 @@
 #define SORT_ENGINE_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "common/actions.h"
 #include "common/config.h"
@@ -140,9 +147,14 @@ typedef struct sort_rcpt {
 	int same_global, same_all;
 	char *scripts;			/* scripts run, for the log */
 	int ran;			/* number of scripts run */
+	struct holder **held;		/* scripts included (sort_run.c), kept
+					 * until the outcome is freed: actions
+					 * name them */
+	size_t nheld;
 } sort_rcpt;
 
 typedef struct sort_outcome {
+	sort_state *st;			/* the state the run used */
 	sort_rcpt *r;
 	size_t n;
 	sv_body *body;
@@ -166,5 +178,6 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const char *queue_id, pn_actions *a);
 void sort_outcome_print(const sort_outcome *o, FILE *out);
 void sort_outcome_free(sort_outcome *o);
+void sort_set_clock(sort_state *st, time_t now);
 
 #endif

@@ -57,6 +57,15 @@ const pn_param sort_params[] = {
 	 "longest variable value (longer values are cut)"},
 	{"max_body_size", PN_PARAM_SIZE, "1m", 1024, 64 * 1024 * 1024, NULL,
 	 "body bytes the body test examines"},
+	{"include_personal_dir", PN_PARAM_STR, "", 0, 0, NULL,
+	 "directory of the scripts include :personal names, %d = domain, %u = local part "
+	 "(NAME is NAME.sieve; empty: none)"},
+	{"include_global_dir", PN_PARAM_STR, "", 0, 0, NULL,
+	 "directory of the scripts include :global names (NAME.sieve; empty: none)"},
+	{"max_include_depth", PN_PARAM_INT, "10", 1, SV_MAX_INCLUDE_DEPTH, NULL,
+	 "scripts nested by include in one run (deeper is a run-time error)"},
+	{"max_includes", PN_PARAM_INT, "255", 1, 10000, NULL,
+	 "scripts one recipient's run may include in all"},
 	{"script_cache_size", PN_PARAM_INT, "1000", 10, 1000000, NULL,
 	 "compiled per-domain and per-recipient scripts kept in memory"},
 	{"geoip_country_db", PN_PARAM_STR, "", 0, 0, NULL,
@@ -162,6 +171,10 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	st->lim.max_variables = (unsigned)pn_config_int(cfg, "max_variables");
 	st->lim.max_variable_size = (size_t)pn_config_int(cfg, "max_variable_size");
 	st->lim.max_body_size = (size_t)pn_config_int(cfg, "max_body_size");
+	st->lim.max_include_depth = (unsigned)pn_config_int(cfg, "max_include_depth");
+	st->lim.max_includes = (unsigned)pn_config_int(cfg, "max_includes");
+	st->incl_personal = pn_strdup(pn_config_str(cfg, "include_personal_dir"));
+	st->incl_global = pn_strdup(pn_config_str(cfg, "include_global_dir"));
 	st->global = pn_strdup(pn_config_str(cfg, "script"));
 	st->domain_tmpl = pn_strdup(pn_config_str(cfg, "domain_scripts"));
 	st->user_tmpl = pn_strdup(pn_config_str(cfg, "user_scripts"));
@@ -199,7 +212,8 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 		goto fail;
 	}
 	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
-	    || check_template("user_scripts", st->user_tmpl, err) < 0)
+	    || check_template("user_scripts", st->user_tmpl, err) < 0
+	    || check_template("include_personal_dir", st->incl_personal, err) < 0)
 		goto fail;
 	if (*st->global) {
 		holder *h = sort_script_acquire(st, st->global, 1, err);
@@ -237,6 +251,8 @@ void sort_unload(sort_state *st)
 	pn_free(st->trace_header);
 	pn_free(st->original_header);
 	pn_free(st->host);
+	pn_free(st->incl_personal);
+	pn_free(st->incl_global);
 	pn_free(st);
 }
 
