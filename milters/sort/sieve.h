@@ -42,6 +42,10 @@
  *	body (RFC 5173), editheader (RFC 5293), reject and ereject
  *	(RFC 5429), environment (RFC 5183) and regex
  *	(draft-ietf-sieve-regex, POSIX extended regular expressions).
+ *	Also date and index (RFC 5260; currentdate reads env->now) and
+ *	include (RFC 6609; scripts come from env->svc->include, and include
+ *	loops, nesting beyond max_include_depth and more than max_includes
+ *	scripts are run-time errors naming the chain).
  *
  *	sv_run() runs a script for one recipient of one message: env names
  *	the message, the envelope (sender and this recipient) and the
@@ -148,9 +152,10 @@ struct sv_send;
 
 /*
  * What the engine offers the extensions that need more than the message:
- * each member may be NULL (the test tool passes none), and the extension
- * then behaves as its manual page says (duplicate is false, include fails
- * with "not found", spamtest is unknown).
+ * each member may be NULL, and the extension then behaves as its manual
+ * page says (duplicate is false, include fails with "not found", spamtest
+ * is unknown). sort_run() makes one per recipient, for the daemon and the
+ * test tool alike; arg is then its run_arg (sort_run.c).
  */
 typedef struct sv_services {
 	void *arg;

@@ -251,12 +251,12 @@ static void keep_edits_once(sort_outcome *o, size_t i)
 	rc->edits_all = pn_actions_new();
 }
 
-/* what the include hook needs of one recipient's run */
-typedef struct include_arg {
+/* the arg of the sv_services hooks: what they need of one recipient's run */
+typedef struct run_arg {
 	sort_state *st;
 	sort_outcome *o;
 	sort_rcpt *rc;
-} include_arg;
+} run_arg;
 
 /*
  * include_script - sv_services.include: NAME.sieve in the recipient's
@@ -267,7 +267,7 @@ typedef struct include_arg {
 static const sv_script *include_script(void *arg, int global, const char *name,
 				       int *missing, char **err)
 {
-	include_arg *ia = arg;
+	run_arg *ia = arg;
 	sort_state *st = ia->st;
 	char *dir, *path;
 	holder *h;
@@ -321,7 +321,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		sort_rcpt *rc = &o->r[i];
 		sv_env env;
 		sv_services svc;
-		include_arg ia;
+		run_arg ia;
 		holder *h[3] = {NULL, NULL, NULL};
 		char *path;
 
