@@ -134,12 +134,14 @@ int sv_include_check(sv_parser *P, sv_node *n)
 
 /* sv_var_is_global - whether a variable name refers to a global variable:
  * "global.NAME" (name and len then name NAME), or a name the running
- * script declared with global */
+ * script declared with global; the namespace only in scripts that
+ * require include */
 int sv_var_is_global(const sv_ctx *c, const char **name, size_t *len)
 {
 	size_t i, k;
 
-	if (*len > 7 && strncasecmp(*name, "global.", 7) == 0) {
+	/* the namespace belongs to include: elsewhere "global.x" is a plain name */
+	if (*len > 7 && (c->s->caps & SV_CAP_INCLUDE) && strncasecmp(*name, "global.", 7) == 0) {
 		*name += 7;
 		*len -= 7;
 		return 1;
