@@ -154,11 +154,13 @@ struct sv_send;
  * What the engine offers the extensions that need more than the message:
  * each member may be NULL, and the extension then behaves as its manual
  * page says (duplicate is false, include fails with "not found", spamtest
- * is unknown). sort_run() makes one per recipient, for the daemon and the
- * test tool alike; arg is then its run_arg (sort_run.c).
+ * is unknown). include is called with include_arg, the others with arg:
+ * sort_run() gives include, for the daemon and the test tool alike, one
+ * include_arg per recipient (the recipient's own script directory).
  */
 typedef struct sv_services {
 	void *arg;
+	void *include_arg;
 	/* duplicate, vacation: 1 when key was recorded and has not expired
 	 * at now, 0 when not, -1 on error (the store is sort_store.h) */
 	int (*seen)(void *arg, const unsigned char key[32], time_t now);

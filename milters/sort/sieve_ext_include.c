@@ -252,7 +252,7 @@ static int cmd_include(sv_ctx *c, const sv_node *n)
 	if (c->include_depth == 0)
 		c->include_chain[0] = c->s;
 	if (svc && svc->include)
-		s = svc->include(svc->arg, e->global, name, &missing, &err);
+		s = svc->include(svc->include_arg, e->global, name, &missing, &err);
 	else
 		missing = 1;
 	if (s == NULL) {

@@ -251,7 +251,7 @@ static void keep_edits_once(sort_outcome *o, size_t i)
 	rc->edits_all = pn_actions_new();
 }
 
-/* the arg of the sv_services hooks: what they need of one recipient's run */
+/* sv_services.include_arg: what the include hook needs of one recipient's run */
 typedef struct run_arg {
 	sort_state *st;
 	sort_outcome *o;
@@ -345,7 +345,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		ia.st = st;
 		ia.o = o;
 		ia.rc = rc;
-		svc.arg = &ia;
+		svc.include_arg = &ia;
 		svc.include = include_script;
 		env.svc = &svc;
 		rc->edits_global = pn_actions_new();
