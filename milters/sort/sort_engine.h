@@ -49,6 +49,15 @@ void sort_set_clock(sort_state *st, time_t now);
  *	become modifications that are kept for the first recipient and, for
  *	the others, only compared with those (same_global, same_all).
  *
+ *	Each recipient's runs get an include hook (sieve.h's sv_services):
+ *	include :personal "NAME" is NAME.sieve in include_personal_dir
+ *	expanded for that recipient (%d, %u as for user_scripts), :global
+ *	is NAME.sieve in include_global_dir; both come from the script
+ *	cache, so an included script is compiled once and again only when
+ *	its file changes, and it is held until sort_outcome_free() (the
+ *	actions name it). The clock scripts see is sort_set_clock()'s, or
+ *	the time of the run.
+ *
  *	Every decision on an address uses its canonical form (common/addr.h,
  *	the MTA's {rcpt_addr} / {mail_addr} when it sent them), never the
  *	path as spelled, so "<bob(x)@Example.ORG.>" is bob@example.org for
