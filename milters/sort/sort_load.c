@@ -4,7 +4,8 @@
  *
  * sort_params is the parameter table; sort_load() checks the parameters,
  * compiles the global script and every file the per-domain and
- * per-recipient templates match (so `postern-sort check` validates them)
+ * per-recipient templates and the include directories match (so
+ * `postern-sort check` validates them)
  * into the script cache (sort_cache.c), and opens the GeoIP databases.
  * sort_unload() frees it all.
  */
@@ -151,6 +152,44 @@ static int precompile(sort_state *st, const char *tmpl, char **err)
 	return rc;
 }
 
+/* include_template - the template of every script an include directory
+ * holds: DIR/%u.sieve (a literal "%" of a global directory doubled) */
+static char *include_template(const char *dir, int is_template)
+{
+	pn_buf b;
+	const char *p;
+
+	pn_buf_init(&b, 4096);
+	for (p = dir; *p; p++) {
+		if (*p == '%' && !is_template)
+			pn_buf_putc(&b, '%');
+		pn_buf_putc(&b, *p);
+	}
+	if (pn_buf_len(&b) && p[-1] != '/')
+		pn_buf_putc(&b, '/');
+	pn_buf_puts(&b, "%u.sieve");
+	return pn_buf_steal(&b, NULL);
+}
+
+/* precompile_includes - every script the include directories hold, so
+ * that check reports their errors too */
+static int precompile_includes(sort_state *st, char **err)
+{
+	const char *dirs[2] = {st->incl_personal, st->incl_global};
+	int k, rc = 0;
+
+	for (k = 0; k < 2 && rc == 0; k++) {
+		char *t;
+
+		if (*dirs[k] == '\0')
+			continue;
+		t = include_template(dirs[k], k == 0);
+		rc = precompile(st, t, err);
+		pn_free(t);
+	}
+	return rc;
+}
+
 /* sort_load - state from the configuration */
 sort_state *sort_load(const pn_config *cfg, char **err)
 {
@@ -225,7 +264,8 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 		st->needs_body |= sv_script_needs_body(h->s);
 		sort_script_release(st, h);
 	}
-	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0)
+	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0
+	    || precompile_includes(st, err) < 0)
 		goto fail;
 	if ((*cdb || *adb) && (st->geo = pn_geoip_open(cdb, adb, err)) == NULL)
 		goto fail;

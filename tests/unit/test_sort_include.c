@@ -219,13 +219,14 @@ static void include_loops_are_run_time_errors(void **state)
 		{"self", 0, "require \"include\"; include :once \"self\";", NULL, 0},
 		{"many", 0, "require [\"include\", \"variables\"]; set \"global.n\" \"${global.n}1\";",
 		 NULL, 0},
+		{"broken", 0, "require \"fileinto\"; fileinto \"x\"", NULL, 0},
 	};
 	pn_buf b;
 	int i;
 
 	(void)state;
 	libs = table;
-	nlibs = 5;
+	nlibs = 6;
 	/* the actions of the whole run go; the chain is named */
 	expect("require [\"include\", \"fileinto\"]; fileinto \"first\"; include \"a\";", 1,
 	       "keep\n", "include loop: main -> a -> b -> c -> a");
@@ -239,6 +240,9 @@ static void include_loops_are_run_time_errors(void **state)
 		pn_buf_puts(&b, "include \"many\";\n");
 	expect(pn_buf_str(&b), 1, "keep\n", "more than 255 scripts included");
 	pn_buf_free(&b);
+	/* a script that does not compile is a run-time error naming it */
+	expect("require [\"include\", \"fileinto\"]; fileinto \"first\"; include \"broken\";", 1,
+	       "keep\n", "include: personal script \"broken\": broken:1:");
 	/* a name made at run time is checked as at compile time */
 	expect("require [\"include\", \"variables\"]; set \"n\" \"../etc/x\"; include \"${n}\";", 1,
 	       "keep\n", "script name starts with \".\"");
@@ -377,6 +381,26 @@ static void engine_depth_limit_is_a_parameter(void **state)
 	sort_unload(st);
 }
 
+static void engine_check_compiles_included_scripts(void **state)
+{
+	pn_config *cfg;
+	sort_state *st;
+	char *err = NULL, *conf;
+
+	(void)state;
+	put("chk/global/good.sieve", "require \"fileinto\"; fileinto \"x\";");
+	put("chk/global/bad.sieve", "require \"fileinto\";\nfileinto \"x\"");
+	conf = pn_asprintf("include_global_dir = %s/chk/global\n", dir);
+	cfg = pn_config_parse(conf, "t.conf", sort_params, &err);
+	assert_non_null(cfg);
+	st = sort_load(cfg, &err);
+	if (st != NULL || err == NULL || strstr(err, "chk/global/bad.sieve:2:") == NULL)
+		fail_msg("a broken global include loaded: %s", err ? err : "(no error)");
+	pn_free(err);
+	pn_config_free(cfg);
+	pn_free(conf);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -406,6 +430,7 @@ int main(void)
 		cmocka_unit_test(include_loops_are_run_time_errors),
 		cmocka_unit_test(engine_maps_locations_to_directories),
 		cmocka_unit_test(engine_depth_limit_is_a_parameter),
+		cmocka_unit_test(engine_check_compiles_included_scripts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

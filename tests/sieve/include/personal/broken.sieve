@@ -1,2 +1,0 @@
-require "fileinto";
-fileinto "unterminated;
