@@ -42,6 +42,10 @@
  *	body (RFC 5173), editheader (RFC 5293), reject and ereject
  *	(RFC 5429), environment (RFC 5183) and regex
  *	(draft-ietf-sieve-regex, POSIX extended regular expressions).
+ *	Also date and index (RFC 5260; currentdate reads env->now) and
+ *	include (RFC 6609; scripts come from env->svc->include, and include
+ *	loops, nesting beyond max_include_depth and more than max_includes
+ *	scripts are run-time errors naming the chain).
  *
  *	sv_run() runs a script for one recipient of one message: env names
  *	the message, the envelope (sender and this recipient) and the
@@ -137,6 +141,8 @@ typedef struct sv_limits {
 	size_t max_variable_size;	/* bytes of one variable's value */
 	unsigned max_variables;		/* distinct variables per run */
 	size_t max_body_size;		/* body bytes the body test examines */
+	unsigned max_include_depth;	/* include: scripts nested in one run */
+	unsigned max_includes;		/* include: scripts included in one run */
 } sv_limits;
 
 typedef struct sv_script sv_script;
@@ -146,12 +152,15 @@ struct sv_send;
 
 /*
  * What the engine offers the extensions that need more than the message:
- * each member may be NULL (the test tool passes none), and the extension
- * then behaves as its manual page says (duplicate is false, include fails
- * with "not found", spamtest is unknown).
+ * each member may be NULL, and the extension then behaves as its manual
+ * page says (duplicate is false, include fails with "not found", spamtest
+ * is unknown). include is called with include_arg, the others with arg:
+ * sort_run() gives include, for the daemon and the test tool alike, one
+ * include_arg per recipient (the recipient's own script directory).
  */
 typedef struct sv_services {
 	void *arg;
+	void *include_arg;
 	/* duplicate, vacation: 1 when key was recorded and has not expired
 	 * at now, 0 when not, -1 on error (the store is sort_store.h) */
 	int (*seen)(void *arg, const unsigned char key[32], time_t now);

@@ -307,6 +307,9 @@ const sv_strlist *sv_node_keys(const sv_node *n);
 
 /* ---- running (sieve_run.c) -------------------------------------------- */
 
+/* include: the deepest nesting the max_include_depth parameter may allow */
+#define SV_MAX_INCLUDE_DEPTH 64
+
 typedef struct sv_var {
 	char *name;		/* lower case */
 	char *val;
@@ -332,6 +335,15 @@ typedef struct sv_ctx {
 	signed char env_state[2];	/* 0 not made, 1 made, -1 unparsable */
 	/* include (sieve_ext_include.c) */
 	unsigned include_depth;
+	const sv_script *include_chain[SV_MAX_INCLUDE_DEPTH + 1];	/* running scripts,
+								 * outermost first */
+	const sv_script **included;	/* every script included in this run (:once) */
+	size_t nincluded;
+	unsigned includes;		/* include commands that ran a script */
+	sv_var *gvars;			/* global variables (RFC 6609 3.5) */
+	size_t ngvars;
+	const sv_strlist **gdecl;	/* the running script's global declarations */
+	size_t ngdecl;
 	/* mime, foreverypart (sieve_ext_mime.c) */
 	const pn_mime_part *part;	/* foreverypart's current part, NULL outside */
 	const char *break_name;		/* break :name target, NULL: innermost */
@@ -361,6 +373,8 @@ const char *sv_expand(sv_ctx *c, const sv_string *s, size_t *len);
 const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len);
 int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strlist *keys);
 int sv_header_values(sv_ctx *c, const char *name, sv_vals *out);
+int sv_header_values_at(sv_ctx *c, const char *name, unsigned long index, int last,
+			sv_vals *out);
 int sv_has_header(sv_ctx *c, const char *name);
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out);
 const char *sv_env_item(const sv_ctx *c, const char *name);
@@ -396,6 +410,8 @@ int sv_date_run(sv_ctx *c, const sv_node *n);
 int sv_include_tag(sv_parser *P, sv_node *n, size_t *i);
 int sv_include_check(sv_parser *P, sv_node *n);
 int sv_include_run(sv_ctx *c, const sv_node *n);
+int sv_var_is_global(const sv_ctx *c, const char **name, size_t *len);
+void sv_include_free(sv_ctx *c);
 /* sieve_ext_duplicate.c */
 int sv_duplicate_tag(sv_parser *P, sv_node *n, size_t *i);
 int sv_duplicate_check(sv_parser *P, sv_node *n);

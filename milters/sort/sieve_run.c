@@ -126,11 +126,16 @@ size_t sv_utf8_cut(const char *s, size_t len, size_t max)
 /* sv_find_var - a variable by name, any case */
 sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len)
 {
-	size_t i;
+	size_t i, n = c->nvars;
+	sv_var *vars = c->vars;
 
-	for (i = 0; i < c->nvars; i++)
-		if (strlen(c->vars[i].name) == len && strncasecmp(c->vars[i].name, name, len) == 0)
-			return &c->vars[i];
+	if (sv_var_is_global(c, &name, &len)) {	/* include's global variables */
+		vars = c->gvars;
+		n = c->ngvars;
+	}
+	for (i = 0; i < n; i++)
+		if (strlen(vars[i].name) == len && strncasecmp(vars[i].name, name, len) == 0)
+			return &vars[i];
 	return NULL;
 }
 
@@ -234,7 +239,8 @@ static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen
 static int cmd_set(sv_ctx *c, const sv_node *n)
 {
 	const sv_string *name = &n->pos[0]->v[0];
-	size_t vlen, len;
+	const char *vname = name->s;
+	size_t vlen, len, vnlen = name->len;
 	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
 	char *val = apply_modifiers(n->mods, v, vlen, &len);
 	sv_var *x = sv_find_var(c, name->s, name->len);
@@ -243,13 +249,17 @@ static int cmd_set(sv_ctx *c, const sv_node *n)
 	val[len] = '\0';
 	if (x == NULL) {
 		size_t i;
-		if (c->nvars >= c->lim->max_variables) {
+		int global = sv_var_is_global(c, &vname, &vnlen);
+		sv_var **vars = global ? &c->gvars : &c->vars;
+		size_t *nvars = global ? &c->ngvars : &c->nvars;
+
+		if (*nvars >= c->lim->max_variables) {
 			pn_free(val);
 			return sv_rt_error(c, "more than %u variables", c->lim->max_variables);
 		}
-		c->vars = pn_realloc(c->vars, (c->nvars + 1) * sizeof(*c->vars));
-		x = &c->vars[c->nvars++];
-		x->name = pn_strdup(name->s);
+		*vars = pn_realloc(*vars, (*nvars + 1) * sizeof(**vars));
+		x = &(*vars)[(*nvars)++];
+		x->name = pn_strndup(vname, vnlen);
 		for (i = 0; x->name[i]; i++)
 			if (x->name[i] >= 'A' && x->name[i] <= 'Z')
 				x->name[i] = (char)(x->name[i] - 'A' + 'a');
@@ -422,18 +432,49 @@ static int scan_cost(sv_ctx *c)
 	return sv_steps_n(c, view_size(c->r) / 256);
 }
 
-/* sv_header_values - decoded values of every field named name in the view */
-int sv_header_values(sv_ctx *c, const char *name, sv_vals *out)
+/* field_count - fields named name in the view (for :index :last) */
+static size_t field_count(const sv_result *r, const char *name)
 {
-	size_t i, n = view_size(c->r);
+	size_t i, total = 0, n = view_size(r);
+	vfield f;
+
+	for (i = 0; i < n; i++)
+		total += view_at(r, i, &f) && strcasecmp(f.name, name) == 0;
+	return total;
+}
+
+/* wanted_field - whether the occ-th field of total (1-based) is the one
+ * :index chose (index 0: every field; last: counted from the end) */
+static int wanted_field(unsigned long index, int last, size_t occ, size_t total)
+{
+	if (index == 0)
+		return 1;
+	return (last ? total - occ + 1 : occ) == index;
+}
+
+/* sv_header_values_at - decoded values of the fields named name in the
+ * view; with index (RFC 5260 :index) only that field */
+int sv_header_values_at(sv_ctx *c, const char *name, unsigned long index, int last,
+			sv_vals *out)
+{
+	size_t i, n = view_size(c->r), occ = 0, total = 0;
 	vfield f;
 
 	if (scan_cost(c) < 0)
 		return -1;
+	if (index && last)
+		total = field_count(c->r, name);
 	for (i = 0; i < n; i++)
-		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0)
+		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0
+		    && wanted_field(index, last, ++occ, total))
 			field_value(&f, out);
 	return 0;
+}
+
+/* sv_header_values - decoded values of every field named name in the view */
+int sv_header_values(sv_ctx *c, const char *name, sv_vals *out)
+{
+	return sv_header_values_at(c, name, 0, 0, out);
 }
 
 /* sv_has_header - whether the view holds a field named name (-1: budget) */
@@ -493,15 +534,20 @@ static pn_addr_list *address_list(sv_ctx *c, const vfield *f)
 /* sv_address_values - address parts from the named headers */
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out)
 {
-	size_t i, j, nv = view_size(c->r);
+	size_t i, j, nv = view_size(c->r), occ = 0, total = 0;
 	vfield f;
 
 	if (scan_cost(c) < 0)
 		return -1;
+	if (n->index && n->index_last)
+		total = field_count(c->r, name);
 	for (i = 0; i < nv; i++) {
 		pn_addr_list *l;
 
 		if (!view_at(c->r, i, &f) || strcasecmp(f.name, name) != 0)
+			continue;
+		/* RFC 5260 6: :index picks a field; all its addresses count */
+		if (!wanted_field(n->index, n->index_last, ++occ, total))
 			continue;
 		/* parsing costs about the value's length (charged each time,
 		 * so the budget does not depend on the cache) */
@@ -709,7 +755,7 @@ int sv_eval(sv_ctx *c, const sv_node *t)
 		for (i = 0; i < t->pos[0]->n; i++) {
 			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			if (sv_header_values(c, s, &v) < 0) {
+			if (sv_header_values_at(c, s, t->index, t->index_last, &v) < 0) {
 				sv_vals_free(&v);
 				return -1;
 			}
@@ -1257,7 +1303,8 @@ static void save(const sv_result *r, const sv_script *s, saved *sv)
 	sv->explicit_keep = r->explicit_keep;
 	sv->redirects = r->redirects;
 	sv->edits = r->edits;
-	if (!s->uses_edits)
+	/* an included script may edit too (RFC 6609: one run, one result) */
+	if (!s->uses_edits && !(s->caps & SV_CAP_INCLUDE))
 		return;
 	sv->edits_saved = 1;
 	sv->nhdrs = r->nhdrs;
@@ -1349,6 +1396,7 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 		pn_free(c.vars[i].val);
 	}
 	pn_free(c.vars);
+	sv_include_free(&c);
 	sv_captures_clear(&c.caps);
 	for (i = 0; c.addr_cache && i < r->norig; i++)
 		pn_addr_list_free(c.addr_cache[i]);

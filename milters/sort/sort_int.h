@@ -63,6 +63,9 @@ struct sort_state {
 	int max_hops;
 	pn_geoip *geo;
 	char *host;
+	char *incl_personal;	/* include :personal directory template ("": none) */
+	char *incl_global;	/* include :global directory ("": none) */
+	time_t now;		/* the clock scripts see; 0: time(NULL) (the test tool sets it) */
 	unsigned cache_max;
 	int needs_body;		/* a script compiled at load tests body or size */
 	pthread_mutex_t lock;

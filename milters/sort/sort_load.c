@@ -4,7 +4,8 @@
  *
  * sort_params is the parameter table; sort_load() checks the parameters,
  * compiles the global script and every file the per-domain and
- * per-recipient templates match (so `postern-sort check` validates them)
+ * per-recipient templates and the include directories match (so
+ * `postern-sort check` validates them)
  * into the script cache (sort_cache.c), and opens the GeoIP databases.
  * sort_unload() frees it all.
  */
@@ -57,6 +58,15 @@ const pn_param sort_params[] = {
 	 "longest variable value (longer values are cut)"},
 	{"max_body_size", PN_PARAM_SIZE, "1m", 1024, 64 * 1024 * 1024, NULL,
 	 "body bytes the body test examines"},
+	{"include_personal_dir", PN_PARAM_STR, "", 0, 0, NULL,
+	 "directory of the scripts include :personal names, %d = domain, %u = local part "
+	 "(NAME is NAME.sieve; empty: none)"},
+	{"include_global_dir", PN_PARAM_STR, "", 0, 0, NULL,
+	 "directory of the scripts include :global names (NAME.sieve; empty: none)"},
+	{"max_include_depth", PN_PARAM_INT, "10", 1, SV_MAX_INCLUDE_DEPTH, NULL,
+	 "scripts nested by include in one run (deeper is a run-time error)"},
+	{"max_includes", PN_PARAM_INT, "255", 1, 10000, NULL,
+	 "scripts one recipient's run may include in all"},
 	{"script_cache_size", PN_PARAM_INT, "1000", 10, 1000000, NULL,
 	 "compiled per-domain and per-recipient scripts kept in memory"},
 	{"geoip_country_db", PN_PARAM_STR, "", 0, 0, NULL,
@@ -142,6 +152,44 @@ static int precompile(sort_state *st, const char *tmpl, char **err)
 	return rc;
 }
 
+/* include_template - the template of every script an include directory
+ * holds: DIR/%u.sieve (a literal "%" of a global directory doubled) */
+static char *include_template(const char *dir, int is_template)
+{
+	pn_buf b;
+	const char *p;
+
+	pn_buf_init(&b, 4096);
+	for (p = dir; *p; p++) {
+		if (*p == '%' && !is_template)
+			pn_buf_putc(&b, '%');
+		pn_buf_putc(&b, *p);
+	}
+	if (pn_buf_len(&b) && p[-1] != '/')
+		pn_buf_putc(&b, '/');
+	pn_buf_puts(&b, "%u.sieve");
+	return pn_buf_steal(&b, NULL);
+}
+
+/* precompile_includes - every script the include directories hold, so
+ * that check reports their errors too */
+static int precompile_includes(sort_state *st, char **err)
+{
+	const char *dirs[2] = {st->incl_personal, st->incl_global};
+	int k, rc = 0;
+
+	for (k = 0; k < 2 && rc == 0; k++) {
+		char *t;
+
+		if (*dirs[k] == '\0')
+			continue;
+		t = include_template(dirs[k], k == 0);
+		rc = precompile(st, t, err);
+		pn_free(t);
+	}
+	return rc;
+}
+
 /* sort_load - state from the configuration */
 sort_state *sort_load(const pn_config *cfg, char **err)
 {
@@ -162,6 +210,10 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	st->lim.max_variables = (unsigned)pn_config_int(cfg, "max_variables");
 	st->lim.max_variable_size = (size_t)pn_config_int(cfg, "max_variable_size");
 	st->lim.max_body_size = (size_t)pn_config_int(cfg, "max_body_size");
+	st->lim.max_include_depth = (unsigned)pn_config_int(cfg, "max_include_depth");
+	st->lim.max_includes = (unsigned)pn_config_int(cfg, "max_includes");
+	st->incl_personal = pn_strdup(pn_config_str(cfg, "include_personal_dir"));
+	st->incl_global = pn_strdup(pn_config_str(cfg, "include_global_dir"));
 	st->global = pn_strdup(pn_config_str(cfg, "script"));
 	st->domain_tmpl = pn_strdup(pn_config_str(cfg, "domain_scripts"));
 	st->user_tmpl = pn_strdup(pn_config_str(cfg, "user_scripts"));
@@ -199,7 +251,8 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 		goto fail;
 	}
 	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
-	    || check_template("user_scripts", st->user_tmpl, err) < 0)
+	    || check_template("user_scripts", st->user_tmpl, err) < 0
+	    || check_template("include_personal_dir", st->incl_personal, err) < 0)
 		goto fail;
 	if (*st->global) {
 		holder *h = sort_script_acquire(st, st->global, 1, err);
@@ -211,7 +264,8 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 		st->needs_body |= sv_script_needs_body(h->s);
 		sort_script_release(st, h);
 	}
-	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0)
+	if (precompile(st, st->domain_tmpl, err) < 0 || precompile(st, st->user_tmpl, err) < 0
+	    || precompile_includes(st, err) < 0)
 		goto fail;
 	if ((*cdb || *adb) && (st->geo = pn_geoip_open(cdb, adb, err)) == NULL)
 		goto fail;
@@ -237,6 +291,8 @@ void sort_unload(sort_state *st)
 	pn_free(st->trace_header);
 	pn_free(st->original_header);
 	pn_free(st->host);
+	pn_free(st->incl_personal);
+	pn_free(st->incl_global);
 	pn_free(st);
 }
 

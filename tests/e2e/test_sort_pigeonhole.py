@@ -126,11 +126,20 @@ def setup():
     mail = os.path.join(TMP, "mail")
     os.makedirs(mail)
     os.chmod(mail, 0o777)
+    # include :personal and :global (RFC 6609): copies sieve-test may
+    # write its compiled binaries beside
+    personal = os.path.join(TMP, "personal")
+    global_dir = os.path.join(TMP, "global")
+    shutil.copytree(golden.INCLUDE_PERSONAL, personal)
+    shutil.copytree(golden.INCLUDE_GLOBAL, global_dir)
+    for d in (personal, global_dir):
+        os.chmod(d, 0o777)
     with open(DOVECOT_CONF, "w") as f:
         f.write("log_path = /dev/stderr\ninfo_log_path = /dev/stderr\n"
                 "mail_uid = nobody\nmail_gid = nogroup\n"
                 f"mail_location = maildir:{mail}\n"
-                "plugin {\n  sieve_extensions = +editheader +encoded-character\n}\n")
+                "plugin {\n  sieve_extensions = +editheader +encoded-character\n"
+                f"  sieve = file:{personal}\n  sieve_global = {global_dir}\n}}\n")
     golden.setup()
 
 
