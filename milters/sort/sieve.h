@@ -206,6 +206,34 @@ typedef struct sv_action {
 	struct sv_send *send;	/* vacation, notify: what to send */
 } sv_action;
 
+/*
+ * vacation, notify: a message to send (sieve_ext_vacation.c,
+ * sieve_ext_notify.c). The interpreter only decides; the engine composes
+ * and submits it (sort_submit.h), and never for `postern-sort test`.
+ */
+typedef struct sv_send {
+	char *to;		/* whom to send to: vacation, the envelope sender;
+				 * notify, the mailto recipients, ", " between */
+	char *from;		/* :from, or NULL: the recipient's address */
+	char *subject;		/* :subject / the mailto subject, or NULL */
+	char *body;		/* the reason / the notification text */
+	char *handle;		/* vacation :handle as given, or NULL */
+	char *method;		/* notify: the mailto URI as given */
+	char *importance;	/* notify :importance, or NULL */
+	char *message;		/* notify :message, or NULL */
+	char *addresses;	/* vacation :addresses, ", " between, or NULL */
+	char *in_reply_to;	/* the message's Message-ID, or NULL */
+	char *references;	/* its References plus Message-ID, or NULL */
+	char *orig_subject;	/* the message's Subject (for "Auto: ..."), or NULL */
+	char *recipient;	/* the envelope recipient the script ran for */
+	char *refused;		/* RFC 3834 / 5230 4.5 / 5436 2.7: why nothing
+				 * is sent, or NULL */
+	long seconds;		/* vacation: the response interval */
+	int mime;		/* vacation :mime: body is a MIME entity */
+	unsigned char key[32];	/* vacation: the response memory key
+				 * (recipient, sender, handle) */
+} sv_send;
+
 /* duplicate: an ID to record once the message is delivered (RFC 7352) */
 typedef struct sv_mark {
 	unsigned char key[32];	/* SHA-256 of handle and ID (sieve_ext_duplicate.c) */

@@ -421,5 +421,10 @@ int sv_vacation_run(sv_ctx *c, const sv_node *n);
 /* the payload of vacation and notify actions (sieve_ext_vacation.c) */
 void sv_send_print(FILE *out, const sv_action *a);
 void sv_send_free(struct sv_send *s);
+/* why no automatic message may answer the message (RFC 3834), or NULL;
+ * lists_too: also List-* and Precedence (vacation) */
+const char *sv_auto_refusal(sv_ctx *c, int lists_too);
+/* one address, display name allowed (vacation :from, :addresses; notify :from) */
+int sv_vacation_from_valid(const char *s, size_t len);
 
 #endif
