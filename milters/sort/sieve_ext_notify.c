@@ -11,9 +11,10 @@
  * one recipient, and notify_method_capability answers "maybe" for
  * "online" (RFC 5436 section 2.5), nothing else. A notification is not
  * sent for a message that is itself Auto-Submitted (RFC 5436 section
- * 2.7): the action stays, with sv_send.refused saying why. Identical
- * notify actions (method, :from, :importance, :message) count once
- * (RFC 5435 section 3.8). Header fields of the URI other than to, cc,
+ * 2.7): the action stays, with sv_send.refused saying why. A recipient
+ * that an earlier notify of the same run already names is not notified
+ * twice, and a notify left with none is dropped (RFC 5435 section 3.8,
+ * as Pigeonhole does it). Header fields of the URI other than to, cc,
  * bcc, subject and body are ignored (RFC 5436 section 2.2).
  */
 #include <string.h>
@@ -295,9 +296,52 @@ static char *expand_opt(sv_ctx *c, const sv_string *s, int *err)
 	return pn_memdup0(v, len);
 }
 
-static int same_opt(const char *a, const char *b)
+/* in_list - addr is one of the ", " separated addresses of list */
+static int in_list(const char *list, const char *addr, size_t alen)
 {
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strstr(p, ", ");
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == alen && strncasecmp(p, addr, n) == 0)
+			return 1;
+		p = e ? e + 2 : NULL;
+	}
+	return 0;
+}
+
+/* drop_notified - RFC 5435 section 3.8, as Pigeonhole does it: a
+ * recipient an earlier notification of this message already has is
+ * not notified twice; returns how many recipients are left */
+static size_t drop_notified(sv_ctx *c, sv_send *s)
+{
+	pn_buf keep;
+	const char *p = s->to;
+	size_t k, left = 0;
+
+	pn_buf_init(&keep, 0);
+	while (p && *p) {
+		const char *e = strstr(p, ", ");
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		int dup = in_list(pn_buf_len(&keep) ? pn_buf_str(&keep) : "", p, n);
+		for (k = 0; k < c->r->nacts && !dup; k++) {
+			const sv_action *x = &c->r->acts[k];
+			if (x->type == SV_ACT_NOTIFY && x->send && x->send->to)
+				dup = in_list(x->send->to, p, n);
+		}
+		if (!dup) {
+			if (pn_buf_len(&keep))
+				pn_buf_puts(&keep, ", ");
+			pn_buf_append(&keep, p, n);
+			left++;
+		}
+		p = e ? e + 2 : NULL;
+	}
+	pn_free(s->to);
+	s->to = pn_buf_steal(&keep, NULL);
+	pn_buf_free(&keep);
+	return left;
 }
 
 /* test_run - valid_notify_method, notify_method_capability */
@@ -343,7 +387,7 @@ int sv_notify_run(sv_ctx *c, const sv_node *n)
 {
 	const notify_node *nn = n->ext;
 	const char *uri, *why;
-	size_t len, k;
+	size_t len;
 	sv_send *s;
 	mailto m;
 	int err = 0, rc;
@@ -379,14 +423,9 @@ int sv_notify_run(sv_ctx *c, const sv_node *n)
 		sv_send_free(s);
 		return SV_EXEC_ERR;
 	}
-	for (k = 0; k < c->r->nacts; k++) {
-		const sv_action *x = &c->r->acts[k];
-		if (x->type == SV_ACT_NOTIFY && x->send && strcmp(x->send->method, s->method) == 0
-		    && same_opt(x->send->from, s->from) && same_opt(x->send->importance, s->importance)
-		    && same_opt(x->send->message, s->message)) {
-			sv_send_free(s);
-			return SV_EXEC_OK;
-		}
+	if (drop_notified(c, s) == 0) {
+		sv_send_free(s);
+		return SV_EXEC_OK;
 	}
 	if (c->env->to_addr && c->env->to_addr->address[0])
 		s->recipient = pn_strdup(c->env->to_addr->address);

@@ -5,8 +5,9 @@
  * The vacation command records an SV_ACT_VACATION action whose sv_send
  * (sieve.h) holds everything the engine needs to compose the reply: the
  * envelope sender it goes to, the reason, :subject, :from, :mime, the
- * interval (:days or :seconds, clamped to SV_VACATION_MIN..MAX as
- * Pigeonhole's sieve_vacation_min_period/max_period defaults do), the
+ * interval (:days or :seconds; at least one day, as Pigeonhole's
+ * sieve_vacation_min_period default, and at most ten years where
+ * Pigeonhole has no bound), the
  * In-Reply-To/References of the message, and the response memory key
  * (SHA-256 of recipient, sender and handle: no address is stored in
  * clear). Whether a reply was already sent in the interval is the
@@ -30,7 +31,7 @@
 
 #define DAY 86400L
 #define SV_VACATION_MIN DAY		/* Pigeonhole: sieve_vacation_min_period */
-#define SV_VACATION_MAX (60 * DAY)	/* sieve_vacation_max_period */
+#define SV_VACATION_MAX (3650 * DAY)	/* Pigeonhole has none; ten years */
 #define SV_VACATION_DEFAULT (7 * DAY)	/* sieve_vacation_default_period */
 #define MAX_ADDRESSES 64		/* :addresses entries looked at */
 #define MAX_REFS 20			/* message IDs carried in References */
@@ -445,8 +446,8 @@ int sv_vacation_run(sv_ctx *c, const sv_node *n)
 	else {
 		unsigned long long p = vn->period;
 		if (!vn->seconds_tag)
-			p = p > (unsigned long long)SV_VACATION_MAX / DAY ? (unsigned long long)SV_VACATION_MAX
-			    : p * DAY;
+			p = p > (unsigned long long)SV_VACATION_MAX / DAY
+			    ? (unsigned long long)SV_VACATION_MAX : p * DAY;
 		s->seconds = p < (unsigned long long)SV_VACATION_MIN ? SV_VACATION_MIN
 			     : p > (unsigned long long)SV_VACATION_MAX ? SV_VACATION_MAX : (long)p;
 	}
