@@ -130,7 +130,16 @@ def setup():
         f.write("log_path = /dev/stderr\ninfo_log_path = /dev/stderr\n"
                 "mail_uid = nobody\nmail_gid = nogroup\n"
                 f"mail_location = maildir:{mail}\n"
-                "plugin {\n  sieve_extensions = +editheader +encoded-character\n}\n")
+                "plugin {\n  sieve_extensions = +editheader +encoded-character"
+                " +spamtest +spamtestplus +virustest\n")
+        for k, v in golden.SPAM_SETTINGS:
+            if k.endswith("_text_values"):
+                for item in v.split(","):
+                    n, _, text = item.strip().partition("=")
+                    f.write("  sieve_%s%s = %s\n" % (k[:-len("s")], n, text))
+            else:
+                f.write("  sieve_%s = %s\n" % (k, v))
+        f.write("}\n")
     golden.setup()
 
 
