@@ -86,14 +86,12 @@ int sv_duplicate_tag(sv_parser *P, sv_node *n, size_t *i)
 	return 0;
 }
 
-/* sv_duplicate_check - a constant :header must name a header field */
+/* sv_duplicate_check - nothing beyond the tags: an invalid :header name is
+ * not an error (as Pigeonhole, which warns), it names no field: false */
 int sv_duplicate_check(sv_parser *P, sv_node *n)
 {
-	dup_args *d = args_of(n);
-
-	if (d->header && !d->header->has_vars && !sv_header_name_valid(d->header->s, d->header->len))
-		return sv_perr(P, d->header->line, d->header->col, "invalid header name \"%s\"",
-			    d->header->s);
+	(void)P;
+	(void)args_of(n);
 	return 0;
 }
 
@@ -131,11 +129,8 @@ static const char *the_id(sv_ctx *c, const dup_args *d, size_t *len, int *bad)
 			*bad = 1;
 			return NULL;
 		}
-		if (!sv_header_name_valid(name, nlen)) {
-			*bad = 1;
-			sv_rt_error(c, "duplicate: invalid header name \"%s\"", name);
+		if (!sv_header_name_valid(name, nlen))
 			return NULL;
-		}
 	}
 	memset(&vals, 0, sizeof(vals));
 	if (sv_header_values(c, name, &vals) < 0) {

@@ -72,6 +72,8 @@ def normalise_pigeonhole(out, err=""):
         if m:
             acts.append('reject "%s"' % m.group(1))
             continue
+        if s.startswith("track ") and "duplicate" in s:
+            continue	# duplicate: an ID to record, not an action on the message
         if s == "discard":
             acts.append("discard")
             continue
