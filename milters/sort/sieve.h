@@ -27,6 +27,11 @@
  *	int sv_envelope_address(const char *path, const pn_addr *canon,
  *	                        pn_addr *out);
  *	char *sv_written_local(const char *local);
+ *
+ *	struct sv_spamconf *sv_spamconf_new(const sv_spamparams *spam,
+ *	                                    const sv_spamparams *virus,
+ *	                                    char **err);
+ *	void sv_spamconf_free(struct sv_spamconf *c);
  * DESCRIPTION
  *	A Sieve interpreter written for Postern. sv_compile() lexes, parses
  *	and validates a script once (require'd extensions, argument types,
@@ -96,6 +101,11 @@
  *	value with 8-bit bytes becomes RFC 2047 encoded-words (UTF-8, B).
  *	addheader uses it; so does the milter glue for the headers it adds.
  *
+ *	sv_spamconf_new() checks and compiles where spamtest and virustest
+ *	read an earlier filter's verdict (sv_spamparams, either may be
+ *	NULL: that test then always sees "0", not tested) for
+ *	sv_services.spam; sv_spamconf_free() frees it.
+ *
  *	Limits (sv_limits) keep a hostile or broken script from hurting the
  *	MTA: script size and nesting at compile time; actions, redirects,
  *	header edits, regular expression size, variable count and size, body
@@ -115,6 +125,10 @@
  *	before it into the same result stay), its header edits are undone
  *	and the implicit keep applies, as RFC 5228 section 2.10.6 requires.
  *	Later sv_run() calls on that result do nothing and return -1.
+ *
+ *	sv_spamconf_new() returns NULL and sets *err (naming the setting)
+ *	for a bad header name, regular expression, status type, maximum or
+ *	text value.
  */
 #ifndef SV_SIEVE_H
 #define SV_SIEVE_H
@@ -137,11 +151,24 @@ typedef struct sv_limits {
 	size_t max_variable_size;	/* bytes of one variable's value */
 	unsigned max_variables;		/* distinct variables per run */
 	size_t max_body_size;		/* body bytes the body test examines */
+	/* duplicate (RFC 7352): :seconds when not given, and its ceiling */
+	unsigned long duplicate_default_period, duplicate_max_period;
 } sv_limits;
 
 typedef struct sv_script sv_script;
 typedef struct sv_body sv_body;
 struct sv_spamconf;
+
+/* spamtest, virustest: where an earlier filter left its verdict, as
+ * Pigeonhole's sieve_spamtest_* / sieve_virustest_* settings say it
+ * (sieve_ext_spamtest.c); "" = not set */
+typedef struct sv_spamparams {
+	const char *status_header;	/* "Name" or "Name: regex" (group 1 is the value) */
+	const char *status_type;	/* "score", "strlen" or "text" */
+	const char *max_header;		/* "Name" or "Name: regex": the maximum score */
+	const char *max_value;		/* the maximum score, when no max_header */
+	const char *text_values;	/* text: "N=TEXT, N=TEXT" (N 0..10, virustest 0..5) */
+} sv_spamparams;
 struct sv_send;
 
 /*
@@ -298,5 +325,8 @@ void sv_body_free(sv_body *b);
 char *sv_header_value(const char *v, size_t len);
 int sv_envelope_address(const char *path, const pn_addr *canon, pn_addr *out);
 char *sv_written_local(const char *local);
+struct sv_spamconf *sv_spamconf_new(const sv_spamparams *spam, const sv_spamparams *virus,
+				    char **err);
+void sv_spamconf_free(struct sv_spamconf *c);
 
 #endif

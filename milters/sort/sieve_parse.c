@@ -1339,6 +1339,8 @@ void sv_limits_default(sv_limits *l)
 	l->max_variable_size = 4096;
 	l->max_variables = 128;
 	l->max_body_size = 1024 * 1024;
+	l->duplicate_default_period = 12 * 3600;	/* Pigeonhole's defaults */
+	l->duplicate_max_period = 2 * 86400;
 }
 
 /* sv_compile - script text to a validated tree */

@@ -5,13 +5,16 @@
  * sort_params is the parameter table; sort_load() checks the parameters,
  * compiles the global script and every file the per-domain and
  * per-recipient templates match (so `postern-sort check` validates them)
- * into the script cache (sort_cache.c), and opens the GeoIP databases.
+ * into the script cache (sort_cache.c), opens the GeoIP databases and
+ * checks the spamtest and virustest settings (the response store is
+ * opened by its first user, sort_run.c).
  * sort_unload() frees it all.
  */
 #include "milters/sort/sort_int.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/geoip.h"
+#include "milters/sort/sort_store.h"
 
 #include <glob.h>
 #include <pthread.h>
@@ -65,8 +68,70 @@ const pn_param sort_params[] = {
 	 "MaxMind ASN database for vnd.postern.client-asn (empty: none)"},
 	{"environment_host", PN_PARAM_STR, "", 0, 0, NULL,
 	 "environment item host (empty: the MTA's name, else this host's)"},
+	{"response_store", PN_PARAM_STR, "/var/lib/postern/sort/responses", 0, 0, NULL,
+	 "file of the duplicate and vacation memory (empty: none)"},
+	{"response_store_size", PN_PARAM_INT, "100000", 100, 1000000, NULL,
+	 "keys the response store holds (the oldest expiry goes first)"},
+	{"duplicate_default_period", PN_PARAM_TIME, "12h", 1, 365 * 86400, NULL,
+	 "duplicate: how long an ID counts as seen without :seconds"},
+	{"duplicate_max_period", PN_PARAM_TIME, "2d", 1, 365 * 86400, NULL,
+	 "duplicate: the longest :seconds"},
+	{"spamtest_status_header", PN_PARAM_STR, "", 0, 0, NULL,
+	 "spamtest: \"Name\" or \"Name: regex\" of the spam score field (empty: spamtest is 0)"},
+	{"spamtest_status_type", PN_PARAM_ENUM, "score", 0, 0, "score|strlen|text",
+	 "spamtest: how the field's value reads"},
+	{"spamtest_max_header", PN_PARAM_STR, "", 0, 0, NULL,
+	 "spamtest: \"Name\" or \"Name: regex\" of the field with the maximum score"},
+	{"spamtest_max_value", PN_PARAM_STR, "", 0, 0, NULL,
+	 "spamtest: the maximum score (score, strlen), when no spamtest_max_header"},
+	{"spamtest_text_values", PN_PARAM_STR, "", 0, 0, NULL,
+	 "spamtest: status_type text: N=TEXT, ... (N 0..10)"},
+	{"virustest_status_header", PN_PARAM_STR, "", 0, 0, NULL,
+	 "virustest: \"Name\" or \"Name: regex\" of the virus status field (empty: virustest is 0)"},
+	{"virustest_status_type", PN_PARAM_ENUM, "text", 0, 0, "score|strlen|text",
+	 "virustest: how the field's value reads"},
+	{"virustest_max_header", PN_PARAM_STR, "", 0, 0, NULL,
+	 "virustest: \"Name\" or \"Name: regex\" of the field with the maximum"},
+	{"virustest_max_value", PN_PARAM_STR, "", 0, 0, NULL,
+	 "virustest: the maximum (score, strlen), when no virustest_max_header"},
+	{"virustest_text_values", PN_PARAM_STR, "", 0, 0, NULL,
+	 "virustest: status_type text: N=TEXT, ... (N 0..5)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
+
+/* load_services - the response store's settings and the spam settings */
+static int load_services(sort_state *st, const pn_config *cfg, char **err)
+{
+	sv_spamparams spam, virus;
+
+	st->lim.duplicate_default_period = (unsigned long)pn_config_int(cfg,
+								     "duplicate_default_period");
+	st->lim.duplicate_max_period = (unsigned long)pn_config_int(cfg, "duplicate_max_period");
+	st->store_path = pn_strdup(pn_config_str(cfg, "response_store"));
+	st->store_size = (unsigned)pn_config_int(cfg, "response_store_size");
+	pthread_mutex_init(&st->store_lock, NULL);
+	spam.status_header = pn_config_str(cfg, "spamtest_status_header");
+	spam.status_type = pn_config_str(cfg, "spamtest_status_type");
+	spam.max_header = pn_config_str(cfg, "spamtest_max_header");
+	spam.max_value = pn_config_str(cfg, "spamtest_max_value");
+	spam.text_values = pn_config_str(cfg, "spamtest_text_values");
+	virus.status_header = pn_config_str(cfg, "virustest_status_header");
+	virus.status_type = pn_config_str(cfg, "virustest_status_type");
+	virus.max_header = pn_config_str(cfg, "virustest_max_header");
+	virus.max_value = pn_config_str(cfg, "virustest_max_value");
+	virus.text_values = pn_config_str(cfg, "virustest_text_values");
+	if ((st->spam = sv_spamconf_new(&spam, &virus, err)) == NULL) {
+		char *e = *err;
+		*err = pn_asprintf("parameter %s", e);
+		pn_free(e);
+		return -1;
+	}
+	st->svc.arg = st;
+	st->svc.seen = sort_seen;
+	st->svc.spam = st->spam;
+	st->svc_test.spam = st->spam;
+	return 0;
+}
 
 /* check_template - only %d, %u and %% */
 static int check_template(const char *name, const char *tmpl, char **err)
@@ -198,6 +263,8 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 				   "valid header name");
 		goto fail;
 	}
+	if (load_services(st, cfg, err) < 0)
+		goto fail;
 	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
 	    || check_template("user_scripts", st->user_tmpl, err) < 0)
 		goto fail;
@@ -228,6 +295,12 @@ void sort_unload(sort_state *st)
 		return;
 	sort_cache_free(st);
 	pthread_mutex_destroy(&st->lock);
+	if (st->store_path) {
+		sort_store_close(st->store);
+		pthread_mutex_destroy(&st->store_lock);
+		pn_free(st->store_path);
+	}
+	sv_spamconf_free(st->spam);
 	pn_geoip_free(st->geo);
 	pn_free(st->global);
 	pn_free(st->domain_tmpl);

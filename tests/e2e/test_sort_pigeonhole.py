@@ -74,6 +74,8 @@ def normalise_pigeonhole(out, err=""):
         if m:
             acts.append('reject "%s"' % m.group(1))
             continue
+        if s.startswith("track ") and "duplicate" in s:
+            continue	# duplicate: an ID to record, not an action on the message
         if s == "discard":
             acts.append("discard")
             continue
@@ -216,7 +218,15 @@ def setup():
                 "mail_uid = nobody\nmail_gid = nogroup\n"
                 f"mail_location = maildir:{mail}\n"
                 "plugin {\n  sieve_extensions = +editheader +encoded-character"
-                " +vacation-seconds\n}\n")
+                " +spamtest +spamtestplus +virustest +vacation-seconds\n")
+        for k, v in golden.SPAM_SETTINGS:
+            if k.endswith("_text_values"):
+                for item in v.split(","):
+                    n, _, text = item.strip().partition("=")
+                    f.write("  sieve_%s%s = %s\n" % (k[:-len("s")], n, text))
+            else:
+                f.write("  sieve_%s = %s\n" % (k, v))
+        f.write("}\n")
     golden.setup()
 
 
