@@ -16,6 +16,8 @@
  *	                       const char *const *items, const sv_script *only);
  *	void sort_apply(const sort_state *st, const sort_outcome *o,
  *	                const pn_msg *m, const char *queue_id, pn_actions *a);
+ *	void sort_send(sort_state *st, const sort_outcome *o,
+ *	               const char *sender, const char *queue_id);
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
  * DESCRIPTION
@@ -97,6 +99,15 @@
  *	               the run for the first recipient) and a warning says
  *	               per-recipient edits were ignored.
  *
+ *	sort_send() (sort_reply.c) turns the vacation and notify actions
+ *	of the recipients that did not reject the message into messages
+ *	for the outbound spool (sort_submit.h, parameters submit_method,
+ *	submit_spool_dir, submit_max_queue): a vacation reply only when
+ *	the interpreter found no RFC 3834 reason against it and the
+ *	response store had no reply to that sender with that handle in
+ *	the interval. Only the daemon calls it; `postern-sort test` never
+ *	sends. sender is the envelope sender, for the notification text.
+ *
  *	sort_outcome_print() writes each recipient's Sieve actions in the
  *	form of sv_result_print(), preceded by "recipient ADDR" lines when
  *	there is more than one recipient.
@@ -164,6 +175,8 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		       const sv_script *only);
 void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const char *queue_id, pn_actions *a);
+void sort_send(sort_state *st, const sort_outcome *o, const char *sender,
+	       const char *queue_id);
 void sort_outcome_print(const sort_outcome *o, FILE *out);
 void sort_outcome_free(sort_outcome *o);
 

@@ -89,6 +89,13 @@ struct sort_state {
 	struct sv_spamconf *spam;
 	sv_services svc;		/* the daemon's: seen, spam */
 	sv_services svc_test;		/* the test tool's: spam only */
+	/* vacation and notify messages (sort_reply.c): the outbound spool,
+	 * started on first use (never by `check` or `test`) */
+	char *submit_method, *submit_dir;
+	unsigned submit_max_queue;
+	pthread_mutex_t submit_lock;
+	struct sort_submit *submit;
+	int submit_failed;		/* logged once */
 };
 
 holder *sort_script_acquire(sort_state *st, const char *path, int pinned, char **err);

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/geoip.h"
 #include "milters/sort/sort_store.h"
+#include "milters/sort/sort_submit.h"
 
 #include <glob.h>
 #include <pthread.h>
@@ -96,6 +97,12 @@ const pn_param sort_params[] = {
 	 "virustest: the maximum (score, strlen), when no virustest_max_header"},
 	{"virustest_text_values", PN_PARAM_STR, "", 0, 0, NULL,
 	 "virustest: status_type text: N=TEXT, ... (N 0..5)"},
+	{"submit_method", PN_PARAM_STR, "sendmail:/usr/sbin/sendmail", 0, 0, NULL,
+	 "how vacation and notify messages leave: sendmail:PATH or smtp:HOST:PORT"},
+	{"submit_spool_dir", PN_PARAM_STR, "/var/spool/postern/sort-outgoing", 0, 0, NULL,
+	 "where vacation and notify messages wait for the sender thread"},
+	{"submit_max_queue", PN_PARAM_INT, "10000", 1, 10000000, NULL,
+	 "messages that may wait in submit_spool_dir; more are dropped (logged)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -238,6 +245,10 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	st->max_hops = (int)pn_config_int(cfg, "max_redirect_hops");
 	st->cache_max = (unsigned)pn_config_int(cfg, "script_cache_size");
 	pthread_mutex_init(&st->lock, NULL);
+	st->submit_method = pn_strdup(pn_config_str(cfg, "submit_method"));
+	st->submit_dir = pn_strdup(pn_config_str(cfg, "submit_spool_dir"));
+	st->submit_max_queue = (unsigned)pn_config_int(cfg, "submit_max_queue");
+	pthread_mutex_init(&st->submit_lock, NULL);
 	if (*pn_config_str(cfg, "environment_host"))
 		st->host = pn_strdup(pn_config_str(cfg, "environment_host"));
 	else if (gethostname(host, sizeof(host) - 1) == 0) {
@@ -246,6 +257,13 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	} else
 		st->host = pn_strdup("localhost");
 
+	if (sort_submit_method_valid(st->submit_method, err) < 0)
+		goto fail;
+	if (st->submit_dir[0] != '/') {
+		*err = pn_asprintf("parameter \"submit_spool_dir\" = \"%s\": must be an absolute "
+				   "path", st->submit_dir);
+		goto fail;
+	}
 	if (*st->delim == '\0' || strpbrk(st->delim, "@\"\\ ")) {
 		*err = pn_asprintf("parameter \"recipient_delimiter\" = \"%s\": must be one or more "
 				   "characters other than @, quote, backslash and space", st->delim);
@@ -295,6 +313,12 @@ void sort_unload(sort_state *st)
 		return;
 	sort_cache_free(st);
 	pthread_mutex_destroy(&st->lock);
+	if (st->submit_method) {
+		sort_submit_free(st->submit);
+		pthread_mutex_destroy(&st->submit_lock);
+		pn_free(st->submit_method);
+		pn_free(st->submit_dir);
+	}
 	if (st->store_path) {
 		sort_store_close(st->store);
 		pthread_mutex_destroy(&st->store_lock);

@@ -53,7 +53,14 @@ struct sort_submit {
 	int stop, woken, started;
 	unsigned queued;	/* files waiting, as the last pass counted */
 	unsigned long counter;
+	int refs;		/* states (configurations) that use it */
+	struct sort_submit *next;
 };
+
+/* one sender per spool directory in the process: a reload's new state and
+ * the old one share it, so no file is ever sent by two threads */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static sort_submit *registry;
 
 /* sort_submit_method_valid - "sendmail:/abs/path" or "smtp:host:port" */
 int sort_submit_method_valid(const char *method, char **err)
@@ -324,10 +331,25 @@ static int send_file(sort_submit *sb, const char *path)
 		pn_free(data);
 		return DROP;
 	}
-	if (strcmp(sb->method, "sendmail") == 0)
-		rc = via_sendmail(sb, from, rcpts, n, body, len - (size_t)(body - data));
-	else
-		rc = via_smtp(sb, from, rcpts, n, body, len - (size_t)(body - data));
+	{
+		/* a reload may change the method: use one consistent copy */
+		sort_submit cur;
+		memset(&cur, 0, sizeof(cur));
+		pthread_mutex_lock(&sb->lock);
+		cur.method = pn_strdup(sb->method);
+		cur.path = sb->path ? pn_strdup(sb->path) : NULL;
+		cur.host = sb->host ? pn_strdup(sb->host) : NULL;
+		cur.port = sb->port ? pn_strdup(sb->port) : NULL;
+		pthread_mutex_unlock(&sb->lock);
+		if (strcmp(cur.method, "sendmail") == 0)
+			rc = via_sendmail(&cur, from, rcpts, n, body, len - (size_t)(body - data));
+		else
+			rc = via_smtp(&cur, from, rcpts, n, body, len - (size_t)(body - data));
+		pn_free(cur.method);
+		pn_free(cur.path);
+		pn_free(cur.host);
+		pn_free(cur.port);
+	}
 	if (rc == SENT)
 		pn_log(PN_LOG_INFO, "sort: sent %s to %s%s", from[0] ? "a message" : "a reply",
 		       rcpts[0], n > 1 ? " and others" : "");
@@ -426,6 +448,25 @@ static int make_dir(const char *dir)
 	return rc;
 }
 
+/* set_method - the method's parts into sb (under sb->lock once running) */
+static void set_method(sort_submit *sb, const char *method)
+{
+	pn_free(sb->method);
+	pn_free(sb->path);
+	pn_free(sb->host);
+	pn_free(sb->port);
+	sb->path = sb->host = sb->port = NULL;
+	if (strncmp(method, "sendmail:", 9) == 0) {
+		sb->method = pn_strdup("sendmail");
+		sb->path = pn_strdup(method + 9);
+	} else {
+		const char *colon = strrchr(method + 5, ':');
+		sb->method = pn_strdup("smtp");
+		sb->host = pn_strndup(method + 5, (size_t)(colon - method - 5));
+		sb->port = pn_strdup(colon + 1);
+	}
+}
+
 sort_submit *sort_submit_new(const char *spool_dir, const char *method, unsigned max_queue,
 			     char **err)
 {
@@ -438,26 +479,34 @@ sort_submit *sort_submit_new(const char *spool_dir, const char *method, unsigned
 				   spool_dir[0] != '/' ? "not an absolute path" : strerror(errno));
 		return NULL;
 	}
+	pthread_mutex_lock(&registry_lock);
+	for (sb = registry; sb; sb = sb->next)
+		if (strcmp(sb->dir, spool_dir) == 0) {
+			pthread_mutex_lock(&sb->lock);
+			set_method(sb, method);
+			sb->max_queue = max_queue;
+			pthread_mutex_unlock(&sb->lock);
+			sb->refs++;
+			pthread_mutex_unlock(&registry_lock);
+			return sb;
+		}
 	sb = pn_calloc(1, sizeof(*sb));
 	sb->dir = pn_strdup(spool_dir);
 	sb->max_queue = max_queue;
-	if (strncmp(method, "sendmail:", 9) == 0) {
-		sb->method = pn_strdup("sendmail");
-		sb->path = pn_strdup(method + 9);
-	} else {
-		const char *colon = strrchr(method + 5, ':');
-		sb->method = pn_strdup("smtp");
-		sb->host = pn_strndup(method + 5, (size_t)(colon - method - 5));
-		sb->port = pn_strdup(colon + 1);
-	}
+	sb->refs = 1;
+	set_method(sb, method);
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->wake, NULL);
 	if (pthread_create(&sb->thread, NULL, sender, sb) != 0) {
+		pthread_mutex_unlock(&registry_lock);
 		*err = pn_asprintf("cannot start the sender thread");
 		sort_submit_free(sb);
 		return NULL;
 	}
 	sb->started = 1;
+	sb->next = registry;
+	registry = sb;
+	pthread_mutex_unlock(&registry_lock);
 	return sb;
 }
 
@@ -513,9 +562,22 @@ int sort_submit_queue(sort_submit *sb, const char *env_from, const char *rcpts,
 
 void sort_submit_free(sort_submit *sb)
 {
+	sort_submit **pp;
+
 	if (sb == NULL)
 		return;
 	if (sb->started) {
+		pthread_mutex_lock(&registry_lock);
+		if (--sb->refs > 0) {
+			pthread_mutex_unlock(&registry_lock);
+			return;
+		}
+		for (pp = &registry; *pp; pp = &(*pp)->next)
+			if (*pp == sb) {
+				*pp = sb->next;
+				break;
+			}
+		pthread_mutex_unlock(&registry_lock);
 		pthread_mutex_lock(&sb->lock);
 		sb->stop = 1;
 		pthread_cond_signal(&sb->wake);

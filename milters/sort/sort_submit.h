@@ -30,8 +30,12 @@
  *	most max_queue files wait: beyond that a new message is dropped
  *	(logged), so a flood of mail cannot fill the disk with replies.
  *
- *	sort_submit_free() stops the thread after the message in hand;
- *	what is spooled stays for the next start.
+ *	One sender serves a spool directory in a process: a second
+ *	sort_submit_new() of the same directory (a reload) returns the same
+ *	one with the new method and max_queue, so no file is sent twice.
+ *	sort_submit_free() gives one reference back; the last one stops the
+ *	thread after the message in hand. What is spooled stays for the
+ *	next start.
  * DIAGNOSTICS
  *	sort_submit_new() returns NULL and sets *err (free with pn_free())
  *	when the method is malformed or the spool directory cannot be made.
