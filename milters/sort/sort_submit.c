@@ -51,7 +51,7 @@ struct sort_submit {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stop, woken, started;
-	unsigned queued;	/* files waiting, as the last pass counted */
+	unsigned queued;	/* files waiting: counted at start, then kept */
 	unsigned long counter;
 	int refs;		/* states (configurations) that use it */
 	struct sort_submit *next;
@@ -357,6 +357,30 @@ static int send_file(sort_submit *sb, const char *path)
 	return rc;
 }
 
+/* spool_name - a spooled message's file name (not a temporary file) */
+static int spool_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] == 'm' && !(n > 4 && strcmp(name + n - 4, ".tmp") == 0);
+}
+
+/* spooled - messages a previous run left in dir */
+static unsigned spooled(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (spool_name(e->d_name))
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* pass - every spooled message once; returns how many wait for a retry */
 static unsigned pass(sort_submit *sb)
 {
@@ -369,11 +393,10 @@ static unsigned pass(sort_submit *sb)
 		return 0;
 	}
 	while ((e = readdir(d)) != NULL && seen < MAX_PER_PASS) {
-		size_t n = strlen(e->d_name);
 		char *path;
 		int rc;
 
-		if (e->d_name[0] != 'm' || (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0))
+		if (!spool_name(e->d_name))
 			continue;
 		seen++;
 		pthread_mutex_lock(&sb->lock);
@@ -387,8 +410,12 @@ static unsigned pass(sort_submit *sb)
 		rc = send_file(sb, path);
 		if (rc == LATER)
 			left++;
-		else
-			unlink(path);
+		else if (unlink(path) == 0) {
+			pthread_mutex_lock(&sb->lock);
+			if (sb->queued)
+				sb->queued--;
+			pthread_mutex_unlock(&sb->lock);
+		}
 		pn_free(path);
 	}
 	closedir(d);
@@ -413,7 +440,6 @@ static void *sender(void *arg)
 		pthread_mutex_unlock(&sb->lock);
 		left = pass(sb);
 		pthread_mutex_lock(&sb->lock);
-		sb->queued = left;
 		if (sb->stop || sb->woken)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -462,7 +488,12 @@ static void set_method(sort_submit *sb, const char *method)
 	} else {
 		const char *colon = strrchr(method + 5, ':');
 		sb->method = pn_strdup("smtp");
-		sb->host = pn_strndup(method + 5, (size_t)(colon - method - 5));
+		size_t n = (size_t)(colon - method - 5);
+		/* smtp:[::1]:25: the brackets are not part of the address */
+		if (n > 2 && method[5] == '[' && colon[-1] == ']')
+			sb->host = pn_strndup(method + 6, n - 2);
+		else
+			sb->host = pn_strndup(method + 5, n);
 		sb->port = pn_strdup(colon + 1);
 	}
 }
@@ -495,6 +526,7 @@ sort_submit *sort_submit_new(const char *spool_dir, const char *method, unsigned
 	sb->max_queue = max_queue;
 	sb->refs = 1;
 	set_method(sb, method);
+	sb->queued = spooled(spool_dir);
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->wake, NULL);
 	if (pthread_create(&sb->thread, NULL, sender, sb) != 0) {
