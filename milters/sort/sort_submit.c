@@ -108,6 +108,12 @@ static int via_sendmail(sort_submit *sb, const char *from, char **rcpts, size_t 
 	for (k = 0; k < n; k++)
 		argv[a++] = rcpts[k];
 	argv[a] = NULL;
+	if (access(sb->path, X_OK) < 0) {
+		/* not installed yet, or a typo: keep the mail, say so */
+		pn_log(PN_LOG_WARN, "sort: %s: %s: retry in %d s", sb->path, strerror(errno),
+		       RETRY_SECONDS);
+		return LATER;
+	}
 	if (pipe(fds) < 0)
 		return LATER;
 	pid = fork();
