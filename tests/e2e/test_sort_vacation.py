@@ -13,7 +13,8 @@ window gets none, also after the daemon was restarted (the response store
 survives); a mailing list message (List-Id), a bulk one (Precedence:
 bulk), an Auto-Submitted one and one from the null sender get none; a
 header a sender crafts cannot add a line to the reply; notify sends a
-message with Auto-Submitted: auto-notified. "No reply" is proven by the
+message with Auto-Submitted: auto-notified, and a line break in a mailto
+subject cannot add a recipient. "No reply" is proven by the
 daemon's log line that says why (written before the message is accepted)
 and, after a later reply to another sender has arrived, by its absence at
 the sink."""
@@ -35,6 +36,9 @@ ME = "bob@dest.example"
 SCRIPT = """require ["vacation", "enotify", "variables"];
 if header :contains "subject" "notify me" {
     notify :message "mail for bob" "mailto:boss@elsewhere.example";
+}
+if header :contains "subject" "crafted notify" {
+    notify "mailto:boss2@elsewhere.example?subject=hi%0D%0ABcc:%20victim@elsewhere.example&body=x";
 }
 vacation :days 7 :from "Bob <bob@dest.example>" "I am away until Monday.
 Ask carol@dest.example for anything urgent.";
@@ -188,6 +192,25 @@ def notify_sends_an_auto_notified_message():
     assert got, sink.messages()
     check_eq(got[0].msg["Auto-Submitted"], "auto-notified", "Auto-Submitted")
     check_eq(got[0].msg["Subject"], "mail for bob", "Subject")
+
+
+@test
+def a_line_break_in_a_mailto_subject_stays_inside_the_subject():
+    deliver("heidi@sender.example", "crafted notify")
+    sink = S["sink"]
+    for _ in range(600):
+        got = [m for m in sink.messages() if "boss2@elsewhere.example" in m.rcpts]
+        if got:
+            break
+        try:
+            sink.wait_for(sink.count() + 1, timeout=0.5)
+        except TimeoutError:
+            pass
+    assert got, sink.messages()
+    check_eq(got[0].rcpts, ["boss2@elsewhere.example"], "recipients of the notification")
+    check_eq(got[0].msg.get_all("Bcc"), None, "Bcc in the notification")
+    check_eq([m for m in sink.messages() if "victim@elsewhere.example" in m.rcpts], [],
+             "messages to the address in the crafted subject")
 
 
 if __name__ == "__main__":
