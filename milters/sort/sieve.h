@@ -271,6 +271,7 @@ typedef struct sv_result {
 				 * NULL until the first deletion */
 	size_t norig;
 	unsigned redirects, edits;
+	char *keep_flags;	/* imap4flags: the implicit keep's flags, or NULL */
 	sv_mark *marks;		/* duplicate IDs to record (the engine commits) */
 	size_t nmarks, mcap;
 } sv_result;
