@@ -421,7 +421,8 @@ static char *flag_key(const char *set)
 		v = pn_realloc(v, (n + 1) * sizeof(*v));
 		v[n++] = p;
 	}
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_str);
 	pn_buf_init(&b, 0);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
