@@ -46,7 +46,10 @@
  *	subaddress (RFC 5233), relational (RFC 5231), variables (RFC 5229),
  *	body (RFC 5173), editheader (RFC 5293), reject and ereject
  *	(RFC 5429), environment (RFC 5183) and regex
- *	(draft-ietf-sieve-regex, POSIX extended regular expressions).
+ *	(draft-ietf-sieve-regex, POSIX extended regular expressions), and of
+ *	issue 18 among others duplicate (RFC 7352, over sv_services.seen),
+ *	spamtest, spamtestplus, virustest (RFC 5235, sv_services.spam) and
+ *	imap4flags (RFC 5232: sv_action.flags, sv_result.keep_flags).
  *
  *	sv_run() runs a script for one recipient of one message: env names
  *	the message, the envelope (sender and this recipient) and the
@@ -69,9 +72,11 @@
  *	recipient (explicit keep, or the implicit keep still in effect).
  *	sv_result_print() writes the actions in execution order, one per
  *	line, in the stable text form of `postern-sort test`:
- *	    keep | fileinto "F" | redirect "a@b" | discard | reject "text"
+ *	    keep [:flags ["f", ...]] | fileinto [:flags ["f", ...]] "F"
+ *	    | redirect "a@b" | discard | reject "text"
  *	    | ereject "text" | addheader [:last] "N" "V" | deleteheader "N" COUNT
- *	identical actions once, the implicit keep last (as "keep").
+ *	identical actions once, the implicit keep last (as "keep", with
+ *	keep_flags when there are some).
  *	fileinto "INBOX", in any letter case, is recorded as keep: one
  *	mailbox gets the message once (RFC 5228 2.10.3, 4.1).
  *
@@ -299,6 +304,7 @@ typedef struct sv_result {
 				 * NULL until the first deletion */
 	size_t norig;
 	unsigned redirects, edits;
+	char *keep_flags;	/* imap4flags: the implicit keep's flags, or NULL */
 	sv_mark *marks;		/* duplicate IDs to record (the engine commits) */
 	size_t nmarks, mcap;
 } sv_result;

@@ -237,7 +237,14 @@ static int cmd_set(sv_ctx *c, const sv_node *n)
 	size_t vlen, len;
 	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
 	char *val = apply_modifiers(n->mods, v, vlen, &len);
-	sv_var *x = sv_find_var(c, name->s, name->len);
+
+	return sv_set_var(c, name->s, name->len, val, len);
+}
+
+/* sv_set_var - set a variable to val (taken), cut to the size limit */
+int sv_set_var(sv_ctx *c, const char *vname, size_t nlen, char *val, size_t len)
+{
+	sv_var *x = sv_find_var(c, vname, nlen);
 
 	len = sv_utf8_cut(val, len, c->lim->max_variable_size);
 	val[len] = '\0';
@@ -249,7 +256,7 @@ static int cmd_set(sv_ctx *c, const sv_node *n)
 		}
 		c->vars = pn_realloc(c->vars, (c->nvars + 1) * sizeof(*c->vars));
 		x = &c->vars[c->nvars++];
-		x->name = pn_strdup(name->s);
+		x->name = pn_strndup(vname, nlen);
 		for (i = 0; x->name[i]; i++)
 			if (x->name[i] >= 'A' && x->name[i] <= 'Z')
 				x->name[i] = (char)(x->name[i] - 'A' + 'a');
@@ -1101,7 +1108,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 	case SV_OP_KEEP:
 		r = sv_add_action(c, SV_ACT_KEEP, NULL, 0, 0);
 		c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_KEEP, NULL) : r;
 	case SV_OP_DISCARD:
 		r = sv_add_action(c, SV_ACT_DISCARD, NULL, 0, 0);
 		c->r->implicit_keep = 0;
@@ -1132,7 +1139,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 		r = sv_add_action(c, SV_ACT_FILEINTO, s, len, n->copy);
 		if (!n->copy)
 			c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_FILEINTO, s) : r;
 	case SV_OP_REJECT:
 	case SV_OP_EREJECT:
 		s = sv_expand(c, &n->pos[0]->v[0], &len);
@@ -1325,7 +1332,10 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 		r->stopped = 1;
 	if (rc == SV_EXEC_ERR)
 		restore(r, &sv);
+	else
+		sv_flags_finish(&c);
 	forget(&sv);
+	pn_free(c.flags);
 	for (i = 0; i < c.nvars; i++) {
 		pn_free(c.vars[i].name);
 		pn_free(c.vars[i].val);
@@ -1370,6 +1380,26 @@ static void print_quoted(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* print_flags - " :flags [\"a\", \"b\"]" for a flag set, nothing for none */
+static void print_flags(FILE *out, const char *set)
+{
+	const char *p = set;
+
+	if (set == NULL || *set == '\0')
+		return;
+	fputs(" :flags [", out);
+	while (*p) {
+		const char *e = strchr(p, ' ');
+		char *one = e ? pn_strndup(p, (size_t)(e - p)) : pn_strdup(p);
+		if (p != set)
+			fputs(", ", out);
+		print_quoted(out, one);
+		pn_free(one);
+		p = e ? e + 1 : p + strlen(p);
+	}
+	fputc(']', out);
+}
+
 /* sv_result_print - the actions in the stable text form */
 void sv_result_print(const sv_result *r, FILE *out)
 {
@@ -1380,9 +1410,12 @@ void sv_result_print(const sv_result *r, FILE *out)
 		switch (a->type) {
 		case SV_ACT_KEEP:
 			fputs("keep", out);
+			print_flags(out, a->flags);
 			break;
 		case SV_ACT_FILEINTO:
-			fputs("fileinto ", out);
+			fputs("fileinto", out);
+			print_flags(out, a->flags);
+			fputc(' ', out);
 			print_quoted(out, a->arg);
 			break;
 		case SV_ACT_REDIRECT:
@@ -1415,8 +1448,11 @@ void sv_result_print(const sv_result *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
-	if (r->implicit_keep && !r->explicit_keep)
-		fputs("keep\n", out);
+	if (r->implicit_keep && !r->explicit_keep) {
+		fputs("keep", out);
+		print_flags(out, r->keep_flags);
+		fputc('\n', out);
+	}
 }
 
 /* sv_result_clear - free everything the result holds */
@@ -1428,6 +1464,7 @@ void sv_result_clear(sv_result *r)
 		action_free(&r->acts[i]);
 	pn_free(r->acts);
 	pn_free(r->marks);
+	pn_free(r->keep_flags);
 	free_view(r);
 	pn_free(r->hdrs);
 	pn_free(r->deleted);

@@ -70,6 +70,7 @@ struct sort_state {
 	char *delim;
 	char *folder_header, *trace_header;
 	char *original_header;	/* "": none (see sort_apply.c) */
+	char *flags_header;	/* imap4flags for the delivery agent; "": none */
 	int max_hops;
 	pn_geoip *geo;
 	char *host;

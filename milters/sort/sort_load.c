@@ -37,6 +37,8 @@ const pn_param sort_params[] = {
 	 "header added by fileinto_method = header"},
 	{"original_recipient_header", PN_PARAM_STR, "X-Postern-Original-To", 0, 0, NULL,
 	 "header naming the recipient a fileinto subaddress replaced (empty: none)"},
+	{"flags_header", PN_PARAM_STR, "X-Postern-Flags", 0, 0, NULL,
+	 "header carrying imap4flags flags to the delivery agent (empty: flags are dropped)"},
 	{"redirect_trace_header", PN_PARAM_STR, "X-Postern-Redirected", 0, 0, NULL,
 	 "header that records each redirect, for loop protection"},
 	{"max_redirect_hops", PN_PARAM_INT, "5", 1, 100, NULL,
@@ -242,6 +244,7 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	st->folder_header = pn_strdup(pn_config_str(cfg, "folder_header"));
 	st->trace_header = pn_strdup(pn_config_str(cfg, "redirect_trace_header"));
 	st->original_header = pn_strdup(pn_config_str(cfg, "original_recipient_header"));
+	st->flags_header = pn_strdup(pn_config_str(cfg, "flags_header"));
 	st->max_hops = (int)pn_config_int(cfg, "max_redirect_hops");
 	st->cache_max = (unsigned)pn_config_int(cfg, "script_cache_size");
 	pthread_mutex_init(&st->lock, NULL);
@@ -283,6 +286,11 @@ sort_state *sort_load(const pn_config *cfg, char **err)
 	}
 	if (load_services(st, cfg, err) < 0)
 		goto fail;
+	if (*st->flags_header
+	    && !sv_header_name_valid(st->flags_header, strlen(st->flags_header))) {
+		*err = pn_asprintf("parameter \"flags_header\" must be empty or a valid header name");
+		goto fail;
+	}
 	if (check_template("domain_scripts", st->domain_tmpl, err) < 0
 	    || check_template("user_scripts", st->user_tmpl, err) < 0)
 		goto fail;
@@ -333,6 +341,7 @@ void sort_unload(sort_state *st)
 	pn_free(st->folder_header);
 	pn_free(st->trace_header);
 	pn_free(st->original_header);
+	pn_free(st->flags_header);
 	pn_free(st->host);
 	pn_free(st);
 }

@@ -56,6 +56,10 @@ def normalise_pigeonhole(out, err=""):
         if s == "Implicit keep:":
             section = "implicit"
             continue
+        m = re.match(r"\+ add IMAP flags: (.*)$", s)
+        if m and acts and section is not None:
+            acts[-1] = with_flags(acts[-1], m.group(1).split())
+            continue
         if not s.startswith("* ") or section is None:
             continue
         s = s[2:]
@@ -137,10 +141,29 @@ def pigeonhole_notify(lines, i):
     return out + " %s" % sorted(rcpts)
 
 
+def with_flags(act, flags):
+    """imap4flags: "keep" or 'fileinto "F"' with its flags as a set:
+    "keep :flags \\seen work" (system flags in lower case, each flag
+    once in any case, sorted), the form both sides are compared in."""
+    seen, out = set(), []
+    for f in flags:
+        key = f.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(f.lower() if f.startswith("\\") else f)
+    if not out:
+        return act
+    return "%s :flags %s" % (act, " ".join(sorted(out, key=str.lower)))
+
+
 def normalise_postern(out):
     """Action lines of postern-sort test (before the blank line)."""
     acts = []
     for line in out.split("\n\n", 1)[0].splitlines():
+        m = re.match(r'(keep|fileinto) :flags \[(.*?)\](.*)$', line)
+        if m:
+            flags = [f.replace("\\\\", "\\") for f in re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2))]
+            line = with_flags(m.group(1) + m.group(3), flags)
         if line.startswith(("addheader", "deleteheader")):
             continue
         if line == 'fileinto "INBOX"':
