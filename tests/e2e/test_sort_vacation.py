@@ -17,8 +17,11 @@ message with Auto-Submitted: auto-notified, and a line break in a mailto
 subject cannot add a recipient. "No reply" is proven by the
 daemon's log line that says why (written before the message is accepted)
 and, after a later reply to another sender has arrived, by its absence at
-the sink."""
+the sink. The same reply also goes out through Postfix's own sendmail binary
+(submit_method = sendmail:/usr/sbin/sendmail, MAIL_CONFIG naming the
+private instance)."""
 import os
+import re
 import sys
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
@@ -54,6 +57,15 @@ def setup():
     with open(script, "w") as f:
         f.write(SCRIPT)
     S["spool"] = os.path.join(base, "outgoing")
+    # the sendmail binary the daemon runs reaches this private Postfix
+    os.environ["MAIL_CONFIG"] = mta.config_dir
+    S["config"] = {
+        "script": script,
+        "tmp_dir": base,
+        "response_store": os.path.join(base, "responses"),
+        "submit_method": "smtp:127.0.0.1:%d" % port,
+        "submit_spool_dir": S["spool"],
+    }
     d = Daemon("postern-sort", base=base, socket_dir=mta.socket_dir("sort"), config={
         "script": script,
         "tmp_dir": base,
@@ -67,6 +79,7 @@ def setup():
 
 
 def teardown():
+    os.environ.pop("MAIL_CONFIG", None)
     stop_all(S.get("mta"), S.get("sink"), [S[n] for n in ("d",) if n in S])
 
 
@@ -211,6 +224,20 @@ def a_line_break_in_a_mailto_subject_stays_inside_the_subject():
     check_eq(got[0].msg.get_all("Bcc"), None, "Bcc in the notification")
     check_eq([m for m in sink.messages() if "victim@elsewhere.example" in m.rcpts], [],
              "messages to the address in the crafted subject")
+
+
+@test
+def the_sendmail_method_submits_through_postfixs_sendmail_binary():
+    config = dict(S["config"], submit_method="sendmail:/usr/sbin/sendmail")
+    S["d"].reload_and_wait(config)
+    sender = "ivan@sender.example"
+    deliver(sender, "via sendmail", message_id="<sm-1@sender.example>")
+    m = wait_reply(sender)[0]
+    check_eq(m.msg["In-Reply-To"], "<sm-1@sender.example>", "In-Reply-To")
+    check_eq(m.msg["Auto-Submitted"].split()[0], "auto-replied", "Auto-Submitted")
+    # it came in by pickup (the sendmail binary's maildrop), not by SMTP
+    assert re.search(r"pickup\[\d+\]: \w+: uid=\d+ from=<>", S["mta"].log_text()), \
+        "no pickup of a null-sender message in the Postfix log"
 
 
 if __name__ == "__main__":
