@@ -569,11 +569,14 @@ int sort_submit_queue(sort_submit *sb, const char *env_from, const char *rcpts,
 	pthread_mutex_unlock(&sb->lock);
 	pn_buf_init(&b, MAX_FILE);
 	pn_buf_puts(&b, MAGIC);
+	if (strpbrk(env_from, "\r\n>") != NULL)
+		env_from = "";	/* never a line of the SMTP dialogue */
 	pn_buf_printf(&b, "F%s\n", env_from);
 	while (p && *p) {
 		const char *e = strstr(p, ", ");
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (memchr(p, '\n', n) == NULL && n) {
+		if (n && memchr(p, '\n', n) == NULL && memchr(p, '\r', n) == NULL
+		    && memchr(p, '>', n) == NULL) {
 			pn_buf_putc(&b, 'R');
 			pn_buf_append(&b, p, n);
 			pn_buf_putc(&b, '\n');
