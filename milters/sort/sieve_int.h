@@ -369,6 +369,7 @@ void sv_vals_add(sv_vals *v, const char *s, size_t len);
 void sv_vals_free(sv_vals *v);
 size_t sv_utf8_cut(const char *s, size_t len, size_t max);
 sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len);
+int sv_set_var(sv_ctx *c, const char *name, size_t nlen, char *val, size_t len);
 const char *sv_expand(sv_ctx *c, const sv_string *s, size_t *len);
 const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len);
 int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strlist *keys);
@@ -428,6 +429,8 @@ int sv_spamtest_run(sv_ctx *c, const sv_node *n);
 /* sieve_ext_imap4flags.c: setflag, addflag, removeflag, hasflag */
 int sv_flags_check(sv_parser *P, sv_node *n);
 int sv_flags_run(sv_ctx *c, const sv_node *n);
+int sv_flags_action(sv_ctx *c, const sv_node *n, sv_act_type type, const char *folder);
+void sv_flags_finish(sv_ctx *c);
 /* sieve_ext_ihave.c: ihave, error */
 int sv_ihave_check(sv_parser *P, sv_node *n);
 int sv_ihave_run(sv_ctx *c, const sv_node *n);
@@ -442,5 +445,10 @@ int sv_vacation_run(sv_ctx *c, const sv_node *n);
 /* the payload of vacation and notify actions (sieve_ext_vacation.c) */
 void sv_send_print(FILE *out, const sv_action *a);
 void sv_send_free(struct sv_send *s);
+/* why no automatic message may answer the message (RFC 3834), or NULL;
+ * lists_too: also List-* and Precedence (vacation) */
+const char *sv_auto_refusal(sv_ctx *c, int lists_too);
+/* one address, display name allowed (vacation :from, :addresses; notify :from) */
+int sv_vacation_from_valid(const char *s, size_t len);
 
 #endif

@@ -1345,6 +1345,8 @@ void sv_limits_default(sv_limits *l)
 	l->max_body_size = 1024 * 1024;
 	l->max_include_depth = 10;	/* Pigeonhole's sieve_include_max_nesting_depth */
 	l->max_includes = 255;		/* and sieve_include_max_includes */
+	l->duplicate_default_period = 12 * 3600;	/* Pigeonhole's defaults */
+	l->duplicate_max_period = 2 * 86400;
 }
 
 /* sv_compile - script text to a validated tree */

@@ -239,17 +239,23 @@ static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen
 static int cmd_set(sv_ctx *c, const sv_node *n)
 {
 	const sv_string *name = &n->pos[0]->v[0];
-	const char *vname = name->s;
-	size_t vlen, len, vnlen = name->len;
+	size_t vlen, len;
 	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
 	char *val = apply_modifiers(n->mods, v, vlen, &len);
-	sv_var *x = sv_find_var(c, name->s, name->len);
+
+	return sv_set_var(c, name->s, name->len, val, len);
+}
+
+/* sv_set_var - set a variable to val (taken), cut to the size limit */
+int sv_set_var(sv_ctx *c, const char *vname, size_t nlen, char *val, size_t len)
+{
+	sv_var *x = sv_find_var(c, vname, nlen);
 
 	len = sv_utf8_cut(val, len, c->lim->max_variable_size);
 	val[len] = '\0';
 	if (x == NULL) {
 		size_t i;
-		int global = sv_var_is_global(c, &vname, &vnlen);
+		int global = sv_var_is_global(c, &vname, &nlen);
 		sv_var **vars = global ? &c->gvars : &c->vars;
 		size_t *nvars = global ? &c->ngvars : &c->nvars;
 
@@ -259,7 +265,7 @@ static int cmd_set(sv_ctx *c, const sv_node *n)
 		}
 		*vars = pn_realloc(*vars, (*nvars + 1) * sizeof(**vars));
 		x = &(*vars)[(*nvars)++];
-		x->name = pn_strndup(vname, vnlen);
+		x->name = pn_strndup(vname, nlen);
 		for (i = 0; x->name[i]; i++)
 			if (x->name[i] >= 'A' && x->name[i] <= 'Z')
 				x->name[i] = (char)(x->name[i] - 'A' + 'a');
@@ -1165,7 +1171,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 	case SV_OP_KEEP:
 		r = sv_add_action(c, SV_ACT_KEEP, NULL, 0, 0);
 		c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_KEEP, NULL) : r;
 	case SV_OP_DISCARD:
 		r = sv_add_action(c, SV_ACT_DISCARD, NULL, 0, 0);
 		c->r->implicit_keep = 0;
@@ -1196,7 +1202,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 		r = sv_add_action(c, SV_ACT_FILEINTO, s, len, n->copy);
 		if (!n->copy)
 			c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_FILEINTO, s) : r;
 	case SV_OP_REJECT:
 	case SV_OP_EREJECT:
 		s = sv_expand(c, &n->pos[0]->v[0], &len);
@@ -1390,7 +1396,10 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 		r->stopped = 1;
 	if (rc == SV_EXEC_ERR)
 		restore(r, &sv);
+	else
+		sv_flags_finish(&c);
 	forget(&sv);
+	pn_free(c.flags);
 	for (i = 0; i < c.nvars; i++) {
 		pn_free(c.vars[i].name);
 		pn_free(c.vars[i].val);
@@ -1441,6 +1450,26 @@ static void print_quoted(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* print_flags - " :flags [\"a\", \"b\"]" for a flag set, nothing for none */
+static void print_flags(FILE *out, const char *set)
+{
+	const char *p = set;
+
+	if (set == NULL || *set == '\0')
+		return;
+	fputs(" :flags [", out);
+	while (*p) {
+		const char *e = strchr(p, ' ');
+		char *one = e ? pn_strndup(p, (size_t)(e - p)) : pn_strdup(p);
+		if (p != set)
+			fputs(", ", out);
+		print_quoted(out, one);
+		pn_free(one);
+		p = e ? e + 1 : p + strlen(p);
+	}
+	fputc(']', out);
+}
+
 /* sv_result_print - the actions in the stable text form */
 void sv_result_print(const sv_result *r, FILE *out)
 {
@@ -1451,9 +1480,12 @@ void sv_result_print(const sv_result *r, FILE *out)
 		switch (a->type) {
 		case SV_ACT_KEEP:
 			fputs("keep", out);
+			print_flags(out, a->flags);
 			break;
 		case SV_ACT_FILEINTO:
-			fputs("fileinto ", out);
+			fputs("fileinto", out);
+			print_flags(out, a->flags);
+			fputc(' ', out);
 			print_quoted(out, a->arg);
 			break;
 		case SV_ACT_REDIRECT:
@@ -1486,8 +1518,11 @@ void sv_result_print(const sv_result *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
-	if (r->implicit_keep && !r->explicit_keep)
-		fputs("keep\n", out);
+	if (r->implicit_keep && !r->explicit_keep) {
+		fputs("keep", out);
+		print_flags(out, r->keep_flags);
+		fputc('\n', out);
+	}
 }
 
 /* sv_result_clear - free everything the result holds */
@@ -1499,6 +1534,7 @@ void sv_result_clear(sv_result *r)
 		action_free(&r->acts[i]);
 	pn_free(r->acts);
 	pn_free(r->marks);
+	pn_free(r->keep_flags);
 	free_view(r);
 	pn_free(r->hdrs);
 	pn_free(r->deleted);

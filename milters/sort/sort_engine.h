@@ -16,6 +16,8 @@
  *	                       const char *const *items, const sv_script *only);
  *	void sort_apply(const sort_state *st, const sort_outcome *o,
  *	                const pn_msg *m, const char *queue_id, pn_actions *a);
+ *	void sort_send(sort_state *st, const sort_outcome *o,
+ *	               const char *sender, const char *queue_id);
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
 void sort_set_clock(sort_state *st, time_t now);
@@ -111,6 +113,14 @@ void sort_set_clock(sort_state *st, time_t now);
  *	sort_set_clock() fixes the time currentdate (and the other
  *	clock readers of sieve.h's sv_env.now) see, for the test tool;
  *	0, the default, is the time of each run.
+ *	sort_send() (sort_reply.c) turns the vacation and notify actions
+ *	of the recipients that did not reject the message into messages
+ *	for the outbound spool (sort_submit.h, parameters submit_method,
+ *	submit_spool_dir, submit_max_queue): a vacation reply only when
+ *	the interpreter found no RFC 3834 reason against it and the
+ *	response store had no reply to that sender with that handle in
+ *	the interval. Only the daemon calls it; `postern-sort test` never
+ *	sends. sender is the envelope sender, for the notification text.
  *
  *	sort_outcome_print() writes each recipient's Sieve actions in the
  *	form of sv_result_print(), preceded by "recipient ADDR" lines when
@@ -185,6 +195,8 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		       const sv_script *only);
 void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const char *queue_id, pn_actions *a);
+void sort_send(sort_state *st, const sort_outcome *o, const char *sender,
+	       const char *queue_id);
 void sort_outcome_print(const sort_outcome *o, FILE *out);
 void sort_outcome_free(sort_outcome *o);
 void sort_set_clock(sort_state *st, time_t now);

@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/geoip.h"
 #include "common/log.h"
+#include "milters/sort/sort_store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -303,6 +304,57 @@ static const sv_script *include_script(void *arg, int global, const char *name,
 	return h->s;
 }
 
+/* sort_responses - the response store, opened on first use */
+struct sort_store *sort_responses(sort_state *st)
+{
+	sort_store *store;
+	char *err = NULL;
+
+	if (st->store_path == NULL || *st->store_path == '\0')
+		return NULL;
+	pthread_mutex_lock(&st->store_lock);
+	if (st->store == NULL && !st->store_failed) {
+		st->store = sort_store_open(st->store_path, st->store_size, &err);
+		if (st->store == NULL) {
+			/* duplicate is then false and vacation silent: mail flows */
+			pn_log(PN_LOG_ERROR, "response store: %s (duplicate and vacation "
+			       "cannot remember until the next reload)", err);
+			st->store_failed = 1;
+			pn_free(err);
+		}
+	}
+	store = st->store;
+	pthread_mutex_unlock(&st->store_lock);
+	return store;
+}
+
+/* sort_seen - sv_services.seen: the response store's answer */
+int sort_seen(void *arg, const unsigned char key[32], time_t now)
+{
+	sort_store *store = sort_responses(arg);
+
+	return store ? sort_store_seen(store, key, now) : -1;
+}
+
+/* sort_commit_marks - record the duplicate IDs of a run that succeeded */
+void sort_commit_marks(sort_state *st, const sv_result *r, time_t now)
+{
+	sort_store *store;
+	size_t i;
+
+	if (r->nmarks == 0 || r->error || (store = sort_responses(st)) == NULL)
+		return;
+	for (i = 0; i < r->nmarks; i++) {
+		const sv_mark *m = &r->marks[i];
+		/* :last restarts the period; otherwise the first sighting
+		 * counts, also when another thread recorded it meanwhile */
+		if (m->last)
+			sort_store_put(store, m->key, now + m->seconds);
+		else
+			sort_store_claim(store, m->key, now, now + m->seconds);
+	}
+}
+
 /* sort_run - every recipient's scripts */
 sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items,
 		       const sv_script *only)
@@ -340,8 +392,8 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		env.separators = st->delim;
 		env.body = o->body;
 		env.limits = &st->lim;
-		env.now = st->now;
-		memset(&svc, 0, sizeof(svc));
+		env.now = st->now ? st->now : time(NULL);
+		svc = only ? st->svc_test : st->svc;
 		ia.st = st;
 		ia.o = o;
 		ia.rc = rc;
@@ -384,6 +436,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 				break;
 		}
 		view_mods(&rc->res, m, rc->edits_all);
+		sort_commit_marks(st, &rc->res, env.now);
 		for (k = 0; k < 3; k++)
 			sort_script_release(st, h[k]);
 		keep_edits_once(o, i);

@@ -40,6 +40,20 @@ TMP = tempfile.mkdtemp(prefix="postern-sort-golden-")
 CONF = os.path.join(TMP, "sort.conf")
 
 
+# spamtest_ and virustest_ cases read SpamAssassin's fields; the Pigeonhole
+# comparison gives sieve-test the same settings (sieve_spamtest_*)
+SPAM_SETTINGS = [
+    ("spamtest_status_header",
+     "X-Spam-Status: [[:alpha:]]+, score=(-?[[:digit:]]+[.][[:digit:]]+)"),
+    ("spamtest_max_header",
+     "X-Spam-Status: [[:alpha:]]+, score=-?[[:digit:]]+[.][[:digit:]]+ "
+     "required=([[:digit:]]+[.][[:digit:]]+)"),
+    ("virustest_status_header", "X-Virus-Status"),
+    ("virustest_status_type", "text"),
+    ("virustest_text_values", "1=Clean, 5=Infected"),
+]
+
+
 def meta(path):
     """The set-up comments at the top of a case."""
     m = {"message": "plain.eml", "from": "alice@example.com", "to": [], "env": [],
@@ -114,6 +128,8 @@ def setup():
         f.write("environment_host = mx.postern.test\ntmp_dir = %s\n" % TMP)
         f.write("include_personal_dir = %s\ninclude_global_dir = %s\n"
                 % (INCLUDE_PERSONAL, INCLUDE_GLOBAL))
+        for k, v in SPAM_SETTINGS:
+            f.write("%s = %s\n" % (k, v))
 
 
 def teardown():
