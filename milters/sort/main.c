@@ -5,7 +5,7 @@
  * The daemon is the shared milter layer plus sort_engine (sort_milter.c).
  * Tools, which call the same engine:
  *   compile SCRIPT...   compile scripts and report errors with line:column
- *   test SCRIPT MESSAGE [--from ADDR] [--to ADDR]... [--env NAME=VALUE]...
+ *   test SCRIPT MESSAGE [--from ADDR] [--to ADDR]... [--env NAME=VALUE]... [--now SECONDS]
  *                       run a script on a message file and print the Sieve
  *                       actions, a blank line, and the milter modifications
  */
@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
@@ -88,6 +89,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 		{"from", required_argument, NULL, 'f'},
 		{"to", required_argument, NULL, 't'},
 		{"env", required_argument, NULL, 'e'},
+		{"now", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0}
 	};
 	sort_state *st = state;
@@ -104,8 +106,19 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	memset(&facts, 0, sizeof(facts));
 	items = sort_env_items(st, &facts);
 	optind = 0;	/* full getopt reset: options may follow the operands */
-	while ((ch = getopt_long(argc, argv, "f:t:e:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:t:e:n:", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'n': {
+			char *end;
+			long long t = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || t <= 0) {
+				fprintf(stderr, "postern-sort: test: --now wants seconds since 1970, "
+					"got \"%s\"\n", optarg);
+				goto usage;
+			}
+			sort_set_clock(st, (time_t)t);
+			break;
+		}
 		case 'f':
 			from = optarg;
 			break;
@@ -158,7 +171,8 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	for (i = 0; i < o->n; i++)
 		if (o->r[i].res.error)
 			fprintf(stderr, "postern-sort: warning: %s: %s: run-time failure at %s (implicit keep)\n",
-				o->r[i].addr, sv_script_name(s), o->r[i].res.error);
+				o->r[i].addr, o->r[i].res.error_script ? o->r[i].res.error_script
+				: sv_script_name(s), o->r[i].res.error);
 	sort_outcome_print(o, stdout);
 	putchar('\n');
 	a = pn_actions_new();
@@ -174,7 +188,7 @@ static int tool_test(const pn_config *cfg, void *state, int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: postern-sort test SCRIPT MESSAGE [--from ADDR] [--to ADDR]... "
-		"[--env NAME=VALUE]...\n");
+		"[--env NAME=VALUE]... [--now SECONDS]\n");
 	pn_free(tos);
 	sort_env_free(items);
 	return EX_USAGE;
@@ -183,7 +197,7 @@ usage:
 static const pn_tool sort_tools[] = {
 	{"compile", "SCRIPT...", "compile Sieve scripts and report errors (line:column)",
 	 tool_compile},
-	{"test", "SCRIPT MESSAGE [--from ADDR] [--to ADDR]... [--env NAME=VALUE]...",
+	{"test", "SCRIPT MESSAGE [--from ADDR] [--to ADDR]... [--env NAME=VALUE]... [--now SECONDS]",
 	 "run a script on a message file and print its actions and modifications", tool_test},
 	{NULL, NULL, NULL, NULL}
 };

@@ -27,6 +27,11 @@
  *	int sv_envelope_address(const char *path, const pn_addr *canon,
  *	                        pn_addr *out);
  *	char *sv_written_local(const char *local);
+ *
+ *	struct sv_spamconf *sv_spamconf_new(const sv_spamparams *spam,
+ *	                                    const sv_spamparams *virus,
+ *	                                    char **err);
+ *	void sv_spamconf_free(struct sv_spamconf *c);
  * DESCRIPTION
  *	A Sieve interpreter written for Postern. sv_compile() lexes, parses
  *	and validates a script once (require'd extensions, argument types,
@@ -42,6 +47,14 @@
  *	body (RFC 5173), editheader (RFC 5293), reject and ereject
  *	(RFC 5429), environment (RFC 5183) and regex
  *	(draft-ietf-sieve-regex, POSIX extended regular expressions).
+ *	Also date and index (RFC 5260; currentdate reads env->now),
+ *	include (RFC 6609; scripts come from env->svc->include, and include
+ *	loops, nesting beyond max_include_depth and more than max_includes
+ *	scripts are run-time errors naming the chain), duplicate (RFC 7352,
+ *	over sv_services.seen), spamtest, spamtestplus, virustest (RFC 5235,
+ *	sv_services.spam), imap4flags (RFC 5232: sv_action.flags,
+ *	sv_result.keep_flags), vacation and vacation-seconds (RFC 5230,
+ *	RFC 6131) and enotify (RFC 5435, mailto): sv_action.send.
  *
  *	sv_run() runs a script for one recipient of one message: env names
  *	the message, the envelope (sender and this recipient) and the
@@ -64,9 +77,11 @@
  *	recipient (explicit keep, or the implicit keep still in effect).
  *	sv_result_print() writes the actions in execution order, one per
  *	line, in the stable text form of `postern-sort test`:
- *	    keep | fileinto "F" | redirect "a@b" | discard | reject "text"
+ *	    keep [:flags ["f", ...]] | fileinto [:flags ["f", ...]] "F"
+ *	    | redirect "a@b" | discard | reject "text"
  *	    | ereject "text" | addheader [:last] "N" "V" | deleteheader "N" COUNT
- *	identical actions once, the implicit keep last (as "keep").
+ *	identical actions once, the implicit keep last (as "keep", with
+ *	keep_flags when there are some).
  *	fileinto "INBOX", in any letter case, is recorded as keep: one
  *	mailbox gets the message once (RFC 5228 2.10.3, 4.1).
  *
@@ -96,6 +111,11 @@
  *	value with 8-bit bytes becomes RFC 2047 encoded-words (UTF-8, B).
  *	addheader uses it; so does the milter glue for the headers it adds.
  *
+ *	sv_spamconf_new() checks and compiles where spamtest and virustest
+ *	read an earlier filter's verdict (sv_spamparams, either may be
+ *	NULL: that test then always sees "0", not tested) for
+ *	sv_services.spam; sv_spamconf_free() frees it.
+ *
  *	Limits (sv_limits) keep a hostile or broken script from hurting the
  *	MTA: script size and nesting at compile time; actions, redirects,
  *	header edits, regular expression size, variable count and size, body
@@ -115,6 +135,10 @@
  *	before it into the same result stay), its header edits are undone
  *	and the implicit keep applies, as RFC 5228 section 2.10.6 requires.
  *	Later sv_run() calls on that result do nothing and return -1.
+ *
+ *	sv_spamconf_new() returns NULL and sets *err (naming the setting)
+ *	for a bad header name, regular expression, status type, maximum or
+ *	text value.
  */
 #ifndef SV_SIEVE_H
 #define SV_SIEVE_H
@@ -137,21 +161,39 @@ typedef struct sv_limits {
 	size_t max_variable_size;	/* bytes of one variable's value */
 	unsigned max_variables;		/* distinct variables per run */
 	size_t max_body_size;		/* body bytes the body test examines */
+	unsigned max_include_depth;	/* include: scripts nested in one run */
+	unsigned max_includes;		/* include: scripts included in one run */
+	/* duplicate (RFC 7352): :seconds when not given, and its ceiling */
+	unsigned long duplicate_default_period, duplicate_max_period;
 } sv_limits;
 
 typedef struct sv_script sv_script;
 typedef struct sv_body sv_body;
 struct sv_spamconf;
+
+/* spamtest, virustest: where an earlier filter left its verdict, as
+ * Pigeonhole's sieve_spamtest_* / sieve_virustest_* settings say it
+ * (sieve_ext_spamtest.c); "" = not set */
+typedef struct sv_spamparams {
+	const char *status_header;	/* "Name" or "Name: regex" (group 1 is the value) */
+	const char *status_type;	/* "score", "strlen" or "text" */
+	const char *max_header;		/* "Name" or "Name: regex": the maximum score */
+	const char *max_value;		/* the maximum score, when no max_header */
+	const char *text_values;	/* text: "N=TEXT, N=TEXT" (N 0..10, virustest 0..5) */
+} sv_spamparams;
 struct sv_send;
 
 /*
  * What the engine offers the extensions that need more than the message:
- * each member may be NULL (the test tool passes none), and the extension
- * then behaves as its manual page says (duplicate is false, include fails
- * with "not found", spamtest is unknown).
+ * each member may be NULL, and the extension then behaves as its manual
+ * page says (duplicate is false, include fails with "not found", spamtest
+ * is unknown). include is called with include_arg, the others with arg:
+ * sort_run() gives include, for the daemon and the test tool alike, one
+ * include_arg per recipient (the recipient's own script directory).
  */
 typedef struct sv_services {
 	void *arg;
+	void *include_arg;
 	/* duplicate, vacation: 1 when key was recorded and has not expired
 	 * at now, 0 when not, -1 on error (the store is sort_store.h) */
 	int (*seen)(void *arg, const unsigned char key[32], time_t now);
@@ -206,6 +248,34 @@ typedef struct sv_action {
 	struct sv_send *send;	/* vacation, notify: what to send */
 } sv_action;
 
+/*
+ * vacation, notify: a message to send (sieve_ext_vacation.c,
+ * sieve_ext_notify.c). The interpreter only decides; the engine composes
+ * and submits it (sort_submit.h), and never for `postern-sort test`.
+ */
+typedef struct sv_send {
+	char *to;		/* whom to send to: vacation, the envelope sender;
+				 * notify, the mailto recipients, ", " between */
+	char *from;		/* :from, or NULL: the recipient's address */
+	char *subject;		/* :subject / the mailto subject, or NULL */
+	char *body;		/* the reason / the notification text */
+	char *handle;		/* vacation :handle as given, or NULL */
+	char *method;		/* notify: the mailto URI as given */
+	char *importance;	/* notify :importance, or NULL */
+	char *message;		/* notify :message, or NULL */
+	char *addresses;	/* vacation :addresses, ", " between, or NULL */
+	char *in_reply_to;	/* the message's Message-ID, or NULL */
+	char *references;	/* its References plus Message-ID, or NULL */
+	char *orig_subject;	/* the message's Subject (for "Auto: ..."), or NULL */
+	char *recipient;	/* the envelope recipient the script ran for */
+	char *refused;		/* RFC 3834 / 5230 4.5 / 5436 2.7: why nothing
+				 * is sent, or NULL */
+	long seconds;		/* vacation: the response interval */
+	int mime;		/* vacation :mime: body is a MIME entity */
+	unsigned char key[32];	/* vacation: the response memory key
+				 * (recipient, sender, handle) */
+} sv_send;
+
 /* duplicate: an ID to record once the message is delivered (RFC 7352) */
 typedef struct sv_mark {
 	unsigned char key[32];	/* SHA-256 of handle and ID (sieve_ext_duplicate.c) */
@@ -244,6 +314,7 @@ typedef struct sv_result {
 				 * NULL until the first deletion */
 	size_t norig;
 	unsigned redirects, edits;
+	char *keep_flags;	/* imap4flags: the implicit keep's flags, or NULL */
 	sv_mark *marks;		/* duplicate IDs to record (the engine commits) */
 	size_t nmarks, mcap;
 } sv_result;
@@ -270,5 +341,8 @@ void sv_body_free(sv_body *b);
 char *sv_header_value(const char *v, size_t len);
 int sv_envelope_address(const char *path, const pn_addr *canon, pn_addr *out);
 char *sv_written_local(const char *local);
+struct sv_spamconf *sv_spamconf_new(const sv_spamparams *spam, const sv_spamparams *virus,
+				    char **err);
+void sv_spamconf_free(struct sv_spamconf *c);
 
 #endif

@@ -534,7 +534,11 @@ static int extracttext(sv_ctx *c, const sv_node *n)
 		if (n->number)
 			len = utf8_chars(text, len, n->number);
 	}
-	return sv_set_var(c, var->s, var->len, text, len, n->mods);
+	{
+		char *val = sv_apply_modifiers(n->mods, text, len, &len);
+
+		return sv_set_var(c, var->s, var->len, val, len);
+	}
 }
 
 /* sv_mime_run - foreverypart, break, extracttext */

@@ -312,6 +312,9 @@ const sv_strlist *sv_node_keys(const sv_node *n);
 
 /* ---- running (sieve_run.c) -------------------------------------------- */
 
+/* include: the deepest nesting the max_include_depth parameter may allow */
+#define SV_MAX_INCLUDE_DEPTH 64
+
 typedef struct sv_var {
 	char *name;		/* lower case */
 	char *val;
@@ -337,6 +340,15 @@ typedef struct sv_ctx {
 	signed char env_state[2];	/* 0 not made, 1 made, -1 unparsable */
 	/* include (sieve_ext_include.c) */
 	unsigned include_depth;
+	const sv_script *include_chain[SV_MAX_INCLUDE_DEPTH + 1];	/* running scripts,
+								 * outermost first */
+	const sv_script **included;	/* every script included in this run (:once) */
+	size_t nincluded;
+	unsigned includes;		/* include commands that ran a script */
+	sv_var *gvars;			/* global variables (RFC 6609 3.5) */
+	size_t ngvars;
+	const sv_strlist **gdecl;	/* the running script's global declarations */
+	size_t ngdecl;
 	/* mime, foreverypart (sieve_ext_mime.c) */
 	const pn_mime_part *part;	/* foreverypart's current part, NULL outside */
 	const char *break_name;		/* break :name target, NULL: innermost */
@@ -363,15 +375,18 @@ void sv_vals_add(sv_vals *v, const char *s, size_t len);
 void sv_vals_free(sv_vals *v);
 size_t sv_utf8_cut(const char *s, size_t len, size_t max);
 sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len);
+int sv_set_var(sv_ctx *c, const char *name, size_t nlen, char *val, size_t len);
 const char *sv_expand(sv_ctx *c, const sv_string *s, size_t *len);
 const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len);
 int sv_match_values(sv_ctx *c, const sv_node *n, const sv_vals *v, const sv_strlist *keys);
 int sv_header_values(sv_ctx *c, const char *name, sv_vals *out);
+int sv_header_values_at(sv_ctx *c, const char *name, unsigned long index, int last,
+			sv_vals *out);
 int sv_has_header(sv_ctx *c, const char *name);
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out);
 void sv_address_part(sv_ctx *c, int part, const char *local, const char *domain,
 		     const char *address, sv_vals *out);
-int sv_set_var(sv_ctx *c, const char *name, size_t nlen, const char *v, size_t vlen, int mods);
+char *sv_apply_modifiers(int mods, const char *v, size_t len, size_t *outlen);
 const char *sv_env_item(const sv_ctx *c, const char *name);
 int sv_eval(sv_ctx *c, const sv_node *t);
 int sv_add_action(sv_ctx *c, sv_act_type type, const char *arg, size_t arglen, int copy);
@@ -405,6 +420,8 @@ int sv_date_run(sv_ctx *c, const sv_node *n);
 int sv_include_tag(sv_parser *P, sv_node *n, size_t *i);
 int sv_include_check(sv_parser *P, sv_node *n);
 int sv_include_run(sv_ctx *c, const sv_node *n);
+int sv_var_is_global(const sv_ctx *c, const char **name, size_t *len);
+void sv_include_free(sv_ctx *c);
 /* sieve_ext_duplicate.c */
 int sv_duplicate_tag(sv_parser *P, sv_node *n, size_t *i);
 int sv_duplicate_check(sv_parser *P, sv_node *n);
@@ -421,6 +438,8 @@ int sv_spamtest_run(sv_ctx *c, const sv_node *n);
 /* sieve_ext_imap4flags.c: setflag, addflag, removeflag, hasflag */
 int sv_flags_check(sv_parser *P, sv_node *n);
 int sv_flags_run(sv_ctx *c, const sv_node *n);
+int sv_flags_action(sv_ctx *c, const sv_node *n, sv_act_type type, const char *folder);
+void sv_flags_finish(sv_ctx *c);
 /* sieve_ext_ihave.c: ihave, error; sv_ihave_block: the block of an if
  * whose test is ihave: 1 validate it with *add capabilities more, 0 not
  * an ihave block, -1 skip its validation (an extension we do not have) */
@@ -438,5 +457,10 @@ int sv_vacation_run(sv_ctx *c, const sv_node *n);
 /* the payload of vacation and notify actions (sieve_ext_vacation.c) */
 void sv_send_print(FILE *out, const sv_action *a);
 void sv_send_free(struct sv_send *s);
+/* why no automatic message may answer the message (RFC 3834), or NULL;
+ * lists_too: also List-* and Precedence (vacation) */
+const char *sv_auto_refusal(sv_ctx *c, int lists_too);
+/* one address, display name allowed (vacation :from, :addresses; notify :from) */
+int sv_vacation_from_valid(const char *s, size_t len);
 
 #endif

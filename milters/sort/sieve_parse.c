@@ -1058,10 +1058,14 @@ static int check_semantics(sv_parser *P, sv_node *n, const spec *sp)
 	case SV_OP_EXISTS:
 		if (check_header_names(P, n->pos[0], 0) < 0)
 			return -1;
+		if (n->index_last && n->index == 0)	/* RFC 5260 6 */
+			return sv_perr(P, n->line, n->col, "\":last\" needs \":index\"");
 		break;
 	case SV_OP_ADDRESS:
 		if (check_header_names(P, n->pos[0], 1) < 0)
 			return -1;
+		if (n->index_last && n->index == 0)
+			return sv_perr(P, n->line, n->col, "\":last\" needs \":index\"");
 		break;
 	case SV_OP_ENVELOPE:
 		for (i = 0; i < n->pos[0]->n; i++) {
@@ -1373,6 +1377,10 @@ void sv_limits_default(sv_limits *l)
 	l->max_variable_size = 4096;
 	l->max_variables = 128;
 	l->max_body_size = 1024 * 1024;
+	l->max_include_depth = 10;	/* Pigeonhole's sieve_include_max_nesting_depth */
+	l->max_includes = 255;		/* and sieve_include_max_includes */
+	l->duplicate_default_period = 12 * 3600;	/* Pigeonhole's defaults */
+	l->duplicate_max_period = 2 * 86400;
 }
 
 /* sv_compile - script text to a validated tree */

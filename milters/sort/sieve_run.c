@@ -126,11 +126,16 @@ size_t sv_utf8_cut(const char *s, size_t len, size_t max)
 /* sv_find_var - a variable by name, any case */
 sv_var *sv_find_var(sv_ctx *c, const char *name, size_t len)
 {
-	size_t i;
+	size_t i, n = c->nvars;
+	sv_var *vars = c->vars;
 
-	for (i = 0; i < c->nvars; i++)
-		if (strlen(c->vars[i].name) == len && strncasecmp(c->vars[i].name, name, len) == 0)
-			return &c->vars[i];
+	if (sv_var_is_global(c, &name, &len)) {	/* include's global variables */
+		vars = c->gvars;
+		n = c->ngvars;
+	}
+	for (i = 0; i < n; i++)
+		if (strlen(vars[i].name) == len && strncasecmp(vars[i].name, name, len) == 0)
+			return &vars[i];
 	return NULL;
 }
 
@@ -188,8 +193,8 @@ const char *sv_expand_z(sv_ctx *c, const sv_string *s, size_t *len)
 	return v;
 }
 
-/* apply_modifiers - set's :lower, :upper ... in precedence order */
-static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen)
+/* sv_apply_modifiers - set's :lower, :upper ... in precedence order (set, extracttext) */
+char *sv_apply_modifiers(int mods, const char *v, size_t len, size_t *outlen)
 {
 	pn_buf b;
 	size_t i;
@@ -234,30 +239,33 @@ static char *apply_modifiers(int mods, const char *v, size_t len, size_t *outlen
 static int cmd_set(sv_ctx *c, const sv_node *n)
 {
 	const sv_string *name = &n->pos[0]->v[0];
-	size_t vlen;
+	size_t vlen, len;
 	const char *v = sv_expand(c, &n->pos[1]->v[0], &vlen);
+	char *val = sv_apply_modifiers(n->mods, v, vlen, &len);
 
-	return sv_set_var(c, name->s, name->len, v, vlen, n->mods);
+	return sv_set_var(c, name->s, name->len, val, len);
 }
 
-/* sv_set_var - assign a variable through set's modifiers (set, extracttext) */
-int sv_set_var(sv_ctx *c, const char *vname, size_t nlen, const char *v, size_t vlen, int mods)
+/* sv_set_var - set a variable to val (taken), cut to the size limit */
+int sv_set_var(sv_ctx *c, const char *vname, size_t nlen, char *val, size_t len)
 {
-	size_t len;
-	char *val = apply_modifiers(mods, v, vlen, &len);
 	sv_var *x = sv_find_var(c, vname, nlen);
 
 	len = sv_utf8_cut(val, len, c->lim->max_variable_size);
 	val[len] = '\0';
 	if (x == NULL) {
 		size_t i;
-		if (c->nvars >= c->lim->max_variables) {
+		int global = sv_var_is_global(c, &vname, &nlen);
+		sv_var **vars = global ? &c->gvars : &c->vars;
+		size_t *nvars = global ? &c->ngvars : &c->nvars;
+
+		if (*nvars >= c->lim->max_variables) {
 			pn_free(val);
 			return sv_rt_error(c, "more than %u variables", c->lim->max_variables);
 		}
-		c->vars = pn_realloc(c->vars, (c->nvars + 1) * sizeof(*c->vars));
-		x = &c->vars[c->nvars++];
-		x->name = pn_memdup0(vname, nlen);
+		*vars = pn_realloc(*vars, (*nvars + 1) * sizeof(**vars));
+		x = &(*vars)[(*nvars)++];
+		x->name = pn_strndup(vname, nlen);
 		for (i = 0; x->name[i]; i++)
 			if (x->name[i] >= 'A' && x->name[i] <= 'Z')
 				x->name[i] = (char)(x->name[i] - 'A' + 'a');
@@ -430,18 +438,49 @@ static int scan_cost(sv_ctx *c)
 	return sv_steps_n(c, view_size(c->r) / 256);
 }
 
-/* sv_header_values - decoded values of every field named name in the view */
-int sv_header_values(sv_ctx *c, const char *name, sv_vals *out)
+/* field_count - fields named name in the view (for :index :last) */
+static size_t field_count(const sv_result *r, const char *name)
 {
-	size_t i, n = view_size(c->r);
+	size_t i, total = 0, n = view_size(r);
+	vfield f;
+
+	for (i = 0; i < n; i++)
+		total += view_at(r, i, &f) && strcasecmp(f.name, name) == 0;
+	return total;
+}
+
+/* wanted_field - whether the occ-th field of total (1-based) is the one
+ * :index chose (index 0: every field; last: counted from the end) */
+static int wanted_field(unsigned long index, int last, size_t occ, size_t total)
+{
+	if (index == 0)
+		return 1;
+	return (last ? total - occ + 1 : occ) == index;
+}
+
+/* sv_header_values_at - decoded values of the fields named name in the
+ * view; with index (RFC 5260 :index) only that field */
+int sv_header_values_at(sv_ctx *c, const char *name, unsigned long index, int last,
+			sv_vals *out)
+{
+	size_t i, n = view_size(c->r), occ = 0, total = 0;
 	vfield f;
 
 	if (scan_cost(c) < 0)
 		return -1;
+	if (index && last)
+		total = field_count(c->r, name);
 	for (i = 0; i < n; i++)
-		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0)
+		if (view_at(c->r, i, &f) && strcasecmp(f.name, name) == 0
+		    && wanted_field(index, last, ++occ, total))
 			field_value(&f, out);
 	return 0;
+}
+
+/* sv_header_values - decoded values of every field named name in the view */
+int sv_header_values(sv_ctx *c, const char *name, sv_vals *out)
+{
+	return sv_header_values_at(c, name, 0, 0, out);
 }
 
 /* sv_has_header - whether the view holds a field named name (-1: budget) */
@@ -501,15 +540,20 @@ static pn_addr_list *address_list(sv_ctx *c, const vfield *f)
 /* sv_address_values - address parts from the named headers */
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out)
 {
-	size_t i, j, nv = view_size(c->r);
+	size_t i, j, nv = view_size(c->r), occ = 0, total = 0;
 	vfield f;
 
 	if (scan_cost(c) < 0)
 		return -1;
+	if (n->index && n->index_last)
+		total = field_count(c->r, name);
 	for (i = 0; i < nv; i++) {
 		pn_addr_list *l;
 
 		if (!view_at(c->r, i, &f) || strcasecmp(f.name, name) != 0)
+			continue;
+		/* RFC 5260 6: :index picks a field; all its addresses count */
+		if (!wanted_field(n->index, n->index_last, ++occ, total))
 			continue;
 		/* parsing costs about the value's length (charged each time,
 		 * so the budget does not depend on the cache) */
@@ -717,7 +761,7 @@ int sv_eval(sv_ctx *c, const sv_node *t)
 		for (i = 0; i < t->pos[0]->n; i++) {
 			if ((s = sv_expand_z(c, &t->pos[0]->v[i], &len)) == NULL)
 				return -1;
-			if (sv_header_values(c, s, &v) < 0) {
+			if (sv_header_values_at(c, s, t->index, t->index_last, &v) < 0) {
 				sv_vals_free(&v);
 				return -1;
 			}
@@ -1127,7 +1171,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 	case SV_OP_KEEP:
 		r = sv_add_action(c, SV_ACT_KEEP, NULL, 0, 0);
 		c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_KEEP, NULL) : r;
 	case SV_OP_DISCARD:
 		r = sv_add_action(c, SV_ACT_DISCARD, NULL, 0, 0);
 		c->r->implicit_keep = 0;
@@ -1158,7 +1202,7 @@ static int exec_one(sv_ctx *c, const sv_node *n)
 		r = sv_add_action(c, SV_ACT_FILEINTO, s, len, n->copy);
 		if (!n->copy)
 			c->r->implicit_keep = 0;
-		return r;
+		return r == SV_EXEC_OK ? sv_flags_action(c, n, SV_ACT_FILEINTO, s) : r;
 	case SV_OP_REJECT:
 	case SV_OP_EREJECT:
 		s = sv_expand(c, &n->pos[0]->v[0], &len);
@@ -1265,7 +1309,8 @@ static void save(const sv_result *r, const sv_script *s, saved *sv)
 	sv->explicit_keep = r->explicit_keep;
 	sv->redirects = r->redirects;
 	sv->edits = r->edits;
-	if (!s->uses_edits)
+	/* an included script may edit too (RFC 6609: one run, one result) */
+	if (!s->uses_edits && !(s->caps & SV_CAP_INCLUDE))
 		return;
 	sv->edits_saved = 1;
 	sv->nhdrs = r->nhdrs;
@@ -1351,12 +1396,16 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 		r->stopped = 1;
 	if (rc == SV_EXEC_ERR)
 		restore(r, &sv);
+	else
+		sv_flags_finish(&c);
 	forget(&sv);
+	pn_free(c.flags);
 	for (i = 0; i < c.nvars; i++) {
 		pn_free(c.vars[i].name);
 		pn_free(c.vars[i].val);
 	}
 	pn_free(c.vars);
+	sv_include_free(&c);
 	sv_captures_clear(&c.caps);
 	for (i = 0; c.addr_cache && i < r->norig; i++)
 		pn_addr_list_free(c.addr_cache[i]);
@@ -1401,6 +1450,26 @@ static void print_quoted(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* print_flags - " :flags [\"a\", \"b\"]" for a flag set, nothing for none */
+static void print_flags(FILE *out, const char *set)
+{
+	const char *p = set;
+
+	if (set == NULL || *set == '\0')
+		return;
+	fputs(" :flags [", out);
+	while (*p) {
+		const char *e = strchr(p, ' ');
+		char *one = e ? pn_strndup(p, (size_t)(e - p)) : pn_strdup(p);
+		if (p != set)
+			fputs(", ", out);
+		print_quoted(out, one);
+		pn_free(one);
+		p = e ? e + 1 : p + strlen(p);
+	}
+	fputc(']', out);
+}
+
 /* sv_result_print - the actions in the stable text form */
 void sv_result_print(const sv_result *r, FILE *out)
 {
@@ -1411,9 +1480,12 @@ void sv_result_print(const sv_result *r, FILE *out)
 		switch (a->type) {
 		case SV_ACT_KEEP:
 			fputs("keep", out);
+			print_flags(out, a->flags);
 			break;
 		case SV_ACT_FILEINTO:
-			fputs("fileinto ", out);
+			fputs("fileinto", out);
+			print_flags(out, a->flags);
+			fputc(' ', out);
 			print_quoted(out, a->arg);
 			break;
 		case SV_ACT_REDIRECT:
@@ -1446,8 +1518,11 @@ void sv_result_print(const sv_result *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
-	if (r->implicit_keep && !r->explicit_keep)
-		fputs("keep\n", out);
+	if (r->implicit_keep && !r->explicit_keep) {
+		fputs("keep", out);
+		print_flags(out, r->keep_flags);
+		fputc('\n', out);
+	}
 }
 
 /* sv_result_clear - free everything the result holds */
@@ -1459,6 +1534,7 @@ void sv_result_clear(sv_result *r)
 		action_free(&r->acts[i]);
 	pn_free(r->acts);
 	pn_free(r->marks);
+	pn_free(r->keep_flags);
 	free_view(r);
 	pn_free(r->hdrs);
 	pn_free(r->deleted);

@@ -5,7 +5,8 @@
  * sort_apply() decides for each recipient (keep, fileinto as a subaddress
  * or a folder header, redirect with loop protection, discard, reject) and
  * for the shared header section (the scripts' edits when every recipient
- * made the same, Postern's own fields), logs every applied action with
+ * made the same, Postern's own fields, the imap4flags header when every
+ * delivery carries the same flags), logs every applied action with
  * the queue id, script and line, and writes the modifications and the
  * verdict into a pn_actions list the milter layer applies.
  */
@@ -400,10 +401,114 @@ static void folder_headers(const sort_state *st, const sort_outcome *o, const pl
 	}
 }
 
+/* cmp_str - qsort order of strings */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* flag_key - a flag set in a form that compares as a set: lower case, sorted */
+static char *flag_key(const char *set)
+{
+	char *copy = pn_strdup(set ? set : ""), *p, **v = NULL, *save = NULL;
+	size_t n = 0, i;
+	pn_buf b;
+
+	for (p = copy; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	for (p = strtok_r(copy, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+		v = pn_realloc(v, (n + 1) * sizeof(*v));
+		v[n++] = p;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_str);
+	pn_buf_init(&b, 0);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			pn_buf_putc(&b, ' ');
+		pn_buf_puts(&b, v[i]);
+	}
+	pn_free(v);
+	pn_free(copy);
+	return pn_buf_steal(&b, NULL);
+}
+
+/* delivery_flags - each delivery of a recipient's result: its flags (NULL
+ * none) through fn; the implicit keep with the flags it ended with */
+static void delivery_flags(const sv_result *R, void (*fn)(void *arg, const char *flags), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < R->nacts; i++)
+		if (R->acts[i].type == SV_ACT_KEEP || R->acts[i].type == SV_ACT_FILEINTO)
+			fn(arg, R->acts[i].flags);
+		else if (R->acts[i].type == SV_ACT_REDIRECT)
+			fn(arg, NULL);	/* another mailbox gets no flags */
+	if (R->implicit_keep && !R->explicit_keep)
+		fn(arg, R->keep_flags);
+}
+
+typedef struct flag_vote {
+	char *key;		/* the first delivery's set (flag_key) */
+	const char *flags;	/* its flags as written */
+	int seen, differ, any;
+} flag_vote;
+
+/* vote - one delivery's flags */
+static void vote(void *arg, const char *flags)
+{
+	flag_vote *v = arg;
+	char *key = flag_key(flags);
+
+	v->any |= *key != '\0';
+	if (!v->seen) {
+		v->seen = 1;
+		v->key = key;
+		v->flags = flags;
+		return;
+	}
+	v->differ |= strcmp(key, v->key) != 0;
+	pn_free(key);
+}
+
+/*
+ * flags_header - imap4flags: the header section is every recipient's, so
+ * the flags reach the delivery agent in flags_header only when every
+ * delivery of every final recipient (keep, fileinto, the implicit keep)
+ * carries the same flags and nothing is redirected: one recipient's
+ * flags never reach another's mailbox. Otherwise none is written (logged).
+ */
+static void flags_header(const sort_state *st, const sort_outcome *o, const plan *p,
+			 const int *final, const char *qid, pn_actions *headers)
+{
+	flag_vote v;
+	size_t i;
+
+	if (*st->flags_header == '\0')
+		return;
+	memset(&v, 0, sizeof(v));
+	for (i = 0; i < o->n; i++)
+		if (final[i])
+			delivery_flags(&o->r[i].res, vote, &v);
+	if (v.any && (v.differ || p->redirected)) {
+		pn_log_msg(PN_LOG_WARN, qid, "sort: imap4flags: the recipients' deliveries carry "
+			   "different flags%s: no %s written (the header section is shared)",
+			   p->redirected ? " or a redirect" : "", st->flags_header);
+	} else if (v.any) {
+		char *enc = sv_header_value(v.flags, strlen(v.flags));
+		pn_actions_add_header(headers, st->flags_header, enc);
+		pn_log_msg(PN_LOG_INFO, qid, "sort: imap4flags: %s: %s", st->flags_header, enc);
+		pn_free(enc);
+	}
+	pn_free(v.key);
+}
+
 /* own_header - a header name Postern's sort writes */
 static int own_header(const sort_state *st, const char *name)
 {
-	return name && (strcasecmp(name, st->folder_header) == 0
+	return name && ((*st->flags_header && strcasecmp(name, st->flags_header) == 0)
+			|| strcasecmp(name, st->folder_header) == 0
 			|| strcasecmp(name, st->trace_header) == 0
 			|| (*st->original_header && strcasecmp(name, st->original_header) == 0));
 }
@@ -472,13 +577,14 @@ static void original_recipient(const sort_state *st, const sort_outcome *o, cons
  */
 static void strip_own_headers(const sort_state *st, const pn_msg *m, pn_actions *a)
 {
-	const char *names[3];
+	const char *names[4];
 	size_t i, j, k;
 
 	names[0] = st->folder_header;
 	names[1] = st->trace_header;
 	names[2] = st->original_header;
-	for (k = 0; k < 3; k++) {
+	names[3] = st->flags_header;
+	for (k = 0; k < 4; k++) {
 		int n = 0;
 		for (j = 0; j < k; j++)
 			if (strcasecmp(names[j], names[k]) == 0)
@@ -571,6 +677,7 @@ void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 	}
 	folder_headers(st, o, &p, final, queue_id, headers);
 	original_recipient(st, o, &p, m, queue_id, headers);
+	flags_header(st, o, &p, final, queue_id, headers);
 	if (p.redirected) {
 		char *v = pn_asprintf("hops=%d", p.hops_in + 1);
 		pn_actions_add_header(headers, st->trace_header, v);

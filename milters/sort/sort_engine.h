@@ -16,8 +16,12 @@
  *	                       const char *const *items, const sv_script *only);
  *	void sort_apply(const sort_state *st, const sort_outcome *o,
  *	                const pn_msg *m, const char *queue_id, pn_actions *a);
+ *	void sort_send(sort_state *st, const sort_outcome *o,
+ *	               const char *sender, const char *queue_id);
  *	void sort_outcome_print(const sort_outcome *o, FILE *out);
  *	void sort_outcome_free(sort_outcome *o);
+void sort_set_clock(sort_state *st, time_t now);
+ *	void sort_set_clock(sort_state *st, time_t now);
  * DESCRIPTION
  *	The engine of postern-sort (sort_cache.c, sort_load.c, sort_run.c,
  *	sort_apply.c; sort_int.h), free of libmilter: the milter glue
@@ -46,6 +50,15 @@
  *	place (sieve.h), and after each recipient's chain its header edits
  *	become modifications that are kept for the first recipient and, for
  *	the others, only compared with those (same_global, same_all).
+ *
+ *	Each recipient's runs get an include hook (sieve.h's sv_services):
+ *	include :personal "NAME" is NAME.sieve in include_personal_dir
+ *	expanded for that recipient (%d, %u as for user_scripts), :global
+ *	is NAME.sieve in include_global_dir; both come from the script
+ *	cache, so an included script is compiled once and again only when
+ *	its file changes, and it is held until sort_outcome_free() (the
+ *	actions name it). The clock scripts see is sort_set_clock()'s, or
+ *	the time of the run.
  *
  *	Every decision on an address uses its canonical form (common/addr.h,
  *	the MTA's {rcpt_addr} / {mail_addr} when it sent them), never the
@@ -97,6 +110,18 @@
  *	               the run for the first recipient) and a warning says
  *	               per-recipient edits were ignored.
  *
+ *	sort_set_clock() fixes the time currentdate (and the other
+ *	clock readers of sieve.h's sv_env.now) see, for the test tool;
+ *	0, the default, is the time of each run.
+ *	sort_send() (sort_reply.c) turns the vacation and notify actions
+ *	of the recipients that did not reject the message into messages
+ *	for the outbound spool (sort_submit.h, parameters submit_method,
+ *	submit_spool_dir, submit_max_queue): a vacation reply only when
+ *	the interpreter found no RFC 3834 reason against it and the
+ *	response store had no reply to that sender with that handle in
+ *	the interval. Only the daemon calls it; `postern-sort test` never
+ *	sends. sender is the envelope sender, for the notification text.
+ *
  *	sort_outcome_print() writes each recipient's Sieve actions in the
  *	form of sv_result_print(), preceded by "recipient ADDR" lines when
  *	there is more than one recipient.
@@ -110,6 +135,7 @@
 #define SORT_ENGINE_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "common/actions.h"
 #include "common/config.h"
@@ -140,9 +166,14 @@ typedef struct sort_rcpt {
 	int same_global, same_all;
 	char *scripts;			/* scripts run, for the log */
 	int ran;			/* number of scripts run */
+	struct holder **held;		/* scripts included (sort_run.c), kept
+					 * until the outcome is freed: actions
+					 * name them */
+	size_t nheld;
 } sort_rcpt;
 
 typedef struct sort_outcome {
+	sort_state *st;			/* the state the run used */
 	sort_rcpt *r;
 	size_t n;
 	sv_body *body;
@@ -164,7 +195,10 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		       const sv_script *only);
 void sort_apply(const sort_state *st, const sort_outcome *o, const pn_msg *m,
 		const char *queue_id, pn_actions *a);
+void sort_send(sort_state *st, const sort_outcome *o, const char *sender,
+	       const char *queue_id);
 void sort_outcome_print(const sort_outcome *o, FILE *out);
 void sort_outcome_free(sort_outcome *o);
+void sort_set_clock(sort_state *st, time_t now);
 
 #endif

@@ -9,6 +9,9 @@
  *	                            int pinned, char **err);
  *	void sort_script_release(sort_state *st, holder *h);
  *	void sort_cache_free(sort_state *st);
+ *	struct sort_store *sort_responses(sort_state *st);
+ *	void sort_commit_marks(sort_state *st, const sv_result *r, time_t now);
+ *	int sort_seen(void *arg, const unsigned char key[32], time_t now);
  * DESCRIPTION
  *	The engine (sort_engine.h) is four modules: sort_cache.c (compiled
  *	scripts), sort_load.c (configuration), sort_run.c (runs per
@@ -22,6 +25,13 @@
  *	pinned marks the global script: never evicted, and kept when its
  *	file vanishes. Every holder acquired is given back with
  *	sort_script_release(). sort_cache_free() drops every entry.
+ *
+ *	sort_responses() (sort_run.c) is the response store of
+ *	response_store (sort_store.h), opened on first use, or NULL (none
+ *	configured, or it cannot be opened: logged once). Vacation and
+ *	duplicate share it. sort_commit_marks() records the duplicate IDs of
+ *	a successful result (sv_result.marks) at now. sort_seen() is the
+ *	sv_services.seen hook (arg: the state).
  */
 #ifndef SORT_INT_H
 #define SORT_INT_H
@@ -60,18 +70,43 @@ struct sort_state {
 	char *delim;
 	char *folder_header, *trace_header;
 	char *original_header;	/* "": none (see sort_apply.c) */
+	char *flags_header;	/* imap4flags for the delivery agent; "": none */
 	int max_hops;
 	pn_geoip *geo;
 	char *host;
+	char *incl_personal;	/* include :personal directory template ("": none) */
+	char *incl_global;	/* include :global directory ("": none) */
+	time_t now;		/* the clock scripts see; 0: time(NULL) (the test tool sets it) */
 	unsigned cache_max;
 	int needs_body;		/* a script compiled at load tests body or size */
 	pthread_mutex_t lock;
 	entry *cache;
 	unsigned ncache;
+	/* services for the extensions (sieve.h): the response store, opened
+	 * on first use (after the daemon dropped its privileges; never by
+	 * `check` or `test`), and the spamtest/virustest settings */
+	char *store_path;		/* "": none */
+	unsigned store_size;
+	pthread_mutex_t store_lock;
+	struct sort_store *store;
+	int store_failed;		/* logged once; retried at the next load */
+	struct sv_spamconf *spam;
+	sv_services svc;		/* the daemon's: seen, spam */
+	sv_services svc_test;		/* the test tool's: spam only */
+	/* vacation and notify messages (sort_reply.c): the outbound spool,
+	 * started on first use (never by `check` or `test`) */
+	char *submit_method, *submit_dir;
+	unsigned submit_max_queue;
+	pthread_mutex_t submit_lock;
+	struct sort_submit *submit;
+	int submit_failed;		/* logged once */
 };
 
 holder *sort_script_acquire(sort_state *st, const char *path, int pinned, char **err);
 void sort_script_release(sort_state *st, holder *h);
 void sort_cache_free(sort_state *st);
+struct sort_store *sort_responses(sort_state *st);
+void sort_commit_marks(sort_state *st, const sv_result *r, time_t now);
+int sort_seen(void *arg, const unsigned char key[32], time_t now);
 
 #endif

@@ -156,6 +156,10 @@ static pn_verdict glue_eom(pn_conn *c, pn_msg *m, pn_actions *a)
 	}
 	sort_apply(st, o, m, m->queue_id, a);
 	note_outcome(m, o, a);
+	/* RFC 5230 section 4.7: a reply goes with anything but a refusal;
+	 * it is only spooled here, a thread of its own sends it */
+	if (a->verdict != PN_REJECT && a->verdict != PN_TEMPFAIL)
+		sort_send(st, o, m->sender, m->queue_id);
 	sort_outcome_free(o);
 	sort_env_free(items);
 	return PN_CONTINUE;

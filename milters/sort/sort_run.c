@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/geoip.h"
 #include "common/log.h"
+#include "milters/sort/sort_store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -251,6 +252,109 @@ static void keep_edits_once(sort_outcome *o, size_t i)
 	rc->edits_all = pn_actions_new();
 }
 
+/* sv_services.include_arg: what the include hook needs of one recipient's run */
+typedef struct run_arg {
+	sort_state *st;
+	sort_outcome *o;
+	sort_rcpt *rc;
+} run_arg;
+
+/*
+ * include_script - sv_services.include: NAME.sieve in the recipient's
+ * include_personal_dir or in include_global_dir, from the script cache
+ * (compiled once, recompiled when the file changes). The holder stays
+ * with the recipient until the outcome is freed: its actions name it.
+ */
+static const sv_script *include_script(void *arg, int global, const char *name,
+				       int *missing, char **err)
+{
+	run_arg *ia = arg;
+	sort_state *st = ia->st;
+	char *dir, *path;
+	holder *h;
+
+	*missing = 0;
+	*err = NULL;
+	dir = global ? pn_strdup(st->incl_global)
+		     : expand_template(st, st->incl_personal, ia->rc);
+	if (dir == NULL || *dir == '\0') {
+		*missing = 1;
+		*err = pn_asprintf("not found: no %s is set%s",
+				   global ? "include_global_dir" : "include_personal_dir",
+				   dir ? "" : " for this recipient");
+		pn_free(dir);
+		return NULL;
+	}
+	path = pn_asprintf("%s%s%s.sieve", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+	pn_free(dir);
+	h = sort_script_acquire(st, path, 0, err);
+	if (h == NULL) {
+		if (*err == NULL) {
+			*missing = 1;
+			*err = pn_asprintf("not found (%s)", path);
+		}
+		pn_free(path);
+		return NULL;
+	}
+	pn_free(path);
+	ia->rc->held = pn_realloc(ia->rc->held, (ia->rc->nheld + 1) * sizeof(*ia->rc->held));
+	ia->rc->held[ia->rc->nheld++] = h;
+	if (!st->needs_body && sv_script_needs_body(h->s) && !ia->o->body_missing)
+		ia->o->body_missing = pn_strdup(sv_script_name(h->s));
+	return h->s;
+}
+
+/* sort_responses - the response store, opened on first use */
+struct sort_store *sort_responses(sort_state *st)
+{
+	sort_store *store;
+	char *err = NULL;
+
+	if (st->store_path == NULL || *st->store_path == '\0')
+		return NULL;
+	pthread_mutex_lock(&st->store_lock);
+	if (st->store == NULL && !st->store_failed) {
+		st->store = sort_store_open(st->store_path, st->store_size, &err);
+		if (st->store == NULL) {
+			/* duplicate is then false and vacation silent: mail flows */
+			pn_log(PN_LOG_ERROR, "response store: %s (duplicate and vacation "
+			       "cannot remember until the next reload)", err);
+			st->store_failed = 1;
+			pn_free(err);
+		}
+	}
+	store = st->store;
+	pthread_mutex_unlock(&st->store_lock);
+	return store;
+}
+
+/* sort_seen - sv_services.seen: the response store's answer */
+int sort_seen(void *arg, const unsigned char key[32], time_t now)
+{
+	sort_store *store = sort_responses(arg);
+
+	return store ? sort_store_seen(store, key, now) : -1;
+}
+
+/* sort_commit_marks - record the duplicate IDs of a run that succeeded */
+void sort_commit_marks(sort_state *st, const sv_result *r, time_t now)
+{
+	sort_store *store;
+	size_t i;
+
+	if (r->nmarks == 0 || r->error || (store = sort_responses(st)) == NULL)
+		return;
+	for (i = 0; i < r->nmarks; i++) {
+		const sv_mark *m = &r->marks[i];
+		/* :last restarts the period; otherwise the first sighting
+		 * counts, also when another thread recorded it meanwhile */
+		if (m->last)
+			sort_store_put(store, m->key, now + m->seconds);
+		else
+			sort_store_claim(store, m->key, now, now + m->seconds);
+	}
+}
+
 /* sort_run - every recipient's scripts */
 sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items,
 		       const sv_script *only)
@@ -258,6 +362,7 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 	sort_outcome *o = pn_calloc(1, sizeof(*o));
 	size_t i, k;
 
+	o->st = st;
 	o->n = m->nrcpts;
 	o->r = pn_calloc(o->n + 1, sizeof(*o->r));
 	o->body = sv_body_new();
@@ -267,6 +372,8 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 	for (i = 0; i < o->n; i++) {
 		sort_rcpt *rc = &o->r[i];
 		sv_env env;
+		sv_services svc;
+		run_arg ia;
 		holder *h[3] = {NULL, NULL, NULL};
 		char *path;
 
@@ -285,6 +392,14 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 		env.separators = st->delim;
 		env.body = o->body;
 		env.limits = &st->lim;
+		env.now = st->now ? st->now : time(NULL);
+		svc = only ? st->svc_test : st->svc;
+		ia.st = st;
+		ia.o = o;
+		ia.rc = rc;
+		svc.include_arg = &ia;
+		svc.include = include_script;
+		env.svc = &svc;
 		rc->edits_global = pn_actions_new();
 		rc->edits_all = pn_actions_new();
 		if (only) {
@@ -321,11 +436,18 @@ sort_outcome *sort_run(sort_state *st, const pn_msg *m, const char *const *items
 				break;
 		}
 		view_mods(&rc->res, m, rc->edits_all);
+		sort_commit_marks(st, &rc->res, env.now);
 		for (k = 0; k < 3; k++)
 			sort_script_release(st, h[k]);
 		keep_edits_once(o, i);
 	}
 	return o;
+}
+
+/* sort_set_clock - the time scripts see (0: the time of each run) */
+void sort_set_clock(sort_state *st, time_t now)
+{
+	st->now = now;
 }
 
 /* sort_outcome_print - each recipient's Sieve actions */
@@ -343,7 +465,7 @@ void sort_outcome_print(const sort_outcome *o, FILE *out)
 /* sort_outcome_free - release an outcome */
 void sort_outcome_free(sort_outcome *o)
 {
-	size_t i;
+	size_t i, k;
 
 	if (o == NULL)
 		return;
@@ -353,6 +475,9 @@ void sort_outcome_free(sort_outcome *o)
 		pn_actions_free(o->r[i].edits_global);
 		pn_actions_free(o->r[i].edits_all);
 		pn_free(o->r[i].scripts);
+		for (k = 0; k < o->r[i].nheld; k++)
+			sort_script_release(o->st, o->r[i].held[k]);
+		pn_free(o->r[i].held);
 	}
 	pn_free(o->r);
 	pn_addr_clear(&o->from_view);

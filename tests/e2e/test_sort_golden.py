@@ -12,6 +12,7 @@ Each script may start with comment lines that set up the run:
     # from: ADDR               (envelope sender, default alice@example.com)
     # to: ADDR                 (envelope recipient, repeatable, default bob@example.org)
     # env: NAME=VALUE          (environment item, repeatable)
+    # now: SECONDS             (the clock currentdate reads, seconds since 1970)
     # reference: no - REASON   (skipped by the Pigeonhole comparison)
     # expect: error            (a compile error case)
 
@@ -31,15 +32,32 @@ from daemon import binary  # noqa: E402
 
 CASES = os.path.join(TOP, "tests", "sieve", "cases")
 MESSAGES = os.path.join(TOP, "tests", "sieve", "messages")
+# the scripts include :personal and include :global find (RFC 6609)
+INCLUDE_PERSONAL = os.path.join(TOP, "tests", "sieve", "include", "personal")
+INCLUDE_GLOBAL = os.path.join(TOP, "tests", "sieve", "include", "global")
 REGEN = os.environ.get("POSTERN_SORT_REGEN") == "1"
 TMP = tempfile.mkdtemp(prefix="postern-sort-golden-")
 CONF = os.path.join(TMP, "sort.conf")
 
 
+# spamtest_ and virustest_ cases read SpamAssassin's fields; the Pigeonhole
+# comparison gives sieve-test the same settings (sieve_spamtest_*)
+SPAM_SETTINGS = [
+    ("spamtest_status_header",
+     "X-Spam-Status: [[:alpha:]]+, score=(-?[[:digit:]]+[.][[:digit:]]+)"),
+    ("spamtest_max_header",
+     "X-Spam-Status: [[:alpha:]]+, score=-?[[:digit:]]+[.][[:digit:]]+ "
+     "required=([[:digit:]]+[.][[:digit:]]+)"),
+    ("virustest_status_header", "X-Virus-Status"),
+    ("virustest_status_type", "text"),
+    ("virustest_text_values", "1=Clean, 5=Infected"),
+]
+
+
 def meta(path):
     """The set-up comments at the top of a case."""
     m = {"message": "plain.eml", "from": "alice@example.com", "to": [], "env": [],
-         "reference": True, "error": False}
+         "reference": True, "error": False, "now": None}
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.startswith("# "):
@@ -53,6 +71,8 @@ def meta(path):
                 m["to"].append(value)
             elif key == "env":
                 m["env"].append(value)
+            elif key == "now":
+                m["now"] = value
             elif key == "reference":
                 m["reference"] = not value.startswith("no")
             elif key == "expect":
@@ -72,6 +92,8 @@ def run_case(name):
         cmd += ["--to", t]
     for e in m["env"]:
         cmd += ["--env", e]
+    if m["now"]:
+        cmd += ["--now", m["now"]]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=TOP)
     return p.returncode, p.stdout, p.stderr
 
@@ -86,6 +108,7 @@ def check_case(name):
     rc, out, err = run_case(name)
     # error messages name the script by the path given: make it relative
     err = err.replace(CASES + "/", "")
+    out = out.replace(os.path.join(TOP, "tests", "sieve") + "/", "")
     got = err if m["error"] else out
     ref = os.path.join(CASES, name + ".out")
     if REGEN:
@@ -103,6 +126,10 @@ def check_case(name):
 def setup():
     with open(CONF, "w") as f:
         f.write("environment_host = mx.postern.test\ntmp_dir = %s\n" % TMP)
+        f.write("include_personal_dir = %s\ninclude_global_dir = %s\n"
+                % (INCLUDE_PERSONAL, INCLUDE_GLOBAL))
+        for k, v in SPAM_SETTINGS:
+            f.write("%s = %s\n" % (k, v))
 
 
 def teardown():

@@ -22,6 +22,7 @@ refused by both. sieve-test runs with a private dovecot.conf in a temp
 directory, no network."""
 import os
 import re
+import urllib.parse
 import shutil
 import subprocess
 import sys
@@ -46,13 +47,18 @@ def normalise_pigeonhole(out, err=""):
         return ["keep"]	# a run-time error: the implicit keep alone
     acts = []
     section = None
-    for line in out.splitlines():
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
         s = line.strip()
         if s == "Performed actions:":
             section = "performed"
             continue
         if s == "Implicit keep:":
             section = "implicit"
+            continue
+        m = re.match(r"\+ add IMAP flags: (.*)$", s)
+        if m and acts and section is not None:
+            acts[-1] = with_flags(acts[-1], m.group(1).split())
             continue
         if not s.startswith("* ") or section is None:
             continue
@@ -72,17 +78,92 @@ def normalise_pigeonhole(out, err=""):
         if m:
             acts.append('reject "%s"' % m.group(1))
             continue
+        if s.startswith("track ") and "duplicate" in s:
+            continue	# duplicate: an ID to record, not an action on the message
         if s == "discard":
             acts.append("discard")
             continue
+        if s == "send vacation message:":
+            acts.append(pigeonhole_vacation(lines, i))
+            continue
+        if s.startswith("send notification with method 'mailto:'"):
+            acts.append(pigeonhole_notify(lines, i))
+            continue
         acts.append("?" + s)
     return dedupe(acts)
+
+
+def pigeonhole_fields(lines, i):
+    """The "=> name : value" lines after line i, and the lines that follow."""
+    fields, rcpts, j = {}, [], i + 1
+    while j < len(lines):
+        s = lines[j].strip()
+        m = re.match(r"=> (\w+)\s*: ?(.*)$", s)
+        if m:
+            fields[m.group(1)] = m.group(2)
+        elif s.startswith("+ ") and ":" in s:
+            rcpts.append(s.split(":", 1)[1].strip().lower())
+        elif s.startswith("* ") or s == "Implicit keep:":
+            break
+        elif s == "START MESSAGE":
+            fields["reason"] = lines[j + 1] if j + 1 < len(lines) else ""
+            break
+        j += 1
+    return fields, rcpts
+
+
+def pigeonhole_vacation(lines, i):
+    """sieve-test's vacation block in postern-sort's form (no :addresses,
+    which it does not print; its made-up default handle dropped)."""
+    f, _ = pigeonhole_fields(lines, i)
+    q = {k: v.replace("\\", "\\\\").replace('"', '\\"') for k, v in f.items()}
+    out = "vacation :seconds %s" % f.get("seconds", "")
+    for tag in ("subject", "from"):
+        if tag in f:
+            out += ' :%s "%s"' % (tag, q[tag])
+    # the default handle (printed up to its first line break) is made up
+    h = f.get("handle", "")
+    if h and not h.endswith(("<NO-MIME>", "<MIME>")) and h != f.get("reason"):
+        out += ' :handle "%s"' % q["handle"]
+    return out + ' "%s"' % q.get("reason", "")
+
+
+def pigeonhole_notify(lines, i):
+    """sieve-test's notification block: from, importance, subject and
+    the recipients."""
+    f, rcpts = pigeonhole_fields(lines, i)
+    out = "notify"
+    if "from" in f:
+        out += ' :from "%s"' % f["from"]
+    out += ' :importance "%s"' % f.get("importance", "2")
+    if f.get("subject"):
+        out += ' :subject "%s"' % f["subject"]
+    return out + " %s" % sorted(rcpts)
+
+
+def with_flags(act, flags):
+    """imap4flags: "keep" or 'fileinto "F"' with its flags as a set:
+    "keep :flags \\seen work" (system flags in lower case, each flag
+    once in any case, sorted), the form both sides are compared in."""
+    seen, out = set(), []
+    for f in flags:
+        key = f.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(f.lower() if f.startswith("\\") else f)
+    if not out:
+        return act
+    return "%s :flags %s" % (act, " ".join(sorted(out, key=str.lower)))
 
 
 def normalise_postern(out):
     """Action lines of postern-sort test (before the blank line)."""
     acts = []
     for line in out.split("\n\n", 1)[0].splitlines():
+        m = re.match(r'(keep|fileinto) :flags \[(.*?)\](.*)$', line)
+        if m:
+            flags = [f.replace("\\\\", "\\") for f in re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2))]
+            line = with_flags(m.group(1) + m.group(3), flags)
         if line.startswith(("addheader", "deleteheader")):
             continue
         if line == 'fileinto "INBOX"':
@@ -90,8 +171,37 @@ def normalise_postern(out):
         m = re.match(r'redirect "(.*)"$', line)
         if m:
             line = 'redirect "%s"' % m.group(1).lower()
+        if line.startswith("vacation "):
+            # sieve-test prints neither :addresses nor :mime, and it
+            # decides the RFC 3834 refusals only when sending
+            line = re.sub(r' # not sent: .*$', "", line)
+            line = re.sub(r' :addresses \[.*?\]', "", line)
+            line = line.replace(" :mime", "")
+        if line.startswith("notify "):
+            line = postern_notify(line)
         acts.append(line)
     return dedupe(acts)
+
+
+def postern_notify(line):
+    """postern-sort's notify line in the form of pigeonhole_notify()."""
+    line = re.sub(r' # not sent: .*$', "", line)
+    tags = dict(re.findall(r':(\w+) "((?:[^"\\]|\\.)*)"', line))
+    uri = re.search(r'"([^"]*)"$', line).group(1)
+    to, _, query = uri[len("mailto:"):].partition("?")
+    q = urllib.parse.parse_qs(query)
+    rcpts = [a for a in urllib.parse.unquote(to).split(",") if a]
+    for h in ("to", "cc", "bcc"):
+        for v in q.get(h, []):
+            rcpts += [a for a in v.split(",") if a]
+    out = "notify"
+    if "from" in tags:
+        out += ' :from "%s"' % tags["from"]
+    out += ' :importance "%s"' % tags.get("importance", "2")
+    subject = tags.get("message") or (q.get("subject") or [""])[0]
+    if subject:
+        out += ' :subject "%s"' % subject
+    return out + " %s" % sorted(a.strip().lower() for a in rcpts)
 
 
 def dedupe(acts):
@@ -126,11 +236,29 @@ def setup():
     mail = os.path.join(TMP, "mail")
     os.makedirs(mail)
     os.chmod(mail, 0o777)
+    # include :personal and :global (RFC 6609): copies sieve-test may
+    # write its compiled binaries beside
+    personal = os.path.join(TMP, "personal")
+    global_dir = os.path.join(TMP, "global")
+    shutil.copytree(golden.INCLUDE_PERSONAL, personal)
+    shutil.copytree(golden.INCLUDE_GLOBAL, global_dir)
+    for d in (personal, global_dir):
+        os.chmod(d, 0o777)
     with open(DOVECOT_CONF, "w") as f:
         f.write("log_path = /dev/stderr\ninfo_log_path = /dev/stderr\n"
                 "mail_uid = nobody\nmail_gid = nogroup\n"
                 f"mail_location = maildir:{mail}\n"
-                "plugin {\n  sieve_extensions = +editheader +encoded-character\n}\n")
+                "plugin {\n  sieve_extensions = +editheader +encoded-character"
+                " +spamtest +spamtestplus +virustest +vacation-seconds\n"
+                f"  sieve = file:{personal}\n  sieve_global = {global_dir}\n")
+        for k, v in golden.SPAM_SETTINGS:
+            if k.endswith("_text_values"):
+                for item in v.split(","):
+                    n, _, text = item.strip().partition("=")
+                    f.write("  sieve_%s%s = %s\n" % (k[:-len("s")], n, text))
+            else:
+                f.write("  sieve_%s = %s\n" % (k, v))
+        f.write("}\n")
     golden.setup()
 
 

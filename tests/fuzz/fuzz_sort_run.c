@@ -35,6 +35,61 @@ static const char default_msg[] =
 	"Content-Type: multipart/alternative; boundary=b\r\n\r\n"
 	"--b\r\nContent-Type: text/plain\r\n\r\nbody text\r\n--b--\r\n";
 
+/* the scripts include handed out in one run: every include of any name is
+ * a fresh copy of the fuzzed script, so a script that includes itself
+ * nests until max_include_depth or max_includes stops it */
+static const char *include_text;
+static size_t include_len;
+static sv_script **included;
+static size_t nincluded;
+
+/* include_copy - sv_services.include: the fuzzed script again ("missing"
+ * for names starting with "missing") */
+static const sv_script *include_copy(void *arg, int global, const char *name, int *missing,
+				     char **err)
+{
+	sv_script *s;
+
+	(void)arg;
+	(void)global;
+	*missing = strncmp(name, "missing", 7) == 0;
+	*err = NULL;
+	if (*missing || nincluded >= 1000)
+		return NULL;
+	if ((s = sv_compile(name, include_text, include_len, NULL, err)) == NULL)
+		return NULL;
+	included = pn_realloc(included, (nincluded + 1) * sizeof(*included));
+	included[nincluded++] = s;
+	return s;
+}
+
+/* fuzz_seen - a response store that knows half of all keys (duplicate) */
+static int fuzz_seen(void *arg, const unsigned char key[32], time_t now)
+{
+	(void)arg;
+	(void)now;
+	return key[0] & 1;
+}
+
+/* fuzz_services - spamtest reads X-Score (of 20), virustest X-Virus (text) */
+static const sv_services *fuzz_services(void)
+{
+	static sv_services svc;
+	static int made;
+
+	if (!made) {
+		sv_spamparams spam = {"X-Score: ([0-9.-]+)", "score", "", "20", ""};
+		sv_spamparams virus = {"X-Virus", "text", "", "", "1=clean, 5=infected"};
+		char *err = NULL;
+		svc.seen = fuzz_seen;
+		svc.spam = sv_spamconf_new(&spam, &virus, &err);
+		if (svc.spam == NULL)
+			__builtin_trap();
+		made = 1;
+	}
+	return &svc;
+}
+
 /* LLVMFuzzerTestOneInput - script NUL message: compile, run for two recipients */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -59,11 +114,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pn_free(err);
 		return 0;
 	}
+	include_text = (const char *)data;
+	include_len = slen;
 	m = pn_msg_load(mtext, mlen, 1 << 16, "/tmp");
 	pn_msg_set_sender(m, "<alice@example.com>", NULL);
 	body = sv_body_new();
 	for (i = 0; i < 2; i++) {
 		sv_env env;
+		sv_services svc;
 		sv_result r;
 		FILE *out = fopen("/dev/null", "w");
 
@@ -74,6 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env.items = items;
 		env.body = body;
 		env.limits = &l;
+		env.now = 1709249400;	/* currentdate: a fixed clock */
+		svc = *fuzz_services();
+		svc.include = include_copy;
+		env.svc = &svc;
 		sv_result_init(&r, m);
 		if (sv_run(s, &env, &r) < 0 && r.error == NULL)
 			__builtin_trap();
@@ -91,5 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sv_body_free(body);
 	pn_msg_free(m);
 	sv_script_free(s);
+	for (i = 0; i < nincluded; i++)
+		sv_script_free(included[i]);
+	pn_free(included);
+	included = NULL;
+	nincluded = 0;
 	return 0;
 }

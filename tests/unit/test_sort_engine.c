@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "milters/sort/sort_engine.h"
+#include "tests/unit/testlib.h"
 
 static char dir[64];
 
@@ -355,6 +356,97 @@ static void environment_items(void **state)
 	sort_unload(st);
 }
 
+static const char DUP_MSG[] =
+	"From: Alice <alice@example.com>\n"
+	"To: bob@example.org\n"
+	"Subject: Hello world\n"
+	"Message-ID: <one@example.com>\n"
+	"\n"
+	"Body.\n";
+
+/* duplicate_remembers_per_recipient - the response store behind duplicate:
+ * a second delivery is a duplicate for the same recipient only, after a
+ * restart too, and a run that failed records nothing (RFC 7352 section 3) */
+static void duplicate_remembers_per_recipient(void **state)
+{
+	static const char *const bob[] = {"<bob@example.org>", NULL};
+	static const char *const carol[] = {"<carol@example.org>", NULL};
+	static const char *const bob_spelled[] = {"<Bob@EXAMPLE.org>", NULL};
+	const char *conf = "script = @/d/global.sieve\nresponse_store = @/d/responses\n";
+	char *err = NULL, *out, *other;
+	sort_state *st;
+
+	(void)state;
+	put("d/global.sieve", "require [\"duplicate\", \"fileinto\", \"variables\"];\n"
+	    "if duplicate { fileinto \"Dup\"; }\n"
+	    "if header :contains \"subject\" \"fail\" { set \"a\" \"no address\"; "
+	    "redirect \"${a}\"; }\n");
+	st = load(conf, &err);
+	if (st == NULL)
+		fail_msg("load: %s", err);
+	out = run(st, DUP_MSG, bob);
+	assert_null(strstr(out, "Dup"));
+	free(out);
+	out = run(st, DUP_MSG, bob);
+	assert_non_null(strstr(out, "add_rcpt <bob+Dup@example.org>"));
+	free(out);
+	out = run(st, DUP_MSG, bob_spelled);	/* the same mailbox, spelled otherwise */
+	assert_non_null(strstr(out, "+Dup@"));
+	free(out);
+	out = run(st, DUP_MSG, carol);		/* another recipient: not a duplicate */
+	assert_null(strstr(out, "Dup"));
+	free(out);
+	/* a run that fails is not recorded: the next attempt is no duplicate */
+	other = pn_strdup(DUP_MSG);
+	memcpy(strstr(other, "<one@"), "<two@", 5);
+	memcpy(strstr(other, "Hello"), "fail!", 5);
+	out = run(st, other, bob);
+	assert_null(strstr(out, "Dup"));
+	free(out);
+	memcpy(strstr(other, "fail!"), "Hello", 5);
+	out = run(st, other, bob);
+	assert_null(strstr(out, "Dup"));
+	free(out);
+	sort_unload(st);
+	/* a restart remembers */
+	st = load(conf, &err);
+	if (st == NULL)
+		fail_msg("load: %s", err);
+	out = run(st, other, bob);
+	assert_non_null(strstr(out, "add_rcpt <bob+Dup@example.org>"));
+	free(out);
+	pn_free(other);
+	sort_unload(st);
+}
+
+/* spam_settings_are_checked - a bad spamtest setting fails the load, naming it */
+static void spam_settings_are_checked(void **state)
+{
+	static const struct {
+		const char *conf, *want;
+	} cases[] = {
+		{"spamtest_status_header = X-Spam-Score\n", "spamtest_max_value"},
+		{"spamtest_status_header = X-Spam-Score: (\n", "bad regular expression"},
+		{"spamtest_status_header = X-Spam-Score: [0-9]+\nspamtest_max_value = 10\n",
+		 "needs a group"},
+		{"spamtest_status_header = Bad Name\nspamtest_max_value = 10\n", "not a header name"},
+		{"virustest_status_header = X-Virus\nvirustest_text_values = 6=Worse\n",
+		 "virustest_text_values"},
+		{"spamtest_status_header = X\nspamtest_max_value = -3\n", "positive number"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *err = NULL;
+		sort_state *st = load(cases[i].conf, &err);
+		if (st != NULL || err == NULL || strstr(err, cases[i].want) == NULL)
+			fail_msg("%s: got %s, want an error with %s", cases[i].conf, t_show(err),
+				 cases[i].want);
+		pn_free(err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +455,8 @@ int main(void)
 		cmocka_unit_test(cache_recompiles_changed_scripts),
 		cmocka_unit_test(actions_become_modifications),
 		cmocka_unit_test(environment_items),
+		cmocka_unit_test(duplicate_remembers_per_recipient),
+		cmocka_unit_test(spam_settings_are_checked),
 	};
 	return cmocka_run_group_tests_name("sort_engine", tests, setup, teardown);
 }

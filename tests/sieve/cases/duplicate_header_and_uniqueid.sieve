@@ -1,0 +1,3 @@
+# expect: error
+require "duplicate";
+if duplicate :header "Message-ID" :uniqueid "x" { discard; }

@@ -1,0 +1,3 @@
+# expect: error
+require "duplicate";
+if duplicate :seconds "10" { discard; }

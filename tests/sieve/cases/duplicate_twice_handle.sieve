@@ -1,0 +1,3 @@
+# expect: error
+require "duplicate";
+if duplicate :handle "a" :handle "b" { discard; }

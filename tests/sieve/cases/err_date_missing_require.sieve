@@ -1,0 +1,2 @@
+# expect: error
+if currentdate "year" "2024" { discard; }

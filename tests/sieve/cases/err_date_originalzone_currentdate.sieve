@@ -1,0 +1,3 @@
+# expect: error
+require "date";
+if currentdate :originalzone "year" "2024" { discard; }

@@ -1,0 +1,3 @@
+# expect: error
+require "include";
+include "../global/spam-rules";

@@ -1,0 +1,3 @@
+# expect: error
+require "include";
+include :personal :global "lib-a";

@@ -1,0 +1,3 @@
+# expect: error
+require "include";
+global "x";

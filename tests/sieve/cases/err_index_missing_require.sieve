@@ -1,0 +1,2 @@
+# expect: error
+if header :index 1 "subject" "x" { discard; }

@@ -1,0 +1,3 @@
+# expect: error
+require "index";
+if header :index 0 "subject" "x" { discard; }

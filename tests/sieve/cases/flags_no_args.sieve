@@ -1,0 +1,3 @@
+# expect: error
+require "imap4flags";
+setflag;

@@ -1,0 +1,2 @@
+# expect: error
+keep :flags "\\Seen";

@@ -1,0 +1,3 @@
+# expect: error
+require ["imap4flags", "variables"];
+setflag ["a", "b"] "x";

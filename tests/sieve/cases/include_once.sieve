@@ -1,0 +1,6 @@
+require ["include", "variables", "fileinto"];
+global "n";
+include "count";
+include "count";
+include :once "count";
+fileinto "n-${n}";

@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include :optional :global "no-such-global";
+fileinto "went-on";

@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include "lib-a";
+fileinto "main";

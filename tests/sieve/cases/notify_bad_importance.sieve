@@ -1,0 +1,3 @@
+# expect: error
+require "enotify";
+notify :importance "4" "mailto:boss@example.net";

@@ -1,0 +1,3 @@
+# expect: error
+require "enotify";
+notify "xmpp:boss@example.net";

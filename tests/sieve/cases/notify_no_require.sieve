@@ -1,0 +1,2 @@
+# expect: error
+notify "mailto:boss@example.net";

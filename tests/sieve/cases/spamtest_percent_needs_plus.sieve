@@ -1,0 +1,3 @@
+# expect: error
+require "spamtest";
+if spamtest :percent "50" { discard; }

@@ -1,0 +1,3 @@
+# message: autoreply.eml
+require "vacation";
+vacation :days 1 "Away (no reply to an auto-reply).";

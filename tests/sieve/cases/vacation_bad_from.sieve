@@ -1,0 +1,3 @@
+# expect: error
+require "vacation";
+vacation :from "not an address" "Away.";

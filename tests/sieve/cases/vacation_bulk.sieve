@@ -1,0 +1,3 @@
+# message: bulk.eml
+require "vacation";
+vacation :days 1 "Away (no reply to Precedence: bulk).";

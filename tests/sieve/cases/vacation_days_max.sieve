@@ -1,0 +1,3 @@
+# message: personal.eml
+require "vacation";
+vacation :days 1000 "A long time away.";

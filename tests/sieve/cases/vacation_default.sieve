@@ -1,0 +1,3 @@
+# message: personal.eml
+require "vacation";
+vacation "I am away.";

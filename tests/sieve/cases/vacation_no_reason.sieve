@@ -1,0 +1,3 @@
+# expect: error
+require "vacation";
+vacation :days 1;

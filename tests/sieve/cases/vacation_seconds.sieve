@@ -1,0 +1,3 @@
+# message: personal.eml
+require "vacation-seconds";
+vacation :seconds 3600 :subject "Back soon" "Back in an hour.";

@@ -1,0 +1,3 @@
+# expect: error
+require "vacation";
+vacation :seconds 60 "Away.";

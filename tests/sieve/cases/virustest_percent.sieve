@@ -1,0 +1,3 @@
+# expect: error
+require ["virustest", "spamtestplus"];
+if virustest :percent "50" { discard; }

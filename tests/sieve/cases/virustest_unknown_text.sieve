@@ -1,0 +1,3 @@
+# message: spam_low.eml
+require ["virustest", "fileinto"];
+if virustest "0" { fileinto "Untested"; }

@@ -1,0 +1,2 @@
+require ["include", "variables"];
+set "global.n" "${global.n}g";

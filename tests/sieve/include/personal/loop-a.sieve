@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+fileinto "in-loop-a";
+include "loop-b";
