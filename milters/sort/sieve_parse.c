@@ -1332,6 +1332,9 @@ static int validate_inner(sv_parser *P, sv_node *n)
 		if (r < 0)
 			return 0;
 		P->caps |= add;
+		/* what an extension does at run time beyond its commands (the
+		 * flags of the implicit keep, match variables) holds for the run */
+		P->script->caps |= add;
 	}
 	P->outer = pn_realloc(P->outer, (P->nouter + 1) * sizeof(*P->outer));
 	P->outer[P->nouter++] = n;
