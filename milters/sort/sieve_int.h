@@ -325,6 +325,11 @@ typedef struct sv_ctx {
 	char **tmp;
 	size_t ntmp, tmpcap;
 	int line;
+	/* parsed once per run: address fields of the message (by index in
+	 * msg->headers) and the envelope when the caller gave no view */
+	pn_addr_list **addr_cache;
+	pn_addr env_view[2];		/* from, to */
+	signed char env_state[2];	/* 0 not made, 1 made, -1 unparsable */
 	/* include (sieve_ext_include.c) */
 	unsigned include_depth;
 	/* mime, foreverypart (sieve_ext_mime.c) */

@@ -483,6 +483,20 @@ static void add_part(sv_ctx *c, int part, const char *local, const char *domain,
 	pn_free(detail);
 }
 
+/* address_list - the addresses of a field; a message field's list is
+ * parsed once per run (a 100-rule script tests From many times), a field
+ * a script added is parsed each time and freed by the caller */
+static pn_addr_list *address_list(sv_ctx *c, const vfield *f)
+{
+	if (f->orig < 0)
+		return pn_addr_parse_list(f->value, 1000);
+	if (c->addr_cache == NULL)
+		c->addr_cache = pn_calloc(c->r->norig, sizeof(*c->addr_cache));
+	if (c->addr_cache[f->orig] == NULL)
+		c->addr_cache[f->orig] = pn_addr_parse_list(f->value, 1000);
+	return c->addr_cache[f->orig];
+}
+
 /* sv_address_values - address parts from the named headers */
 int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *out)
 {
@@ -496,10 +510,11 @@ int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *ou
 
 		if (!view_at(c->r, i, &f) || strcasecmp(f.name, name) != 0)
 			continue;
-		/* parsing costs about the value's length */
+		/* parsing costs about the value's length (charged each time,
+		 * so the budget does not depend on the cache) */
 		if (sv_steps_n(c, 1 + strlen(f.value) / 256) < 0)
 			return -1;
-		l = pn_addr_parse_list(f.value, 1000);
+		l = address_list(c, &f);
 		for (j = 0; j < l->count; j++) {
 			const pn_addr *a = &l->items[j];
 			/* RFC 5228 2.7.4: an invalid address (here: no domain)
@@ -508,7 +523,8 @@ int sv_address_values(sv_ctx *c, const sv_node *n, const char *name, sv_vals *ou
 				continue;
 			add_part(c, n->part, a->local, a->domain, a->address, out);
 		}
-		pn_addr_list_free(l);
+		if (f.orig < 0)
+			pn_addr_list_free(l);
 	}
 	return 0;
 }
@@ -519,7 +535,6 @@ static void envelope_values(sv_ctx *c, const sv_node *n, const char *part, sv_va
 {
 	const char *path;
 	const pn_addr *given;
-	pn_addr own;
 
 	if (strcasecmp(part, "from") == 0) {
 		path = c->env->from;
@@ -532,15 +547,19 @@ static void envelope_values(sv_ctx *c, const sv_node *n, const char *part, sv_va
 	}
 	if (path == NULL && given == NULL)
 		return;
-	memset(&own, 0, sizeof(own));
 	if (given == NULL) {
-		if (sv_envelope_address(path, NULL, &own) < 0) {
+		/* made once per run: the caller (the test tool) gave no view */
+		int k = part[0] == 'f' || part[0] == 'F' ? 0 : 1;
+		if (c->env_state[k] == 0)
+			c->env_state[k] = sv_envelope_address(path, NULL, &c->env_view[k]) < 0
+					  ? -1 : 1;
+		if (c->env_state[k] < 0) {
 			/* what the MTA accepted but we cannot split: compare it whole */
 			if (n->part == SV_PART_ALL)
 				sv_vals_add(out, path, strlen(path));
 			return;
 		}
-		given = &own;
+		given = &c->env_view[k];
 	}
 	if (given->address[0] == '\0') {	/* null sender: every part is empty */
 		if (n->part != SV_PART_DETAIL)
@@ -548,7 +567,6 @@ static void envelope_values(sv_ctx *c, const sv_node *n, const char *part, sv_va
 	} else {
 		add_part(c, n->part, given->local, given->domain, given->address, out);
 	}
-	pn_addr_clear(&own);
 }
 
 /* sv_env_item - an environment item's value, or NULL when unknown */
@@ -1342,6 +1360,11 @@ int sv_run(const sv_script *s, const sv_env *env, sv_result *r)
 	}
 	pn_free(c.vars);
 	sv_captures_clear(&c.caps);
+	for (i = 0; c.addr_cache && i < r->norig; i++)
+		pn_addr_list_free(c.addr_cache[i]);
+	pn_free(c.addr_cache);
+	pn_addr_clear(&c.env_view[0]);
+	pn_addr_clear(&c.env_view[1]);
 	for (i = 0; i < c.ntmp; i++)
 		pn_free(c.tmp[i]);
 	pn_free(c.tmp);
