@@ -9,8 +9,9 @@ private Postfix on 127.0.0.1 and the sink of tests/lib/sink.py.
 - duplicate (RFC 7352): the second delivery of one Message-ID to one
   recipient is a duplicate, also after the daemon restarted (the response
   store is a file); the same message to another recipient is not.
-- imap4flags: the flags reach the delivery agent in X-Postern-Flags, and a
-  sender's own X-Postern-Flags never does."""
+- imap4flags: the flags reach the delivery agent in X-Postern-Flags, a
+  sender's own X-Postern-Flags never does, and one recipient's flags never
+  reach another recipient of the same message."""
 import os
 import sys
 
@@ -27,7 +28,11 @@ S = {}
 SENDER = "alice@sender.example"
 
 SCRIPT = r"""require ["spamtest", "fileinto", "relational", "comparator-i;ascii-numeric",
-          "duplicate", "imap4flags"];
+          "duplicate", "imap4flags", "envelope"];
+if header :contains "subject" "split" {
+    if envelope :localpart "to" "bob" { addflag "\\Seen"; }
+    stop;
+}
 if header :contains "subject" "dup" {
     if duplicate { fileinto "Dup"; }
     stop;
@@ -153,6 +158,15 @@ def flags_reach_the_delivery_agent_and_a_forged_field_does_not():
     got = deliver(["bob@dest.example"], "hello", [("X-Postern-Flags", "\\Deleted")]
                   + spam_status("0.0"))
     check_eq(got[0].headers("X-Postern-Flags"), [], "a sender's flags field")
+
+
+@test
+def one_recipients_flags_never_reach_another():
+    got = deliver(["bob@dest.example", "carol@dest.example"], "split flags")
+    check_eq(rcpts_of(got), ["bob@dest.example", "carol@dest.example"], "recipients")
+    check_eq([h for m in got for h in m.headers("X-Postern-Flags")], [],
+             "flags headers at the sink")
+    assert "different flags" in S["d"].log(), "the dropped flags are logged"
 
 
 if __name__ == "__main__":
