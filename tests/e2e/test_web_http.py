@@ -26,6 +26,7 @@ import json
 import mailbox
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -76,7 +77,7 @@ MESSAGES = [
 
 def setup(param):
     S.clear()
-    base = tempfile.mkdtemp(prefix="postern-web-")
+    base = S["base"] = tempfile.mkdtemp(prefix="postern-web-")
     os.chmod(base, 0o755)
     S["access_log"] = os.path.join(base, "access.log")
     archive = {"access_log": S["access_log"]}
@@ -110,7 +111,6 @@ def setup(param):
                          st.daemons["audit"].conf, USERS,
                          {"tls_policy": os.path.join(st.base, "tls_policy"),
                           "audit_verify_key_file": st.key + ".initial"}).start()
-    S["base"] = base
 
 
 def teardown():
@@ -122,6 +122,8 @@ def teardown():
         S["st"].stop()
     if S.get("db"):
         S["db"].cleanup()
+    if S.get("base"):
+        shutil.rmtree(S["base"], ignore_errors=True)
 
 
 def logged_in(user):
