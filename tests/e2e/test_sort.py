@@ -24,6 +24,7 @@ from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon, suite_mode  # noqa: E402
 from mta import mta_params, private_mta_and_sink, stop_all  # noqa: E402
 from smtp import build_message, send  # noqa: E402
+from sink import rcpts_of  # noqa: E402
 
 S = {}
 SENDER = "alice@sender.example"
@@ -72,30 +73,21 @@ def teardown():
 def deliver(rcpts, subject, headers=()):
     """Send, wait until the MTA has delivered and its queue is empty
     again; return (queue id, messages that reached the sink)."""
-    mta, sink = S["mta"], S["sink"]
-    before = sink.count()
     msg = build_message(SENDER, rcpts, subject=subject, headers=headers)
-    r = send("127.0.0.1", mta.port, SENDER, rcpts, msg)
-    assert r.ok and r.queue_id, r
-    mta.wait_for_log(mta.sent_line(r.queue_id), timeout=30)
-    mta.wait_queue_empty(timeout=30)
-    return r.queue_id, sink.messages()[before:]
+    return S["mta"].deliver(S["sink"], SENDER, rcpts, msg)
 
-
-def all_rcpts(messages):
-    return sorted(r for m in messages for r in m.rcpts)
 
 
 @test
 def fileinto_by_subaddress_rewrites_the_recipient_at_the_sink():
     qid, got = deliver(["bob@dest.example"], "monthly report")
-    check_eq(all_rcpts(got), ["bob+Reports@dest.example"], "recipients at the sink")
+    check_eq(rcpts_of(got), ["bob+Reports@dest.example"], "recipients at the sink")
 
 
 @test
 def redirect_sends_the_message_elsewhere_only():
     qid, got = deliver(["bob@dest.example"], "please forward")
-    check_eq(all_rcpts(got), ["boss@elsewhere.example"], "recipients at the sink")
+    check_eq(rcpts_of(got), ["boss@elsewhere.example"], "recipients at the sink")
     check_eq([v.strip() for v in got[0].headers("X-Postern-Redirected")],
              ["hops=1"], "trace header")
 
@@ -103,7 +95,7 @@ def redirect_sends_the_message_elsewhere_only():
 @test
 def redirect_copy_keeps_the_original_recipient():
     qid, got = deliver(["bob@dest.example"], "copy me")
-    check_eq(all_rcpts(got), ["archive@elsewhere.example", "bob@dest.example"],
+    check_eq(rcpts_of(got), ["archive@elsewhere.example", "bob@dest.example"],
              "recipients at the sink")
 
 
@@ -145,7 +137,7 @@ def header_edits_are_visible_at_the_sink():
 @test
 def per_recipient_script_affects_only_its_recipient():
     qid, got = deliver(["bob@dest.example", "carol@dest.example"], "hello both")
-    check_eq(all_rcpts(got), ["bob@dest.example", "carol+Carol@dest.example"],
+    check_eq(rcpts_of(got), ["bob@dest.example", "carol+Carol@dest.example"],
              "recipients at the sink")
 
 
@@ -155,7 +147,7 @@ def envelope_test_sees_the_recipient_as_postfix_gave_it():
     # per-recipient script is found under the canonical name, and the
     # envelope test compares the domain in the case the client wrote it
     qid, got = deliver(["erin(at work)@Dest.Example."], "hello erin")
-    check_eq(all_rcpts(got), ["erin+Dest.Example@Dest.Example"], "recipients at the sink")
+    check_eq(rcpts_of(got), ["erin+Dest.Example@Dest.Example"], "recipients at the sink")
 
 
 @test

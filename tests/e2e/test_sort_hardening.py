@@ -30,7 +30,7 @@ from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon, suite_mode  # noqa: E402
 from mta import mta_of, mta_params  # noqa: E402
 from postfix import PrivatePostfix  # noqa: E402
-from sink import Sink  # noqa: E402
+from sink import Sink, rcpts_of  # noqa: E402
 from smtp import build_message, send  # noqa: E402
 
 S = {}
@@ -107,9 +107,6 @@ def teardown():
         if k in S:
             S[k].stop()
 
-
-def rcpts_of(messages):
-    return sorted(r for m in messages for r in m.rcpts)
 
 
 def list_message(list_id):

@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
 from mta import private_mta_and_sink, stop_all  # noqa: E402
-from smtp import build_message, send  # noqa: E402
+from smtp import build_message  # noqa: E402
+from sink import rcpts_of  # noqa: E402
 
 S = {}
 SENDER = "alice@sender.example"
@@ -74,19 +75,10 @@ def teardown():
 
 def deliver(rcpts, subject, headers=(), message_id=None):
     """Send and wait until delivered; the messages that reached the sink."""
-    mta, sink = S["mta"], S["sink"]
-    before = sink.count()
     msg = build_message(SENDER, rcpts, subject=subject, headers=headers,
                         message_id=message_id)
-    r = send("127.0.0.1", mta.port, SENDER, rcpts, msg)
-    assert r.ok and r.queue_id, r
-    mta.wait_for_log(mta.sent_line(r.queue_id), timeout=30)
-    mta.wait_queue_empty(timeout=30)
-    return sink.messages()[before:]
+    return S["mta"].deliver(S["sink"], SENDER, rcpts, msg)[1]
 
-
-def rcpts_of(messages):
-    return sorted(r for m in messages for r in m.rcpts)
 
 
 def spam_status(score, required="5.0"):

@@ -290,3 +290,15 @@ class MtaBase:
 
     def wait_queue_empty(self, timeout=10):
         return self.wait_for_queue(lambda q: not q, timeout)
+
+    def deliver(self, sink, sender, rcpts, msg, timeout=30):
+        """Send msg over SMTP, wait until the MTA delivered it and its
+        queue is empty again; (queue id, the messages that reached the
+        sink meanwhile)."""
+        from smtp import send
+        before = sink.count()
+        r = send("127.0.0.1", self.port, sender, rcpts, msg)
+        assert r.ok and r.queue_id, r
+        self.wait_for_log(self.sent_line(r.queue_id), timeout=timeout)
+        self.wait_queue_empty(timeout=timeout)
+        return r.queue_id, sink.messages()[before:]

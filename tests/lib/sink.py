@@ -370,3 +370,8 @@ def load_dir(directory):
             env = json.load(f)
         out.append(SinkMessage(int(name[:-4]), env, data, path))
     return out
+
+
+def rcpts_of(messages):
+    """Every envelope recipient of the sink's messages, sorted."""
+    return sorted(r for m in messages for r in m.rcpts)
