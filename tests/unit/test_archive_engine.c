@@ -19,6 +19,7 @@
 #include "common/milter/daemon.h"
 #include "common/milter/engine.h"
 #include "milters/archive/archive_milter.h"
+#include "tests/unit/testlib.h"
 
 static char dir[64];
 
@@ -183,19 +184,14 @@ static int setup(void **state)
 {
 	(void)state;
 	pn_log_set_level(PN_LOG_FATAL);
-	snprintf(dir, sizeof(dir), "/tmp/test_archive_engine.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir("test_archive_engine"));
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *cmd = pn_asprintf("rm -rf '%s'", dir);
-
 	(void)state;
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	pn_free(cmd);
-	return 0;
+	return t_rmtree(dir);
 }
 
 static void refused_after_storing_is_voided(void **state)

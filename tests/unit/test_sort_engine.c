@@ -100,18 +100,14 @@ static int setup(void **state)
 {
 	(void)state;
 	pn_log_set_level(PN_LOG_FATAL);	/* the engine logs every action */
-	snprintf(dir, sizeof(dir), "/tmp/test_sort_engine.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir("test_sort_engine"));
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *cmd = pn_asprintf("rm -rf '%s'", dir);
 	(void)state;
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	pn_free(cmd);
-	return 0;
+	return t_rmtree(dir);
 }
 
 static void load_reports_script_errors(void **state)

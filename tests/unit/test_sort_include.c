@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "milters/sort/sort_engine.h"
 #include "milters/sort/sieve.h"
+#include "tests/unit/testlib.h"
 
 static const char MSG[] =
 	"Received: from b by c; Mon, 1 Jan 2024 10:00:00 +0000\n"
@@ -405,19 +406,14 @@ static int setup(void **state)
 {
 	(void)state;
 	pn_log_set_level(PN_LOG_FATAL);
-	snprintf(dir, sizeof(dir), "/tmp/test_sort_include.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir("test_sort_include"));
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *cmd = pn_asprintf("rm -rf '%s'", dir);
-
 	(void)state;
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	pn_free(cmd);
-	return 0;
+	return t_rmtree(dir);
 }
 
 int main(void)
