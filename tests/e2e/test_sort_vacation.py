@@ -101,18 +101,29 @@ def replies_to(addr):
     return [m for m in S["sink"].messages() if m.sender in ("", "<>") and addr in m.rcpts]
 
 
-def wait_reply(addr, n=1):
-    """Wait until n replies to addr are at the sink; return them."""
+def wait_at_sink(select, what, n=1):
+    """Wait until select() gives n messages at the sink; return them."""
     sink = S["sink"]
     for _ in range(600):
-        got = replies_to(addr)
+        got = select()
         if len(got) >= n:
             return got
         try:
             sink.wait_for(sink.count() + 1, timeout=0.5)
         except TimeoutError:
             pass
-    raise AssertionError(f"no reply to {addr} at the sink: {sink.messages()}")
+    raise AssertionError(f"no {what} at the sink: {sink.messages()}")
+
+
+def wait_reply(addr, n=1):
+    """Wait until n replies to addr are at the sink; return them."""
+    return wait_at_sink(lambda: replies_to(addr), f"reply to {addr}", n)
+
+
+def wait_mail_to(addr):
+    """Wait until a message to addr is at the sink; the messages to addr."""
+    return wait_at_sink(lambda: [m for m in S["sink"].messages() if addr in m.rcpts],
+                        f"message to {addr}")
 
 
 def not_sent_logged(qid, why):
@@ -193,16 +204,7 @@ def a_crafted_subject_cannot_add_a_header_line_to_the_reply():
 @test
 def notify_sends_an_auto_notified_message():
     deliver("grace@sender.example", "please notify me")
-    sink = S["sink"]
-    for _ in range(600):
-        got = [m for m in sink.messages() if "boss@elsewhere.example" in m.rcpts]
-        if got:
-            break
-        try:
-            sink.wait_for(sink.count() + 1, timeout=0.5)
-        except TimeoutError:
-            pass
-    assert got, sink.messages()
+    got = wait_mail_to("boss@elsewhere.example")
     check_eq(got[0].msg["Auto-Submitted"], "auto-notified", "Auto-Submitted")
     check_eq(got[0].msg["Subject"], "mail for bob", "Subject")
 
@@ -210,19 +212,10 @@ def notify_sends_an_auto_notified_message():
 @test
 def a_line_break_in_a_mailto_subject_stays_inside_the_subject():
     deliver("heidi@sender.example", "crafted notify")
-    sink = S["sink"]
-    for _ in range(600):
-        got = [m for m in sink.messages() if "boss2@elsewhere.example" in m.rcpts]
-        if got:
-            break
-        try:
-            sink.wait_for(sink.count() + 1, timeout=0.5)
-        except TimeoutError:
-            pass
-    assert got, sink.messages()
+    got = wait_mail_to("boss2@elsewhere.example")
     check_eq(got[0].rcpts, ["boss2@elsewhere.example"], "recipients of the notification")
     check_eq(got[0].msg.get_all("Bcc"), None, "Bcc in the notification")
-    check_eq([m for m in sink.messages() if "victim@elsewhere.example" in m.rcpts], [],
+    check_eq([m for m in S["sink"].messages() if "victim@elsewhere.example" in m.rcpts], [],
              "messages to the address in the crafted subject")
 
 
