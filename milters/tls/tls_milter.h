@@ -52,6 +52,8 @@ typedef struct ptls_state {
 	const char *trace_header;	/* empty: none (points into the config) */
 	const char *tag_header;
 	long long check_interval;	/* 0: only SIGHUP; else stat at each connection */
+	struct ptls_sts *sts;		/* MTA-STS (sts.h), NULL when sts_enable = no */
+	int sts_all_domains;		/* MTA-STS also for domains without a policy line */
 } ptls_state;
 
 extern const pn_engine ptls_engine;
