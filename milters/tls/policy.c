@@ -468,6 +468,9 @@ static int finish_policy(parse_ctx *x, ptls_policy *p, int verify_given)
 				    "are only known for a verified certificate");
 		p->verify = 1;
 	}
+	if (p->sts && (p->match || p->outbound_ciphers || p->outbound_exclude))
+		return fail(x, "attribute \"outbound\" = \"sts\": the published MTA-STS policy "
+			    "decides; match=, outbound_ciphers= and outbound_exclude= do not apply");
 	if (p->match) {
 		if (p->outbound == PTLS_LEVEL_FINGERPRINT) {
 			if (check_fingerprints(x, p->match) < 0)
@@ -483,9 +486,6 @@ static int finish_policy(parse_ctx *x, ptls_policy *p, int verify_given)
 		return fail(x, "attribute \"outbound\" = \"fingerprint\" needs match= with the "
 			    "certificate fingerprints");
 	}
-	if (p->sts && (p->match || p->outbound_ciphers || p->outbound_exclude))
-		return fail(x, "attribute \"outbound\" = \"sts\": the published MTA-STS policy "
-			    "decides; match=, outbound_ciphers= and outbound_exclude= do not apply");
 	if ((p->outbound_ciphers || p->outbound_exclude) && level == PTLS_LEVEL_UNSET)
 		return fail(x, "attribute \"%s\" needs outbound= or direction=outbound|both",
 			    p->outbound_ciphers ? "outbound_ciphers" : "outbound_exclude");
