@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "common/alloc.h"
 #include "milters/tls/policy.h"
@@ -235,6 +238,40 @@ static void test_cache_file(void **state)
 	rmdir(dir);
 }
 
+/* test_bounded_answer - a resolver that never answers: "no policy" after the bound */
+static void test_bounded_answer(void **state)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	ptls_sts_config cfg;
+	char resolver[64], *err = NULL, *why = NULL, *ans = NULL;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ptls_sts *s;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(resolver, sizeof(resolver), "127.0.0.1:%u", ntohs(a.sin_port));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.resolver = resolver;	/* queries arrive, nothing is sent back */
+	cfg.lookup_timeout_ms = 1000;
+	cfg.fetch_timeout_ms = 2000;
+	s = ptls_sts_new(&cfg, &err);
+	assert_non_null(s);
+	assert_int_equal(ptls_sts_answer(s, "slow.example", &ans, &why), PTLS_STS_NONE);
+	assert_null(ans);
+	assert_non_null(strstr(why, "lookup still running after 1000 ms"));
+	pn_free(why);
+	/* the same domain again: still no policy, and no second query queued */
+	assert_int_equal(ptls_sts_answer(s, "slow.example", &ans, &why), PTLS_STS_NONE);
+	pn_free(why);
+	ptls_sts_free(s);	/* joins the refresh thread, whose query ends by its deadline */
+	close(fd);
+}
+
 /* test_config_errors - a bad resolver or CA file is refused at load */
 static void test_config_errors(void **state)
 {
@@ -267,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_txt),
 		cmocka_unit_test(test_policy_sts),
 		cmocka_unit_test(test_cache_file),
+		cmocka_unit_test(test_bounded_answer),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
