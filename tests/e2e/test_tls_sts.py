@@ -14,6 +14,7 @@ for enforce, none for testing, refusal of an unverifiable policy host,
 a re-fetch exactly when the TXT id changes, and the cache file keeping
 a policy across a restart while DNS and HTTPS are down."""
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from sts_servers import Dns, PolicyServer, policy_cert, DNSMASQ  # noqa: E402
 
 S = {}
 DOMAINS = ["enforce.test", "testing.test", "rogue.test", "wrongname.test", "bad.test",
-           "changing.test", "static.test"]
+           "changing.test", "static.test", "mismatch.test", "untrusted.test"]
 ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.test\n"
            "max_age: 86400\n")
 
@@ -81,6 +82,8 @@ def setup():
     pol["bad.test"] = "version: STSv1\nmode: bogus\nmx: mx.postern.test\nmax_age: 60\n"
     pol["changing.test"] = ENFORCE.replace("*.enforce.test", "mx1.changing.test")
     pol["static.test"] = ENFORCE
+    pol["mismatch.test"] = ENFORCE.replace("mx.postern.test", "mx.other.test")
+    pol["untrusted.test"] = ENFORCE
     S["web"].start()
     S["dns"] = Dns(os.path.join(S["dir"], "dns")).start(*records({}))
     S["policy"] = os.path.join(S["dir"], "tls_policy")
@@ -92,6 +95,12 @@ def setup():
 
 
 def teardown():
+    for k in ("sender", "mx_trusted", "mx_untrusted"):
+        if S.get(k):
+            S[k].stop()
+            S[k].cleanup()
+    if S.get("sink"):
+        S["sink"].stop()
     for k in ("web", "dns"):
         if S.get(k):
             S[k].stop()
@@ -114,6 +123,66 @@ def testing_policy_is_fetched_but_not_enforced():
     check_eq(rc, 0, out)
     assert "testing, id 1" in out and "not enforced" in out, out
     assert "postfix: NOTFOUND" in out, out
+
+
+def answer_of(out):
+    """The Postfix answer line the sts tool printed: the table value, or None."""
+    m = re.search(r"^postfix: (.*)$", out, re.M)
+    assert m, out
+    return None if m.group(1).startswith("NOTFOUND") else m.group(1)
+
+
+@test
+def postfix_delivers_or_defers_by_the_sts_answer():
+    """Real Postfix deliveries on the answers: enforce to an MX whose
+    verified certificate names a policy mx is delivered; to an MX the
+    policy does not list, or whose certificate does not verify, deferred
+    with Postfix's TLS reason; testing delivers to that unverifiable MX.
+    The socketmap server (helper smap) is not merged yet: the answers
+    reach Postfix through a texthash smtp_tls_policy_maps table written
+    from `postern-tls sts` output (same strings the socketmap returns)."""
+    from partners import ReceivingPostfix, SendingPostfix
+    from sink import Sink
+    from smtp import build_message, send
+    table = os.path.join(S["dir"], "sts_policy_table")
+    lines = []
+    for d in ("enforce.test", "mismatch.test", "untrusted.test", "testing.test"):
+        rc, out = sts(d)
+        a = answer_of(out)
+        if a is not None:
+            lines.append(f"{d} {a}\n")
+    check_eq(len(lines), 3, "enforce answers (testing is NOTFOUND)")
+    with open(table, "w") as f:
+        f.writelines(lines)
+    S["sink"] = sink = Sink(os.path.join(S["dir"], "sink")).start()
+    # same test CA as the sender trusts; the other has a CA of its own
+    S["mx_trusted"] = ReceivingPostfix(tls="any", relay_port=sink.port, pki=S["pki"]).start()
+    S["mx_untrusted"] = ReceivingPostfix(tls="any", relay_port=sink.port).start()
+    S["sender"] = pf = SendingPostfix(
+        pki=S["pki"], relay_port=sink.port,
+        settings={"smtp_tls_CAfile": S["pki"].ca_cert,
+                  "smtp_tls_policy_maps": f"texthash:{table}"})
+    pf.route("enforce.test", S["mx_trusted"])
+    pf.route("mismatch.test", S["mx_trusted"])
+    pf.route("untrusted.test", S["mx_untrusted"])
+    pf.route("testing.test", S["mx_untrusted"])
+    pf.start()
+    qids = {}
+    for d in ("enforce.test", "mismatch.test", "untrusted.test", "testing.test"):
+        r = send("127.0.0.1", pf.port, "a@sender.test", [f"b@{d}"],
+                 build_message("a@sender.test", [f"b@{d}"]))
+        assert r.ok and r.queue_id, r
+        qids[d] = r.queue_id
+    pf.wait_for_log(pf.sent_line(qids["enforce.test"]), timeout=60)
+    assert re.search(r"Verified TLS connection established to enforce\.test", pf.log_text()), \
+        pf.log_text()[-2000:]
+    why = pf.deferred_reason(qids["mismatch.test"], timeout=60)
+    print(f"# mismatch.test deferred: {why}")
+    assert "certificate" in why.lower() or "verif" in why.lower(), why
+    why = pf.deferred_reason(qids["untrusted.test"], timeout=60)
+    print(f"# untrusted.test deferred: {why}")
+    assert "certificate" in why.lower() or "verif" in why.lower(), why
+    pf.wait_for_log(pf.sent_line(qids["testing.test"]), timeout=60)
 
 
 @test
