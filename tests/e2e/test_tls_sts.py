@@ -183,6 +183,10 @@ def postfix_delivers_or_defers_by_the_sts_answer():
     print(f"# untrusted.test deferred: {why}")
     assert "certificate" in why.lower() or "verif" in why.lower(), why
     pf.wait_for_log(pf.sent_line(qids["testing.test"]), timeout=60)
+    # what the report counts as a failure of the testing policy: the MX's
+    # certificate did not verify, and Postfix says so
+    assert re.search(r"Untrusted TLS connection established to testing\.test", pf.log_text()), \
+        pf.log_text()[-2000:]
 
 
 @test
