@@ -60,6 +60,7 @@ struct ptls_sts {
 	size_t qhead, qlen;
 	pthread_t worker;
 	int started, stop;
+	int refs;			/* the owner, and the refresh thread while it runs */
 };
 
 static long long wall(void)
@@ -248,6 +249,7 @@ ptls_sts *ptls_sts_new(const ptls_sts_config *cfg, char **err)
 	s->cfg.resolver = s->cfg.ca_file = NULL;	/* not kept: net holds what it needs */
 	s->cfg.cache_file = NULL;
 	s->cache_file = cfg->cache_file && *cfg->cache_file ? pn_strdup(cfg->cache_file) : NULL;
+	s->refs = 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->save_mu, NULL);
 	pthread_condattr_init(&ca);
@@ -259,18 +261,11 @@ ptls_sts *ptls_sts_new(const ptls_sts_config *cfg, char **err)
 	return s;
 }
 
-void ptls_sts_free(ptls_sts *s)
+/* destroy - free s once neither its owner nor its thread uses it */
+static void destroy(ptls_sts *s)
 {
 	entry *e, *next;
 
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = 1;
-	pthread_cond_broadcast(&s->work);
-	pthread_mutex_unlock(&s->mu);
-	if (s->started)
-		pthread_join(s->worker, NULL);	/* a fetch in progress ends by its deadline */
 	while (s->qlen) {
 		pn_free(s->queue[s->qhead]);
 		s->qhead = (s->qhead + 1) % QUEUE_MAX;
@@ -287,6 +282,35 @@ void ptls_sts_free(ptls_sts *s)
 	pthread_cond_destroy(&s->done);
 	pn_free(s->cache_file);
 	pn_free(s);
+}
+
+/* release - drop one reference; the last one frees */
+static void release(ptls_sts *s)
+{
+	int last;
+
+	pthread_mutex_lock(&s->mu);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (last)
+		destroy(s);
+}
+
+/*
+ * ptls_sts_free - stop the refresh thread and let go. The thread is
+ * detached, not joined: the last snapshot of a reload is often released
+ * by a socketmap request, which must not wait for a partner's slow HTTPS
+ * server. A fetch under way ends by its deadline; the thread then frees.
+ */
+void ptls_sts_free(ptls_sts *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->mu);
+	release(s);
 }
 
 /* refresh - TXT check and, for a new id, the HTTPS fetch; 0 when a policy is cached */
@@ -393,6 +417,7 @@ static void *worker(void *arg)
 		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
+	release(s);
 	return NULL;
 }
 
@@ -438,10 +463,13 @@ ptls_sts_result ptls_sts_answer(ptls_sts *s, const char *domain, char **postfix_
 	}
 	pthread_mutex_lock(&s->mu);
 	if (!s->started && !s->stop) {
-		if (pthread_create(&s->worker, NULL, worker, s) == 0)
+		if (pthread_create(&s->worker, NULL, worker, s) == 0) {
+			pthread_detach(s->worker);
 			s->started = 1;
-		else
+			s->refs++;	/* the thread's, dropped as it ends */
+		} else {
 			pn_log(PN_LOG_ERROR, "mta-sts: cannot start the refresh thread");
+		}
 	}
 	now = wall();
 	if ((e = find(s, norm)) == NULL)

@@ -74,6 +74,9 @@
  *	    else -> NOTFOUND
  *
  *	Thread safety: ptls_sts_answer() may be called from many threads.
+ *	ptls_sts_free() never waits: the refresh thread is detached and
+ *	frees the object when a fetch under way has ended (by its deadline),
+ *	so releasing the last snapshot in a socketmap request stays fast.
  * DIAGNOSTICS
  *	ptls_sts_new() returns NULL with *err (pn_free) for a bad
  *	configuration (resolver address, unreadable CA file). A cache file

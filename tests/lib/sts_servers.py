@@ -131,6 +131,8 @@ class PolicyServer:
     """HTTPS server for /.well-known/mta-sts.txt (see the module doc)."""
 
     def __init__(self, certfile, keyfile, extra=None):
+        self.certs = (certfile, keyfile)
+        self.extra_files = dict(extra or {})
         self.policies = {}
         self.hits = {}
         self.lock = threading.Lock()

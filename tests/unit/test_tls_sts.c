@@ -268,7 +268,7 @@ static void test_bounded_answer(void **state)
 	/* the same domain again: still no policy, and no second query queued */
 	assert_int_equal(ptls_sts_answer(s, "slow.example", &ans, &why), PTLS_STS_NONE);
 	pn_free(why);
-	ptls_sts_free(s);	/* joins the refresh thread, whose query ends by its deadline */
+	ptls_sts_free(s);	/* the refresh thread frees it when its query times out */
 	close(fd);
 }
 
