@@ -95,6 +95,8 @@ def setup():
 
 
 def teardown():
+    if S.get("daemon"):
+        S["daemon"].stop()
     for k in ("sender", "mx_trusted", "mx_untrusted"):
         if S.get(k):
             S[k].stop()
@@ -269,6 +271,110 @@ def damaged_cache_file_is_ignored_not_fatal():
     rc, out = sts("testing.test")
     assert "malformed" in out, out
     assert "postfix: NOTFOUND" in out, out
+
+
+def restart_servers():
+    """DNS and HTTPS back up (after the cache test took them down)."""
+    if S["dns"].proc is None:
+        S["dns"].start(*records({"changing.test": "2"}))
+    if S["web"].httpd is None:
+        old = S["web"]
+        S["web"] = PolicyServer(*old.certs, extra=old.extra_files)
+        S["web"].policies.update(old.policies)
+        S["web"].start()
+
+
+def postmap_q(domain):
+    pf = S["sender"]
+    q = pf._cmd(["postmap", "-c", pf.config_dir, "-q", domain,
+                 f"socketmap:unix:{S['smap']}:postfix"], check=False)
+    return q.returncode, q.stdout.strip()
+
+
+@test
+def daemon_socketmap_answers_from_mta_sts():
+    """The serving daemon: Postfix asks the policy socketmap, which answers
+    from MTA-STS (sts_all_domains), and a static line wins."""
+    from daemon import Daemon
+    from partners import ReceivingPostfix, SendingPostfix
+    from sink import Sink
+    from smtp import build_message, send
+    restart_servers()
+    for k in ("sender", "mx_trusted", "mx_untrusted"):
+        if S.get(k):
+            S[k].stop()
+            S[k].cleanup()
+            S[k] = None
+    if S.get("sink"):
+        S["sink"].stop()
+    S["sink"] = sink = Sink(os.path.join(S["dir"], "sink2")).start()
+    S["mx_trusted"] = ReceivingPostfix(tls="any", relay_port=sink.port, pki=S["pki"]).start()
+    S["mx_untrusted"] = ReceivingPostfix(tls="any", relay_port=sink.port).start()
+    pf = SendingPostfix(pki=S["pki"], relay_port=sink.port,
+                        settings={"smtp_tls_CAfile": S["pki"].ca_cert})
+    S["sender"] = pf
+    base = pf.daemon_base("tls")
+    sockdir = pf.socket_dir("tls")
+    S["smap"] = os.path.join(sockdir, "tls-policy.sock")
+    S["dcache"] = os.path.join(base, "mta-sts.cache")
+    S["daemon"] = Daemon("postern-tls", base=base, socket_dir=sockdir, config={
+        "policy_file": S["policy"],
+        "policy_socketmap": "unix:" + S["smap"],
+        "log_level": "debug",
+        "sts_enable": "yes", "sts_all_domains": "yes",
+        "sts_resolver": f"127.0.0.1:{S['dns'].port}",
+        "sts_ca_file": S["pki"].ca_cert,
+        "sts_https_port": str(S["web"].port),
+        "sts_cache_file": S["dcache"],
+        "sts_lookup_timeout": "10s",
+    }).start()
+    pf.settings["smtp_tls_policy_maps"] = f"socketmap:unix:{S['smap']}:postfix"
+    for d in ("enforce.test", "mismatch.test", "static.test"):
+        pf.route(d, S["mx_trusted"])
+    for d in ("untrusted.test", "testing.test"):
+        pf.route(d, S["mx_untrusted"])
+    pf.start()
+    check_eq(postmap_q("enforce.test"),
+             (0, "secure match=mx.postern.test:.enforce.test servername=hostname"), "postmap -q")
+    check_eq(postmap_q("testing.test"), (1, ""), "testing: not found")
+    check_eq(postmap_q("static.test"), (0, "secure match=mx.static.test"), "static line wins")
+    qids = {}
+    for d in ("enforce.test", "mismatch.test", "untrusted.test", "testing.test", "static.test"):
+        r = send("127.0.0.1", pf.port, "a@sender.test", [f"b@{d}"],
+                 build_message("a@sender.test", [f"b@{d}"], subject=f"sts {d}"))
+        assert r.ok and r.queue_id, r
+        qids[d] = r.queue_id
+    pf.wait_for_log(pf.sent_line(qids["enforce.test"]), timeout=60)
+    pf.wait_for_log(pf.sent_line(qids["testing.test"]), timeout=60)
+    for d in ("mismatch.test", "untrusted.test", "static.test"):
+        why = pf.deferred_reason(qids[d], timeout=60)
+        print(f"# {d} deferred: {why}")
+        assert "certificate" in why.lower() or "verif" in why.lower(), why
+    log = S["daemon"].log()
+    assert "mta-sts enforce.test: policy id 1 fetched: mode enforce" in log, log[-3000:]
+
+
+@test
+def daemon_cache_survives_restart():
+    """Restart the daemon with DNS and HTTPS gone: the cache file still
+    makes Postfix refuse the MX the policy does not list."""
+    from smtp import build_message, send
+    with open(S["dcache"]) as f:
+        assert "enforce.test 1 " in f.read()
+    S["daemon"].stop()
+    S["web"].stop()
+    S["dns"].stop()
+    S["daemon"].start()
+    check_eq(postmap_q("mismatch.test"),
+             (0, "secure match=mx.other.test:.enforce.test servername=hostname"),
+             "answered from the cache file")
+    pf = S["sender"]
+    mark = len(pf.log_text())
+    r = send("127.0.0.1", pf.port, "a@sender.test", ["b@mismatch.test"],
+             build_message("a@sender.test", ["b@mismatch.test"], subject="after restart"))
+    assert r.ok and r.queue_id, r
+    why = pf.deferred_reason(r.queue_id, timeout=60, since=mark)
+    assert "certificate" in why.lower() or "verif" in why.lower(), why
 
 
 if __name__ == "__main__":
