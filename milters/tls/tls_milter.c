@@ -16,6 +16,7 @@
  * bytes, so no address in the mail makes them large.
  */
 #include "milters/tls/tls_milter.h"
+#include "milters/tls/sts.h"
 #include "common/alloc.h"
 #include "common/filestamp.h"
 #include "common/log.h"
@@ -50,6 +51,28 @@ static const pn_param ptls_params[] = {
 	 "time for one socketmap request to arrive and its reply to leave"},
 	{"policy_socketmap_idle", PN_PARAM_TIME, "100s", 1, 86400, NULL,
 	 "an idle socketmap connection is closed after this time"},
+	{"sts_enable", PN_PARAM_BOOL, "no", 0, 0, NULL,
+	 "MTA-STS (RFC 8461) for policy lines with outbound=sts: the socketmap answers from the "
+	 "partner's published policy"},
+	{"sts_all_domains", PN_PARAM_BOOL, "no", 0, 0, NULL,
+	 "MTA-STS also for every domain no policy line names"},
+	{"sts_resolver", PN_PARAM_STR, "", 0, 0, NULL,
+	 "DNS server ADDRESS[:PORT] (IPv4) for the _mta-sts TXT and the policy host "
+	 "(empty: /etc/resolv.conf)"},
+	{"sts_ca_file", PN_PARAM_STR, "", 0, 0, NULL,
+	 "PEM file of CAs that may sign policy hosts' certificates (empty: OpenSSL's default store)"},
+	{"sts_https_port", PN_PARAM_INT, "443", 1, 65535, NULL,
+	 "port of the policy host (RFC 8461 says 443: change it only for tests)"},
+	{"sts_cache_file", PN_PARAM_STR, "/var/lib/postern/tls/mta-sts.cache", 0, 0, NULL,
+	 "where fetched policies are kept across restarts (empty: memory only)"},
+	{"sts_lookup_timeout", PN_PARAM_TIME, "2s", 1, 60, NULL,
+	 "longest a socketmap answer waits for a policy not yet cached (then: no policy)"},
+	{"sts_fetch_timeout", PN_PARAM_TIME, "10s", 1, 300, NULL,
+	 "bound of one TXT lookup plus HTTPS policy fetch, in the background"},
+	{"sts_refresh_interval", PN_PARAM_TIME, "1h", 60, 86400, NULL,
+	 "how long a cached policy is used before its TXT id is checked again"},
+	{"sts_cache_size", PN_PARAM_INT, "10000", 10, 1000000, NULL,
+	 "domains kept in the MTA-STS cache"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -109,6 +132,29 @@ static void *ptls_load(const pn_config *cfg, char **err)
 	st->trace_header = pn_config_str(cfg, "trace_header");
 	st->tag_header = pn_config_str(cfg, "tag_header");
 	st->check_interval = pn_config_int(cfg, "policy_check_interval");
+	st->sts_all_domains = pn_config_bool(cfg, "sts_all_domains");
+	if (pn_config_bool(cfg, "sts_enable")) {
+		ptls_sts_config sc = {
+			.resolver = pn_config_str(cfg, "sts_resolver"),
+			.ca_file = pn_config_str(cfg, "sts_ca_file"),
+			.https_port = (unsigned)pn_config_int(cfg, "sts_https_port"),
+			.cache_file = pn_config_str(cfg, "sts_cache_file"),
+			.lookup_timeout_ms = pn_config_int(cfg, "sts_lookup_timeout") * 1000,
+			.fetch_timeout_ms = pn_config_int(cfg, "sts_fetch_timeout") * 1000,
+			.refresh_interval = pn_config_int(cfg, "sts_refresh_interval"),
+			.cache_max = (size_t)pn_config_int(cfg, "sts_cache_size"),
+		};
+		char *why = NULL;
+
+		if ((st->sts = ptls_sts_new(&sc, &why)) == NULL) {
+			*err = pn_asprintf("%s: %s",
+					   pn_config_path(cfg) ? pn_config_path(cfg) : "(defaults)", why);
+			pn_free(why);
+			ptls_policy_free(st->policy);
+			pn_free(st);
+			return NULL;
+		}
+	}
 	return st;
 }
 
@@ -117,6 +163,7 @@ static void ptls_unload(void *state)
 {
 	ptls_state *st = state;
 
+	ptls_sts_free(st->sts);
 	ptls_policy_free(st->policy);
 	pn_free(st);
 }
@@ -315,19 +362,22 @@ static const ptls_state *tls_state_of(pn_snapshot *s)
 
 /* socketmap_acquire - the policy of the current snapshot, reloaded first
  * when the policy file changed; the snapshot is the handle */
-static const ptls_policy_set *socketmap_acquire(void **handle)
+static int socketmap_acquire(ptls_socketmap_view *v, void **handle)
 {
 	pn_snapshot *s = pn_snapshot_acquire_watched();
 	const ptls_state *st;
 
 	if (s == NULL)
-		return NULL;
+		return -1;
 	if ((st = tls_state_of(s)) == NULL) {
 		pn_snapshot_release(s);
-		return NULL;
+		return -1;
 	}
+	v->policy = st->policy;
+	v->sts = st->sts;
+	v->sts_all_domains = st->sts_all_domains;
 	*handle = s;
-	return st->policy;
+	return 0;
 }
 
 /* socketmap_release - give the snapshot back */

@@ -66,6 +66,8 @@ typedef struct ptls_state {
 	unsigned socketmap_max_connections;
 	long long socketmap_timeout_ms;
 	long long socketmap_idle_ms;
+	struct ptls_sts *sts;		/* MTA-STS (sts.h), NULL when sts_enable = no */
+	int sts_all_domains;		/* MTA-STS also for domains without a policy line */
 } ptls_state;
 
 extern const pn_engine ptls_engine;
