@@ -11,7 +11,9 @@
 #include "common/domain.h"
 #include "common/log.h"
 #include "common/netstring.h"
+#include "milters/tls/decide.h"
 #include "milters/tls/postfix_map.h"
+#include "milters/tls/sts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,8 +53,52 @@ typedef struct conn {
 	int fd;
 } conn;
 
+/* sts_applies - whether the partner's MTA-STS policy answers for domain:
+ * an outbound=sts line, or sts_all_domains and no static rule; 0 for a
+ * static rule, which always wins */
+static int sts_applies(const ptls_socketmap_view *v, const char *domain)
+{
+	const ptls_policy *p = ptls_policy_lookup(v->policy, domain);
+
+	if (p != NULL && p->sts)
+		return 1;
+	if (!v->sts_all_domains)
+		return 0;
+	return p == NULL || (p == v->policy->fallback
+			     && ptls_policy_export_level(p) == PTLS_LEVEL_UNSET);
+}
+
+/* sts_reply - the answer from the MTA-STS cache for domain */
+static void sts_reply(const ptls_socketmap_view *v, const char *domain, pn_buf *reply)
+{
+	char *answer = NULL, *why = NULL, *clean;
+	ptls_sts_result r;
+
+	if (v->sts == NULL) {
+		pn_log(PN_LOG_WARN, "socketmap: %s: outbound=sts but sts_enable = no: no policy",
+		       domain);
+		pn_buf_puts(reply, "NOTFOUND ");
+		return;
+	}
+	r = ptls_sts_answer(v->sts, domain, &answer, &why);
+	clean = why ? ptls_clean(why, 300) : NULL;
+	if (r == PTLS_STS_ENFORCE && answer != NULL) {
+		pn_buf_puts(reply, "OK ");
+		pn_buf_puts(reply, answer);
+		pn_log(PN_LOG_INFO, "socketmap: %s: MTA-STS enforce: %s%s%s", domain, answer,
+		       clean ? "; " : "", clean ? clean : "");
+	} else {
+		pn_buf_puts(reply, "NOTFOUND ");
+		pn_log(PN_LOG_INFO, "socketmap: %s: MTA-STS: no enforced policy%s%s", domain,
+		       clean ? ": " : "", clean ? clean : "");
+	}
+	pn_free(answer);
+	pn_free(why);
+	pn_free(clean);
+}
+
 /* ptls_socketmap_reply - the reply payload for one request payload */
-void ptls_socketmap_reply(const ptls_policy_set *s, const char *request, size_t len,
+void ptls_socketmap_reply(const ptls_socketmap_view *v, const char *request, size_t len,
 			  pn_buf *reply)
 {
 	const char *sp = memchr(request, ' ', len), *key;
@@ -83,7 +129,7 @@ void ptls_socketmap_reply(const ptls_policy_set *s, const char *request, size_t 
 			pn_buf_puts(reply, "NOTFOUND ");
 			return;
 		}
-	if (s == NULL) {
+	if (v == NULL || v->policy == NULL) {
 		pn_buf_puts(reply, "TEMP no policy loaded");
 		return;
 	}
@@ -91,13 +137,18 @@ void ptls_socketmap_reply(const ptls_policy_set *s, const char *request, size_t 
 	 * domain and keep the dot, as the policy keeps its keys */
 	norm = key[0] == '.' ? pn_domain_normalise_n(key + 1, keylen - 1)
 			     : pn_domain_normalise_n(key, keylen);
-	if (norm == NULL || *norm == '\0') {
+	if (norm == NULL || *norm == '\0' || norm[0] == '[' || strchr(norm, ':') || strchr(norm, '/')) {
 		pn_free(norm);
 		pn_buf_puts(reply, "NOTFOUND ");
 		return;
 	}
+	if (key[0] != '.' && sts_applies(v, norm)) {
+		sts_reply(v, norm, reply);
+		pn_free(norm);
+		return;
+	}
 	dotted = key[0] == '.' ? pn_asprintf(".%s", norm) : NULL;
-	p = ptls_postfix_map_find(s, dotted ? dotted : norm);
+	p = ptls_postfix_map_find(v->policy, dotted ? dotted : norm);
 	pn_free(dotted);
 	pn_free(norm);
 	if (p == NULL) {
@@ -176,14 +227,14 @@ static int write_all(ptls_socketmap *m, int fd, const char *data, size_t len, lo
 static int answer(ptls_socketmap *m, int fd, const char *req, size_t len, long long deadline)
 {
 	void *handle = NULL;
-	const ptls_policy_set *s = m->source.acquire(&handle);
+	ptls_socketmap_view v;
+	int have = m->source.acquire(&v, &handle) == 0, rc;
 	pn_buf payload, frame;
-	int rc;
 
 	pn_buf_init(&payload, 0);
 	pn_buf_init(&frame, 0);
-	ptls_socketmap_reply(s, req, len, &payload);
-	if (s != NULL)
+	ptls_socketmap_reply(have ? &v : NULL, req, len, &payload);
+	if (have)
 		m->source.release(handle);
 	pn_netstring_put(&frame, pn_buf_str(&payload), pn_buf_len(&payload));
 	if (pn_buf_str(&payload)[0] != 'O' && pn_buf_str(&payload)[0] != 'N')

@@ -6,8 +6,8 @@
  * SYNOPSIS
  *	#include "milters/tls/socketmap.h"
  *
- *	void ptls_socketmap_reply(const ptls_policy_set *s, const char *request,
- *	                          size_t len, pn_buf *reply);
+ *	void ptls_socketmap_reply(const ptls_socketmap_view *v,
+ *	                          const char *request, size_t len, pn_buf *reply);
  *
  *	ptls_socketmap *ptls_socketmap_start(const ptls_socketmap_opts *o,
  *	                                     ptls_socketmap_source source,
@@ -26,7 +26,8 @@
  *	while the answer is NOTFOUND, or an explicit "[host]:port".
  *
  *	ptls_socketmap_reply() turns one request payload into the reply
- *	payload (appended to reply). The answer for KEY is the value of
+ *	payload (appended to reply), from v: the policy, and the MTA-STS
+ *	cache (sts.h; NULL when sts_enable = no). The answer for KEY is the value of
  *	the table line postern-tls postfix-map writes for exactly that key
  *	(postfix_map.h: same line, same attributes), so a socketmap and an
  *	exported, postmapped file always tell Postfix the same thing, and
@@ -37,8 +38,19 @@
  *	answered (a table has no key for it; main.cf's
  *	smtp_tls_security_level is the default, as with the file). Other
  *	map names and malformed requests get PERM with the reason (Postfix
- *	logs it and defers the mail); the reason never echoes more than a
- *	few printable bytes of the request.
+ *	logs it and defers the mail); the reason never echoes the request.
+ *	v == NULL (no policy loaded) answers TEMP: Postfix defers rather
+ *	than fall back to its default level.
+ *
+ *	MTA-STS: for a domain KEY (not ".parent") whose matching policy
+ *	line (ptls_policy_lookup: exact, ".parent", "*") says outbound=sts,
+ *	or, with v->sts_all_domains, that no line matches or only a "*"
+ *	line without an outbound rule, the answer is the partner's published
+ *	policy: ptls_sts_answer() (bounded by sts_lookup_timeout; enforce
+ *	gives "OK secure match=...", testing, none or no policy give
+ *	NOTFOUND), logged with its reason. Any other matching line is a
+ *	static rule and always wins, even over sts_all_domains. With MTA-STS
+ *	off an outbound=sts line is NOTFOUND (logged).
  *
  *	ptls_socketmap_start() listens on the unix socket o->path (a stale
  *	socket there is removed; any other file there is an error) with mode
@@ -80,10 +92,19 @@
 
 typedef struct ptls_socketmap ptls_socketmap;
 
-/* source: the policy to answer from and a handle for release (NULL:
- * no policy now, answered TEMP) */
+struct ptls_sts;
+
+/* what one request is answered from */
+typedef struct ptls_socketmap_view {
+	const ptls_policy_set *policy;
+	struct ptls_sts *sts;		/* NULL: MTA-STS off */
+	int sts_all_domains;
+} ptls_socketmap_view;
+
+/* source: fills the view for one request and a handle for release;
+ * returns -1 when there is no policy now (answered TEMP) */
 typedef struct ptls_socketmap_source {
-	const ptls_policy_set *(*acquire)(void **handle);
+	int (*acquire)(ptls_socketmap_view *v, void **handle);
 	void (*release)(void *handle);
 } ptls_socketmap_source;
 
@@ -96,7 +117,7 @@ typedef struct ptls_socketmap_opts {
 	long long idle_ms;		/* an idle connection is closed */
 } ptls_socketmap_opts;
 
-void ptls_socketmap_reply(const ptls_policy_set *s, const char *request, size_t len,
+void ptls_socketmap_reply(const ptls_socketmap_view *v, const char *request, size_t len,
 			  pn_buf *reply);
 ptls_socketmap *ptls_socketmap_start(const ptls_socketmap_opts *o, ptls_socketmap_source source,
 				     char **err);

@@ -362,19 +362,22 @@ static const ptls_state *tls_state_of(pn_snapshot *s)
 
 /* socketmap_acquire - the policy of the current snapshot, reloaded first
  * when the policy file changed; the snapshot is the handle */
-static const ptls_policy_set *socketmap_acquire(void **handle)
+static int socketmap_acquire(ptls_socketmap_view *v, void **handle)
 {
 	pn_snapshot *s = pn_snapshot_acquire_watched();
 	const ptls_state *st;
 
 	if (s == NULL)
-		return NULL;
+		return -1;
 	if ((st = tls_state_of(s)) == NULL) {
 		pn_snapshot_release(s);
-		return NULL;
+		return -1;
 	}
+	v->policy = st->policy;
+	v->sts = st->sts;
+	v->sts_all_domains = st->sts_all_domains;
 	*handle = s;
-	return st->policy;
+	return 0;
 }
 
 /* socketmap_release - give the snapshot back */

@@ -54,10 +54,13 @@ static size_t nsamples;
 static pthread_mutex_t samples_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failed;
 
-static const ptls_policy_set *acq(void **h)
+static int acq(ptls_socketmap_view *v, void **h)
 {
 	*h = NULL;
-	return policy;
+	v->policy = policy;
+	v->sts = NULL;
+	v->sts_all_domains = 0;
+	return 0;
 }
 
 static void rel(void *h)

@@ -71,7 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		pn_buf_free(&frame);
 		pn_buf_init(&reply, 0);
-		ptls_socketmap_reply(policy, p, plen, &reply);
+		{
+			ptls_socketmap_view v = {policy, NULL, 0};
+			ptls_socketmap_reply(&v, p, plen, &reply);
+		}
 		if (!status_ok(pn_buf_str(&reply)) || memchr(pn_buf_str(&reply), '\n',
 							      pn_buf_len(&reply)))
 			abort();

@@ -23,6 +23,9 @@
 #include "common/netstring.h"
 #include "milters/tls/postfix_map.h"
 #include "milters/tls/socketmap.h"
+#include "milters/tls/sts.h"
+
+#include <time.h>
 #include "tests/unit/testlib.h"
 
 static const char POLICY[] =
@@ -59,8 +62,10 @@ static char *reply(const char *req)
 {
 	pn_buf b;
 
+	ptls_socketmap_view v = {policy, NULL, 0};
+
 	pn_buf_init(&b, 0);
-	ptls_socketmap_reply(policy, req, strlen(req), &b);
+	ptls_socketmap_reply(&v, req, strlen(req), &b);
 	return pn_buf_steal(&b, NULL);
 }
 
@@ -113,7 +118,10 @@ static void test_hostile_requests(void **unused)
 	assert_reply("postfix partner.example extra", "NOTFOUND ");
 	assert_reply("postfix partner.example\r\nOK", "NOTFOUND ");
 	pn_buf_init(&b, 0);
-	ptls_socketmap_reply(policy, "postfix partner.example\0x", 25, &b);
+	{
+		ptls_socketmap_view v = {policy, NULL, 0};
+		ptls_socketmap_reply(&v, "postfix partner.example\0x", 25, &b);
+	}
 	assert_string_equal(pn_buf_str(&b), "NOTFOUND ");
 	pn_buf_free(&b);
 	/* long keys */
@@ -158,14 +166,96 @@ static void test_same_as_file(void **unused)
 	free(text);
 }
 
+/* MTA-STS: which domains the published policy answers, and that a static
+ * rule always wins; the sts cache is filled from a cache file (the
+ * resolver is a port where nothing answers) */
+static void test_sts_hook(void **unused)
+{
+	static const char sts_policy[] =
+		"stsdomain.example  outbound=sts\n"
+		".stsgroup.example  outbound=sts\n"
+		"static.example     outbound=encrypt min_version=TLSv1.3\n"
+		"inbound.example    min_version=TLSv1.2\n";
+	const char *dir = t_tmpdir("socketmap-sts");
+	char *path = pn_asprintf("%s/cache", dir), *err = NULL, *got;
+	long long now = (long long)time(NULL);
+	ptls_policy_set *ps = ptls_policy_parse(sts_policy, sizeof(sts_policy) - 1, "p", &err);
+	ptls_sts_config cfg;
+	ptls_socketmap_view v;
+	pn_buf b;
+	FILE *fp = fopen(path, "w");
+	size_t i;
+	static const char *const published[] = {
+		"stsdomain.example", "mx.stsgroup.example", "static.example", "anyone.example",
+		"inbound.example", NULL
+	};
+
+	(void)unused;
+	assert_non_null(ps);
+	assert_non_null(fp);
+	for (i = 0; published[i]; i++)
+		fprintf(fp, "%s id%zu %lld enforce 86400 mx.%s\n", published[i], i, now,
+			published[i]);
+	fclose(fp);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.resolver = "127.0.0.1:9";
+	cfg.cache_file = path;
+	cfg.lookup_timeout_ms = 500;
+	cfg.fetch_timeout_ms = 500;
+	cfg.refresh_interval = 3600;
+	v.policy = ps;
+	v.sts = ptls_sts_new(&cfg, &err);
+	v.sts_all_domains = 0;
+	assert_non_null(v.sts);
+#define ASK(req, want) do { \
+		pn_buf_init(&b, 0); \
+		ptls_socketmap_reply(&v, req, strlen(req), &b); \
+		got = pn_buf_steal(&b, NULL); \
+		assert_string_equal(got, want); \
+		pn_free(got); \
+	} while (0)
+	/* an outbound=sts line: the partner's published policy */
+	ASK("postfix stsdomain.example",
+	    "OK secure match=mx.stsdomain.example servername=hostname");
+	ASK("postfix STSdomain.example.",
+	    "OK secure match=mx.stsdomain.example servername=hostname");
+	/* a subdomain under ".stsgroup.example outbound=sts": its own policy */
+	ASK("postfix mx.stsgroup.example",
+	    "OK secure match=mx.mx.stsgroup.example servername=hostname");
+	/* Postfix's parent walk never reaches MTA-STS, nor a file line */
+	ASK("postfix .stsgroup.example", "NOTFOUND ");
+	/* a static rule wins over a published policy */
+	ASK("postfix static.example", "OK encrypt protocols=>=TLSv1.3");
+	/* other domains only with sts_all_domains */
+	ASK("postfix anyone.example", "NOTFOUND ");
+	v.sts_all_domains = 1;
+	ASK("postfix anyone.example", "OK secure match=mx.anyone.example servername=hostname");
+	ASK("postfix static.example", "OK encrypt protocols=>=TLSv1.3");
+	/* a partner line (inbound only) is a static rule: Postfix's default */
+	ASK("postfix inbound.example", "NOTFOUND ");
+	/* no published policy cached, no resolver: no policy, within the bound */
+	ASK("postfix nothing.example", "NOTFOUND ");
+	ASK("postfix [192.0.2.1]:25", "NOTFOUND ");
+	/* MTA-STS off: an outbound=sts line has no answer */
+	ptls_sts_free(v.sts);
+	v.sts = NULL;
+	ASK("postfix stsdomain.example", "NOTFOUND ");
+#undef ASK
+	ptls_policy_free(ps);
+	pn_free(path);
+}
+
 /* --- the server --------------------------------------------------------- */
 
 static int acquired, released;
-static const ptls_policy_set *acq(void **h)
+static int acq(ptls_socketmap_view *v, void **h)
 {
 	acquired++;
+	v->policy = policy;
+	v->sts = NULL;
+	v->sts_all_domains = 0;
 	*h = policy;
-	return policy;
+	return 0;
 }
 static void rel(void *h)
 {
@@ -373,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_hostile_requests),
 		cmocka_unit_test(test_same_as_file),
+		cmocka_unit_test(test_sts_hook),
 		cmocka_unit_test(test_server),
 		cmocka_unit_test(test_slow_request),
 	};
