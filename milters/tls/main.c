@@ -316,6 +316,10 @@ static int tool_sts(const pn_config *cfg, void *state, int argc, char **argv)
 		printf("%s\npostfix: NOTFOUND (Postfix's default TLS level)\n", why ? why : "");
 	pn_free(why);
 	pn_free(answer);
+	why = NULL;
+	if (rc == 0 && ptls_sts_mx_report(st->sts, argv[1], &why) >= 0)
+		fputs(why, stdout);
+	pn_free(why);
 	return rc == 0 ? 0 : 1;
 }
 

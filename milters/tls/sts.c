@@ -61,6 +61,7 @@ struct ptls_sts {
 	pthread_t worker;
 	int started, stop;
 	int refs;			/* the owner, and the refresh thread while it runs */
+	int fetching;			/* the refresh thread is in a lookup or fetch */
 };
 
 static long long wall(void)
@@ -297,19 +298,28 @@ static void release(ptls_sts *s)
 }
 
 /*
- * ptls_sts_free - stop the refresh thread and let go. The thread is
- * detached, not joined: the last snapshot of a reload is often released
- * by a socketmap request, which must not wait for a partner's slow HTTPS
- * server. A fetch under way ends by its deadline; the thread then frees.
+ * ptls_sts_free - stop the refresh thread and let go. An idle thread is
+ * joined (it ends at once, and OpenSSL's per-thread state goes with it);
+ * one in the middle of a fetch is detached instead: the last snapshot of
+ * a reload is often released by a socketmap request, which must not wait
+ * for a partner's slow HTTPS server. That fetch ends by its deadline and
+ * the thread then frees.
  */
 void ptls_sts_free(ptls_sts *s)
 {
+	int join;
+
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
+	join = s->started && !s->fetching;
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->mu);
+	if (join)
+		pthread_join(s->worker, NULL);
+	else if (s->started)
+		pthread_detach(s->worker);
 	release(s);
 }
 
@@ -408,9 +418,11 @@ static void *worker(void *arg)
 			e->queued = 0;
 			e->busy = 1;
 		}
+		s->fetching = 1;
 		pthread_mutex_unlock(&s->mu);
 		refresh(s, domain, NULL);
 		pthread_mutex_lock(&s->mu);
+		s->fetching = 0;
 		if ((e = find(s, domain)) != NULL)
 			e->busy = 0;
 		pn_free(domain);
@@ -464,7 +476,6 @@ ptls_sts_result ptls_sts_answer(ptls_sts *s, const char *domain, char **postfix_
 	pthread_mutex_lock(&s->mu);
 	if (!s->started && !s->stop) {
 		if (pthread_create(&s->worker, NULL, worker, s) == 0) {
-			pthread_detach(s->worker);
 			s->started = 1;
 			s->refs++;	/* the thread's, dropped as it ends */
 		} else {
@@ -541,4 +552,56 @@ int ptls_sts_fetch_now(ptls_sts *s, const char *domain, char **why)
 	rc = refresh(s, norm, why);
 	pn_free(norm);
 	return rc;
+}
+
+int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report)
+{
+	char *hosts[16], *why = NULL, *norm = domain ? pn_domain_normalise(domain) : NULL;
+	ptls_sts_policy *copy = NULL;
+	ptls_sts_mode mode = PTLS_STS_MODE_NONE;
+	int n, i, bad = 0;
+	entry *e;
+	pn_buf b;
+
+	*report = NULL;
+	if (norm == NULL) {
+		*report = pn_strdup("not a domain name");
+		return -1;
+	}
+	pthread_mutex_lock(&s->mu);
+	if ((e = find(s, norm)) != NULL && valid(e, wall())) {
+		/* a private copy of the patterns: the thread may replace e->policy */
+		copy = pn_calloc(1, sizeof(*copy));
+		copy->mx = pn_calloc(e->policy->mx_count + 1, sizeof(char *));
+		for (i = 0; i < (int)e->policy->mx_count; i++)
+			copy->mx[i] = pn_strdup(e->policy->mx[i]);
+		copy->mx_count = e->policy->mx_count;
+		mode = e->policy->mode;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (copy == NULL) {
+		*report = pn_asprintf("no MTA-STS policy cached for %s", norm);
+		pn_free(norm);
+		return -1;
+	}
+	n = ptls_sts_dns_mx(&s->net, norm, hosts, 16, &why);
+	pn_buf_init(&b, 0);
+	if (n <= 0)
+		pn_buf_printf(&b, "%s\n", why ? why : "no MX");
+	for (i = 0; i < n; i++) {
+		int ok = ptls_sts_mx_match(copy, hosts[i]);
+
+		bad += !ok;
+		pn_buf_printf(&b, "mx %s: %s\n", hosts[i],
+			      ok ? "matches the policy"
+			      : mode == PTLS_STS_MODE_ENFORCE
+			      ? "does NOT match the policy (enforce: no delivery there)"
+			      : "does not match the policy (not enforced)");
+		pn_free(hosts[i]);
+	}
+	pn_free(why);
+	pn_free(norm);
+	ptls_sts_policy_free(copy);
+	*report = pn_buf_steal(&b, NULL);
+	return n <= 0 ? -1 : bad;
 }

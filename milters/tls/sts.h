@@ -11,6 +11,8 @@
  *	ptls_sts_result ptls_sts_answer(ptls_sts *s, const char *domain,
  *	                                char **postfix_answer, char **why);
  *	int ptls_sts_fetch_now(ptls_sts *s, const char *domain, char **why);
+int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
+ *	int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
  * DESCRIPTION
  *	One ptls_sts per running daemon holds the MTA-STS policies seen,
  *	keyed by the policy domain (lower case A-label, no trailing dot),
@@ -55,6 +57,11 @@
  *	(the "postern-tls sts DOMAIN" tool), updating the cache; 0 when a
  *	policy is now cached, -1 with *why otherwise.
  *
+ *	ptls_sts_mx_report() looks up domain's MX records and checks each
+ *	against the cached policy's patterns (RFC 8461 4.1), one line per MX
+ *	in *report (pn_free); it returns how many do not match, -1 when no
+ *	policy is cached or no MX is found.
+ *
  *	The pieces, each usable alone (tests, fuzz target):
  *	ptls_sts_policy_parse() parses the policy file text (RFC 8461 3.2);
  *	ptls_sts_mx_match() matches an MX host name against a policy's mx
@@ -74,9 +81,10 @@
  *	    else -> NOTFOUND
  *
  *	Thread safety: ptls_sts_answer() may be called from many threads.
- *	ptls_sts_free() never waits: the refresh thread is detached and
- *	frees the object when a fetch under way has ended (by its deadline),
- *	so releasing the last snapshot in a socketmap request stays fast.
+ *	ptls_sts_free() never waits for a fetch: an idle refresh thread is
+ *	joined, a busy one detached, and it frees the object when its fetch
+ *	has ended (by its deadline), so releasing the last snapshot in a
+ *	socketmap request stays fast.
  * DIAGNOSTICS
  *	ptls_sts_new() returns NULL with *err (pn_free) for a bad
  *	configuration (resolver address, unreadable CA file). A cache file
@@ -133,6 +141,7 @@ void ptls_sts_free(ptls_sts *s);
 ptls_sts_result ptls_sts_answer(ptls_sts *s, const char *domain, char **postfix_answer,
 				char **why);
 int ptls_sts_fetch_now(ptls_sts *s, const char *domain, char **why);
+int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
 
 ptls_sts_policy *ptls_sts_policy_parse(const char *text, size_t len, char **err);
 void ptls_sts_policy_free(ptls_sts_policy *p);

@@ -507,3 +507,33 @@ int ptls_sts_https_policy(const ptls_sts_net *n, const char *domain, char **body
 	pn_buf_free(&resp);
 	return i;
 }
+
+int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain, char **hosts, int max, char **why)
+{
+	unsigned char ans[8192];
+	ns_msg msg;
+	int len, nx, i, count = 0;
+
+	*why = NULL;
+	len = query(n, domain, ns_t_mx, ans, sizeof(ans), now_ms() + n->timeout_ms, &nx);
+	if (len < 0 || ns_initparse(ans, len, &msg) < 0) {
+		*why = pn_asprintf(nx ? "no MX record for %s" : "DNS: MX lookup of %s failed", domain);
+		return nx ? 0 : -1;
+	}
+	for (i = 0; i < ns_msg_count(msg, ns_s_an) && count < max; i++) {
+		ns_rr rr;
+		char name[NS_MAXDNAME];
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+			continue;
+		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name,
+				       sizeof(name)) < 0)
+			continue;
+		hosts[count++] = pn_strdup(name);
+	}
+	if (count == 0)
+		*why = pn_asprintf("no MX record for %s", domain);
+	return count;
+}

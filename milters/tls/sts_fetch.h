@@ -14,6 +14,8 @@
  *	                    char id[PTLS_STS_ID_MAX + 1], char **why);
  *	int ptls_sts_https_policy(const ptls_sts_net *n, const char *domain,
  *	                          char **body, size_t *len, char **why);
+ *	int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain,
+ *	                    char **hosts, int max, char **why);
  * DESCRIPTION
  *	DNS goes through libresolv's thread-safe res_n* calls (glibc, no
  *	extra dependency) with its own res_state per call; resolver
@@ -37,6 +39,10 @@
  *	read-until-close bodies are read, at most PTLS_STS_POLICY_MAX bytes.
  *	Every step (DNS, connect, handshake, read) shares the deadline
  *	timeout_ms from the call.
+ *
+ *	ptls_sts_dns_mx() stores up to max MX host names of domain (pn_strdup,
+ *	the caller frees) and returns how many, 0 with *why when there is no
+ *	MX, -1 with *why on a DNS failure.
  * DIAGNOSTICS
  *	*why (pn_free) says what failed, e.g. "HTTPS mta-sts.example.com:
  *	certificate verify failed: unable to get local issuer certificate",
@@ -67,5 +73,6 @@ int ptls_sts_dns_id(const ptls_sts_net *n, const char *domain, char id[PTLS_STS_
 		    char **why);
 int ptls_sts_https_policy(const ptls_sts_net *n, const char *domain, char **body, size_t *len,
 			  char **why);
+int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain, char **hosts, int max, char **why);
 
 #endif

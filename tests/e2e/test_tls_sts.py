@@ -116,7 +116,15 @@ def enforce_policy_becomes_postfix_secure_match():
     check_eq(rc, 0, out)
     assert "postfix: secure match=mx.postern.test:.enforce.test servername=hostname" in out, out
     assert "enforce, id 1" in out, out
+    assert "mx mx.postern.test: matches the policy" in out, out   # the MX record, RFC 8461 4.1
     check_eq(S["web"].hits.get("enforce.test"), 1, "one HTTPS fetch")
+
+
+@test
+def mx_not_in_policy_is_reported():
+    rc, out = sts("mismatch.test")
+    check_eq(rc, 0, out)
+    assert "mx mx.postern.test: does NOT match the policy (enforce: no delivery there)" in out, out
 
 
 @test
