@@ -68,6 +68,32 @@ static int sts_applies(const ptls_socketmap_view *v, const char *domain)
 			     && ptls_policy_export_level(p) == PTLS_LEVEL_UNSET);
 }
 
+/* sts_answer_safe - an MTA-STS answer has the one shape sts.h gives it,
+ * "secure match=... [servername=hostname]", in printable ASCII: text
+ * that came from a partner's HTTPS server never adds a Postfix attribute
+ * of its own (a space and "ciphers=null" would be one) */
+static int sts_answer_safe(const char *a)
+{
+	const char *p, *word;
+	size_t n;
+
+	for (p = a; *p; p++)
+		if ((unsigned char)*p < 0x21 && *p != ' ')
+			return 0;
+		else if ((unsigned char)*p > 0x7e)
+			return 0;
+	if (strncmp(a, "secure ", 7) != 0)
+		return 0;
+	for (word = a + 7; *word; word += n + (word[n] == ' ')) {
+		n = strcspn(word, " ");
+		if (n == 0)
+			return 0;
+		if (strncmp(word, "match=", 6) != 0 && strncmp(word, "servername=", 11) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 /* sts_reply - the answer from the MTA-STS cache for domain */
 static void sts_reply(const ptls_socketmap_view *v, const char *domain, pn_buf *reply)
 {
@@ -82,7 +108,13 @@ static void sts_reply(const ptls_socketmap_view *v, const char *domain, pn_buf *
 	}
 	r = ptls_sts_answer(v->sts, domain, &answer, &why);
 	clean = why ? ptls_clean(why, 300) : NULL;
-	if (r == PTLS_STS_ENFORCE && answer != NULL) {
+	if (r == PTLS_STS_ENFORCE && answer != NULL && !sts_answer_safe(answer)) {
+		/* fail closed: Postfix defers rather than deliver on a policy
+		 * this server cannot state safely */
+		pn_buf_puts(reply, "TEMP MTA-STS answer of unexpected form");
+		pn_log(PN_LOG_WARN, "socketmap: %s: MTA-STS answer of unexpected form refused",
+		       domain);
+	} else if (r == PTLS_STS_ENFORCE && answer != NULL) {
 		pn_buf_puts(reply, "OK ");
 		pn_buf_puts(reply, answer);
 		pn_log(PN_LOG_INFO, "socketmap: %s: MTA-STS enforce: %s%s%s", domain, answer,

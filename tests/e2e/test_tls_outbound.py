@@ -216,5 +216,23 @@ def a_broken_policy_edit_keeps_the_running_policy():
     write_policy(POLICY)
 
 
+@test
+def check_names_a_bad_socketmap_setting():
+    import subprocess
+    from daemon import binary
+    conf = os.path.join(os.path.dirname(S["policy"]), "bad.conf")
+    for line, want in (("policy_socketmap = inet:127.0.0.1:1234",
+                        'parameter "policy_socketmap" = "inet:127.0.0.1:1234": want '
+                        "unix:/ABSOLUTE/PATH"),
+                       ("policy_socketmap_mode = 99x",
+                        'parameter "policy_socketmap_mode" = "99x": not an octal mode')):
+        with open(conf, "w") as f:
+            f.write(f"policy_file = {S['policy']}\n{line}\n")
+        r = subprocess.run([binary("postern-tls"), "-c", conf, "check"], capture_output=True,
+                           text=True, timeout=30)
+        check_eq(r.returncode, 78, f"check exit status for {line}")
+        assert f"{conf}: {want}" in r.stderr, r.stderr
+
+
 if __name__ == "__main__":
     main(setup, teardown, params=("postfix", "postfix+suite"))
