@@ -605,3 +605,38 @@ int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report)
 	*report = pn_buf_steal(&b, NULL);
 	return n <= 0 ? -1 : bad;
 }
+
+int ptls_sts_cache_lookup(const char *cache_file, const char *domain, ptls_sts_policy **policy,
+			  char id[PTLS_STS_ID_MAX + 1])
+{
+	ptls_sts_config cfg;
+	ptls_sts *s;
+	char *err = NULL, *norm = domain ? pn_domain_normalise(domain) : NULL;
+	entry *e;
+	int rc = 0;
+
+	*policy = NULL;
+	if (norm == NULL || cache_file == NULL || *cache_file == '\0') {
+		pn_free(norm);
+		return 0;
+	}
+	/* the daemon's own reader, no network: the same checks as at start */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cache_file = cache_file;
+	cfg.resolver = "127.0.0.1:53";	/* never asked: no thread, no lookup */
+	cfg.cache_max = 1000000;
+	if ((s = ptls_sts_new(&cfg, &err)) == NULL) {
+		pn_free(err);
+		pn_free(norm);
+		return -1;
+	}
+	if ((e = find(s, norm)) != NULL && valid(e, wall())) {
+		*policy = e->policy;
+		e->policy = NULL;
+		memcpy(id, e->id, PTLS_STS_ID_MAX + 1);
+		rc = 1;
+	}
+	ptls_sts_free(s);
+	pn_free(norm);
+	return rc;
+}

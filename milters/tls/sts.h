@@ -13,6 +13,10 @@
  *	int ptls_sts_fetch_now(ptls_sts *s, const char *domain, char **why);
 int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
  *	int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
+ *	int ptls_sts_cache_lookup(const char *cache_file, const char *domain,
+ *	                          ptls_sts_policy **policy,
+ *	                          char id[PTLS_STS_ID_MAX + 1]);
+ *	char *ptls_sts_policy_text(const ptls_sts_policy *p);
  * DESCRIPTION
  *	One ptls_sts per running daemon holds the MTA-STS policies seen,
  *	keyed by the policy domain (lower case A-label, no trailing dot),
@@ -61,6 +65,14 @@ int ptls_sts_mx_report(ptls_sts *s, const char *domain, char **report);
  *	against the cached policy's patterns (RFC 8461 4.1), one line per MX
  *	in *report (pn_free); it returns how many do not match, -1 when no
  *	policy is cached or no MX is found.
+ *
+ *	ptls_sts_cache_lookup() reads the cache file (no network) for the
+ *	report (RFC 8460 policy-type "sts"): 1 with *policy (free with
+ *	ptls_sts_policy_free) and its id when a policy for domain is cached
+ *	and within max_age, 0 when none, -1 when the file cannot be used.
+ *	ptls_sts_policy_text() writes a policy back one field a line
+ *	("version: STSv1", "mode: ...", "mx: ..." ..., "max_age: N"), the
+ *	lines of RFC 8460's policy-string (pn_free).
  *
  *	The pieces, each usable alone (tests, fuzz target):
  *	ptls_sts_policy_parse() parses the policy file text (RFC 8461 3.2);
@@ -149,5 +161,8 @@ const char *ptls_sts_mode_name(ptls_sts_mode m);
 int ptls_sts_mx_match(const ptls_sts_policy *p, const char *mx_host);
 int ptls_sts_txt_parse(const char *txt, size_t len, char id[PTLS_STS_ID_MAX + 1]);
 char *ptls_sts_postfix_answer(const ptls_sts_policy *p);
+char *ptls_sts_policy_text(const ptls_sts_policy *p);
+int ptls_sts_cache_lookup(const char *cache_file, const char *domain, ptls_sts_policy **policy,
+			  char id[PTLS_STS_ID_MAX + 1]);
 
 #endif

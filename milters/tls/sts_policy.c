@@ -283,3 +283,17 @@ char *ptls_sts_postfix_answer(const ptls_sts_policy *p)
 	pn_buf_puts(&b, " servername=hostname");
 	return pn_buf_steal(&b, NULL);
 }
+
+/* ptls_sts_policy_text - the policy in RFC 8461 form, one field a line */
+char *ptls_sts_policy_text(const ptls_sts_policy *p)
+{
+	pn_buf b;
+	size_t i;
+
+	pn_buf_init(&b, 0);
+	pn_buf_printf(&b, "version: STSv1\nmode: %s\n", ptls_sts_mode_name(p->mode));
+	for (i = 0; i < p->mx_count; i++)
+		pn_buf_printf(&b, "mx: %s\n", p->mx[i]);
+	pn_buf_printf(&b, "max_age: %lld\n", p->max_age);
+	return pn_buf_steal(&b, NULL);
+}

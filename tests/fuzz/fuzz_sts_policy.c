@@ -2,6 +2,7 @@
 /* fuzz_sts_policy - libFuzzer target: arbitrary bytes as an MTA-STS policy file and TXT record */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		answer = ptls_sts_postfix_answer(p);
 		if ((p->mode == PTLS_STS_MODE_ENFORCE) != (answer != NULL))
 			abort();
+		{
+			/* written back (cache file, RFC 8460 policy-string), it parses the same */
+			char *text = ptls_sts_policy_text(p), *again_answer, *e2 = NULL;
+			ptls_sts_policy *again = ptls_sts_policy_parse(text, strlen(text), &e2);
+
+			if (again == NULL || again->mode != p->mode || again->max_age != p->max_age
+			    || again->mx_count != p->mx_count)
+				abort();
+			again_answer = ptls_sts_postfix_answer(again);
+			if ((answer == NULL) != (again_answer == NULL)
+			    || (answer && strcmp(answer, again_answer) != 0))
+				abort();
+			pn_free(again_answer);
+			ptls_sts_policy_free(again);
+			pn_free(text);
+		}
 		pn_free(answer);
 		ptls_sts_policy_free(p);
 	}

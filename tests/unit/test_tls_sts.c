@@ -234,6 +234,22 @@ static void test_cache_file(void **state)
 	assert_int_equal(ptls_sts_answer(s, "bad.example", &ans, &why), PTLS_STS_NONE);
 	pn_free(why);
 	ptls_sts_free(s);
+	{
+		/* the report's reader: no network, same checks */
+		ptls_sts_policy *p = NULL;
+		char id[PTLS_STS_ID_MAX + 1], *text;
+
+		assert_int_equal(ptls_sts_cache_lookup(path, "GOOD.example", &p, id), 1);
+		assert_string_equal(id, "id1");
+		text = ptls_sts_policy_text(p);
+		assert_string_equal(text, "version: STSv1\nmode: enforce\nmx: mx.good.example\n"
+				    "mx: *.good.example\nmax_age: 86400\n");
+		pn_free(text);
+		ptls_sts_policy_free(p);
+		assert_int_equal(ptls_sts_cache_lookup(path, "old.example", &p, id), 0);
+		assert_null(p);
+		assert_int_equal(ptls_sts_cache_lookup("/nonexistent/x", "good.example", &p, id), 0);
+	}
 	unlink(path);
 	rmdir(dir);
 }
