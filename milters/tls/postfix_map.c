@@ -174,6 +174,12 @@ void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 	for (i = 0; i < s->count; i++) {
 		const ptls_policy *p = s->items[i];
 		int level = ptls_policy_export_level(p);
+		if (level == PTLS_LEVEL_UNSET && p->sts) {
+			/* a file cannot follow a partner's published policy */
+			fprintf(out, "# %s (line %u): outbound=sts: MTA-STS, answered by the policy "
+				"socketmap only, not exported\n", p->key, p->line);
+			continue;
+		}
 		if (level == PTLS_LEVEL_UNSET) {
 			fprintf(out, "# %s (line %u): inbound only, not exported\n", p->key, p->line);
 			continue;

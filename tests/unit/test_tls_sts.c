@@ -16,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "milters/tls/policy.h"
+#include "milters/tls/postfix_map.h"
 #include "milters/tls/sts.h"
 
 static ptls_sts_policy *parse(const char *text, char **err)
@@ -174,6 +175,19 @@ static void test_policy_sts(void **state)
 	assert_int_equal(ptls_policy_export_level(ptls_policy_lookup(s, "partner.example")),
 			 PTLS_LEVEL_UNSET);
 	assert_false(ptls_policy_lookup(s, "other.example")->sts);
+	{
+		/* the exported file says why the line is missing */
+		char *out = NULL;
+		size_t outlen = 0;
+		FILE *fp = open_memstream(&out, &outlen);
+
+		ptls_postfix_map_write(s, fp);
+		fclose(fp);
+		assert_non_null(strstr(out, "# partner.example (line 1): outbound=sts: MTA-STS, "
+					"answered by the policy socketmap only, not exported"));
+		assert_non_null(strstr(out, "\nother.example  secure"));
+		free(out);
+	}
 	ptls_policy_free(s);
 	text = "partner.example outbound=sts match=mx.partner.example\n";
 	assert_null(ptls_policy_parse(text, strlen(text), "tls_policy", &err));
