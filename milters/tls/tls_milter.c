@@ -69,7 +69,7 @@ static const pn_param ptls_params[] = {
 	 "longest a socketmap answer waits for a policy not yet cached (then: no policy)"},
 	{"sts_fetch_timeout", PN_PARAM_TIME, "10s", 1, 300, NULL,
 	 "bound of one TXT lookup plus HTTPS policy fetch, in the background"},
-	{"sts_refresh_interval", PN_PARAM_TIME, "1h", 60, 86400, NULL,
+	{"sts_refresh_interval", PN_PARAM_TIME, "1h", 1, 86400, NULL,
 	 "how long a cached policy is used before its TXT id is checked again"},
 	{"sts_cache_size", PN_PARAM_INT, "10000", 10, 1000000, NULL,
 	 "domains kept in the MTA-STS cache"},

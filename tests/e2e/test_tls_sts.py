@@ -335,6 +335,7 @@ def daemon_socketmap_answers_from_mta_sts():
         "sts_https_port": str(S["web"].port),
         "sts_cache_file": S["dcache"],
         "sts_lookup_timeout": "10s",
+        "sts_refresh_interval": "1s",   # so the id check below comes soon
     }).start()
     pf.settings["smtp_tls_policy_maps"] = f"socketmap:unix:{S['smap']}:postfix"
     for d in ("enforce.test", "mismatch.test", "static.test"):
@@ -363,12 +364,43 @@ def daemon_socketmap_answers_from_mta_sts():
 
 
 @test
+def daemon_refetches_when_the_id_changes():
+    """The running daemon re-checks the TXT id (sts_refresh_interval) and
+    fetches the policy again only when it changed; Postfix's next lookup
+    gets the new policy."""
+    import time
+    web = S["web"]
+    old = "secure match=mx.postern.test:.enforce.test servername=hostname"
+    new = "secure match=mx.postern.test:mx.changed.test servername=hostname"
+    web.policies["enforce.test"] = ENFORCE.replace("*.enforce.test", "mx.changed.test")
+    hits = web.hits.get("enforce.test", 0)
+    # same id: lookups over more than one refresh interval keep the policy
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        check_eq(postmap_q("enforce.test"), (0, old), "same id, cached policy")
+        time.sleep(0.2)
+    check_eq(web.hits.get("enforce.test", 0), hits, "no fetch for the same id")
+    S["dns"].restart(*records({"changing.test": "2", "enforce.test": "2"}))
+    deadline = time.monotonic() + 30
+    got = None
+    while time.monotonic() < deadline:
+        got = postmap_q("enforce.test")
+        if got == (0, new):
+            break
+        time.sleep(0.2)
+    check_eq(got, (0, new), "new id: the new policy")
+    check_eq(web.hits.get("enforce.test", 0), hits + 1, "exactly one fetch for the new id")
+    assert "mta-sts enforce.test: policy id 2 fetched" in S["daemon"].log()
+
+
+@test
 def daemon_cache_survives_restart():
     """Restart the daemon with DNS and HTTPS gone: the cache file still
     makes Postfix refuse the MX the policy does not list."""
     from smtp import build_message, send
     with open(S["dcache"]) as f:
-        assert "enforce.test 1 " in f.read()
+        text = f.read()
+    assert "enforce.test 2 " in text and "mismatch.test 1 " in text, text
     S["daemon"].stop()
     S["web"].stop()
     S["dns"].stop()
