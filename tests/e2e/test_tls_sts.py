@@ -30,7 +30,8 @@ from sts_servers import Dns, PolicyServer, policy_cert, DNSMASQ  # noqa: E402
 
 S = {}
 DOMAINS = ["enforce.test", "testing.test", "rogue.test", "wrongname.test", "bad.test",
-           "changing.test", "static.test", "mismatch.test", "untrusted.test"]
+           "changing.test", "static.test", "mismatch.test", "untrusted.test",
+           "huge.test", "redirect.test", "chunked.test", "html.test"]
 ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.test\n"
            "max_age: 86400\n")
 
@@ -84,6 +85,11 @@ def setup():
     pol["static.test"] = ENFORCE
     pol["mismatch.test"] = ENFORCE.replace("mx.postern.test", "mx.other.test")
     pol["untrusted.test"] = ENFORCE
+    pol["huge.test"] = ENFORCE + "x-pad: " + "y" * 70000 + "\n"
+    pol["redirect.test"] = {"status": 301, "headers": {"Location": "https://mta-sts.enforce.test/"
+                                                       ".well-known/mta-sts.txt"}}
+    pol["chunked.test"] = {"body": ENFORCE, "chunked": True}
+    pol["html.test"] = {"body": ENFORCE, "type": "text/html"}
     S["web"].start()
     S["dns"] = Dns(os.path.join(S["dir"], "dns")).start(*records({}))
     S["policy"] = os.path.join(S["dir"], "tls_policy")
@@ -221,6 +227,21 @@ def malformed_policy_is_refused_with_the_reason():
     check_eq(rc, 1, out)
     assert 'mode "bogus"' in out, out
     assert "postfix: NOTFOUND" in out, out
+
+
+@test
+def hostile_policy_servers_are_refused():
+    for domain, reason in (("huge.test", "larger than 65536 bytes"),
+                           ("redirect.test", "HTTP status 301"),
+                           ("html.test", "Content-Type is not text/plain")):
+        rc, out = sts(domain)
+        check_eq(rc, 1, out)
+        assert reason in out, out
+        assert "postfix: NOTFOUND" in out, out
+    check_eq(S["web"].hits.get("enforce.test"), 1, "the redirect was not followed")
+    rc, out = sts("chunked.test")         # chunked transfer coding is fine
+    check_eq(rc, 0, out)
+    assert "postfix: secure match=mx.postern.test:.enforce.test servername=hostname" in out, out
 
 
 @test

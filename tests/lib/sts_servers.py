@@ -18,7 +18,8 @@ Dns runs dnsmasq in the foreground (-k) with no configuration file, no
 records given, NXDOMAIN for other names under .test, and refuses the rest, so no query leaves the machine.
 
 PolicyServer serves GET /.well-known/mta-sts.txt for the Host's domain
-(the policies dict, "mta-sts." stripped) as text/plain, counts the hits
+(the policies dict, "mta-sts." stripped) as text/plain, or as a dict
+{"body", "status", "type", "headers", "chunked"} says, counts the hits
 per domain, answers 404 for anything else, and picks the certificate
 by SNI (extra: server name -> (cert, key)), so one port can present a
 certificate of an untrusted CA or for the wrong name.
@@ -170,13 +171,25 @@ class PolicyServer:
                     self.send_header("Connection", "close")
                     self.end_headers()
                     return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(data)))
+                spec = body if isinstance(body, dict) else {"body": body}
+                data = spec.get("body", "").encode()
+                self.send_response(spec.get("status", 200))
+                self.send_header("Content-Type", spec.get("type", "text/plain"))
+                for name, value in spec.get("headers", {}).items():
+                    self.send_header(name, value)
+                if spec.get("chunked"):
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(data)))
                 self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(data)
+                if spec.get("chunked"):
+                    for i in range(0, len(data), 7):     # small chunks, hex sizes
+                        part = data[i:i + 7]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.wfile.write(data)
 
             def log_message(self, *a):
                 pass
