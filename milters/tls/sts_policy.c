@@ -123,6 +123,10 @@ ptls_sts_policy *ptls_sts_policy_parse(const char *text, size_t len, char **err)
 			return fail(p, err, line, "bad key");
 		memcpy(key, ks, klen);
 		key[klen] = '\0';
+		/* checked before any message quotes it: server text reaches the log */
+		for (size_t i = 0; i < klen; i++)
+			if (!isalnum((unsigned char)key[i]) && key[i] != '_' && key[i] != '-')
+				return fail(p, err, line, "bad key");
 		for (vs = colon + 1; vs < ve && (*vs == ' ' || *vs == '\t'); vs++)
 			;
 		vlen = (size_t)(ve - vs);
@@ -133,9 +137,6 @@ ptls_sts_policy *ptls_sts_policy_parse(const char *text, size_t len, char **err)
 		for (size_t i = 0; i < vlen; i++)
 			if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] >= 0x7f)
 				return fail(p, err, line, "control or non-ASCII byte in \"%.31s\"", key);
-		for (size_t i = 0; i < klen; i++)
-			if (!isalnum((unsigned char)key[i]) && key[i] != '_' && key[i] != '-')
-				return fail(p, err, line, "bad key");
 		/* RFC 8461 3.2: the first occurrence of a key counts (mx repeats) */
 		if (strcmp(key, "version") == 0) {
 			if (have_version++)

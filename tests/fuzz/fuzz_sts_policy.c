@@ -22,6 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (p == NULL) {
 		if (err == NULL)
 			abort();
+		/* the reason is logged: no server byte may be a control or non-ASCII byte */
+		for (i = 0; err[i]; i++)
+			if ((unsigned char)err[i] < 0x20 || (unsigned char)err[i] >= 0x7f)
+				abort();
 		pn_free(err);
 	} else {
 		if (err != NULL || p->max_age < 0 || p->max_age > PTLS_STS_MAX_AGE_MAX

@@ -90,6 +90,10 @@ static void test_parse_bad(void **state)
 		pn_free(err);
 		err = NULL;
 	}
+	/* a hostile key never reaches the message */
+	assert_null(parse("version: STSv1\n\x1b[31mkey: x\n", &err));
+	assert_null(strchr(err, '\x1b'));
+	pn_free(err);
 	{
 		static const char nul[] = "version: STSv1\nmode: enforce\nmax_age: 1\nmx: a.ex\0mple\n";
 
