@@ -31,7 +31,7 @@ from sts_servers import Dns, PolicyServer, policy_cert, DNSMASQ  # noqa: E402
 S = {}
 DOMAINS = ["enforce.test", "testing.test", "rogue.test", "wrongname.test", "bad.test",
            "changing.test", "static.test", "mismatch.test", "untrusted.test",
-           "huge.test", "redirect.test", "chunked.test", "html.test"]
+           "huge.test", "redirect.test", "chunked.test", "html.test", "slow.test"]
 ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.test\n"
            "max_age: 86400\n")
 
@@ -44,7 +44,7 @@ def records(ids):
     return txt, a, mx
 
 
-def write_conf(name="tls.conf"):
+def write_conf(name="tls.conf", fetch_timeout="10s"):
     conf = os.path.join(S["dir"], name)
     with open(conf, "w") as f:
         f.write(f"policy_file = {S['policy']}\n"
@@ -53,13 +53,13 @@ def write_conf(name="tls.conf"):
                 f"sts_ca_file = {S['pki'].ca_cert}\n"
                 f"sts_https_port = {S['web'].port}\n"
                 f"sts_cache_file = {S['cache']}\n"
-                "sts_fetch_timeout = 10s\nsts_lookup_timeout = 10s\n")
+                f"sts_fetch_timeout = {fetch_timeout}\nsts_lookup_timeout = 10s\n")
     return conf
 
 
-def sts(domain):
+def sts(domain, conf=None):
     import subprocess
-    r = subprocess.run([binary("postern-tls"), "-c", S["conf"], "sts", domain],
+    r = subprocess.run([binary("postern-tls"), "-c", conf or S["conf"], "sts", domain],
                        capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
@@ -90,6 +90,7 @@ def setup():
                                                        ".well-known/mta-sts.txt"}}
     pol["chunked.test"] = {"body": ENFORCE, "chunked": True}
     pol["html.test"] = {"body": ENFORCE, "type": "text/html"}
+    pol["slow.test"] = {"body": ENFORCE, "stall": 4}
     S["web"].start()
     S["dns"] = Dns(os.path.join(S["dir"], "dns")).start(*records({}))
     S["policy"] = os.path.join(S["dir"], "tls_policy")
@@ -242,6 +243,15 @@ def hostile_policy_servers_are_refused():
     rc, out = sts("chunked.test")         # chunked transfer coding is fine
     check_eq(rc, 0, out)
     assert "postfix: secure match=mx.postern.test:.enforce.test servername=hostname" in out, out
+
+
+@test
+def a_server_that_stalls_is_given_up_on():
+    conf = write_conf("tls-fast.conf", fetch_timeout="1s")
+    rc, out = sts("slow.test", conf)
+    check_eq(rc, 1, out)
+    assert "timed out after 1000 ms during reading the response" in out, out
+    assert "postfix: NOTFOUND" in out, out
 
 
 @test

@@ -19,7 +19,7 @@ records given, NXDOMAIN for other names under .test, and refuses the rest, so no
 
 PolicyServer serves GET /.well-known/mta-sts.txt for the Host's domain
 (the policies dict, "mta-sts." stripped) as text/plain, or as a dict
-{"body", "status", "type", "headers", "chunked"} says, counts the hits
+{"body", "status", "type", "headers", "chunked", "stall": seconds} says, counts the hits
 per domain, answers 404 for anything else, and picks the certificate
 by SNI (extra: server name -> (cert, key)), so one port can present a
 certificate of an untrusted CA or for the wrong name.
@@ -172,6 +172,8 @@ class PolicyServer:
                     self.end_headers()
                     return
                 spec = body if isinstance(body, dict) else {"body": body}
+                if spec.get("stall"):
+                    time.sleep(spec["stall"])   # a server that never answers in time
                 data = spec.get("body", "").encode()
                 self.send_response(spec.get("status", 200))
                 self.send_header("Content-Type", spec.get("type", "text/plain"))
