@@ -32,7 +32,7 @@ LDFLAGS    += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(WARN) $(CFLAGS) \
               -MMD -MP -DPOSTERN_VERSION='"$(VERSION)"'
-LIBS       := $(PKG_LIBS) -lmilter -lcrypt -lpthread
+LIBS       := $(PKG_LIBS) -lmilter -lcrypt -lresolv -lpthread
 
 # libpostern: the generic layer (common/) and the milter layer (common/milter/)
 COMMON_SRC := $(wildcard common/*.c common/milter/*.c)

@@ -23,7 +23,7 @@ BUILD="
 build-essential pkg-config clang libclang-rt-14-dev
 libmilter-dev libssl-dev libjson-c-dev libmaxminddb-dev libzstd-dev libsqlite3-dev libidn2-dev libpq-dev libmicrohttpd-dev libcrypt-dev
 libcmocka-dev
-postfix swaks openssl python3 procps
+postfix swaks openssl python3 procps dnsmasq-base
 libmaxmind-db-writer-perl mmdb-bin
 zstd sqlite3 valgrind postgresql
 dovecot-sieve m4

@@ -15,6 +15,7 @@
  *	};
  *
  *	pn_snapshot *pn_snapshot_acquire(void);
+ *	pn_snapshot *pn_snapshot_acquire_watched(void);
  *	void pn_snapshot_release(pn_snapshot *s);
  *	const pn_config *pn_snapshot_config(const pn_snapshot *s);
  *	void *pn_snapshot_state(const pn_snapshot *s);
@@ -68,6 +69,13 @@
  *	layer calls pn_snapshot_reload_failed(): the versions seen now no
  *	longer count as changes for the running snapshot, so a broken file
  *	is read and reported once, and again only after it changes.
+ *
+ *	pn_snapshot_acquire_watched() (milter.c) is the snapshot a new
+ *	milter connection takes: the same look at the watched files first,
+ *	and the same reload when one changed. A server that answers from
+ *	the engine's state outside the milter protocol (postern-tls's
+ *	socketmap) calls it per request, so it sees a changed file exactly
+ *	when a new connection would. Release it with pn_snapshot_release().
  *
  *	Hooks are called from many threads at once (one per connection);
  *	anything they share must live in the snapshot (read-only) or be
@@ -176,6 +184,7 @@ struct pn_snapshot {
 pn_snapshot *pn_snapshot_new(const pn_engine *e, pn_config *cfg, char **err);
 void pn_snapshot_install(pn_snapshot *s);
 pn_snapshot *pn_snapshot_acquire(void);
+pn_snapshot *pn_snapshot_acquire_watched(void);
 void pn_snapshot_release(pn_snapshot *s);
 const pn_config *pn_snapshot_config(const pn_snapshot *s);
 void *pn_snapshot_state(const pn_snapshot *s);

@@ -102,7 +102,7 @@ static void message_counted(int delta)
  * reload that change causes. */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* acquire_watched - the current snapshot, reloaded first when a file it
+/* pn_snapshot_acquire_watched - the current snapshot, reloaded first when a file it
  * was built from changed
  *
  * As Postfix's dict_changed_name(), the layer, not the engine, watches:
@@ -112,7 +112,7 @@ static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
  * reload that fails keeps the running snapshot, which then ignores the
  * file versions it failed on (reported once, not at every connection).
  */
-static pn_snapshot *acquire_watched(void)
+pn_snapshot *pn_snapshot_acquire_watched(void)
 {
 	pn_snapshot *s = pn_snapshot_acquire(), *now;
 	const char *path;
@@ -139,7 +139,7 @@ static pn_conn *get_conn(SMFICTX *ctx)
 	pn_conn *c = smfi_getpriv(ctx);
 
 	if (c == NULL) {
-		c = pn_conn_new(acquire_watched());
+		c = pn_conn_new(pn_snapshot_acquire_watched());
 		smfi_setpriv(ctx, c);
 		pthread_mutex_lock(&sessions_lock);
 		sessions++;

@@ -17,6 +17,7 @@
 #include "milters/tls/decide.h"
 #include "milters/tls/postfix_map.h"
 #include "milters/tls/probe.h"
+#include "milters/tls/sts.h"
 #include "milters/tls/tls_milter.h"
 
 #include <errno.h>
@@ -280,6 +281,48 @@ static int tool_probe(const pn_config *cfg, void *state, int argc, char **argv)
 	return ok ? 0 : 1;
 }
 
+/* tool_sts - look a domain's MTA-STS policy up now, as the daemon would, and cache it */
+static int tool_sts(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	const ptls_state *st = state;
+	const ptls_policy *p;
+	char *why = NULL, *answer = NULL;
+	int rc;
+
+	(void)cfg;
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: postern-tls sts DOMAIN\n");
+		return EX_USAGE;
+	}
+	if (st->sts == NULL) {
+		fprintf(stderr, "postern-tls: sts_enable = no: MTA-STS is off\n");
+		return EX_CONFIG;
+	}
+	p = ptls_policy_lookup(st->policy, argv[1]);
+	if (p && !p->sts)
+		printf("static policy: %s:%u %s wins over any MTA-STS policy\n", p->file, p->line,
+		       p->key);
+	else if (p == NULL && !st->sts_all_domains)
+		printf("no policy line names %s and sts_all_domains = no: "
+		       "the socketmap does not ask MTA-STS\n", argv[1]);
+	rc = ptls_sts_fetch_now(st->sts, argv[1], &why);
+	if (why)
+		printf("lookup: %s\n", why);
+	pn_free(why);
+	why = NULL;
+	if (ptls_sts_answer(st->sts, argv[1], &answer, &why) == PTLS_STS_ENFORCE)
+		printf("%s\npostfix: %s\n", why, answer);
+	else
+		printf("%s\npostfix: NOTFOUND (Postfix's default TLS level)\n", why ? why : "");
+	pn_free(why);
+	pn_free(answer);
+	why = NULL;
+	if (rc == 0 && ptls_sts_mx_report(st->sts, argv[1], &why) >= 0)
+		fputs(why, stdout);
+	pn_free(why);
+	return rc == 0 ? 0 : 1;
+}
+
 static const pn_tool ptls_tools[] = {
 	{"test", "--from ADDR --rcpt ADDR [--tls-version V --cipher C --bits N --cert-subject S "
 	 "--cert-issuer I --verify V --client IP]",
@@ -290,6 +333,9 @@ static const pn_tool ptls_tools[] = {
 	{"probe", "HOST[:PORT] [--domain D] [--cafile FILE] [--servername NAME] [--timeout S]",
 	 "STARTTLS to an SMTP server: protocol, cipher, certificates, verification, policy",
 	 tool_probe},
+	{"sts", "DOMAIN",
+	 "fetch DOMAIN's MTA-STS policy now (TXT, HTTPS), cache it and print Postfix's answer",
+	 tool_sts},
 	{NULL, NULL, NULL, NULL}
 };
 

@@ -96,6 +96,8 @@ const char *ptls_action_name(ptls_action a)
 /* ptls_policy_export_level - the level postfix-map writes for p */
 int ptls_policy_export_level(const ptls_policy *p)
 {
+	if (p->sts)	/* answered live by the socketmap; a file cannot follow it */
+		return PTLS_LEVEL_UNSET;
 	if (p->outbound != PTLS_LEVEL_UNSET)
 		return p->outbound;
 	if (p->direction & PTLS_DIR_OUTBOUND)
@@ -414,9 +416,16 @@ static int set_attr(parse_ctx *x, ptls_policy *p, const char *name, const char *
 			return bad_value(x, name, v, "want reject, tempfail, hold, tag or log");
 		p->action = all[i];
 	} else if (strcmp(name, "outbound") == 0) {
+		if (strcasecmp(v, "sts") == 0) {
+			p->sts = 1;	/* the partner's MTA-STS policy decides (sts.h) */
+			p->outbound = PTLS_LEVEL_UNSET;
+			return 0;
+		}
 		if ((i = ptls_level_parse(v)) < 0)
 			return bad_value(x, name, v, "not a Postfix TLS security level (none, may, "
-					 "encrypt, dane, dane-only, fingerprint, verify, secure)");
+					 "encrypt, dane, dane-only, fingerprint, verify, secure) "
+					 "or sts");
+		p->sts = 0;
 		p->outbound = i;
 	} else if (strcmp(name, "match") == 0) {
 		p->match = pn_strdup(v);	/* checked against the level later */
@@ -459,6 +468,9 @@ static int finish_policy(parse_ctx *x, ptls_policy *p, int verify_given)
 				    "are only known for a verified certificate");
 		p->verify = 1;
 	}
+	if (p->sts && (p->match || p->outbound_ciphers || p->outbound_exclude))
+		return fail(x, "attribute \"outbound\" = \"sts\": the published MTA-STS policy "
+			    "decides; match=, outbound_ciphers= and outbound_exclude= do not apply");
 	if (p->match) {
 		if (p->outbound == PTLS_LEVEL_FINGERPRINT) {
 			if (check_fingerprints(x, p->match) < 0)

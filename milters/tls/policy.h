@@ -127,6 +127,7 @@ typedef struct ptls_policy {
 	unsigned direction;	/* PTLS_DIR_* */
 	ptls_action action;
 	int outbound;		/* PTLS_LEVEL_*, UNSET when not given */
+	int sts;		/* outbound=sts: the partner's MTA-STS policy (sts.h) */
 	char *match;		/* Postfix match= value, or NULL */
 	char *outbound_ciphers;	/* Postfix cipher grade, or NULL */
 	char *outbound_exclude;	/* Postfix exclude= list, or NULL */

@@ -131,6 +131,30 @@ static void write_notes(const ptls_policy *p, int level, FILE *out)
 	pn_buf_free(&milter_only);
 }
 
+/* ptls_postfix_map_entry - the table value of p: "level attr=v ..." */
+int ptls_postfix_map_entry(const ptls_policy *p, pn_buf *value)
+{
+	int level = ptls_policy_export_level(p);
+
+	if (level == PTLS_LEVEL_UNSET)
+		return level;
+	pn_buf_puts(value, ptls_level_name(level));
+	entry_attrs(p, level, value);
+	return level;
+}
+
+/* ptls_postfix_map_find - the exported line whose key is exactly key (normalised) */
+const ptls_policy *ptls_postfix_map_find(const ptls_policy_set *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->count; i++)
+		if (ptls_policy_export_level(s->items[i]) != PTLS_LEVEL_UNSET
+		    && strcmp(s->items[i]->key, "*") != 0 && strcmp(s->items[i]->key, key) == 0)
+			return s->items[i];
+	return NULL;
+}
+
 /* ptls_postfix_map_write - the policy as an smtp_tls_policy_maps table */
 void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 {
@@ -150,12 +174,18 @@ void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 	for (i = 0; i < s->count; i++) {
 		const ptls_policy *p = s->items[i];
 		int level = ptls_policy_export_level(p);
+		if (level == PTLS_LEVEL_UNSET && p->sts) {
+			/* a file cannot follow a partner's published policy */
+			fprintf(out, "# %s (line %u): outbound=sts: MTA-STS, answered by the policy "
+				"socketmap only, not exported\n", p->key, p->line);
+			continue;
+		}
 		if (level == PTLS_LEVEL_UNSET) {
 			fprintf(out, "# %s (line %u): inbound only, not exported\n", p->key, p->line);
 			continue;
 		}
 		pn_buf_reset(&b);
-		entry_attrs(p, level, &b);
+		ptls_postfix_map_entry(p, &b);
 		write_notes(p, level, out);
 		if (strcmp(p->key, "*") == 0) {
 			fprintf(out, "# * (line %u): a table has no key for every domain; in main.cf "
@@ -169,10 +199,9 @@ void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out)
 			fputc('\n', out);
 			continue;
 		}
-		fprintf(out, "%-*s  %s%s\n", (int)width, p->key, ptls_level_name(level), pn_buf_str(&b));
+		fprintf(out, "%-*s  %s\n", (int)width, p->key, pn_buf_str(&b));
 		if ((u = u_label_key(p->key)) != NULL) {
-			fprintf(out, "%-*s  %s%s\n", (int)width, u, ptls_level_name(level),
-				pn_buf_str(&b));
+			fprintf(out, "%-*s  %s\n", (int)width, u, pn_buf_str(&b));
 			pn_free(u);
 		}
 	}

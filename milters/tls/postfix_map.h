@@ -7,6 +7,9 @@
  *	#include "milters/tls/postfix_map.h"
  *
  *	void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out);
+ *	int  ptls_postfix_map_entry(const ptls_policy *p, pn_buf *value);
+ *	const ptls_policy *ptls_postfix_map_find(const ptls_policy_set *s,
+ *	                                         const char *key);
  *	int  ptls_postfix_map_check(const ptls_policy_set *s, const char *text,
  *	                            size_t len, const char *name, FILE *out,
  *	                            char **err);
@@ -35,6 +38,15 @@
  *	(which a table cannot express), appear as comments; for "*" the
  *	comment gives the main.cf settings that have the same effect.
  *
+ *	ptls_postfix_map_entry() appends the value of p's table line
+ *	("LEVEL attr=v ...", the line without its key) to value and returns
+ *	the exported level, or PTLS_LEVEL_UNSET (nothing appended) for a
+ *	line that is not exported. ptls_postfix_map_find() is the exported
+ *	line whose key is exactly key (a normalised domain or ".domain"),
+ *	never "*": what an exact lookup of key in the written table finds.
+ *	The table writer and the live socketmap (socketmap.h) both use them,
+ *	so a file and the socketmap always give Postfix the same answer.
+ *
  *	ptls_postfix_map_check() reads the source text of a Postfix table
  *	(name: its file name, for messages) and, for every exported policy
  *	line, finds the entry Postfix would use for that key (the key
@@ -58,9 +70,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/buf.h"
 #include "milters/tls/policy.h"
 
 void ptls_postfix_map_write(const ptls_policy_set *s, FILE *out);
+int ptls_postfix_map_entry(const ptls_policy *p, pn_buf *value);
+const ptls_policy *ptls_postfix_map_find(const ptls_policy_set *s, const char *key);
 int ptls_postfix_map_check(const ptls_policy_set *s, const char *text, size_t len,
 			   const char *name, FILE *out, char **err);
 

@@ -16,11 +16,17 @@
  * bytes, so no address in the mail makes them large.
  */
 #include "milters/tls/tls_milter.h"
+#include "milters/tls/sts.h"
 #include "common/alloc.h"
 #include "common/filestamp.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/milter/engine_list.h"
 #include "common/milter/milter.h"
+#include "common/text.h"
+#include "milters/tls/socketmap.h"
+
+#include <pthread.h>
 
 #include <string.h>
 
@@ -34,15 +40,72 @@ static const pn_param ptls_params[] = {
 	 "header that summarises the session's TLS and the policies that matched (empty: none)"},
 	{"tag_header", PN_PARAM_STR, "X-Postern-TLS-Policy", 0, 0, NULL,
 	 "header added for each violated policy whose action is tag"},
+	{"policy_socketmap", PN_PARAM_STR, "", 0, 0, NULL,
+	 "unix:PATH where Postfix's smtp_tls_policy_maps = socketmap:unix:PATH:postfix asks "
+	 "for the outbound policy (empty: off)"},
+	{"policy_socketmap_mode", PN_PARAM_STR, "0666", 0, 0, NULL,
+	 "permissions of the socketmap socket (octal); restrict access with its directory"},
+	{"policy_socketmap_max_connections", PN_PARAM_INT, "256", 1, 4096, NULL,
+	 "socketmap connections open at once (Postfix keeps one per smtp process)"},
+	{"policy_socketmap_timeout", PN_PARAM_TIME, "10s", 1, 3600, NULL,
+	 "time for one socketmap request to arrive and its reply to leave"},
+	{"policy_socketmap_idle", PN_PARAM_TIME, "100s", 1, 86400, NULL,
+	 "an idle socketmap connection is closed after this time"},
+	{"sts_enable", PN_PARAM_BOOL, "no", 0, 0, NULL,
+	 "MTA-STS (RFC 8461) for policy lines with outbound=sts: the socketmap answers from the "
+	 "partner's published policy"},
+	{"sts_all_domains", PN_PARAM_BOOL, "no", 0, 0, NULL,
+	 "MTA-STS also for every domain no policy line names"},
+	{"sts_resolver", PN_PARAM_STR, "", 0, 0, NULL,
+	 "DNS server ADDRESS[:PORT] (IPv4) for the _mta-sts TXT and the policy host "
+	 "(empty: /etc/resolv.conf)"},
+	{"sts_ca_file", PN_PARAM_STR, "", 0, 0, NULL,
+	 "PEM file of CAs that may sign policy hosts' certificates (empty: OpenSSL's default store)"},
+	{"sts_https_port", PN_PARAM_INT, "443", 1, 65535, NULL,
+	 "port of the policy host (RFC 8461 says 443: change it only for tests)"},
+	{"sts_cache_file", PN_PARAM_STR, "/var/lib/postern/tls/mta-sts.cache", 0, 0, NULL,
+	 "where fetched policies are kept across restarts (empty: memory only)"},
+	{"sts_lookup_timeout", PN_PARAM_TIME, "2s", 1, 60, NULL,
+	 "longest a socketmap answer waits for a policy not yet cached (then: no policy)"},
+	{"sts_fetch_timeout", PN_PARAM_TIME, "10s", 1, 300, NULL,
+	 "bound of one TXT lookup plus HTTPS policy fetch, in the background"},
+	{"sts_refresh_interval", PN_PARAM_TIME, "1h", 1, 86400, NULL,
+	 "how long a cached policy is used before its TXT id is checked again"},
+	{"sts_cache_size", PN_PARAM_INT, "10000", 10, 1000000, NULL,
+	 "domains kept in the MTA-STS cache"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
+
+/* socketmap_params - the socketmap path (without "unix:") and mode, checked */
+static int socketmap_params(const pn_config *cfg, const char **path, mode_t *mode, char **err)
+{
+	const char *v = pn_config_str(cfg, "policy_socketmap");
+	const char *file = pn_config_path(cfg) ? pn_config_path(cfg) : "(defaults)";
+
+	if (strncmp(v, "unix:", 5) == 0)
+		v += 5;
+	*path = v;
+	if (*v != '\0' && *v != '/') {
+		*err = pn_asprintf("%s: parameter \"policy_socketmap\" = \"%s\": want "
+				   "unix:/ABSOLUTE/PATH (Postfix's socketmap:unix:...)", file,
+				   pn_config_str(cfg, "policy_socketmap"));
+		return -1;
+	}
+	if (pn_parse_mode(pn_config_str(cfg, "policy_socketmap_mode"), mode) < 0) {
+		*err = pn_asprintf("%s: parameter \"policy_socketmap_mode\" = \"%s\": not an "
+				   "octal mode", file, pn_config_str(cfg, "policy_socketmap_mode"));
+		return -1;
+	}
+	return 0;
+}
 
 /* ptls_load - read the policy named in the configuration */
 static void *ptls_load(const pn_config *cfg, char **err)
 {
 	ptls_state *st;
 	ptls_policy_set *set;
-	const char *names[] = {"trace_header", "tag_header", NULL};
+	const char *names[] = {"trace_header", "tag_header", NULL}, *sock;
+	mode_t mode;
 	int i;
 
 	for (i = 0; names[i]; i++) {
@@ -54,13 +117,44 @@ static void *ptls_load(const pn_config *cfg, char **err)
 			return NULL;
 		}
 	}
+	if (socketmap_params(cfg, &sock, &mode, err) < 0)
+		return NULL;
 	if ((set = ptls_policy_load(pn_config_str(cfg, "policy_file"), err)) == NULL)
 		return NULL;
 	st = pn_calloc(1, sizeof(*st));
+	st->socketmap = sock;
+	st->socketmap_mode = mode;
+	st->socketmap_max_connections =
+		(unsigned)pn_config_int(cfg, "policy_socketmap_max_connections");
+	st->socketmap_timeout_ms = pn_config_int(cfg, "policy_socketmap_timeout") * 1000;
+	st->socketmap_idle_ms = pn_config_int(cfg, "policy_socketmap_idle") * 1000;
 	st->policy = set;
 	st->trace_header = pn_config_str(cfg, "trace_header");
 	st->tag_header = pn_config_str(cfg, "tag_header");
 	st->check_interval = pn_config_int(cfg, "policy_check_interval");
+	st->sts_all_domains = pn_config_bool(cfg, "sts_all_domains");
+	if (pn_config_bool(cfg, "sts_enable")) {
+		ptls_sts_config sc = {
+			.resolver = pn_config_str(cfg, "sts_resolver"),
+			.ca_file = pn_config_str(cfg, "sts_ca_file"),
+			.https_port = (unsigned)pn_config_int(cfg, "sts_https_port"),
+			.cache_file = pn_config_str(cfg, "sts_cache_file"),
+			.lookup_timeout_ms = pn_config_int(cfg, "sts_lookup_timeout") * 1000,
+			.fetch_timeout_ms = pn_config_int(cfg, "sts_fetch_timeout") * 1000,
+			.refresh_interval = pn_config_int(cfg, "sts_refresh_interval"),
+			.cache_max = (size_t)pn_config_int(cfg, "sts_cache_size"),
+		};
+		char *why = NULL;
+
+		if ((st->sts = ptls_sts_new(&sc, &why)) == NULL) {
+			*err = pn_asprintf("%s: %s",
+					   pn_config_path(cfg) ? pn_config_path(cfg) : "(defaults)", why);
+			pn_free(why);
+			ptls_policy_free(st->policy);
+			pn_free(st);
+			return NULL;
+		}
+	}
 	return st;
 }
 
@@ -69,6 +163,7 @@ static void ptls_unload(void *state)
 {
 	ptls_state *st = state;
 
+	ptls_sts_free(st->sts);
 	ptls_policy_free(st->policy);
 	pn_free(st);
 }
@@ -245,12 +340,96 @@ static void ptls_free_msg(pn_conn *c, pn_msg *m)
 	}
 }
 
+/* The socketmap server of this process: started once, by the first
+ * serve() that names a path; later snapshots answer through it. */
+static pthread_mutex_t socketmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static ptls_socketmap *socketmap;
+static char *socketmap_path;
+
+/* tls_state_of - the tls engine's state in a snapshot (postern-tls, or
+ * the tls member of a postern-suite), NULL when it has none */
+static const ptls_state *tls_state_of(pn_snapshot *s)
+{
+	const pn_config *cfg;
+	void *state;
+
+	if (s->engine == &ptls_engine)
+		return s->state;
+	if (pn_engine_list_member(s->state, "tls", &cfg, &state) == 0)
+		return state;
+	return NULL;
+}
+
+/* socketmap_acquire - the policy of the current snapshot, reloaded first
+ * when the policy file changed; the snapshot is the handle */
+static int socketmap_acquire(ptls_socketmap_view *v, void **handle)
+{
+	pn_snapshot *s = pn_snapshot_acquire_watched();
+	const ptls_state *st;
+
+	if (s == NULL)
+		return -1;
+	if ((st = tls_state_of(s)) == NULL) {
+		pn_snapshot_release(s);
+		return -1;
+	}
+	v->policy = st->policy;
+	v->sts = st->sts;
+	v->sts_all_domains = st->sts_all_domains;
+	*handle = s;
+	return 0;
+}
+
+/* socketmap_release - give the snapshot back */
+static void socketmap_release(void *handle)
+{
+	pn_snapshot_release(handle);
+}
+
+/* ptls_serve - start the socketmap server in the serving worker */
+static void ptls_serve(void *state)
+{
+	const ptls_state *st = state;
+	static const ptls_socketmap_source source = {socketmap_acquire, socketmap_release};
+	ptls_socketmap_opts o;
+	char *err = NULL;
+
+	pthread_mutex_lock(&socketmap_lock);
+	if (socketmap != NULL || (socketmap_path != NULL && *st->socketmap == '\0')) {
+		if (strcmp(socketmap_path, st->socketmap) != 0)
+			pn_log(PN_LOG_WARN, "policy_socketmap changed from %s to %s: it takes "
+			       "effect after a restart", socketmap_path,
+			       *st->socketmap ? st->socketmap : "(off)");
+	} else if (*st->socketmap) {
+		memset(&o, 0, sizeof(o));
+		o.path = st->socketmap;
+		o.mode = st->socketmap_mode;
+		o.max_connections = st->socketmap_max_connections;
+		o.max_request = PTLS_SOCKETMAP_REQUEST_MAX;
+		o.timeout_ms = st->socketmap_timeout_ms;
+		o.idle_ms = st->socketmap_idle_ms;
+		if ((socketmap = ptls_socketmap_start(&o, source, &err)) == NULL) {
+			/* mail keeps flowing through the milter; Postfix's
+			 * lookups fail and it defers outbound mail, loudly */
+			pn_log(PN_LOG_ERROR, "policy_socketmap: %s: outbound policy lookups will "
+			       "fail until this is fixed and the daemon restarted", err);
+			pn_free(err);
+		} else {
+			pn_log(PN_LOG_INFO, "policy_socketmap: answering Postfix on %s", o.path);
+		}
+		pn_free(socketmap_path);
+		socketmap_path = pn_strdup(st->socketmap);
+	}
+	pthread_mutex_unlock(&socketmap_lock);
+}
+
 const pn_engine ptls_engine = {
 	.name = "tls",
 	.params = ptls_params,
 	.steps = PN_STEP_CONNECT | PN_STEP_HELO | PN_STEP_MAIL | PN_STEP_RCPT | PN_STEP_EOM,
 	.mods = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
 	.watch_files = ptls_watch,
+	.serve = ptls_serve,
 	.load = ptls_load,
 	.unload = ptls_unload,
 	.on_mail = ptls_mail,

@@ -33,6 +33,15 @@
  *	reload. A file that fails to load is logged and read once; the
  *	running policy stays until the file changes again.
 
+ *	The live outbound policy: when policy_socketmap names a unix
+ *	socket, the engine's serve() hook (run in the serving worker only,
+ *	never by the tools) starts the socketmap server (socketmap.h) once;
+ *	every request answers from the tls engine's state in the current
+ *	snapshot (pn_snapshot_acquire_watched(): a changed policy file is
+ *	reloaded first, as for a new milter connection; in postern-suite
+ *	the tls member's state). A changed policy_socketmap path is logged
+ *	and takes effect after a restart, as the milter socket does.
+ *
  *	MAIL and RCPT decide on the canonical envelope address of the shared
  *	context (m->sender_canon, r->canon: the MTA's {mail_addr} and
  *	{rcpt_addr} when sent, else the parsed path), see decide.h.
@@ -52,6 +61,13 @@ typedef struct ptls_state {
 	const char *trace_header;	/* empty: none (points into the config) */
 	const char *tag_header;
 	long long check_interval;	/* 0: only SIGHUP; else stat at each connection */
+	const char *socketmap;		/* policy_socketmap path ("" off; into the config) */
+	mode_t socketmap_mode;
+	unsigned socketmap_max_connections;
+	long long socketmap_timeout_ms;
+	long long socketmap_idle_ms;
+	struct ptls_sts *sts;		/* MTA-STS (sts.h), NULL when sts_enable = no */
+	int sts_all_domains;		/* MTA-STS also for domains without a policy line */
 } ptls_state;
 
 extern const pn_engine ptls_engine;

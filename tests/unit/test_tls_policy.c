@@ -143,7 +143,7 @@ static const struct bad_case {
 	 "tempfail, hold, tag or log"},
 	{"a.example outbound=paranoid", "tls_policy:1: attribute \"outbound\" = \"paranoid\": not a "
 	 "Postfix TLS security level (none, may, encrypt, dane, dane-only, fingerprint, verify, "
-	 "secure)"},
+	 "secure) or sts"},
 	{"a.example clients=192.0.2.1/24", NULL},	/* message from common/cidr */
 	{"a.example ciphers=AES::DES", "tls_policy:1: attribute \"ciphers\" = \"AES::DES\": empty "
 	 "cipher name in the list"},
