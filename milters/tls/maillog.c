@@ -257,6 +257,48 @@ static int field(span m, const char *name, span *value)
 	return 1;
 }
 
+/* starts_at - s holds lit at offset off */
+static int starts_at(const span *s, size_t off, const char *lit)
+{
+	span t = *s;
+
+	if (off > t.n)
+		return 0;
+	take(&t, off);
+	return starts(&t, lit);
+}
+
+/* address_len - the length of the address at the start of s (up to its ">"), or -1
+ *
+ * local@domain where local is a quoted string ("..." with backslash
+ * escapes) or a run without white space, quotes, "<", ">", "," or "@";
+ * domain holds no white space, quotes, "<", ">" or ",". "<>" is length 0.
+ */
+static long address_len(const span *s)
+{
+	size_t i = 0;
+
+	if (s->n && s->p[0] == '"') {
+		for (i = 1; i < s->n && s->p[i] != '"'; i++)
+			if (s->p[i] == '\\')
+				i++;
+		if (i >= s->n)
+			return -1;
+		i++;
+	} else {
+		while (i < s->n && !strchr(" \t\"<>,@", s->p[i]))
+			i++;
+	}
+	if (i < s->n && s->p[i] == '@') {
+		i++;
+		while (i < s->n && !strchr(" \t\"<>,@", s->p[i]))
+			i++;
+	}
+	if (i >= s->n || s->p[i] != '>')
+		return -1;
+	return (long)i;
+}
+
 /* parse_delivery - "QUEUEID: to=<RCPT>, [orig_to=<...>, ]relay=R, ..., status=S (REASON)" */
 static int parse_delivery(span m, ptls_ml_line *out)
 {
@@ -271,15 +313,21 @@ static int parse_delivery(span m, ptls_ml_line *out)
 		if (!isalnum((unsigned char)id.p[i]))
 			return 0;
 	take(&m, (size_t)colon + strlen(": to=<"));
-	end = find(&m, ">, relay=");
-	end2 = find(&m, ">, orig_to=<");
-	if (end2 >= 0 && (end < 0 || end2 < end))
-		end = end2;
-	if (end < 0)
+	/* The address is read by its syntax, not by searching for ">, relay=":
+	 * a quoted local part may hold that very text (a forged delivery). */
+	if ((end = address_len(&m)) < 0 || !starts_at(&m, (size_t)end, ">, "))
 		return 0;
 	rcpt.p = m.p;
 	rcpt.n = (size_t)end;
 	take(&m, (size_t)end + 1);
+	if (starts(&m, ", orig_to=<")) {
+		take(&m, strlen(", orig_to=<"));
+		if ((end2 = address_len(&m)) < 0 || !starts_at(&m, (size_t)end2, ">, "))
+			return 0;
+		take(&m, (size_t)end2 + 1);
+	}
+	if (!starts(&m, ", relay="))
+		return 0;
 	/* the domain: after the last "@" of the address */
 	for (at = (long)rcpt.n - 1; at >= 0 && rcpt.p[at] != '@'; at--)
 		;

@@ -131,6 +131,23 @@ static void test_parse_hostile(void **state)
 				 PTLS_ML_DELIVERY);
 		assert_string_equal(l.text, "");	/* the reason with a NUL is dropped */
 	}
+	/* a local user's quoted address that imitates a delivery to a partner:
+	 * the address is read by its syntax, so the domain is the real one */
+	{
+		const char *s = "Dec  5 10:41:32 mx postfix/smtp[1]: A: to=<\"a@partner.example>, "
+				"relay=mx.partner.example[127.0.0.1]:25, delay=1, delays=0/0/0/0, "
+				"dsn=2.0.0, status=sent (x\"@evil.example>, relay=mx.evil.example"
+				"[192.0.2.7]:25, delay=1, delays=0/0/0/0, dsn=4.0.0, status=deferred "
+				"(connection refused)";
+		assert_int_equal(ptls_maillog_parse(s, strlen(s), NOW, &l), PTLS_ML_DELIVERY);
+		assert_string_equal(l.rcpt_domain, "evil.example");
+		assert_string_equal(l.peer, "mx.evil.example[192.0.2.7]:25");
+		assert_string_equal(l.status, "deferred");
+		/* an unterminated quote is no address */
+		s = "Dec  5 10:41:32 mx postfix/smtp[1]: A: to=<\"a@partner.example>, "
+		    "relay=h[1.2.3.4]:25, status=sent (ok)";
+		assert_int_equal(ptls_maillog_parse(s, strlen(s), NOW, &l), PTLS_ML_OTHER);
+	}
 	/* a domain that is no domain: parsed, but no partner, so no event */
 	{
 		static ptls_ml_tracker t;
