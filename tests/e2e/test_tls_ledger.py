@@ -21,8 +21,10 @@ whose every required member has its type (RFC 8460 section 4.4)."""
 import json
 import os
 import re
-import ssl
+import signal
+import subprocess
 import sys
+import time
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -237,6 +239,29 @@ def rfc8460_report_has_every_required_member_and_type():
     assert "min_version: TLSv1.2" in by_domain["partner.example"][3], by_domain
     # inbound refusals are no outbound TLS sessions: not in the RFC 8460 report
     check_eq(by_domain["partner.example"][2], 0, "inbound refusal not reported")
+
+
+@test
+def ledger_follow_counts_new_deliveries_until_sigterm():
+    d, pf = S["d"], S["pf"]
+    d.write_config()
+    p = subprocess.Popen(d.command("ledger", "--follow", "--interval", "1", pf.maillog),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        r = submit("s@here.test", "e@partner.example")
+        check_eq(r.code, 250, r.text)
+        pf.wait_for_log(rf"{r.queue_id}: to=<e@partner\.example>.*status=sent", timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            out = report_json("--partner", "partner.example")["partners"][0]["outbound"]
+            if out["results"].get("delivered") == 2:
+                break
+            assert time.monotonic() < deadline, f"--follow did not count the delivery: {out}"
+            time.sleep(0.2)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    check_eq(p.returncode, 0, f"ledger --follow after SIGTERM: {err}")
 
 
 @test
