@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/milter/daemon.h"
+#include "common/postfix_milters.h"
 #include "common/domain.h"
 #include "milters/tls/decide.h"
 #include "milters/tls/ledger.h"
@@ -316,6 +317,34 @@ static ptls_ledger *open_ledger(const ptls_state *st, int readonly)
 	return l;
 }
 
+/* tls_logging_off - 1 when Postfix says smtp_tls_loglevel = 0
+ *
+ * Postfix then logs no "TLS connection established" line and every
+ * delivery would be counted as plain text: refuse rather than fill the
+ * ledger with false failures. When postconf cannot be asked (a log from
+ * another host) the run goes on with a warning.
+ */
+static int tls_logging_off(const char *postfix_dir)
+{
+	char *v = pn_postconf(postfix_dir, "-hx", "smtp_tls_loglevel");
+	int off;
+
+	if (v == NULL) {
+		fprintf(stderr, "postern-tls: ledger: warning: cannot run postconf%s%s: make sure "
+			"Postfix's smtp_tls_loglevel is 1 or more, or TLS deliveries count as plain "
+			"text\n", postfix_dir ? " -c " : "", postfix_dir ? postfix_dir : "");
+		return 0;
+	}
+	off = strtol(v, NULL, 10) <= 0;
+	pn_free(v);
+	if (off)
+		fprintf(stderr, "postern-tls: ledger: Postfix's smtp_tls_loglevel is 0%s%s: Postfix "
+			"does not log its TLS sessions and every delivery would count as plain text; "
+			"set smtp_tls_loglevel = 1 (postconf -e) and reload Postfix\n",
+			postfix_dir ? " in " : "", postfix_dir ? postfix_dir : "");
+	return off;
+}
+
 /* tool_ledger - Postfix's log into the ledger, from where the last run stopped */
 static int tool_ledger(const pn_config *cfg, void *state, int argc, char **argv)
 {
@@ -323,9 +352,11 @@ static int tool_ledger(const pn_config *cfg, void *state, int argc, char **argv)
 		{"follow", no_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"postfix-config", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0}
 	};
 	const ptls_state *st = state;
+	const char *postfix_dir = NULL;
 	ptls_logread_stats stats;
 	ptls_ledger *l;
 	struct sigaction sa;
@@ -339,6 +370,7 @@ static int tool_ledger(const pn_config *cfg, void *state, int argc, char **argv)
 		switch (ch) {
 		case 'f': follow = 1; break;
 		case 'q': quiet = 1; break;
+		case 'p': postfix_dir = optarg; break;
 		case 'i':
 			interval = strtol(optarg, &end, 10);
 			if (*end || interval < 1 || interval > 3600) {
@@ -351,9 +383,11 @@ static int tool_ledger(const pn_config *cfg, void *state, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "usage: postern-tls ledger [--follow [--interval S]] [--quiet] "
-			"MAILLOG...\n");
+			"[--postfix-config DIR] MAILLOG...\n");
 		return EX_USAGE;
 	}
+	if (tls_logging_off(postfix_dir))
+		return EX_CONFIG;
 	if ((l = open_ledger(st, 0)) == NULL)
 		return EX_CANTCREAT;
 	memset(&sa, 0, sizeof(sa));
@@ -513,7 +547,7 @@ static const pn_tool ptls_tools[] = {
 	{"probe", "HOST[:PORT] [--domain D] [--cafile FILE] [--servername NAME] [--timeout S]",
 	 "STARTTLS to an SMTP server: protocol, cipher, certificates, verification, policy",
 	 tool_probe},
-	{"ledger", "[--follow [--interval S]] [--quiet] MAILLOG...",
+	{"ledger", "[--follow [--interval S]] [--quiet] [--postfix-config DIR] MAILLOG...",
 	 "count outbound deliveries from Postfix's log into the ledger (from where the last run "
 	 "stopped)", tool_ledger},
 	{"report", "[--since DATE] [--until DATE] [--partner DOMAIN] [--format text|json|rfc8460]",

@@ -130,14 +130,18 @@ def deliveries(rcpt, status):
 @test
 def ledger_reads_postfix_log_once():
     log = S["pf"].maillog
-    out = tool("ledger", log)
+    # Postfix's default smtp_tls_loglevel (0) logs no TLS session: refused, nothing counted
+    r = S["d"].run("ledger", "--postfix-config", S["mx13"].config_dir, log)
+    check_eq(r.returncode, 78, f"ledger with smtp_tls_loglevel = 0: {r.stderr}")
+    assert "smtp_tls_loglevel is 0" in r.stderr, r.stderr
+    out = tool("ledger", "--postfix-config", S["pf"].config_dir, log)
     m = re.search(r"(\d+) lines, (\d+) deliveries counted", out)
     assert m, out
     # every smtp(8) delivery to a partner, and only those (u@here.test has no rule)
     want = deliveries("b@partner.example", "sent") + deliveries("c@plain.example", "deferred") \
         + deliveries("d@old.example", "deferred")
     check_eq(int(m.group(2)), want, "deliveries counted")
-    out = tool("ledger", log)
+    out = tool("ledger", "--postfix-config", S["pf"].config_dir, log)
     check_eq(re.search(r"(\d+) deliveries counted", out).group(1), "0", "second run: " + out)
 
 
@@ -245,7 +249,8 @@ def rfc8460_report_has_every_required_member_and_type():
 def ledger_follow_counts_new_deliveries_until_sigterm():
     d, pf = S["d"], S["pf"]
     d.write_config()
-    p = subprocess.Popen(d.command("ledger", "--follow", "--interval", "1", pf.maillog),
+    p = subprocess.Popen(d.command("ledger", "--follow", "--interval", "1",
+                                   "--postfix-config", pf.config_dir, pf.maillog),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         r = submit("s@here.test", "e@partner.example")
@@ -273,7 +278,7 @@ def bad_arguments_get_a_clear_error():
         r = d.run(*args)
         check_eq(r.returncode, 64, f"{args}: {r.stderr}")
         assert what in r.stderr, r.stderr
-    r = d.run("ledger", "/nonexistent/maillog")
+    r = d.run("ledger", "--postfix-config", S["pf"].config_dir, "/nonexistent/maillog")
     assert r.returncode != 0 and "/nonexistent/maillog" in r.stderr, r.stderr
 
 
