@@ -270,6 +270,20 @@ def ledger_follow_counts_new_deliveries_until_sigterm():
 
 
 @test
+def mail_flows_when_the_ledger_cannot_be_written():
+    d, pf = S["d"], S["pf"]
+    d.reload_and_wait({"ledger_file": "/nonexistent/postern/ledger.db"})
+    try:
+        r = submit("a@partner.example", "u@here.test")
+        check_eq(r.code, 250, f"TLS from partner.example with a broken ledger: {r.text}")
+        pf.wait_for_log(rf"{r.queue_id}: to=<u@here\.test>.*status=sent", timeout=30)
+        d.wait_for_log("tls: ledger: count for partner.example lost (1 so far): ledger "
+                       "/nonexistent/postern/ledger.db: cannot open")
+    finally:
+        d.reload_and_wait({"ledger_file": S["ledger"]})
+
+
+@test
 def bad_arguments_get_a_clear_error():
     d = S["d"]
     for args, what in ((("report", "--since", "last week"), "--since"),
