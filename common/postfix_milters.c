@@ -55,8 +55,8 @@ void pn_postfix_milter_list(const char *value, pn_milter_fn fn, void *ctx)
 	}
 }
 
-/* postconf - the standard output of postconf [-c dir] ARGS, or NULL */
-static char *postconf(const char *config_dir, const char *a1, const char *a2)
+/* pn_postconf - the standard output of postconf [-c dir] ARGS, or NULL */
+char *pn_postconf(const char *config_dir, const char *a1, const char *a2)
 {
 	const char *argv[7];
 	int fds[2], status, i = 0;
@@ -264,8 +264,8 @@ int pn_postfix_check_milters(const char *config_dir, FILE *out)
 
 	memset(&c, 0, sizeof(c));
 	c.out = out;
-	if ((main_values = postconf(config_dir, "-hx", "queue_directory")) == NULL
-	    || (master = postconf(config_dir, "-M", NULL)) == NULL) {
+	if ((main_values = pn_postconf(config_dir, "-hx", "queue_directory")) == NULL
+	    || (master = pn_postconf(config_dir, "-M", NULL)) == NULL) {
 		fprintf(out, "postfix: cannot run postconf%s%s\n", config_dir ? " -c " : "",
 			config_dir ? config_dir : "");
 		pn_free(main_values);
@@ -274,9 +274,9 @@ int pn_postfix_check_milters(const char *config_dir, FILE *out)
 	queue_dir = line_at(main_values, 0);
 	pn_free(main_values);
 	c.queue_dir = queue_dir;
-	smtpd = postconf(config_dir, "-hx", "smtpd_milters");
-	non_smtpd = postconf(config_dir, "-hx", "non_smtpd_milters");
-	overrides = postconf(config_dir, "-Px", NULL);
+	smtpd = pn_postconf(config_dir, "-hx", "smtpd_milters");
+	non_smtpd = pn_postconf(config_dir, "-hx", "non_smtpd_milters");
+	overrides = pn_postconf(config_dir, "-Px", NULL);
 	if (smtpd)
 		check_main(&c, "smtpd_milters", smtpd, master, "smtpd", overrides);
 	if (non_smtpd)

@@ -10,6 +10,8 @@
  *	void pn_postfix_milter_list(const char *value, pn_milter_fn fn, void *ctx);
  *
  *	int pn_postfix_check_milters(const char *config_dir, FILE *out);
+char *pn_postconf(const char *config_dir, const char *a1, const char *a2);
+ *	char *pn_postconf(const char *config_dir, const char *a1, const char *a2);
  * DESCRIPTION
  *	Removing a milter's package while main.cf still names its socket
  *	makes Postfix defer every message (default_action=tempfail) or skip
@@ -33,6 +35,10 @@
  *	not a socket, nobody listening), and the fix: start the daemon or
  *	delete the milter from that parameter. inet: sockets are listed as
  *	not checked.
+ *
+ *	pn_postconf() runs `postconf [-c config_dir] a1 [a2]` (config_dir
+ *	NULL for the default) and returns its standard output (pn_free), or
+ *	NULL when postconf cannot be run or fails.
  * DIAGNOSTICS
  *	pn_postfix_check_milters() returns the number of problems, or -1 when
  *	postconf cannot be run (a message is printed to out).
@@ -47,5 +53,6 @@ typedef void (*pn_milter_fn)(void *ctx, const char *spec, size_t len);
 
 void pn_postfix_milter_list(const char *value, pn_milter_fn fn, void *ctx);
 int pn_postfix_check_milters(const char *config_dir, FILE *out);
+char *pn_postconf(const char *config_dir, const char *a1, const char *a2);
 
 #endif

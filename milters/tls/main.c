@@ -9,23 +9,34 @@
  *   postfix-map  the policy as a Postfix smtp_tls_policy_maps table, or
  *                (--check FILE) where Postfix's table is weaker
  *   probe        STARTTLS to a server and report what it offers
+ *   ledger       count outbound deliveries from Postfix's log into the ledger
+ *   report       the ledger per partner: text, JSON or an RFC 8460 report
  */
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/milter/daemon.h"
+#include "common/postfix_milters.h"
+#include "common/domain.h"
 #include "milters/tls/decide.h"
+#include "milters/tls/ledger.h"
+#include "milters/tls/logread.h"
 #include "milters/tls/postfix_map.h"
 #include "milters/tls/probe.h"
 #include "milters/tls/sts.h"
+#include "milters/tls/report.h"
 #include "milters/tls/tls_milter.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
 
 /* print_decision - one line of the test tool's report */
 static void print_decision(const ptls_decision *d, const char *what, const char *path)
@@ -323,6 +334,252 @@ static int tool_sts(const pn_config *cfg, void *state, int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static volatile sig_atomic_t ledger_stop;
+
+/* on_stop - SIGTERM/SIGINT end `ledger --follow` after the current pass */
+static void on_stop(int sig)
+{
+	(void)sig;
+	ledger_stop = 1;
+}
+
+/* open_ledger - the ledger named by ledger_file, or a message and NULL */
+static ptls_ledger *open_ledger(const ptls_state *st, int readonly)
+{
+	ptls_ledger *l;
+	char *err = NULL;
+
+	if (*st->ledger_file == '\0') {
+		fprintf(stderr, "postern-tls: ledger_file is not set (postern-tls.conf(5))\n");
+		return NULL;
+	}
+	if ((l = ptls_ledger_open(st->ledger_file, readonly, 10000, &err)) == NULL) {
+		fprintf(stderr, "postern-tls: %s\n", err);
+		pn_free(err);
+	}
+	return l;
+}
+
+/* tls_logging_off - 1 when Postfix says smtp_tls_loglevel = 0
+ *
+ * Postfix then logs no "TLS connection established" line and every
+ * delivery would be counted as plain text: refuse rather than fill the
+ * ledger with false failures. When postconf cannot be asked (a log from
+ * another host) the run goes on with a warning.
+ */
+static int tls_logging_off(const char *postfix_dir)
+{
+	char *v = pn_postconf(postfix_dir, "-hx", "smtp_tls_loglevel");
+	int off;
+
+	if (v == NULL) {
+		fprintf(stderr, "postern-tls: ledger: warning: cannot run postconf%s%s: make sure "
+			"Postfix's smtp_tls_loglevel is 1 or more, or TLS deliveries count as plain "
+			"text\n", postfix_dir ? " -c " : "", postfix_dir ? postfix_dir : "");
+		return 0;
+	}
+	off = strtol(v, NULL, 10) <= 0;
+	pn_free(v);
+	if (off)
+		fprintf(stderr, "postern-tls: ledger: Postfix's smtp_tls_loglevel is 0%s%s: Postfix "
+			"does not log its TLS sessions and every delivery would count as plain text; "
+			"set smtp_tls_loglevel = 1 (postconf -e) and reload Postfix\n",
+			postfix_dir ? " in " : "", postfix_dir ? postfix_dir : "");
+	return off;
+}
+
+/* tool_ledger - Postfix's log into the ledger, from where the last run stopped */
+static int tool_ledger(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"follow", no_argument, NULL, 'f'},
+		{"interval", required_argument, NULL, 'i'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"postfix-config", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0}
+	};
+	const ptls_state *st = state;
+	const char *postfix_dir = NULL;
+	ptls_logread_stats stats;
+	ptls_ledger *l;
+	struct sigaction sa;
+	char *err = NULL, *end;
+	long interval = 1;
+	int ch, i, follow = 0, quiet = 0, rc = 0;
+
+	(void)cfg;
+	optind = 0;	/* glibc: start afresh, so options may follow operands */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': follow = 1; break;
+		case 'q': quiet = 1; break;
+		case 'p': postfix_dir = optarg; break;
+		case 'i':
+			interval = strtol(optarg, &end, 10);
+			if (*end || interval < 1 || interval > 3600) {
+				fprintf(stderr, "postern-tls: ledger: --interval wants 1..3600 seconds\n");
+				return EX_USAGE;
+			}
+			break;
+		default: return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "usage: postern-tls ledger [--follow [--interval S]] [--quiet] "
+			"[--postfix-config DIR] MAILLOG...\n");
+		return EX_USAGE;
+	}
+	if (tls_logging_off(postfix_dir))
+		return EX_CONFIG;
+	if ((l = open_ledger(st, 0)) == NULL)
+		return EX_CANTCREAT;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	do {
+		for (i = optind; i < argc && !ledger_stop; i++) {
+			if (ptls_logread(l, argv[i], st->policy, st->ledger_all, time(NULL), &stats,
+					 &err) < 0) {
+				fprintf(stderr, "postern-tls: ledger: %s\n", err);
+				pn_free(err);
+				err = NULL;
+				rc = EX_IOERR;
+				continue;
+			}
+			if (stats.rotated_lost)
+				fprintf(stderr, "postern-tls: ledger: %s was rotated and %s.1 is not "
+					"the file read before: its last lines are not counted\n",
+					argv[i], argv[i]);
+			if (!quiet && (!follow || stats.counted))
+				printf("%s: %llu lines, %llu deliveries counted%s\n", argv[i],
+				       stats.lines, stats.counted, stats.skipped ? ", overlong lines "
+				       "skipped" : "");
+			fflush(stdout);
+		}
+		if (follow && !ledger_stop)
+			sleep((unsigned)interval);	/* a signal ends the sleep */
+	} while (follow && !ledger_stop);
+	ptls_ledger_close(l);
+	return rc;
+}
+
+/* parse_day - "YYYY-MM-DD", or "Nd" (N days before today, UTC); 0 when neither */
+static int parse_day(const char *arg, time_t now, char day[11])
+{
+	struct tm tm;
+	char *end;
+	long n;
+	int i;
+
+	if (strlen(arg) == 10 && arg[4] == '-' && arg[7] == '-') {
+		for (i = 0; i < 10; i++)
+			if (i != 4 && i != 7 && !isdigit((unsigned char)arg[i]))
+				return 0;
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(arg, "%Y-%m-%d", &tm) == NULL)
+			return 0;
+		memcpy(day, arg, 11);
+		return 1;
+	}
+	n = strtol(arg, &end, 10);
+	if (end == arg || strcmp(end, "d") != 0 || n < 0 || n > 36500)
+		return 0;
+	ptls_ml_day(now - (time_t)n * 86400, day);
+	return 1;
+}
+
+/* tool_report - the ledger per partner and direction */
+static int tool_report(const pn_config *cfg, void *state, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"partner", required_argument, NULL, 'p'},
+		{"format", required_argument, NULL, 'f'},
+		{"report-id", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0}
+	};
+	const ptls_state *st = state;
+	ptls_report_opts o;
+	ptls_ledger *l;
+	char since[11], until[11], host[256], *partner = NULL, *contact = NULL;
+	char *err = NULL;
+	int ch, rc;
+
+	(void)cfg;
+	memset(&o, 0, sizeof(o));
+	o.now = time(NULL);
+	optind = 0;	/* glibc: start afresh, so options may follow operands */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+		case 'u':
+			if (!parse_day(optarg, o.now, ch == 's' ? since : until)) {
+				fprintf(stderr, "postern-tls: report: --%s wants YYYY-MM-DD or Nd "
+					"(N days ago), not \"%s\"\n", ch == 's' ? "since" : "until",
+					optarg);
+				pn_free(partner);
+				return EX_USAGE;
+			}
+			if (ch == 's')
+				o.since = since;
+			else
+				o.until = until;
+			break;
+		case 'p':
+			pn_free(partner);
+			if ((partner = pn_domain_normalise(optarg)) == NULL) {
+				fprintf(stderr, "postern-tls: report: --partner: \"%s\" is no domain "
+					"name\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'f':
+			if ((o.format = ptls_report_format_parse(optarg)) < 0) {
+				fprintf(stderr, "postern-tls: report: --format wants text, json or "
+					"rfc8460\n");
+				pn_free(partner);
+				return EX_USAGE;
+			}
+			break;
+		case 'r': o.report_id = optarg; break;
+		default:
+			pn_free(partner);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: postern-tls report [--since DATE] [--until DATE] "
+			"[--partner DOMAIN] [--format text|json|rfc8460]\n");
+		pn_free(partner);
+		return EX_USAGE;
+	}
+	if ((l = open_ledger(st, 1)) == NULL) {
+		pn_free(partner);
+		return EX_NOINPUT;
+	}
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	o.partner = partner;
+	o.policy = st->policy;
+	o.organization = *st->report_organization ? st->report_organization : host;
+	if (*st->report_contact)
+		o.contact = st->report_contact;
+	else
+		o.contact = contact = pn_asprintf("postmaster@%s", host);
+	rc = ptls_report(l, &o, stdout, &err);
+	if (rc < 0) {
+		fprintf(stderr, "postern-tls: report: %s\n", err);
+		pn_free(err);
+	}
+	ptls_ledger_close(l);
+	pn_free(partner);
+	pn_free(contact);
+	return rc < 0 ? EX_IOERR : 0;
+}
+
 static const pn_tool ptls_tools[] = {
 	{"test", "--from ADDR --rcpt ADDR [--tls-version V --cipher C --bits N --cert-subject S "
 	 "--cert-issuer I --verify V --client IP]",
@@ -336,6 +593,11 @@ static const pn_tool ptls_tools[] = {
 	{"sts", "DOMAIN",
 	 "fetch DOMAIN's MTA-STS policy now (TXT, HTTPS), cache it and print Postfix's answer",
 	 tool_sts},
+	{"ledger", "[--follow [--interval S]] [--quiet] [--postfix-config DIR] MAILLOG...",
+	 "count outbound deliveries from Postfix's log into the ledger (from where the last run "
+	 "stopped)", tool_ledger},
+	{"report", "[--since DATE] [--until DATE] [--partner DOMAIN] [--format text|json|rfc8460]",
+	 "the ledger per partner and direction: for people, scripts, or RFC 8460", tool_report},
 	{NULL, NULL, NULL, NULL}
 };
 

@@ -28,7 +28,9 @@
 
 #include <pthread.h>
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 static const pn_param ptls_params[] = {
 	{"policy_file", PN_PARAM_STR, "/etc/postern/tls_policy", 0, 0, NULL,
@@ -73,6 +75,14 @@ static const pn_param ptls_params[] = {
 	 "how long a cached policy is used before its TXT id is checked again"},
 	{"sts_cache_size", PN_PARAM_INT, "10000", 10, 1000000, NULL,
 	 "domains kept in the MTA-STS cache"},
+	{"ledger_file", PN_PARAM_STR, "", 0, 0, NULL,
+	 "SQLite file counting TLS sessions per partner, direction and day (empty: no ledger)"},
+	{"ledger_partners", PN_PARAM_ENUM, "policy", 0, 0, "policy|all",
+	 "which domains the ledger counts: those a policy line covers, or all"},
+	{"report_organization", PN_PARAM_STR, "", 0, 0, NULL,
+	 "organization-name of RFC 8460 reports (empty: this host's name)"},
+	{"report_contact", PN_PARAM_STR, "", 0, 0, NULL,
+	 "contact-info of RFC 8460 reports (empty: postmaster@ this host's name)"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -155,6 +165,11 @@ static void *ptls_load(const pn_config *cfg, char **err)
 			return NULL;
 		}
 	}
+	st->ledger_file = pn_config_str(cfg, "ledger_file");
+	st->ledger_all = strcmp(pn_config_str(cfg, "ledger_partners"), "all") == 0;
+	st->report_organization = pn_config_str(cfg, "report_organization");
+	st->report_contact = pn_config_str(cfg, "report_contact");
+	pthread_mutex_init(&st->ledger_lock, NULL);
 	return st;
 }
 
@@ -165,6 +180,8 @@ static void ptls_unload(void *state)
 
 	ptls_sts_free(st->sts);
 	ptls_policy_free(st->policy);
+	ptls_ledger_close(st->ledger);
+	pthread_mutex_destroy(&st->ledger_lock);
 	pn_free(st);
 }
 
@@ -265,11 +282,58 @@ static void note_decision(pn_msg *m, const ptls_decision *d, const ptls_facts *f
 	pn_free(facts);
 }
 
+/* Log the first failure to write the ledger, then one in this many */
+#define LEDGER_LOG_EVERY 1000
+
+/* count_inbound - the MAIL decision in the ledger (partner: the sender's domain)
+ *
+ * The handle is opened at first use, in the serving worker only (load()
+ * also runs for `check` and the tools). A write waits at most 2 s for
+ * the log reader's transaction; a count that still fails is logged and
+ * the mail goes on: the ledger never delays delivery beyond that.
+ */
+static void count_inbound(ptls_state *st, const ptls_decision *d, const ptls_facts *f)
+{
+	ptls_ledger_row row;
+	char day[11], *err = NULL, *why = NULL;
+	int ok;
+
+	if (*st->ledger_file == '\0' || d->domain == NULL || *d->domain == '\0'
+	    || (d->policy == NULL && !st->ledger_all))
+		return;
+	memset(&row, 0, sizeof(row));
+	ptls_ml_day(time(NULL), day);
+	row.day = day;
+	row.partner = d->domain;
+	row.direction = "inbound";
+	row.result = d->policy == NULL ? "accepted" : d->failed == 0 ? "compliant"
+		     : (d->verdict == PN_REJECT || d->verdict == PN_TEMPFAIL) ? "refused" : "violated";
+	row.tls = f->version ? f->version : "none";
+	row.cipher = f->version && f->cipher ? f->cipher : "";
+	row.trust = f->version == NULL ? "none" : ptls_verified(f) ? "verified" : "unverified";
+	row.failure = "";
+	row.mx_host = "";
+	if (d->failed && d->required)
+		why = pn_asprintf("requires %s; seen %s", d->required, d->seen ? d->seen : "");
+	row.detail = why ? why : "";
+	row.n = 1;
+	pthread_mutex_lock(&st->ledger_lock);
+	if (st->ledger == NULL)
+		st->ledger = ptls_ledger_open(st->ledger_file, 0, 2000, &err);
+	ok = st->ledger && ptls_ledger_add(st->ledger, &row, err ? NULL : &err) == 0;
+	if (!ok && st->ledger_errors++ % LEDGER_LOG_EVERY == 0)
+		pn_log(PN_LOG_WARN, "tls: ledger: count for %s lost (%lu so far): %s", d->domain,
+		       st->ledger_errors, err ? err : "error");
+	pthread_mutex_unlock(&st->ledger_lock);
+	pn_free(err);
+	pn_free(why);
+}
+
 /* decide - run the engine at MAIL or RCPT, log, and turn the decision into a verdict */
 static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr *a, int ok,
 			 const char *path)
 {
-	const ptls_state *st = pn_snapshot_state(c->snap);
+	ptls_state *st = pn_snapshot_state(c->snap);
 	ptls_facts f;
 	ptls_decision d;
 	pn_verdict v;
@@ -283,6 +347,8 @@ static pn_verdict decide(pn_conn *c, pn_msg *m, ptls_stage stage, const pn_addr 
 		pn_free(line);
 	}
 	note_decision(m, &d, &f);
+	if (stage == PTLS_STAGE_MAIL)
+		count_inbound(st, &d, &f);
 	pn_metric_inc(PN_M_TLS_POLICY, d.policy == NULL ? (d.verdict == PN_TEMPFAIL ? PN_MT_ERROR
 			: PN_MT_NONE) : d.failed == 0 ? PN_MT_PASS : PN_MT_REJECT + d.policy->action);
 	v = d.verdict;

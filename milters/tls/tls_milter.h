@@ -42,6 +42,13 @@
  *	the tls member's state). A changed policy_socketmap path is logged
  *	and takes effect after a restart, as the milter socket does.
  *
+ *	Ledger: with ledger_file set, every decision at MAIL on a sender
+ *	domain that a policy line covers (every domain with ledger_partners
+ *	= all) adds one inbound count to the ledger (ledger.h): compliant,
+ *	violated (accepted: hold, tag, log), refused (reject, tempfail) or,
+ *	without a policy, accepted; with the session's TLS version, cipher
+ *	and whether the client certificate was verified.
+ *
  *	MAIL and RCPT decide on the canonical envelope address of the shared
  *	context (m->sender_canon, r->canon: the MTA's {mail_addr} and
  *	{rcpt_addr} when sent, else the parsed path), see decide.h.
@@ -52,8 +59,11 @@
 #ifndef PTLS_TLS_MILTER_H
 #define PTLS_TLS_MILTER_H
 
+#include <pthread.h>
+
 #include "common/milter/engine.h"
 #include "milters/tls/decide.h"
+#include "milters/tls/ledger.h"
 #include "milters/tls/policy.h"
 
 typedef struct ptls_state {
@@ -68,6 +78,13 @@ typedef struct ptls_state {
 	long long socketmap_idle_ms;
 	struct ptls_sts *sts;		/* MTA-STS (sts.h), NULL when sts_enable = no */
 	int sts_all_domains;		/* MTA-STS also for domains without a policy line */
+	const char *ledger_file;	/* empty: no ledger (points into the config) */
+	int ledger_all;			/* ledger_partners = all */
+	const char *report_organization, *report_contact;
+	/* the milter's ledger handle, opened at first count, behind the lock */
+	pthread_mutex_t ledger_lock;
+	ptls_ledger *ledger;
+	unsigned long ledger_errors;
 } ptls_state;
 
 extern const pn_engine ptls_engine;
