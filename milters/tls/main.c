@@ -507,7 +507,6 @@ static int tool_report(const pn_config *cfg, void *state, int argc, char **argv)
 	char *err = NULL;
 	int ch, rc;
 
-	(void)cfg;
 	memset(&o, 0, sizeof(o));
 	o.now = time(NULL);
 	optind = 0;	/* glibc: start afresh, so options may follow operands */
@@ -564,6 +563,8 @@ static int tool_report(const pn_config *cfg, void *state, int argc, char **argv)
 	host[sizeof(host) - 1] = '\0';
 	o.partner = partner;
 	o.policy = st->policy;
+	if (pn_config_bool(cfg, "sts_enable"))
+		o.sts_cache_file = pn_config_str(cfg, "sts_cache_file");
 	o.organization = *st->report_organization ? st->report_organization : host;
 	if (*st->report_contact)
 		o.contact = st->report_contact;

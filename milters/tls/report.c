@@ -9,6 +9,7 @@
 #include "milters/tls/report.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "milters/tls/sts.h"
 
 #include <json-c/json.h>
 #include <openssl/rand.h>
@@ -243,6 +244,34 @@ static int in_array(json_object *a, const char *s)
 	return 0;
 }
 
+/* sts_policy - the partner's MTA-STS policy in the daemon's cache, when
+ * no static rule wins over it (a line with outbound=sts, or none); NULL
+ * otherwise or when nothing is cached (free with ptls_sts_policy_free) */
+static ptls_sts_policy *sts_policy(const ptls_report_opts *o, const char *domain)
+{
+	const ptls_policy *rule = o->policy ? ptls_policy_lookup(o->policy, domain) : NULL;
+	ptls_sts_policy *sp = NULL;
+	char id[PTLS_STS_ID_MAX + 1];
+
+	if (o->sts_cache_file == NULL || *o->sts_cache_file == '\0' || (rule && !rule->sts))
+		return NULL;
+	if (ptls_sts_cache_lookup(o->sts_cache_file, domain, &sp, id) != 1)
+		return NULL;
+	return sp;
+}
+
+/* sts_strings - the policy as published, one field a line (RFC 8460 4.4) */
+static json_object *sts_strings(const ptls_sts_policy *sp)
+{
+	json_object *a = json_object_new_array();
+	char *text = ptls_sts_policy_text(sp), *line, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		json_object_array_add(a, json_object_new_string(line));
+	pn_free(text);
+	return a;
+}
+
 /* report_rfc8460 - the aggregate report (RFC 8460 section 4) over outbound sessions */
 static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, const char *first)
 {
@@ -273,6 +302,7 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 	pn_free(id);
 	for (p = 0; p < rs->count; p = end_of(rs, p, 0)) {
 		json_object *entry, *pol, *sum, *details, *mx;
+		ptls_sts_policy *sts;
 		long long ok = 0, failed = 0;
 		int any = 0;
 
@@ -285,15 +315,21 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 		sum = json_object_new_object();
 		details = json_object_new_array();
 		mx = json_object_new_array();
-		json_object_object_add(pol, "policy-type", json_object_new_string("no-policy-found"));
-		json_object_object_add(pol, "policy-string", policy_strings(o, rs->v[p].partner));
+		sts = sts_policy(o, rs->v[p].partner);
+		json_object_object_add(pol, "policy-type",
+				       json_object_new_string(sts ? "sts" : "no-policy-found"));
+		json_object_object_add(pol, "policy-string",
+				       sts ? sts_strings(sts) : policy_strings(o, rs->v[p].partner));
 		json_object_object_add(pol, "policy-domain", json_object_new_string(rs->v[p].partner));
+		/* RFC 8460 4.4: for "sts", mx-host lists the policy's mx patterns */
+		for (k = 0; sts && k < sts->mx_count; k++)
+			json_object_array_add(mx, json_object_new_string(sts->mx[k]));
 		for (k = p; k < end_of(rs, p, 0); k++) {
 			const row *x = &rs->v[k];
 			json_object *d = NULL;
 			if (strcmp(x->direction, "outbound") != 0)
 				continue;
-			if (*x->mx_host && !in_array(mx, x->mx_host))
+			if (!sts && *x->mx_host && !in_array(mx, x->mx_host))
 				json_object_array_add(mx, json_object_new_string(x->mx_host));
 			if (*x->failure == '\0') {
 				if (strcmp(x->result, "delivered") == 0 && strcmp(x->tls, "none") != 0)
@@ -344,6 +380,8 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 		json_object_object_add(entry, "summary", sum);
 		json_object_object_add(entry, "failure-details", details);
 		json_object_array_add(policies, entry);
+		if (sts)
+			ptls_sts_policy_free(sts);
 	}
 	json_object_object_add(top, "policies", policies);
 	pn_free(start);

@@ -36,9 +36,14 @@
  *	its ledger row has a failure (an RFC 8460 result type), plain-text
  *	deliveries included ("starttls-not-supported"); deferrals for other
  *	reasons (a refused connection) are no TLS session and not counted.
- *	policy-type is "no-policy-found" (Postern's rules are no published
- *	policy: the static rule that applies, from o->policy, is described
- *	in policy-string as "key: value" lines). Dates are RFC 3339 UTC:
+ *	policy-type is "sts" when the partner's MTA-STS policy applied (no
+ *	static rule wins: its line says outbound=sts, or there is none) and
+ *	o->sts_cache_file holds it: policy-string is the policy as published
+ *	and mx-host its mx patterns (RFC 8460 4.4). Otherwise it is
+ *	"no-policy-found" (Postern's rules are no published policy: the
+ *	static rule that applies, from o->policy, is described in
+ *	policy-string as "key: value" lines, and mx-host lists the MX hosts
+ *	the sessions went to). Dates are RFC 3339 UTC:
  *	since 00:00:00Z to until 23:59:59Z (without since: the first day in
  *	the ledger; without until: today). o->report_id, when NULL, is made
  *	from the range, the organisation and 64 random bits.
@@ -66,6 +71,7 @@ typedef struct ptls_report_opts {
 	const char *contact;		/* RFC 8460 contact-info */
 	const char *report_id;		/* NULL: made up */
 	const ptls_policy_set *policy;	/* for policy-string; may be NULL */
+	const char *sts_cache_file;	/* MTA-STS cache (sts.h) for policy-type "sts", or NULL */
 	time_t now;
 } ptls_report_opts;
 

@@ -16,6 +16,7 @@ session; an enforce policy that does not list the MX is deferred with
 Postfix's certificate reason; a static partner rule wins over the
 partner's published policy; and the daemon logs which MTA-STS policy
 it answered from."""
+import json
 import os
 import re
 import shutil
@@ -83,6 +84,7 @@ def setup():
         "sts_cache_file": os.path.join(base, "mta-sts.cache"),
         "sts_lookup_timeout": "10s",
         "sts_fetch_timeout": "10s",
+        "ledger_file": os.path.join(base, "ledger.db"),
     }).start()
     pf.settings["smtp_tls_policy_maps"] = f"socketmap:unix:{smap}:postfix"
     pf.route("enforce.test", S["mx13"])
@@ -155,6 +157,28 @@ def a_static_rule_wins_over_the_published_policy():
     check_eq(status, "deferred", "status")
     assert reason.startswith("Cannot start TLS: handshake failure"), reason
     assert S["web"].hits.get("static.test") is None, S["web"].hits
+
+
+@test
+def the_rfc8460_report_names_the_published_policy_where_it_applied():
+    # the ledger reads the sending Postfix's own log of the sessions above
+    d, pf = S["d"], S["pf"]
+    r = d.run("ledger", "--postfix-config", pf.config_dir, pf.maillog)
+    check_eq(r.returncode, 0, f"ledger: {r.stderr}")
+    r = d.run("report", "--format", "rfc8460")
+    check_eq(r.returncode, 0, f"report: {r.stderr}")
+    pol = {p["policy"]["policy-domain"]: p for p in json.loads(r.stdout)["policies"]}
+    enforce = pol["enforce.test"]["policy"]
+    check_eq(enforce["policy-type"], "sts", "enforce.test policy-type")
+    check_eq(enforce["mx-host"], ["mx.postern.test", "*.enforce.test"], "enforce.test mx-host")
+    assert "mode: enforce" in enforce["policy-string"], enforce["policy-string"]
+    check_eq(pol["enforce.test"]["summary"]["total-successful-session-count"], 1,
+             "enforce.test sessions delivered over TLS")
+    assert pol["mismatch.test"]["summary"]["total-failure-session-count"] >= 1, pol
+    check_eq(pol["mismatch.test"]["policy"]["policy-type"], "sts", "mismatch.test policy-type")
+    # the static rule won for static.test: no published policy applied
+    check_eq(pol["static.test"]["policy"]["policy-type"], "no-policy-found",
+             "static.test policy-type")
 
 
 if __name__ == "__main__":
