@@ -19,7 +19,7 @@
  *	"NAME KEY" and expects one reply each: "OK VALUE", "NOTFOUND ",
  *	"TEMP REASON", "TIMEOUT REASON" or "PERM REASON". With
  *
- *	    smtp_tls_policy_maps = socketmap:unix:postern/tls-policy.sock:postfix
+ *	    smtp_tls_policy_maps = socketmap:unix:postern/tls/policy.sock:postfix
  *
  *	NAME is "postfix" and KEY is what Postfix's smtp(8) looks up in a
  *	policy table: the next-hop domain, then its parents as ".domain"
