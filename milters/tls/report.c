@@ -260,6 +260,29 @@ static ptls_sts_policy *sts_policy(const ptls_report_opts *o, const char *domain
 	return sp;
 }
 
+/*
+ * testing_failure - what a session delivered under an MTA-STS policy in
+ * testing mode would have failed on: Postfix was told no policy (RFC 8461
+ * 5: testing only reports), so the ledger has no failure for it, but the
+ * report to the partner counts it (RFC 8460 4.3)
+ */
+static void testing_failure(const ptls_sts_policy *sp, const row *x, const char **failure,
+			    const char **detail)
+{
+	if (strcmp(x->result, "delivered") != 0)
+		return;
+	if (strcmp(x->tls, "none") == 0) {
+		*failure = "starttls-not-supported";
+		*detail = "delivered in plain text under an MTA-STS policy in testing mode";
+	} else if (*x->mx_host && !ptls_sts_mx_match(sp, x->mx_host)) {
+		*failure = "validation-failure";
+		*detail = "MX host not listed in the MTA-STS policy (testing mode)";
+	} else if (strcmp(x->trust, "verified") != 0 && strcmp(x->trust, "trusted") != 0) {
+		*failure = "certificate-not-trusted";
+		*detail = "certificate not trusted (MTA-STS policy in testing mode)";
+	}
+}
+
 /* sts_strings - the policy as published, one field a line (RFC 8460 4.4) */
 static json_object *sts_strings(const ptls_sts_policy *sp)
 {
@@ -326,12 +349,15 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 			json_object_array_add(mx, json_object_new_string(sts->mx[k]));
 		for (k = p; k < end_of(rs, p, 0); k++) {
 			const row *x = &rs->v[k];
+			const char *failure = x->failure, *detail = x->detail;
 			json_object *d = NULL;
 			if (strcmp(x->direction, "outbound") != 0)
 				continue;
+			if (*failure == '\0' && sts && sts->mode == PTLS_STS_MODE_TESTING)
+				testing_failure(sts, x, &failure, &detail);
 			if (!sts && *x->mx_host && !in_array(mx, x->mx_host))
 				json_object_array_add(mx, json_object_new_string(x->mx_host));
-			if (*x->failure == '\0') {
+			if (*failure == '\0') {
 				if (strcmp(x->result, "delivered") == 0 && strcmp(x->tls, "none") != 0)
 					ok += x->n;
 				continue;
@@ -341,7 +367,7 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 			for (f = 0; f < json_object_array_length(details); f++) {
 				json_object *e = json_object_array_get_idx(details, f), *v;
 				json_object_object_get_ex(e, "result-type", &v);
-				if (strcmp(json_object_get_string(v), x->failure) != 0)
+				if (strcmp(json_object_get_string(v), failure) != 0)
 					continue;
 				if (!json_object_object_get_ex(e, "receiving-mx-hostname", &v))
 					v = NULL;
@@ -349,7 +375,7 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 					continue;
 				if (!json_object_object_get_ex(e, "failure-reason-code", &v))
 					v = NULL;
-				if (strcmp(v ? json_object_get_string(v) : "", x->detail) != 0)
+				if (strcmp(v ? json_object_get_string(v) : "", detail) != 0)
 					continue;
 				d = e;
 				break;
@@ -363,14 +389,14 @@ static json_object *report_rfc8460(const rows *rs, const ptls_report_opts *o, co
 				continue;
 			}
 			d = json_object_new_object();
-			json_object_object_add(d, "result-type", json_object_new_string(x->failure));
+			json_object_object_add(d, "result-type", json_object_new_string(failure));
 			if (*x->mx_host)
 				json_object_object_add(d, "receiving-mx-hostname",
 						       json_object_new_string(x->mx_host));
 			json_object_object_add(d, "failed-session-count", json_object_new_int64(x->n));
-			if (*x->detail)
+			if (*detail)
 				json_object_object_add(d, "failure-reason-code",
-						       json_object_new_string(x->detail));
+						       json_object_new_string(detail));
 			json_object_array_add(details, d);
 		}
 		json_object_object_add(pol, "mx-host", mx);

@@ -39,7 +39,10 @@
  *	policy-type is "sts" when the partner's MTA-STS policy applied (no
  *	static rule wins: its line says outbound=sts, or there is none) and
  *	o->sts_cache_file holds it: policy-string is the policy as published
- *	and mx-host its mx patterns (RFC 8460 4.4). Otherwise it is
+ *	and mx-host its mx patterns (RFC 8460 4.4); under a policy in
+ *	testing mode a delivery in plain text, to an MX the policy does not
+ *	list or with an untrusted certificate counts as the failure enforce
+ *	would have refused (Postfix was not told the policy). Otherwise it is
  *	"no-policy-found" (Postern's rules are no published policy: the
  *	static rule that applies, from o->policy, is described in
  *	policy-string as "key: value" lines, and mx-host lists the MX hosts

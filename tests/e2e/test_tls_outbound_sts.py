@@ -36,13 +36,14 @@ from smtp import build_message, send  # noqa: E402
 from sts_servers import DNSMASQ, Dns, PolicyServer, policy_cert  # noqa: E402
 
 S = {}
-DOMAINS = ["enforce.test", "mismatch.test", "static.test"]
+DOMAINS = ["enforce.test", "mismatch.test", "static.test", "testing.test"]
 ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.test\n"
            "max_age: 86400\n")
 POLICY = """\
 enforce.test   outbound=sts
 mismatch.test  outbound=sts
 static.test    outbound=encrypt min_version=TLSv1.3
+testing.test   outbound=sts
 """
 
 
@@ -57,6 +58,9 @@ def setup():
     web.policies["enforce.test"] = ENFORCE
     web.policies["mismatch.test"] = ENFORCE.replace("mx.postern.test", "mx.other.test")
     web.policies["static.test"] = ENFORCE
+    # testing mode, and a policy that does not list the MX
+    web.policies["testing.test"] = ENFORCE.replace("mode: enforce", "mode: testing").replace(
+        "mx.postern.test", "mx.other.test").replace("*.enforce.test", "*.testing.test")
     web.start()
     S["dns"] = Dns(os.path.join(d, "dns")).start(
         txt={f"_mta-sts.{x}": "v=STSv1; id=1" for x in DOMAINS},
@@ -90,6 +94,7 @@ def setup():
     pf.route("enforce.test", S["mx13"])
     pf.route("mismatch.test", S["mx13"])
     pf.route("static.test", S["mx12"])
+    pf.route("testing.test", S["mx13"])
     pf.start()
 
 
@@ -160,6 +165,14 @@ def a_static_rule_wins_over_the_published_policy():
 
 
 @test
+def testing_policy_delivers_what_enforce_would_defer():
+    qid = submit("b@testing.test")
+    status, _ = outcome(qid)
+    check_eq(status, "sent", "status")
+    S["d"].wait_for_log("socketmap: testing.test: MTA-STS")
+
+
+@test
 def the_rfc8460_report_names_the_published_policy_where_it_applied():
     # the ledger reads the sending Postfix's own log of the sessions above
     d, pf = S["d"], S["pf"]
@@ -176,6 +189,12 @@ def the_rfc8460_report_names_the_published_policy_where_it_applied():
              "enforce.test sessions delivered over TLS")
     assert pol["mismatch.test"]["summary"]["total-failure-session-count"] >= 1, pol
     check_eq(pol["mismatch.test"]["policy"]["policy-type"], "sts", "mismatch.test policy-type")
+    # testing: delivered, and reported as what enforce would have refused
+    testing = pol["testing.test"]
+    check_eq(testing["policy"]["policy-type"], "sts", "testing.test policy-type")
+    check_eq(testing["summary"]["total-failure-session-count"], 1, "testing.test failures")
+    check_eq([d["result-type"] for d in testing["failure-details"]], ["validation-failure"],
+             "testing.test failure type")
     # the static rule won for static.test: no published policy applied
     check_eq(pol["static.test"]["policy"]["policy-type"], "no-policy-found",
              "static.test policy-type")
