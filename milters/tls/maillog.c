@@ -126,6 +126,23 @@ static int stamp_rfc3339(span *s, time_t *when)
 	return 1;
 }
 
+/* local_time_in - the local time of day and date of when in that year
+ * (tm_year) */
+static time_t local_time_in(const struct tm *when, int year)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year;
+	tm.tm_mon = when->tm_mon;
+	tm.tm_mday = when->tm_mday;
+	tm.tm_hour = when->tm_hour;
+	tm.tm_min = when->tm_min;
+	tm.tm_sec = when->tm_sec;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
 /* stamp_classic - "Dec  5 10:41:32" in local time, the year guessed from now */
 static int stamp_classic(span *s, time_t now, time_t *when)
 {
@@ -150,26 +167,14 @@ static int stamp_classic(span *s, time_t now, time_t *when)
 	    || (se = digits(s, 2)) < 0 || se > 60)
 		return 0;
 	localtime_r(&now, &nowtm);
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = nowtm.tm_year;
 	tm.tm_mon = mon;
 	tm.tm_mday = (int)d;
 	tm.tm_hour = (int)h;
 	tm.tm_min = (int)mi;
 	tm.tm_sec = (int)se;
-	tm.tm_isdst = -1;
-	t = mktime(&tm);
-	if (t != (time_t)-1 && t > now + 86400) {	/* December's lines read in January */
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_year = nowtm.tm_year - 1;
-		tm.tm_mon = mon;
-		tm.tm_mday = (int)d;
-		tm.tm_hour = (int)h;
-		tm.tm_min = (int)mi;
-		tm.tm_sec = (int)se;
-		tm.tm_isdst = -1;
-		t = mktime(&tm);
-	}
+	t = local_time_in(&tm, nowtm.tm_year);
+	if (t != (time_t)-1 && t > now + 86400)	/* December's lines read in January */
+		t = local_time_in(&tm, nowtm.tm_year - 1);
 	if (t == (time_t)-1)
 		return 0;
 	*when = t;

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon, suite_mode  # noqa: E402
+from mta import stop_each  # noqa: E402
 from partners import ReceivingPostfix, SendingPostfix  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
@@ -75,24 +76,9 @@ def setup(kind):
 
 
 def teardown():
-    errors = []
-    for fn in [S["pf"].shutdown] if "pf" in S else []:
-        try:
-            fn()
-        except Exception as e:
-            errors.append(e)
-    for mx in S.get("mx", []):
-        try:
-            mx.shutdown()
-        except Exception as e:
-            errors.append(e)
-    for fn in ([S["sink"].stop] if "sink" in S else []) + ([S["d"].stop] if "d" in S else []):
-        try:
-            fn()
-        except Exception as e:
-            errors.append(e)
-    if errors:
-        raise errors[0]
+    stop_each(S["pf"].shutdown if "pf" in S else None,
+              *[mx.shutdown for mx in S.get("mx", [])],
+              S["sink"].stop if "sink" in S else None, S["d"].stop if "d" in S else None)
 
 
 def submit(rcpt, subject):

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq  # noqa: E402
 from certs import make_pki  # noqa: E402
 from daemon import Daemon  # noqa: E402
+from mta import stop_each  # noqa: E402
 from partners import ReceivingPostfix, SendingPostfix  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
@@ -99,23 +100,12 @@ def setup():
 
 
 def teardown():
-    errors = []
-    for k in ("pf", "mx13", "mx12"):
-        if S.get(k):
-            try:
-                S[k].shutdown()
-            except Exception as e:
-                errors.append(e)
-    for k in ("sink", "d", "web", "dns"):
-        if S.get(k):
-            try:
-                S[k].stop()
-            except Exception as e:
-                errors.append(e)
-    if S.get("dir"):
-        shutil.rmtree(S["dir"], ignore_errors=True)
-    if errors:
-        raise errors[0]
+    try:
+        stop_each(*[S[k].shutdown for k in ("pf", "mx13", "mx12") if S.get(k)],
+                  *[S[k].stop for k in ("sink", "d", "web", "dns") if S.get(k)])
+    finally:
+        if S.get("dir"):
+            shutil.rmtree(S["dir"], ignore_errors=True)
 
 
 def submit(rcpt):
