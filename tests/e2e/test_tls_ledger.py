@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from tap import test, main, check_eq  # noqa: E402
 from daemon import Daemon  # noqa: E402
-from mta import stop_all  # noqa: E402
+from mta import stop_each  # noqa: E402
 from partners import ReceivingPostfix, SendingPostfix  # noqa: E402
 from sink import Sink  # noqa: E402
 from smtp import build_message, send  # noqa: E402
@@ -79,8 +79,8 @@ def setup():
 
 
 def teardown():
-    stop_all(S.get("pf"), S.get("sink"),
-             [S[n] for n in ("d", "mx13", "mxnone", "mx12") if n in S])
+    stop_each(*[S[n].shutdown for n in ("pf", "mx13", "mxnone", "mx12") if n in S],
+              *[S[n].stop for n in ("sink", "d") if n in S])
 
 
 def submit(sender, rcpt, starttls=True):
