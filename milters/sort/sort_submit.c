@@ -124,8 +124,8 @@ static int via_sendmail(sort_submit *sb, const char *from, char **rcpts, size_t 
 	}
 	if (pid == 0) {
 		dup2(fds[0], 0);
-		/* sendmail gets the message, not the daemon's sockets and files */
-		closefrom(3);
+		close(fds[0]);
+		close(fds[1]);
 		execv(sb->path, (char *const *)argv);
 		_exit(75);
 	}
