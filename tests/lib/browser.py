@@ -474,12 +474,15 @@ class Browser:
         action()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            new = [f for f in set(os.listdir(self.downloads)) - before
+            now = set(os.listdir(self.downloads)) - before
+            partial = [f for f in now if f.endswith((".crdownload", ".tmp"))]
+            new = [f for f in now
                    if not f.endswith((".crdownload", ".tmp")) and not f.startswith(".")]
-            if new:
-                path = os.path.join(self.downloads, sorted(new)[0])
-                # chromium renames when complete; the size is final then
-                return path
+            # chromium reserves the final name with an empty file while it
+            # writes NAME.crdownload, then renames that over it: the file is
+            # complete only once no partial file is left
+            if new and not partial:
+                return os.path.join(self.downloads, sorted(new)[0])
             time.sleep(0.1)
         shown = ""
         try:
