@@ -160,19 +160,44 @@ static void session_over(void)
 	pthread_mutex_unlock(&sessions_lock);
 }
 
-/* pn_milter_drain - wait up to seconds for every session to close */
+/* Sessions whose message has ended but whose close libmilter has not yet
+ * reported (a client's QUIT in flight) still hold the snapshot: the engines'
+ * last work at unload (the archive's final index pass) runs only when they
+ * let go. Bounded, because Postfix keeps an idle milter connection for the
+ * whole SMTP session. */
+#define DRAIN_IDLE_SESSIONS_MS 2000
+
+/* wait_until - wait on sessions_done while a message (or, with
+ * messages_only 0, a session) is open, until the deadline (sessions_lock held) */
+static void wait_until(const struct timespec *until, int messages_only)
+{
+	while (messages_only ? messages_open > 0 : sessions > 0)
+		if (pthread_cond_timedwait(&sessions_done, &sessions_lock, until) != 0)
+			break;
+}
+
+/* pn_milter_drain - wait up to seconds for every message to end, then a
+ * moment for the sessions that are closing */
 int pn_milter_drain(unsigned seconds)
 {
-	struct timespec until;
+	struct timespec until, idle;
 	unsigned long left;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += seconds;
 	pthread_mutex_lock(&sessions_lock);
-	while (messages_open > 0)
-		if (pthread_cond_timedwait(&sessions_done, &sessions_lock, &until) != 0)
-			break;
+	wait_until(&until, 1);
 	left = messages_open;
+	if (left == 0) {
+		clock_gettime(CLOCK_REALTIME, &idle);
+		idle.tv_sec += DRAIN_IDLE_SESSIONS_MS / 1000;
+		idle.tv_nsec += (DRAIN_IDLE_SESSIONS_MS % 1000) * 1000000L;
+		if (idle.tv_nsec >= 1000000000L) {
+			idle.tv_sec++;
+			idle.tv_nsec -= 1000000000L;
+		}
+		wait_until(&idle, 0);
+	}
 	pthread_mutex_unlock(&sessions_lock);
 	return left == 0 ? 0 : -1;
 }

@@ -33,8 +33,10 @@
  *	internally. pn_milter_drain() waits, after smfi_main() has returned,
  *	until no message is in progress (between MAIL and its end of message
  *	or abort) or seconds have passed: a worker told to stop lets the
- *	messages in progress finish, and does not wait for sessions that are
- *	idle between messages.
+ *	messages in progress finish. Then it waits at most 2 s more for the
+ *	sessions still open (a client's QUIT not yet seen through): they hold
+ *	the engines' state, whose last work (the archive's final index pass)
+ *	runs when they let go. An idle session holds a stop no longer.
  * DIAGNOSTICS
  *	pn_milter_register() returns 0, or -1 when libmilter refuses.
  *	pn_milter_drain() returns 0, or -1 when messages were still in progress.

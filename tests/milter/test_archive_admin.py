@@ -9,10 +9,12 @@
   as well as a syslog line."""
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from tap import test, main, check_eq  # noqa: E402
@@ -35,7 +37,8 @@ def msg(n):
             f"Message-ID: <restart{n}@example.com>\r\n\r\nbody {n}\r\n").encode()
 
 
-def send(n):
+def send(n, quit_after=None):
+    """one message in one session; quit_after(): called before the QUIT"""
     c = mc.MilterClient(D.spec)
     c.negotiate()
     macros = mc.postfix_macros(client_addr="192.0.2.10")
@@ -44,6 +47,8 @@ def send(n):
     c.helo("client.example", macros=macros[mc.SMFIC_HELO])
     try:
         c.transaction("<a@example.com>", ["<b@example.org>"], msg(n), queue_id=f"4RST{n:02d}")
+        if quit_after:
+            quit_after()
     finally:
         c.quit()
 
@@ -64,6 +69,23 @@ def a_clean_restart_applies_nothing_again():
     assert "missing from the index" not in D.log(), D.log()
     send(3)
     D.wait_for_log("4RST03: archive:")
+    D.stop()
+    D.start()
+    assert "missing from the index" not in D.log(), D.log()
+    D.stop()
+
+
+@test
+def a_stop_waits_for_a_session_whose_quit_is_on_its_way():
+    """Postfix ends a message, then its SMTP client leaves: a stop that
+    arrives between the two must still leave the index current."""
+    D.start()
+
+    def stop_first():
+        D.wait_for_log("4RST04: archive:")
+        D.process.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    send(4, quit_after=stop_first)
     D.stop()
     D.start()
     assert "missing from the index" not in D.log(), D.log()
@@ -98,7 +120,7 @@ def get_and_export_reads_are_lines_of_the_access_log_file():
     check_eq(e.returncode, 0, e.stderr)
     s = D.run("search", "--from", "a@example.com")
     exported = len(s.stdout.splitlines())
-    check_eq(exported, 4, f"deliveries: {s.stdout}")
+    check_eq(exported, 5, f"deliveries: {s.stdout}")
     with open(ACCESS) as f:
         lines = f.read().splitlines()
     check_eq(len([x for x in lines if " get: read by user=" in x]), 1, f"get lines: {lines}")
