@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +100,47 @@ static void sendmail_gets_the_null_sender_the_recipients_and_the_message(void **
 	pn_free(spool);
 }
 
+/* A socket or file of the daemon open in sendmail would outlive a reload
+ * and let a compromised sendmail talk on the milter's connections. */
+static void sendmail_inherits_no_descriptor_of_the_daemon(void **state)
+{
+	const char *dir = t_tmpdir("postern-submit");
+	char *spool = pn_asprintf("%s/spool", dir), *err = NULL, *method, *path, *text, *got;
+	int held = open("/dev/null", O_RDONLY), sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	sort_submit *sb;
+	size_t len;
+
+	(void)state;
+	assert_true(held > 2 && sock > 2);
+	path = pn_asprintf("%s/sendmail", dir);
+	text = pn_asprintf("#!/bin/sh\ncat > /dev/null\nfor fd in %d %d; do\n"
+			   "  if [ -e /proc/$$/fd/$fd ]; then echo \"open $fd\"; fi\ndone"
+			   " > %s/fds.tmp\nmv %s/fds.tmp %s/fds\necho run >> %s/calls\n",
+			   held, sock, dir, dir, dir, dir);
+	assert_int_equal(t_write_file(path, text, strlen(text)), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	method = pn_asprintf("sendmail:%s", path);
+	sb = sort_submit_new(spool, method, 10, &err);
+	assert_non_null(sb);
+	assert_int_equal(sort_submit_queue(sb, "", "a@example.net", "Subject: x\n\nhi\n", 15), 0);
+	wait_calls(dir, 1);
+	sort_submit_free(sb);
+	pn_free(text);
+	text = pn_asprintf("%s/fds", dir);
+	got = t_read_file(text, &len);
+	assert_non_null(got);
+	assert_true(t_str_eq(got, ""));
+	/* the daemon's own descriptors stay as they were */
+	assert_true(fcntl(held, F_GETFD) >= 0 && fcntl(sock, F_GETFD) >= 0);
+	close(held);
+	close(sock);
+	pn_free(got);
+	pn_free(text);
+	pn_free(method);
+	pn_free(path);
+	pn_free(spool);
+}
+
 static void a_temporary_failure_keeps_the_file_a_permanent_one_drops_it(void **state)
 {
 	const char *dir = t_tmpdir("postern-submit");
@@ -173,6 +216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sendmail_gets_the_null_sender_the_recipients_and_the_message),
+		cmocka_unit_test(sendmail_inherits_no_descriptor_of_the_daemon),
 		cmocka_unit_test(a_temporary_failure_keeps_the_file_a_permanent_one_drops_it),
 		cmocka_unit_test(the_queue_is_bounded),
 		cmocka_unit_test(malformed_methods_are_refused),
