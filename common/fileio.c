@@ -119,3 +119,17 @@ fail:
 	errno = saved;
 	return -1;
 }
+
+/* descriptors marked one by one where the kernel lacks close_range (< 5.11) */
+#define CLOEXEC_FALLBACK_MAX 4096
+
+/* pn_cloexec_above_stdio - nothing but stdin, stdout, stderr survives exec */
+void pn_cloexec_above_stdio(void)
+{
+	int fd;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (fd = 3; fd < CLOEXEC_FALLBACK_MAX; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}

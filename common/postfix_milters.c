@@ -81,6 +81,7 @@ char *pn_postconf(const char *config_dir, const char *a1, const char *a2)
 	}
 	if (pid == 0) {
 		dup2(fds[1], 1);
+		pn_cloexec_above_stdio();
 		execvp("postconf", (char *const *)argv);
 		_exit(127);
 	}

@@ -17,7 +17,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -92,9 +91,6 @@ int sort_submit_method_valid(const char *method, char **err)
 
 /* ---- sendmail --------------------------------------------------------- */
 
-/* descriptors marked one by one where the kernel lacks close_range (< 5.11) */
-#define CLOEXEC_FALLBACK_MAX 4096
-
 /* via_sendmail - run the binary with the message on its standard input */
 static int via_sendmail(sort_submit *sb, const char *from, char **rcpts, size_t n,
 			const char *msg, size_t len)
@@ -128,12 +124,8 @@ static int via_sendmail(sort_submit *sb, const char *from, char **rcpts, size_t 
 	}
 	if (pid == 0) {
 		dup2(fds[0], 0);
-		/* sendmail gets the message, not the daemon's sockets and files
-		 * (marked, not closed: valgrind keeps descriptors of its own up
-		 * there, and closing them under it breaks the exec) */
-		if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-			for (k = 3; k < CLOEXEC_FALLBACK_MAX; k++)
-				(void)fcntl((int)k, F_SETFD, FD_CLOEXEC);
+		/* sendmail gets the message, not the daemon's sockets and files */
+		pn_cloexec_above_stdio();
 		execv(sb->path, (char *const *)argv);
 		_exit(75);
 	}
