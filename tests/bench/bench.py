@@ -1161,6 +1161,8 @@ def main():
         for short in found:
             if short == "suite":
                 continue    # not a daemon of its own: its engines' (below)
+            if short == "web":
+                continue    # the archive's console, not a milter: no mail passes it
             d_base = os.path.join(base, short)
             os.makedirs(d_base)
             scratch = os.path.join(d_base, "data")
