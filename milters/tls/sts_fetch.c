@@ -33,40 +33,76 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* parse_resolver - "ADDRESS", "ADDRESS:PORT", "IPV6" or "[IPV6]:PORT" */
+static int parse_resolver(ptls_sts_net *n, const char *resolver, char **err)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *h = resolver, *port_text = NULL, *close_bracket;
+	size_t hl;
+	long port = 53;
+	char *end;
+
+	if (*h == '[') {
+		if ((close_bracket = strchr(h, ']')) == NULL
+		    || (close_bracket[1] && close_bracket[1] != ':'))
+			goto syntax;
+		h++;
+		hl = (size_t)(close_bracket - h);
+		if (close_bracket[1] == ':')
+			port_text = close_bracket + 2;
+	} else if (strchr(h, ':') != strrchr(h, ':')) {
+		hl = strlen(h);		/* a bare IPv6 address: no port */
+	} else {
+		const char *colon = strchr(h, ':');
+		hl = colon ? (size_t)(colon - h) : strlen(h);
+		if (colon)
+			port_text = colon + 1;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		goto syntax;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (port_text) {
+		errno = 0;
+		port = strtol(port_text, &end, 10);
+		if (*end || end == port_text || errno || port < 1 || port > 65535) {
+			*err = pn_asprintf("sts_resolver \"%s\": bad port", resolver);
+			return -1;
+		}
+	}
+	memset(&n->resolver, 0, sizeof(n->resolver));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&n->resolver)->sin_addr) == 1
+	    && *resolver != '[') {
+		struct sockaddr_in *a = (struct sockaddr_in *)&n->resolver;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((unsigned short)port);
+		n->resolver_len = sizeof(*a);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&n->resolver)->sin6_addr)
+		   == 1) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&n->resolver;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((unsigned short)port);
+		n->resolver_len = sizeof(*a);
+	} else {
+		*err = pn_asprintf("sts_resolver \"%s\": not an IP address", resolver);
+		return -1;
+	}
+	n->have_resolver = 1;
+	return 0;
+syntax:
+	*err = pn_asprintf("sts_resolver \"%s\": want ADDRESS, ADDRESS:PORT or [IPV6]:PORT",
+			   resolver);
+	return -1;
+}
+
 int ptls_sts_net_init(ptls_sts_net *n, const char *resolver, const char *ca_file,
 		      unsigned https_port, long long timeout_ms, char **err)
 {
 	memset(n, 0, sizeof(*n));
 	n->https_port = https_port ? https_port : 443;
 	n->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
-	if (resolver && *resolver) {
-		char host[64];
-		const char *colon = strrchr(resolver, ':');
-		size_t hl = colon ? (size_t)(colon - resolver) : strlen(resolver);
-		long port = 53;
-		char *end;
-
-		if (hl == 0 || hl >= sizeof(host)) {
-			*err = pn_asprintf("sts_resolver \"%s\": want ADDRESS or ADDRESS:PORT", resolver);
-			return -1;
-		}
-		memcpy(host, resolver, hl);
-		host[hl] = '\0';
-		if (colon) {
-			port = strtol(colon + 1, &end, 10);
-			if (*end || end == colon + 1 || port < 1 || port > 65535) {
-				*err = pn_asprintf("sts_resolver \"%s\": bad port", resolver);
-				return -1;
-			}
-		}
-		n->resolver.sin_family = AF_INET;
-		n->resolver.sin_port = htons((unsigned short)port);
-		if (inet_pton(AF_INET, host, &n->resolver.sin_addr) != 1) {
-			*err = pn_asprintf("sts_resolver \"%s\": not an IPv4 address", resolver);
-			return -1;
-		}
-		n->have_resolver = 1;
-	}
+	if (resolver && *resolver && parse_resolver(n, resolver, err) < 0)
+		return -1;
 	if ((n->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		*err = pn_strdup("OpenSSL: cannot create a TLS context");
 		return -1;
@@ -102,7 +138,180 @@ void ptls_sts_net_free(ptls_sts_net *n)
 	n->ctx = NULL;
 }
 
-/* query - res_nquery with our resolver and the time left; answer length or -1 */
+/* wait_fd - poll for events until the deadline; 1 ready, 0 timed out */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	for (;;) {
+		struct pollfd p = {fd, events, 0};
+		long long left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* connect_one - non-blocking connect within the deadline; fd or -1 */
+static int connect_one(const struct sockaddr_storage *a, socklen_t alen, long long deadline)
+{
+	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
+	socklen_t el = sizeof(err);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)a, alen) == 0)
+		return fd;
+	if (errno != EINPROGRESS || !wait_fd(fd, POLLOUT, deadline)
+	    || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* same_question - the answer is to our query: its id, QR set, our question */
+static int same_question(const unsigned char *q, int qlen, const unsigned char *ans, int alen)
+{
+	ns_msg qm, am;
+	ns_rr qr, ar;
+
+	if (alen < NS_HFIXEDSZ || ans[0] != q[0] || ans[1] != q[1] || !(ans[2] & 0x80))
+		return 0;
+	if (ns_initparse(q, qlen, &qm) < 0 || ns_initparse(ans, alen, &am) < 0
+	    || ns_msg_count(am, ns_s_qd) != 1 || ns_parserr(&qm, ns_s_qd, 0, &qr) < 0
+	    || ns_parserr(&am, ns_s_qd, 0, &ar) < 0)
+		return 0;
+	return ns_rr_type(qr) == ns_rr_type(ar) && ns_rr_class(qr) == ns_rr_class(ar)
+	       && strcasecmp(ns_rr_name(qr), ns_rr_name(ar)) == 0;
+}
+
+/* exchange_udp - one datagram out, the first matching one back; length or -1 */
+static int exchange_udp(const ptls_sts_net *n, const unsigned char *q, int qlen,
+			unsigned char *ans, int anslen, long long deadline)
+{
+	int fd = socket(n->resolver.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int len = -1, tries;
+
+	if (fd < 0)
+		return -1;
+	/* connected: the kernel drops datagrams from any other address */
+	if (connect(fd, (const struct sockaddr *)&n->resolver, n->resolver_len) < 0
+	    || send(fd, q, (size_t)qlen, 0) != qlen) {
+		close(fd);
+		return -1;
+	}
+	for (tries = 0; tries < 64 && wait_fd(fd, POLLIN, deadline); tries++) {
+		ssize_t got = recv(fd, ans, (size_t)anslen, 0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			break;		/* refused: nobody listens there */
+		if (same_question(q, qlen, ans, (int)got)) {
+			len = (int)got;
+			break;
+		}
+	}
+	close(fd);
+	return len;
+}
+
+/* read_all - exactly len bytes from a non-blocking stream within the deadline */
+static int read_all(int fd, unsigned char *buf, size_t len, long long deadline)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t got;
+
+		if (!wait_fd(fd, POLLIN, deadline))
+			return -1;
+		got = recv(fd, buf + have, len - have, 0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0)
+			return -1;
+		have += (size_t)got;
+	}
+	return 0;
+}
+
+/* exchange_tcp - the query again over TCP (a truncated UDP answer); length or -1 */
+static int exchange_tcp(const ptls_sts_net *n, const unsigned char *q, int qlen,
+			unsigned char *ans, int anslen, long long deadline)
+{
+	unsigned char frame[2 + NS_PACKETSZ * 2], lenbuf[2];
+	size_t off = 0, want;
+	int fd = connect_one(&n->resolver, n->resolver_len, deadline), len = -1;
+
+	if (fd < 0)
+		return -1;
+	if ((size_t)qlen + 2 > sizeof(frame))
+		goto out;
+	frame[0] = (unsigned char)(qlen >> 8);
+	frame[1] = (unsigned char)qlen;
+	memcpy(frame + 2, q, (size_t)qlen);
+	while (off < (size_t)qlen + 2) {
+		ssize_t w;
+		if (!wait_fd(fd, POLLOUT, deadline))
+			goto out;
+		w = send(fd, frame + off, (size_t)qlen + 2 - off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			goto out;
+		off += (size_t)w;
+	}
+	if (read_all(fd, lenbuf, 2, deadline) < 0)
+		goto out;
+	want = (size_t)lenbuf[0] << 8 | lenbuf[1];
+	if (want > (size_t)anslen || read_all(fd, ans, want, deadline) < 0)
+		goto out;
+	if (same_question(q, qlen, ans, (int)want))
+		len = (int)want;
+out:
+	close(fd);
+	return len;
+}
+
+/* query_resolver - name/type asked of sts_resolver (IPv4 or IPv6) by our
+ * own UDP, then TCP when the answer is truncated: libresolv's server list
+ * takes IPv4 addresses only. Answer length or -1; *nxdomain as query(). */
+static int query_resolver(const ptls_sts_net *n, const char *name, int type, unsigned char *ans,
+			  int anslen, long long deadline, int *nxdomain)
+{
+	struct __res_state st;
+	unsigned char q[NS_PACKETSZ];
+	int qlen, len, rcode;
+
+	memset(&st, 0, sizeof(st));
+	if (res_ninit(&st) != 0)
+		return -1;
+	/* res_nmkquery draws a random id; RD set as res_nquery does */
+	qlen = res_nmkquery(&st, ns_o_query, name, ns_c_in, type, NULL, 0, NULL, q, sizeof(q));
+	res_nclose(&st);
+	if (qlen < 0)
+		return -1;
+	len = exchange_udp(n, q, qlen, ans, anslen, deadline);
+	if (len >= NS_HFIXEDSZ && (ans[2] & 0x02))	/* TC */
+		len = exchange_tcp(n, q, qlen, ans, anslen, deadline);
+	if (len < NS_HFIXEDSZ)
+		return -1;
+	rcode = ans[3] & 0x0f;
+	if (rcode == ns_r_nxdomain || (rcode == ns_r_noerror && ns_get16(ans + 6) == 0)) {
+		*nxdomain = 1;	/* no such name, or no record of the type */
+		return -1;
+	}
+	return rcode == ns_r_noerror ? len : -1;
+}
+
+/* query - the answer to name/type, from sts_resolver or /etc/resolv.conf's
+ * servers, within the time left; answer length or -1, *nxdomain set when
+ * the name or the record does not exist */
 static int query(const ptls_sts_net *n, const char *name, int type, unsigned char *ans, int anslen,
 		 long long deadline, int *nxdomain)
 {
@@ -113,13 +322,11 @@ static int query(const ptls_sts_net *n, const char *name, int type, unsigned cha
 	*nxdomain = 0;
 	if (left <= 0)
 		return -1;
+	if (n->have_resolver)
+		return query_resolver(n, name, type, ans, anslen, deadline, nxdomain);
 	memset(&st, 0, sizeof(st));
 	if (res_ninit(&st) != 0)
 		return -1;
-	if (n->have_resolver) {
-		st.nscount = 1;
-		st.nsaddr_list[0] = n->resolver;
-	}
 	/* res_n* time out in whole seconds per try: one try, what is left */
 	st.retrans = (int)((left + 999) / 1000);
 	st.retry = 1;
@@ -131,22 +338,13 @@ static int query(const ptls_sts_net *n, const char *name, int type, unsigned cha
 	return len;
 }
 
-int ptls_sts_dns_id(const ptls_sts_net *n, const char *domain, char id[PTLS_STS_ID_MAX + 1],
-		    char **why)
+int ptls_sts_txt_answer(const unsigned char *ans, int len, const char *domain,
+			char id[PTLS_STS_ID_MAX + 1], char **why)
 {
-	unsigned char ans[8192];
-	char name[300];
 	ns_msg msg;
-	int len, nx, i, found = 0, bad = 0;
+	int i, found = 0, bad = 0;
 
 	*why = NULL;
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	len = query(n, name, ns_t_txt, ans, sizeof(ans), now_ms() + n->timeout_ms, &nx);
-	if (len < 0) {
-		*why = pn_asprintf(nx ? "no _mta-sts TXT record for %s"
-				      : "DNS: TXT lookup of _mta-sts.%s failed", domain);
-		return nx ? 0 : -1;
-	}
 	if (ns_initparse(ans, len, &msg) < 0) {
 		*why = pn_strdup("DNS: malformed answer");
 		return -1;
@@ -204,6 +402,24 @@ int ptls_sts_dns_id(const ptls_sts_net *n, const char *domain, char id[PTLS_STS_
 	return 1;
 }
 
+int ptls_sts_dns_id(const ptls_sts_net *n, const char *domain, char id[PTLS_STS_ID_MAX + 1],
+		    char **why)
+{
+	unsigned char ans[8192];
+	char name[300];
+	int len, nx;
+
+	*why = NULL;
+	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
+	len = query(n, name, ns_t_txt, ans, sizeof(ans), now_ms() + n->timeout_ms, &nx);
+	if (len < 0) {
+		*why = pn_asprintf(nx ? "no _mta-sts TXT record for %s"
+				      : "DNS: TXT lookup of _mta-sts.%s failed", domain);
+		return nx ? 0 : -1;
+	}
+	return ptls_sts_txt_answer(ans, len, domain, id, why);
+}
+
 /* addresses - A (then AAAA) records of host through our resolver */
 static int addresses(const ptls_sts_net *n, const char *host, struct sockaddr_storage *out,
 		     socklen_t *outlen, int max, long long deadline)
@@ -244,42 +460,6 @@ static int addresses(const ptls_sts_net *n, const char *host, struct sockaddr_st
 		}
 	}
 	return count;
-}
-
-/* wait_fd - poll for events until the deadline; 1 ready, 0 timed out */
-static int wait_fd(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd p = {fd, events, 0};
-		long long left = deadline - now_ms();
-		int r;
-
-		if (left <= 0)
-			return 0;
-		r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 0;
-	}
-}
-
-/* connect_one - non-blocking connect within the deadline; fd or -1 */
-static int connect_one(const struct sockaddr_storage *a, socklen_t alen, long long deadline)
-{
-	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
-	socklen_t el = sizeof(err);
-
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)a, alen) == 0)
-		return fd;
-	if (errno != EINPROGRESS || !wait_fd(fd, POLLOUT, deadline)
-	    || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* ssl_wait - after an SSL call returned r: wait as OpenSSL asks; 1 retry, 0 fail */
@@ -508,18 +688,13 @@ int ptls_sts_https_policy(const ptls_sts_net *n, const char *domain, char **body
 	return i;
 }
 
-int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain, char **hosts, int max, char **why)
+int ptls_sts_mx_answer(const unsigned char *ans, int len, char **hosts, int max)
 {
-	unsigned char ans[8192];
 	ns_msg msg;
-	int len, nx, i, count = 0;
+	int i, count = 0;
 
-	*why = NULL;
-	len = query(n, domain, ns_t_mx, ans, sizeof(ans), now_ms() + n->timeout_ms, &nx);
-	if (len < 0 || ns_initparse(ans, len, &msg) < 0) {
-		*why = pn_asprintf(nx ? "no MX record for %s" : "DNS: MX lookup of %s failed", domain);
-		return nx ? 0 : -1;
-	}
+	if (ns_initparse(ans, len, &msg) < 0)
+		return -1;
 	for (i = 0; i < ns_msg_count(msg, ns_s_an) && count < max; i++) {
 		ns_rr rr;
 		char name[NS_MAXDNAME];
@@ -532,6 +707,20 @@ int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain, char **hosts, int
 				       sizeof(name)) < 0)
 			continue;
 		hosts[count++] = pn_strdup(name);
+	}
+	return count;
+}
+
+int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain, char **hosts, int max, char **why)
+{
+	unsigned char ans[8192];
+	int len, nx, count;
+
+	*why = NULL;
+	len = query(n, domain, ns_t_mx, ans, sizeof(ans), now_ms() + n->timeout_ms, &nx);
+	if (len < 0 || (count = ptls_sts_mx_answer(ans, len, hosts, max)) < 0) {
+		*why = pn_asprintf(nx ? "no MX record for %s" : "DNS: MX lookup of %s failed", domain);
+		return nx ? 0 : -1;
 	}
 	if (count == 0)
 		*why = pn_asprintf("no MX record for %s", domain);

@@ -16,12 +16,19 @@
  *	                          char **body, size_t *len, char **why);
  *	int ptls_sts_dns_mx(const ptls_sts_net *n, const char *domain,
  *	                    char **hosts, int max, char **why);
+ *	int ptls_sts_txt_answer(const unsigned char *ans, int len,
+ *	                        const char *domain, char id[PTLS_STS_ID_MAX + 1],
+ *	                        char **why);
+ *	int ptls_sts_mx_answer(const unsigned char *ans, int len, char **hosts,
+ *	                       int max);
  * DESCRIPTION
  *	DNS goes through libresolv's thread-safe res_n* calls (glibc, no
- *	extra dependency) with its own res_state per call; resolver
- *	"ADDRESS:PORT" (IPv4) replaces the servers of /etc/resolv.conf so a
- *	test can point it at a dnsmasq on 127.0.0.1. The policy host
- *	mta-sts.DOMAIN is resolved through the same resolver (A, then AAAA),
+ *	extra dependency) with its own res_state per call. A resolver
+ *	("ADDRESS", "ADDRESS:PORT", "IPV6" or "[IPV6]:PORT") replaces the
+ *	servers of /etc/resolv.conf: the query libresolv builds (random id)
+ *	goes there over a connected UDP socket, then TCP when the answer is
+ *	truncated, and only an answer with its id and question counts. The
+ *	policy host mta-sts.DOMAIN is resolved through the same resolver (A, then AAAA),
  *	never through getaddrinfo(), so DNS and HTTPS see the same answers.
  *
  *	ptls_sts_dns_id() queries TXT "_mta-sts.DOMAIN": 1 and the id when
@@ -29,6 +36,10 @@
  *	none (NXDOMAIN, no data, only other TXT records, or several STS
  *	records, RFC 8461 3.1), -1 on a temporary error or a malformed
  *	record. Character strings of one record are joined (RFC 7208 style).
+ *	ptls_sts_txt_answer() reads the id the same way from a DNS answer
+ *	already received (len bytes at ans), and ptls_sts_mx_answer() the MX
+ *	host names (-1 for an answer that does not parse): the parts that
+ *	read what the network sent, apart for the fuzz target.
  *
  *	ptls_sts_https_policy() GETs
  *	https://mta-sts.DOMAIN[:port]/.well-known/mta-sts.txt over TLS 1.2+
@@ -60,7 +71,8 @@
 
 typedef struct ptls_sts_net {
 	int have_resolver;
-	struct sockaddr_in resolver;
+	struct sockaddr_storage resolver;
+	socklen_t resolver_len;
 	SSL_CTX *ctx;
 	unsigned https_port;
 	long long timeout_ms;
@@ -69,6 +81,9 @@ typedef struct ptls_sts_net {
 int ptls_sts_net_init(ptls_sts_net *n, const char *resolver, const char *ca_file,
 		      unsigned https_port, long long timeout_ms, char **err);
 void ptls_sts_net_free(ptls_sts_net *n);
+int ptls_sts_txt_answer(const unsigned char *ans, int len, const char *domain,
+			char id[PTLS_STS_ID_MAX + 1], char **why);
+int ptls_sts_mx_answer(const unsigned char *ans, int len, char **hosts, int max);
 int ptls_sts_dns_id(const ptls_sts_net *n, const char *domain, char id[PTLS_STS_ID_MAX + 1],
 		    char **why);
 int ptls_sts_https_policy(const ptls_sts_net *n, const char *domain, char **body, size_t *len,

@@ -26,12 +26,13 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from tap import test, main, check_eq, skip  # noqa: E402
 from daemon import binary  # noqa: E402
 from certs import make_pki  # noqa: E402
-from sts_servers import Dns, PolicyServer, policy_cert, DNSMASQ  # noqa: E402
+from sts_servers import Dns, ForgingDns, PolicyServer, policy_cert, DNSMASQ  # noqa: E402
 
 S = {}
 DOMAINS = ["enforce.test", "testing.test", "rogue.test", "wrongname.test", "bad.test",
            "changing.test", "static.test", "mismatch.test", "untrusted.test",
-           "huge.test", "redirect.test", "chunked.test", "html.test", "slow.test"]
+           "huge.test", "redirect.test", "chunked.test", "html.test", "slow.test",
+           "bigtxt.test", "forged.test"]
 ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.test\n"
            "max_age: 86400\n")
 
@@ -39,20 +40,23 @@ ENFORCE = ("version: STSv1\nmode: enforce\nmx: mx.postern.test\nmx: *.enforce.te
 def records(ids):
     txt = {f"_mta-sts.{d}": f"v=STSv1; id={ids.get(d, '1')}" for d in DOMAINS}
     txt["_mta-sts.nosts.test"] = "v=spf1 -all"   # a TXT that is not an STS record
+    # among site-verification records: the answer passes 512 bytes (TCP)
+    txt["_mta-sts.bigtxt.test"] = ["v=STSv1; id=7"] + [
+        f"site-verification={n}-" + "x" * 90 for n in range(12)]
     a = {f"mta-sts.{d}": "127.0.0.1" for d in DOMAINS}
     mx = {d: "mx.postern.test" for d in DOMAINS}
     return txt, a, mx
 
 
-def write_conf(name="tls.conf", fetch_timeout="10s"):
+def write_conf(name="tls.conf", fetch_timeout="10s", resolver=None, cache=None):
     conf = os.path.join(S["dir"], name)
     with open(conf, "w") as f:
         f.write(f"policy_file = {S['policy']}\n"
                 "sts_enable = yes\nsts_all_domains = yes\n"
-                f"sts_resolver = 127.0.0.1:{S['dns'].port}\n"
+                f"sts_resolver = {resolver or '127.0.0.1:' + str(S['dns'].port)}\n"
                 f"sts_ca_file = {S['pki'].ca_cert}\n"
                 f"sts_https_port = {S['web'].port}\n"
-                f"sts_cache_file = {S['cache']}\n"
+                f"sts_cache_file = {cache or S['cache']}\n"
                 f"sts_fetch_timeout = {fetch_timeout}\nsts_lookup_timeout = 10s\n")
     return conf
 
@@ -91,6 +95,8 @@ def setup():
     pol["chunked.test"] = {"body": ENFORCE, "chunked": True}
     pol["html.test"] = {"body": ENFORCE, "type": "text/html"}
     pol["slow.test"] = {"body": ENFORCE, "stall": 4}
+    pol["bigtxt.test"] = ENFORCE
+    pol["forged.test"] = ENFORCE
     S["web"].start()
     S["dns"] = Dns(os.path.join(S["dir"], "dns")).start(*records({}))
     S["policy"] = os.path.join(S["dir"], "tls_policy")
@@ -262,6 +268,43 @@ def no_sts_record_means_no_policy():
     check_eq(S["web"].hits.get("nosts.test"), None, "no HTTPS fetch without a TXT record")
     rc, out = sts("nothing-at-all.test")
     assert "no _mta-sts TXT record" in out, out
+
+
+@test
+def an_ipv6_resolver_gives_the_same_answer():
+    if not S["dns"].ipv6:
+        skip("no IPv6 loopback on this host")
+    conf = write_conf("ipv6.conf", resolver=f"[::1]:{S['dns'].port}",
+                      cache=os.path.join(S["dir"], "ipv6.cache"))
+    rc, out = sts("enforce.test", conf)
+    check_eq(rc, 0, out)
+    assert "postfix: secure match=mx.postern.test:.enforce.test servername=hostname" in out, out
+    with open(S["dns"].log) as f:
+        assert "query[TXT] _mta-sts.enforce.test from ::1" in f.read(), "asked over IPv6"
+
+
+@test
+def a_truncated_answer_is_asked_again_over_tcp():
+    rc, out = sts("bigtxt.test")
+    check_eq(rc, 0, out)
+    assert "enforce, id 7" in out, out
+
+
+@test
+def forged_dns_answers_are_not_believed():
+    """an off-path forger racing the resolver: a wrong query id, or the
+    right id for another question, carries another policy id"""
+    fake = ForgingDns({"_mta-sts.forged.test": ("v=STSv1; id=true1", "v=STSv1; id=forged1")})
+    fake.start()
+    try:
+        conf = write_conf("forged.conf", resolver=f"127.0.0.1:{fake.port}",
+                          cache=os.path.join(S["dir"], "forged.cache"))
+        rc, out = sts("forged.test", conf)
+    finally:
+        fake.stop()
+    check_eq(rc, 0, out)
+    assert "enforce, id true1" in out, out
+    assert "forged1" not in out, out
 
 
 @test

@@ -71,13 +71,26 @@ def policy_cert(pki, directory, names, ca="ca", tag=None):
     return cert, key
 
 
+def has_ipv6_loopback():
+    """True when a socket can be bound to [::1] here."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 class Dns:
-    """dnsmasq on 127.0.0.1:port with the given records only."""
+    """dnsmasq on 127.0.0.1:port (and [::1]:port, when the host has IPv6
+    loopback) with the given records only; a TXT value that is a list
+    gives the name one record per item."""
 
     def __init__(self, directory):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.port = free_port(socket.SOCK_DGRAM)
+        self.ipv6 = has_ipv6_loopback()
         self.proc = None
         self.log = os.path.join(directory, "dnsmasq.log")
 
@@ -85,12 +98,14 @@ class Dns:
         self.records = (dict(txt or {}), dict(a or {}), dict(mx or {}))
         args = [DNSMASQ, "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                 "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces",
+                *(["--listen-address=::1"] if self.ipv6 else []),
                 f"--port={self.port}", "--user=root", "--group=root", "--pid-file=",
                 "--log-queries", f"--log-facility={self.log}", "--cache-size=0",
                 "--local=/test/"]     # other names under .test: NXDOMAIN, not REFUSED
         for name, value in self.records[0].items():
             # no shell: quotes would be part of the record; "," splits strings
-            args.append(f"--txt-record={name},{value}")
+            for one in value if isinstance(value, list) else [value]:
+                args.append(f"--txt-record={name},{one}")
         for name, addr in self.records[1].items():
             args.append(f"--host-record={name},{addr}")
         for name, host in self.records[2].items():
@@ -126,6 +141,71 @@ class Dns:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.proc = None
+
+
+class ForgingDns:
+    """A DNS server on 127.0.0.1 that answers each TXT query for a name of
+    txt ({name: (true value, forged value)}) three times: the forged
+    value under another query id, the forged value under the right id for
+    another question, then the true value. A queries get 127.0.0.1, any
+    other query an answer with no records."""
+
+    def __init__(self, txt):
+        self.txt = {k.lower(): v for k, v in txt.items()}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+    @staticmethod
+    def _answer(qid, question, rdtype=None, rdata=b""):
+        count = 0 if rdtype is None else 1
+        head = qid + b"\x81\x80" + (1).to_bytes(2, "big") + count.to_bytes(2, "big") + bytes(4)
+        if rdtype is None:
+            return head + question
+        rr = (b"\xc0\x0c" + rdtype.to_bytes(2, "big") + b"\x00\x01" + (60).to_bytes(4, "big")
+              + len(rdata).to_bytes(2, "big") + rdata)
+        return head + question + rr
+
+    def _serve(self):
+        for _ in range(100000):         # bounded: one datagram per turn
+            if self.stopping:
+                return
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            labels, i = [], 12
+            while i < len(data) and data[i] and len(labels) < 64:
+                labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+                i += 1 + data[i]
+            question = data[12:i + 5]
+            qid, qtype = data[:2], int.from_bytes(data[i + 1:i + 3], "big")
+            name = ".".join(labels).lower()
+            if qtype == 16 and name in self.txt:
+                true, forged = (v.encode() for v in self.txt[name])
+                wrong_id = bytes([qid[0] ^ 0xFF, qid[1]])
+                as_a = question[:-4] + (1).to_bytes(2, "big") + question[-2:]
+                for qi, q, text in ((wrong_id, question, forged), (qid, as_a, forged),
+                                    (qid, question, true)):
+                    self.sock.sendto(self._answer(qi, q, 16, bytes([len(text)]) + text), peer)
+            elif qtype == 1:
+                self.sock.sendto(self._answer(qid, question, 1, bytes([127, 0, 0, 1])), peer)
+            else:
+                self.sock.sendto(self._answer(qid, question), peer)
 
 
 class PolicyServer:

@@ -325,6 +325,29 @@ static void test_config_errors(void **state)
 	cfg.resolver = "127.0.0.1:99999";
 	assert_null(ptls_sts_new(&cfg, &err));
 	pn_free(err);
+	/* IPv6 needs brackets for a port; an address in brackets is IPv6 */
+	{
+		static const char *const bad[] = {"[::1", "[::1]53", "[::1]:", "[::1]:0",
+						  "[127.0.0.1]:53", "::1x", ":53", "[]:53"};
+		static const char *const good[] = {"::1", "[::1]", "[::1]:5353", "127.0.0.1",
+						   "192.0.2.1:53", "2001:db8::53"};
+		size_t i;
+		ptls_sts *s;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			cfg.resolver = bad[i];
+			assert_null(ptls_sts_new(&cfg, &err));
+			assert_non_null(strstr(err, "sts_resolver"));
+			pn_free(err);
+		}
+		for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			cfg.resolver = good[i];
+			s = ptls_sts_new(&cfg, &err);
+			if (s == NULL)
+				fail_msg("%s refused: %s", good[i], err);
+			ptls_sts_free(s);
+		}
+	}
 	cfg.resolver = "127.0.0.1:53";
 	cfg.ca_file = "/nonexistent/ca.pem";
 	assert_null(ptls_sts_new(&cfg, &err));
