@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -174,20 +175,25 @@ static int connect_one(const struct sockaddr_storage *a, socklen_t alen, long lo
 	return fd;
 }
 
-/* same_question - the answer is to our query: its id, QR set, our question */
+/* same_question - the answer is to our query: its id, QR set, one question
+ * equal to ours. The question is compared as bytes (letter case aside, as
+ * DNS names compare; label lengths are below 64, so tolower leaves them),
+ * not parsed: a truncated answer may not parse past it. */
 static int same_question(const unsigned char *q, int qlen, const unsigned char *ans, int alen)
 {
-	ns_msg qm, am;
-	ns_rr qr, ar;
+	int i, end = NS_HFIXEDSZ;
 
-	if (alen < NS_HFIXEDSZ || ans[0] != q[0] || ans[1] != q[1] || !(ans[2] & 0x80))
+	/* our question's end: its name's labels, then type and class */
+	while (end < qlen && q[end] != 0)
+		end += 1 + q[end];
+	end += 1 + 4;
+	if (end > qlen || alen < end || ans[0] != q[0] || ans[1] != q[1] || !(ans[2] & 0x80)
+	    || ns_get16(ans + 4) != 1)
 		return 0;
-	if (ns_initparse(q, qlen, &qm) < 0 || ns_initparse(ans, alen, &am) < 0
-	    || ns_msg_count(am, ns_s_qd) != 1 || ns_parserr(&qm, ns_s_qd, 0, &qr) < 0
-	    || ns_parserr(&am, ns_s_qd, 0, &ar) < 0)
-		return 0;
-	return ns_rr_type(qr) == ns_rr_type(ar) && ns_rr_class(qr) == ns_rr_class(ar)
-	       && strcasecmp(ns_rr_name(qr), ns_rr_name(ar)) == 0;
+	for (i = NS_HFIXEDSZ; i < end; i++)
+		if (tolower(ans[i]) != tolower(q[i]))
+			return 0;
+	return 1;
 }
 
 /* exchange_udp - one datagram out, the first matching one back; length or -1 */
