@@ -619,6 +619,17 @@ static void start_metrics(void)
 	}
 }
 
+/* stop_serving - the engine ends what serve() started for the process */
+static void stop_serving(const pn_daemon *self)
+{
+	pn_snapshot *s;
+
+	if (self->engine->stop_serving == NULL || (s = pn_snapshot_acquire()) == NULL)
+		return;
+	self->engine->stop_serving(s->state);
+	pn_snapshot_release(s);
+}
+
 /* run_worker - the process that serves mail; returns its exit code */
 static int run_worker(void)
 {
@@ -671,6 +682,7 @@ static int run_worker(void)
 	 * when. Exiting under one was seen to leave OpenSSL's per-thread
 	 * state behind (LeakSanitizer, inet sockets): give them a moment. */
 	usleep(250000);
+	stop_serving(self);
 	pn_log(PN_LOG_INFO, "stopped");
 	pn_http_stop(metrics_server);
 	metrics_server = NULL;

@@ -147,6 +147,11 @@ typedef struct pn_engine {
 	 * reload): background work (audit's shipping thread) starts here,
 	 * as load() also runs for check and the command-line tools. */
 	void (*serve)(void *state);
+	/* Optional: called once in the serving worker when it stops, after
+	 * the last message and before the snapshot goes, with the current
+	 * snapshot's state: what serve() started for the whole process (the
+	 * tls engine's socketmap server) ends here and removes its files. */
+	void (*stop_serving)(void *state);
 	void *(*load)(const pn_config *cfg, char **err);
 	void (*unload)(void *state);
 	pn_verdict (*on_connect)(pn_conn *c);

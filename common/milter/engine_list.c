@@ -423,6 +423,18 @@ static void list_serve(void *state)
 			st->run[i].member->engine->serve(pn_snapshot_state(st->run[i].snap));
 }
 
+/* list_stop_serving - every member that started work for the process ends it */
+static void list_stop_serving(void *state)
+{
+	list_state *st = state;
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->run[i].member->engine->stop_serving)
+			st->run[i].member->engine->stop_serving(
+				pn_snapshot_state(st->run[i].snap));
+}
+
 /* list_unload - every member's snapshot goes (its state with it) */
 static void list_unload(void *state)
 {
@@ -574,6 +586,7 @@ const pn_engine *pn_engine_list_define(const pn_member *m)
 	list_engine.steps_for = list_steps;
 	list_engine.watch_files = list_watch;
 	list_engine.serve = list_serve;
+	list_engine.stop_serving = list_stop_serving;
 	list_engine.load = list_load;
 	list_engine.unload = list_unload;
 	list_engine.on_connect = list_connect;

@@ -489,6 +489,19 @@ static void ptls_serve(void *state)
 	pthread_mutex_unlock(&socketmap_lock);
 }
 
+/* ptls_stop_serving - the socketmap ends with the worker: its threads
+ * stop and its socket file goes, so Postfix finds no stale socket */
+static void ptls_stop_serving(void *state)
+{
+	(void)state;
+	pthread_mutex_lock(&socketmap_lock);
+	ptls_socketmap_stop(socketmap);
+	socketmap = NULL;
+	pn_free(socketmap_path);
+	socketmap_path = NULL;
+	pthread_mutex_unlock(&socketmap_lock);
+}
+
 const pn_engine ptls_engine = {
 	.name = "tls",
 	.params = ptls_params,
@@ -496,6 +509,7 @@ const pn_engine ptls_engine = {
 	.mods = PN_MOD_ADD_HEADER | PN_MOD_QUARANTINE,
 	.watch_files = ptls_watch,
 	.serve = ptls_serve,
+	.stop_serving = ptls_stop_serving,
 	.load = ptls_load,
 	.unload = ptls_unload,
 	.on_mail = ptls_mail,

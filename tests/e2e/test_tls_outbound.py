@@ -220,5 +220,18 @@ def check_names_a_bad_socketmap_setting():
         assert f"{conf}: {want}" in r.stderr, r.stderr
 
 
+@test
+def a_stop_removes_the_socketmap_socket_and_a_start_makes_it_again():
+    S["d"].stop()
+    assert not os.path.exists(S["smap"]), "a clean stop left the socketmap socket behind"
+    S["d"].start()
+    for _ in range(200):            # bounded: the worker makes it once it serves
+        if os.path.exists(S["smap"]):
+            break
+        time.sleep(0.05)
+    qid = submit("someone@new.example", "after restart")
+    check_eq(outcome(qid)[0], "sent", "answered again after the restart")
+
+
 if __name__ == "__main__":
     main(setup, teardown, params=("postfix", "postfix+suite"))
