@@ -8,6 +8,7 @@
  * SMFICTX, so they can be driven offline with the same context.
  */
 #include "common/milter/milter.h"
+#include "common/deadline.h"
 #include "common/crypto.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -183,19 +184,12 @@ int pn_milter_drain(unsigned seconds)
 	struct timespec until, idle;
 	unsigned long left;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += seconds;
+	until = pn_deadline_after_ms(CLOCK_REALTIME, (long long)seconds * 1000);
 	pthread_mutex_lock(&sessions_lock);
 	wait_until(&until, 1);
 	left = messages_open;
 	if (left == 0) {
-		clock_gettime(CLOCK_REALTIME, &idle);
-		idle.tv_sec += DRAIN_IDLE_SESSIONS_MS / 1000;
-		idle.tv_nsec += (DRAIN_IDLE_SESSIONS_MS % 1000) * 1000000L;
-		if (idle.tv_nsec >= 1000000000L) {
-			idle.tv_sec++;
-			idle.tv_nsec -= 1000000000L;
-		}
+		idle = pn_deadline_after_ms(CLOCK_REALTIME, DRAIN_IDLE_SESSIONS_MS);
 		wait_until(&idle, 0);
 	}
 	pthread_mutex_unlock(&sessions_lock);

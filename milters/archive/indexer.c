@@ -3,6 +3,7 @@
 #include "milters/archive/indexer.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
+#include "common/deadline.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -260,15 +261,8 @@ static void expire(arc_indexer *ix, time_t now)
 /* wait_ms - sleep on the condition up to ms, or until told to stop (lock held) */
 static void wait_ms(arc_indexer *ix, long ms, int until_stop)
 {
-	struct timespec until;
+	struct timespec until = pn_deadline_after_ms(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	do {
 		if (pthread_cond_timedwait(&ix->wake, &ix->lock, &until) == ETIMEDOUT)
 			return;

@@ -21,6 +21,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/deadline.h"
 #include "common/domain.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -506,13 +507,7 @@ ptls_sts_result ptls_sts_answer(ptls_sts *s, const char *domain, char **postfix_
 	}
 	if (!valid(e, now) && (e->queued || e->busy)) {
 		/* nothing usable cached: wait for the lookup, but only so long */
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += s->cfg.lookup_timeout_ms / 1000;
-		until.tv_nsec += (s->cfg.lookup_timeout_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		until = pn_deadline_after_ms(CLOCK_MONOTONIC, s->cfg.lookup_timeout_ms);
 		while ((e = find(s, norm)) != NULL && (e->queued || e->busy))
 			if (pthread_cond_timedwait(&s->done, &s->mu, &until) == ETIMEDOUT)
 				break;
